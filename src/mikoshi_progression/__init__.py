@@ -1,0 +1,77 @@
+"""mikoshi-progression: EXP, levels, daily limits and caps, as pure functions.
+
+The public API is re-exported here; import from the package root::
+
+    from mikoshi_progression import ProgressState, award_exp_with_limits
+
+The core (everything in this namespace) depends only on the standard library.
+Stores, the service, the CLI and framework integrations live in submodules.
+"""
+
+from __future__ import annotations
+
+from .config import (
+    DEFAULT_CONFIG,
+    ActionRule,
+    Level,
+    ProgressionConfig,
+    config_problems,
+    load_config,
+)
+from .daily import is_new_day, next_reset_at, reset_daily_limits_if_needed
+from .days import DayBoundary
+from .errors import (
+    ConcurrencyError,
+    ConfigError,
+    ProgressionError,
+    StateError,
+    StoreError,
+    UnknownFeatureError,
+)
+from .levels import can_perform_action, level_for_exp, level_progress, levels_view
+from .results import AwardResult, Outcome
+from .rules import (
+    DAILY_CHAT,
+    AwardResults,
+    apply_events,
+    award_exp_with_limits,
+    exp_limits_view,
+    revoke_exp,
+)
+from .state import EMPTY_COUNTS, ProgressState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DAILY_CHAT",
+    "DEFAULT_CONFIG",
+    "EMPTY_COUNTS",
+    "ActionRule",
+    "AwardResult",
+    "AwardResults",
+    "ConcurrencyError",
+    "ConfigError",
+    "DayBoundary",
+    "Level",
+    "Outcome",
+    "ProgressState",
+    "ProgressionConfig",
+    "ProgressionError",
+    "StateError",
+    "StoreError",
+    "UnknownFeatureError",
+    "__version__",
+    "apply_events",
+    "award_exp_with_limits",
+    "can_perform_action",
+    "config_problems",
+    "exp_limits_view",
+    "is_new_day",
+    "level_for_exp",
+    "level_progress",
+    "levels_view",
+    "load_config",
+    "next_reset_at",
+    "reset_daily_limits_if_needed",
+    "revoke_exp",
+]

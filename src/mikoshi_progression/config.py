@@ -1,0 +1,515 @@
+"""The rules of the game as data: levels, action rewards and limits, daily caps, unlocks.
+
+A :class:`ProgressionConfig` is validated when it is built and then never
+changes. Validation reports every problem with its location, never only the
+first, so a game designer fixes a file in one pass. ``DEFAULT_CONFIG`` is the
+platform's own table, to the letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeGuard
+
+from .days import DayBoundary, resolve_timezone
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ActionRule",
+    "Level",
+    "ProgressionConfig",
+    "config_problems",
+    "load_config",
+]
+
+_LEVEL_KEYS = ("number", "name", "unlock", "exp_required")
+_ACTION_KEYS = ("exp", "daily_limit", "cap_exempt", "creator_award")
+_CONFIG_KEYS = (
+    "levels",
+    "actions",
+    "daily_exp_caps",
+    "features",
+    "reset_timezone",
+    "reset_hour",
+    "levels_can_drop",
+)
+_REQUIRED_CONFIG_KEYS = ("levels", "actions", "daily_exp_caps")
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One rung of the level table.
+
+    Attributes:
+        number: The level's number; a table is numbered 1..N without gaps.
+        name: What the level is called ("Newbie").
+        unlock: What reaching it unlocks, as shown to users.
+        exp_required: Total EXP at which a user reaches this level.
+    """
+
+    number: int
+    name: str
+    unlock: str
+    exp_required: int
+
+    def __post_init__(self) -> None:
+        problems = _level_problems(_level_to_dict(self), "Level")
+        if problems:
+            raise ConfigError(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRule:
+    """What one action is worth and how often a day it may pay.
+
+    Attributes:
+        exp: EXP granted per award (before the daily cap).
+        daily_limit: Awards per day, or ``None`` for no limit.
+        cap_exempt: If true, the action's EXP is granted in full and does not
+            count toward the daily EXP cap (like bounties under a reputation cap).
+        creator_award: If true, the EXP goes to the creator of the target (a
+            liked or forked character), never to the user who acted.
+    """
+
+    exp: int
+    daily_limit: int | None = None
+    cap_exempt: bool = False
+    creator_award: bool = False
+
+    def __post_init__(self) -> None:
+        problems = _action_problems(_action_to_dict(self), "ActionRule")
+        if problems:
+            raise ConfigError(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressionConfig:
+    """A complete, validated set of progression rules.
+
+    Build one directly, from a plain mapping with :meth:`from_dict`, or from a
+    file with :func:`load_config`. Mappings are copied into read-only mappings.
+
+    Attributes:
+        levels: The level table, numbered 1..N, thresholds strictly increasing from 0.
+        actions: Every awardable action by name.
+        daily_exp_caps: Daily EXP cap by level. A level without an entry takes the
+            cap of the nearest lower level that has one (level 1 must have one);
+            a level beyond the table takes the last level's cap. Stored with one
+            entry for every level.
+        features: Feature name -> the level that unlocks it.
+        reset_timezone: IANA time zone in which days begin (default ``"UTC"``).
+        reset_hour: Local hour at which a new day begins (default 0, midnight).
+        levels_can_drop: Whether a revoked award may lower a user's level. By
+            default levels never drop: EXP goes down, the level stays until EXP
+            passes the next threshold again.
+        fingerprint: A short digest of the rules, recorded beside every award.
+    """
+
+    levels: Sequence[Level]
+    actions: Mapping[str, ActionRule]
+    daily_exp_caps: Mapping[int, int]
+    features: Mapping[str, int] = field(default_factory=dict)
+    reset_timezone: str = "UTC"
+    reset_hour: int = 0
+    levels_can_drop: bool = False
+    fingerprint: str = field(init=False, compare=False)
+    day_boundary: DayBoundary = field(init=False, repr=False, compare=False)
+    _thresholds: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _caps: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _rule_table: dict[str, tuple[int, int | None, bool]] = field(
+        init=False, repr=False, compare=False
+    )
+    _day_of: Callable[[datetime], date] = field(init=False, repr=False, compare=False)
+    _is_later_day: Callable[[datetime, datetime], bool] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        problems = config_problems(self._raw_dict())
+        if problems:
+            raise ConfigError(problems)
+        levels = tuple(self.levels)
+        caps = _full_caps({int(k): v for k, v in self.daily_exp_caps.items()}, len(levels))
+        set_ = object.__setattr__
+        set_(self, "levels", levels)
+        set_(self, "actions", MappingProxyType(dict(self.actions)))
+        # (exp, daily_limit, cap_exempt) per action: one lookup on the award path.
+        set_(
+            self,
+            "_rule_table",
+            {n: (r.exp, r.daily_limit, r.cap_exempt) for n, r in self.actions.items()},
+        )
+        set_(self, "daily_exp_caps", MappingProxyType(caps))
+        set_(self, "features", MappingProxyType(dict(self.features)))
+        boundary = DayBoundary(self.reset_timezone, self.reset_hour)
+        set_(self, "day_boundary", boundary)
+        # Called on every award: keep the plain functions to skip a method's extra frame.
+        set_(self, "_day_of", boundary._day_of)
+        set_(self, "_is_later_day", boundary._is_later_day)
+        set_(self, "_thresholds", tuple(level.exp_required for level in levels))
+        # Index 0 is unused so that a level number indexes its own cap.
+        set_(self, "_caps", (0, *(caps[n] for n in range(1, len(levels) + 1))))
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        set_(self, "fingerprint", hashlib.sha256(canonical.encode()).hexdigest()[:16])
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    @property
+    def max_level(self) -> int:
+        """The highest level number in the table."""
+        return len(self._thresholds)
+
+    def level(self, number: int) -> Level:
+        """The :class:`Level` with this number (numbers beyond the table give the last)."""
+        return self.levels[min(max(number, 1), len(self._thresholds)) - 1]
+
+    def cap_for_level(self, level: int) -> int:
+        """The daily EXP cap of ``level``; beyond the table, the last level's cap."""
+        caps = self._caps
+        return caps[level] if 0 < level < len(caps) else caps[-1]
+
+    def level_for_exp(self, exp: int) -> int:
+        """The level a user with ``exp`` total EXP has reached."""
+        return bisect_right(self._thresholds, exp) or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready mapping that :meth:`from_dict` turns back into an equal config."""
+        return {
+            "levels": [_level_to_dict(level) for level in self.levels],
+            "actions": {name: _action_to_dict(r) for name, r in self.actions.items()},
+            "daily_exp_caps": {str(k): v for k, v in self.daily_exp_caps.items()},
+            "features": dict(self.features),
+            "reset_timezone": self.reset_timezone,
+            "reset_hour": self.reset_hour,
+            "levels_can_drop": self.levels_can_drop,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> ProgressionConfig:
+        """Build a config from plain data (parsed TOML or JSON).
+
+        Raises:
+            ConfigError: listing every problem found, each with its location.
+        """
+        problems = config_problems(data)
+        if problems:
+            raise ConfigError(problems, source=source)
+        return cls(
+            levels=tuple(Level(**level) for level in data["levels"]),
+            actions={name: ActionRule(**r) for name, r in data["actions"].items()},
+            daily_exp_caps={int(k): v for k, v in data["daily_exp_caps"].items()},
+            features=dict(data.get("features", {})),
+            reset_timezone=data.get("reset_timezone", "UTC"),
+            reset_hour=data.get("reset_hour", 0),
+            levels_can_drop=data.get("levels_can_drop", False),
+        )
+
+    def _raw_dict(self) -> dict[str, Any]:
+        """The fields as given, in ``to_dict`` form, without assuming they are valid."""
+
+        def items(value: object) -> Any:
+            return dict(value) if isinstance(value, Mapping) else value
+
+        levels: Any = self.levels
+        if isinstance(levels, Sequence) and not isinstance(levels, str):
+            levels = [_level_to_dict(lv) if isinstance(lv, Level) else lv for lv in levels]
+        actions: Any = items(self.actions)
+        if isinstance(actions, dict):
+            actions = {
+                k: _action_to_dict(r) if isinstance(r, ActionRule) else r
+                for k, r in actions.items()
+            }
+        return {
+            "levels": levels,
+            "actions": actions,
+            "daily_exp_caps": items(self.daily_exp_caps),
+            "features": items(self.features),
+            "reset_timezone": self.reset_timezone,
+            "reset_hour": self.reset_hour,
+            "levels_can_drop": self.levels_can_drop,
+        }
+
+
+def load_config(path: str | Path) -> ProgressionConfig:
+    """Read a config from a ``.toml`` or ``.json`` file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, malformed, or describes an
+            invalid config (every problem listed).
+    """
+    path = Path(path)
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise ConfigError(
+            [f"file: unsupported extension {suffix or '(none)'!r}, use .toml or .json"],
+            source=source,
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"file: cannot read ({exc.strerror})"], source=source) from exc
+    try:
+        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"file: malformed TOML: {exc}"], source=source) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"file: malformed JSON: {exc}"], source=source) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(["file: the top level must be an object"], source=source)
+    return ProgressionConfig.from_dict(data, source=source)
+
+
+# --- validation -----------------------------------------------------------------
+# One validator over the plain ``to_dict`` form serves direct construction,
+# ``from_dict`` and files alike, so every entry point reports the same problems.
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _got(value: object) -> str:
+    return f"got {value!r}"
+
+
+def _key_problems(
+    data: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str
+) -> list[str]:
+    problems = [
+        f"{where}{key}: unknown key (expected one of: {', '.join(allowed)})"
+        for key in data
+        if key not in allowed
+    ]
+    problems += [f"{where}{key}: missing" for key in required if key not in data]
+    return problems
+
+
+def _level_to_dict(level: Level) -> dict[str, Any]:
+    return {
+        "number": level.number,
+        "name": level.name,
+        "unlock": level.unlock,
+        "exp_required": level.exp_required,
+    }
+
+
+def _action_to_dict(rule: ActionRule) -> dict[str, Any]:
+    return {
+        "exp": rule.exp,
+        "daily_limit": rule.daily_limit,
+        "cap_exempt": rule.cap_exempt,
+        "creator_award": rule.creator_award,
+    }
+
+
+def _level_problems(data: Mapping[str, Any], where: str) -> list[str]:
+    problems = _key_problems(data, _LEVEL_KEYS, _LEVEL_KEYS, f"{where}.")
+    number = data.get("number")
+    if "number" in data and not (_is_int(number) and number >= 1):
+        problems.append(f"{where}.number: must be a positive integer, {_got(number)}")
+    for key in ("name", "unlock"):
+        value = data.get(key)
+        if key in data and not isinstance(value, str):
+            problems.append(f"{where}.{key}: must be a string, {_got(value)}")
+    name = data.get("name")
+    if isinstance(name, str) and not name.strip():
+        problems.append(f"{where}.name: must not be empty")
+    required = data.get("exp_required")
+    if "exp_required" in data and not (_is_int(required) and required >= 0):
+        problems.append(f"{where}.exp_required: must be a non-negative integer, {_got(required)}")
+    return problems
+
+
+def _action_problems(data: Mapping[str, Any], where: str) -> list[str]:
+    problems = _key_problems(data, _ACTION_KEYS, ("exp",), f"{where}.")
+    exp = data.get("exp")
+    if "exp" in data and not (_is_int(exp) and exp >= 0):
+        problems.append(f"{where}.exp: must be a non-negative integer, {_got(exp)}")
+    limit = data.get("daily_limit")
+    if limit is not None and not (_is_int(limit) and limit >= 1):
+        problems.append(
+            f"{where}.daily_limit: must be a positive integer or null (no limit), {_got(limit)}"
+        )
+    for key in ("cap_exempt", "creator_award"):
+        if key in data and not isinstance(data[key], bool):
+            problems.append(f"{where}.{key}: must be true or false, {_got(data[key])}")
+    return problems
+
+
+def _level_number_key(key: object) -> int | None:
+    if _is_int(key):
+        return key
+    if isinstance(key, str) and key.isdigit() and key.isascii():
+        return int(key)
+    return None
+
+
+def config_problems(data: object) -> list[str]:
+    """Every problem with a plain config mapping, each as ``"<location>: <problem>"``.
+
+    An empty list means :meth:`ProgressionConfig.from_dict` will accept ``data``.
+    """
+    if not isinstance(data, Mapping):
+        return [f"config: must be a mapping, got {type(data).__name__}"]
+    problems = _key_problems(data, _CONFIG_KEYS, _REQUIRED_CONFIG_KEYS, "")
+    level_count = _levels_problems(data.get("levels"), problems) if "levels" in data else 0
+    if "actions" in data:
+        _actions_problems(data["actions"], problems)
+    if "daily_exp_caps" in data:
+        _caps_problems(data["daily_exp_caps"], level_count, problems)
+    _features_problems(data.get("features", {}), level_count, problems)
+    zone = data.get("reset_timezone", "UTC")
+    if not isinstance(zone, str):
+        problems.append(f"reset_timezone: must be an IANA time zone name, {_got(zone)}")
+    else:
+        try:
+            resolve_timezone(zone)
+        except ValueError:
+            problems.append(
+                f"reset_timezone: unknown time zone {zone!r} (use an IANA name like 'UTC')"
+            )
+    hour = data.get("reset_hour", 0)
+    if not (_is_int(hour) and 0 <= hour <= 23):
+        problems.append(f"reset_hour: must be an integer from 0 to 23, {_got(hour)}")
+    drop = data.get("levels_can_drop", False)
+    if not isinstance(drop, bool):
+        problems.append(f"levels_can_drop: must be true or false, {_got(drop)}")
+    return problems
+
+
+def _levels_problems(levels: object, problems: list[str]) -> int:
+    """Check the level table; return how many levels it has (0 if unusable)."""
+    if not isinstance(levels, Sequence) or isinstance(levels, str) or not levels:
+        problems.append(f"levels: must be a non-empty list of levels, {_got(levels)}")
+        return 0
+    previous: int | None = None
+    for i, level in enumerate(levels):
+        where = f"levels[{i}]"
+        if not isinstance(level, Mapping):
+            problems.append(f"{where}: must be a table with {', '.join(_LEVEL_KEYS)}")
+            previous = None
+            continue
+        problems.extend(_level_problems(level, where))
+        number = level.get("number")
+        if _is_int(number) and number != i + 1:
+            problems.append(
+                f"{where}.number: must be {i + 1} (levels are numbered 1..N in order "
+                f"without gaps), got {number}"
+            )
+        required = level.get("exp_required")
+        if not _is_int(required):
+            previous = None
+            continue
+        if i == 0 and required != 0:
+            problems.append(f"{where}.exp_required: the first level must require 0, got {required}")
+        elif previous is not None and required <= previous:
+            problems.append(
+                f"{where}.exp_required: must be greater than levels[{i - 1}] ({previous}), "
+                f"got {required}"
+            )
+        previous = required
+    return len(levels)
+
+
+def _actions_problems(actions: object, problems: list[str]) -> None:
+    if not isinstance(actions, Mapping) or not actions:
+        problems.append(f"actions: must be a non-empty table of actions, {_got(actions)}")
+        return
+    for name, rule in actions.items():
+        where = f"actions.{name}"
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"actions: action names must be non-empty strings, got {name!r}")
+        if not isinstance(rule, Mapping):
+            problems.append(f"{where}: must be a table with exp and optional daily_limit")
+            continue
+        problems.extend(_action_problems(rule, where))
+
+
+def _caps_problems(caps: object, level_count: int, problems: list[str]) -> None:
+    if not isinstance(caps, Mapping) or not caps:
+        problems.append(f"daily_exp_caps: must be a non-empty table of level -> cap, {_got(caps)}")
+        return
+    numbers = set()
+    for key, cap in caps.items():
+        number = _level_number_key(key)
+        where = f"daily_exp_caps.{key}"
+        if number is None:
+            problems.append(f"{where}: keys must be level numbers, got {key!r}")
+            continue
+        numbers.add(number)
+        if level_count and not 1 <= number <= level_count:
+            problems.append(f"{where}: no such level (levels are 1..{level_count})")
+        if not (_is_int(cap) and cap >= 0):
+            problems.append(f"{where}: must be a non-negative integer, {_got(cap)}")
+    if 1 not in numbers:
+        problems.append(
+            "daily_exp_caps: needs a cap for level 1 (later levels without one inherit it)"
+        )
+
+
+def _features_problems(features: object, level_count: int, problems: list[str]) -> None:
+    if not isinstance(features, Mapping):
+        problems.append(f"features: must be a table of feature -> level, {_got(features)}")
+        return
+    for name, level in features.items():
+        where = f"features.{name}"
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"features: feature names must be non-empty strings, got {name!r}")
+        if not (_is_int(level) and level >= 1):
+            problems.append(f"{where}: must be a level number, {_got(level)}")
+        elif level_count and level > level_count:
+            problems.append(f"{where}: no such level {level} (levels are 1..{level_count})")
+
+
+def _full_caps(caps: Mapping[int, int], level_count: int) -> dict[int, int]:
+    """Give every level its cap: an explicit one, else the nearest lower level's."""
+    full: dict[int, int] = {}
+    current = caps[1]
+    for number in range(1, level_count + 1):
+        current = caps.get(number, current)
+        full[number] = current
+    return full
+
+
+DEFAULT_CONFIG = ProgressionConfig(
+    levels=(
+        Level(1, "Newbie", "Create chars, scenes, personas", 0),
+        Level(2, "Creator", "Fork, private chars", 100),
+        Level(3, "Advanced", "Basic analytics", 300),
+        Level(4, "Pro", "Prompt controls", 700),
+        Level(5, "Elite", "Featured chance, beta tools", 1500),
+        Level(6, "Master", "Creator badge, early revenue tools", 3000),
+    ),
+    actions={
+        "daily_chat": ActionRule(20, daily_limit=1),
+        "create_character": ActionRule(30, daily_limit=2),
+        "create_scene": ActionRule(15, daily_limit=2),
+        "create_persona": ActionRule(15, daily_limit=2),
+        "character_liked": ActionRule(5, daily_limit=20, creator_award=True),
+        "forked": ActionRule(10, creator_award=True),
+        "paid_char_sold": ActionRule(50),
+    },
+    daily_exp_caps={1: 150, 2: 150, 3: 300, 4: 300, 5: 500, 6: 500},
+    features={
+        "fork": 2,
+        "private_chars": 2,
+        "basic_analytics": 3,
+        "prompt_controls": 4,
+        "featured_chance": 5,
+        "beta_tools": 5,
+        "creator_badge": 6,
+        "revenue_tools": 6,
+    },
+)
+"""The platform's rules exactly: six levels, seven actions, caps 150/300/500, UTC midnight."""

@@ -1,0 +1,105 @@
+"""Where one progression day ends and the next begins.
+
+The platform resets daily limits at midnight UTC. A :class:`DayBoundary` names
+the day a moment belongs to in a reset time zone with a reset hour (UTC and 0 by
+default), so that a deployment for one region can reset at its local 04:00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["DayBoundary", "require_aware"]
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "utc"})
+
+
+def require_aware(moment: datetime, name: str = "now") -> datetime:
+    """Return ``moment`` unchanged, or raise ``ValueError`` if it is naive."""
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(
+            f"{name} must be timezone-aware (for example datetime.now(timezone.utc)), "
+            f"got naive {moment.isoformat()}"
+        )
+    return moment
+
+
+def resolve_timezone(name: str) -> tzinfo:
+    """Return the ``tzinfo`` for an IANA name; raise ``ValueError`` if unknown."""
+    if name in _UTC_NAMES:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DayBoundary:
+    """The daily reset moment: ``hour`` o'clock in ``timezone_name``.
+
+    Attributes:
+        timezone_name: An IANA time zone name such as ``"UTC"`` or ``"Asia/Tokyo"``.
+        hour: The local hour (0-23) at which a new day begins.
+    """
+
+    timezone_name: str = "UTC"
+    hour: int = 0
+    _tz: tzinfo = field(init=False, repr=False, compare=False)
+    _day_of: Callable[[datetime], date] = field(init=False, repr=False, compare=False)
+    _is_later_day: Callable[[datetime, datetime], bool] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.hour <= 23:
+            raise ValueError(f"hour must be between 0 and 23, got {self.hour}")
+        tz = resolve_timezone(self.timezone_name)
+        object.__setattr__(self, "_tz", tz)
+        shift = timedelta(hours=self.hour)
+        # The plain UTC-midnight case is on every award's path: keep it to one conversion.
+        if tz is UTC and not self.hour:
+
+            def day_of(moment: datetime) -> date:
+                if moment.tzinfo is UTC:
+                    return moment.date()
+                return moment.astimezone(UTC).date()
+
+            def is_later_day(moment: datetime, than: datetime) -> bool:
+                # Both stamped in UTC is the norm: compare their dates with no conversion.
+                if moment.tzinfo is UTC and than.tzinfo is UTC:
+                    return moment.date() > than.date()
+                return day_of(moment) > day_of(than)
+
+        else:
+
+            def day_of(moment: datetime) -> date:
+                return (moment.astimezone(tz) - shift).date()
+
+            def is_later_day(moment: datetime, than: datetime) -> bool:
+                return day_of(moment) > day_of(than)
+
+        object.__setattr__(self, "_day_of", day_of)
+        object.__setattr__(self, "_is_later_day", is_later_day)
+
+    def day_of(self, moment: datetime) -> date:
+        """The progression day ``moment`` (an aware datetime) belongs to."""
+        return self._day_of(moment)
+
+    def is_later_day(self, moment: datetime, than: datetime) -> bool:
+        """Whether aware ``moment`` falls on a later day than aware ``than``."""
+        return self._is_later_day(moment, than)
+
+    def start_of(self, day: date) -> datetime:
+        """The aware UTC moment at which ``day`` begins."""
+        local = datetime.combine(day, time(self.hour), tzinfo=self._tz)
+        return local.astimezone(UTC)
+
+    def next_reset(self, moment: datetime) -> datetime:
+        """The first day boundary strictly after ``moment``, as an aware UTC datetime."""
+        return self.start_of(self.day_of(moment) + timedelta(days=1))

@@ -1,0 +1,72 @@
+"""Every exception the library raises, under one base class.
+
+Catch :class:`ProgressionError` to handle anything of ours; catch a subclass to
+handle one kind of problem. Errors that describe bad input also derive from the
+built-in class a caller would expect (``ValueError``, ``LookupError``), so code
+written against the standard library keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigError",
+    "ProgressionError",
+    "StateError",
+    "StoreError",
+    "UnknownFeatureError",
+]
+
+
+class ProgressionError(Exception):
+    """Base class of every error raised by mikoshi-progression."""
+
+
+class ConfigError(ProgressionError, ValueError):
+    """A configuration is invalid.
+
+    Attributes:
+        problems: Every problem found, each as ``"<location>: <what is wrong>"``
+            (for example ``"levels[3].exp_required: must be greater than
+            levels[2] (300), got 250"``). Validation never stops at the first.
+        source: Where the configuration came from (a file path), if known.
+    """
+
+    problems: tuple[str, ...]
+    source: str | None
+
+    def __init__(self, problems: Iterable[str], *, source: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        count = len(self.problems)
+        header = f"{count} problem{'s' if count != 1 else ''}{where}"
+        super().__init__(header + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class StateError(ProgressionError, ValueError):
+    """A user state holds a value no user can have (negative EXP, a naive datetime...).
+
+    Attributes:
+        field: The name of the offending field.
+    """
+
+    field: str
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class UnknownFeatureError(ProgressionError, LookupError):
+    """A feature name that the configuration does not list."""
+
+
+class StoreError(ProgressionError):
+    """A persistence store failed; the driver's own exception is the ``__cause__``."""
+
+
+class ConcurrencyError(StoreError):
+    """An award kept conflicting with concurrent writers and the retry budget ran out."""

@@ -1,0 +1,155 @@
+"""What an award attempt produced, and how the platform reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .config import ProgressionConfig
+from .daily import next_reset_at, reset_daily_limits_if_needed
+from .levels import level_progress
+from .state import ProgressState
+
+__all__ = ["AwardResult", "Outcome"]
+
+
+class Outcome(StrEnum):
+    """How an award attempt ended."""
+
+    AWARDED = "awarded"
+    """The action's full reward was granted."""
+    PARTIAL = "partial"
+    """Part of the reward was granted: the rest would have passed the daily cap."""
+    ACTION_LIMIT = "action_limit"
+    """Rejected: the action was already performed its daily limit of times today."""
+    DAILY_CAP = "daily_cap"
+    """Rejected: the user had already reached today's EXP cap."""
+    INVALID_ACTION = "invalid_action"
+    """Rejected: the configuration has no such action."""
+
+
+_HTTP_STATUS = {
+    Outcome.AWARDED: 200,
+    Outcome.PARTIAL: 200,
+    Outcome.ACTION_LIMIT: 429,
+    Outcome.DAILY_CAP: 429,
+    Outcome.INVALID_ACTION: 400,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AwardResult:
+    """The outcome of one :func:`award_exp_with_limits` call.
+
+    Only what the award decided is stored; everything else is derived from it on
+    access, which keeps an award cheap.
+
+    Attributes:
+        action: The action asked for.
+        outcome: How the attempt ended (an :class:`Outcome`).
+        exp_added: EXP granted (0 on rejection; less than the reward if partial).
+        previous_level: The user's level before the award.
+        state: The new state. On a limit or cap rejection it still carries the
+            day reset if one happened; on an invalid action it is the input state.
+        now: The moment of the attempt.
+        config: The rules the award was decided by.
+        success: Whether any EXP was granted (awarded or partial).
+        leveled_up: Whether the award raised the level.
+        reason: The platform's message for a rejection, ``None`` on success.
+        http_status: 200 on success, 429 for a limit or cap, 400 for an invalid action.
+        daily_exp_cap: The daily cap now in force (after a level-up, the new level's).
+        action_count: Times the action has been awarded today, this one included.
+        action_limit: The action's daily limit, ``None`` if unlimited or unknown.
+        remaining_exp: EXP that can still be earned today under the cap.
+        resets_at: When today's limits reset (aware UTC), for "come back at ..." UIs.
+    """
+
+    action: str
+    outcome: Outcome
+    exp_added: int
+    previous_level: int
+    state: ProgressState
+    now: datetime
+    config: ProgressionConfig = field(repr=False)
+
+    @property
+    def success(self) -> bool:
+        return self.outcome is Outcome.AWARDED or self.outcome is Outcome.PARTIAL
+
+    @property
+    def leveled_up(self) -> bool:
+        return self.state.level > self.previous_level
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self.outcome]
+
+    @property
+    def reason(self) -> str | None:
+        outcome = self.outcome
+        if outcome is Outcome.ACTION_LIMIT:
+            return f"Daily limit reached for {self.action} ({self.action_limit}/day)"
+        if outcome is Outcome.DAILY_CAP:
+            level = self.state.level
+            return f"Daily EXP cap reached ({self.daily_exp_cap} EXP/day for level {level})"
+        if outcome is Outcome.INVALID_ACTION:
+            return f"Invalid action: {self.action}"
+        return None
+
+    @property
+    def action_limit(self) -> int | None:
+        rule = self.config.actions.get(self.action)
+        return None if rule is None else rule.daily_limit
+
+    @property
+    def action_count(self) -> int:
+        if self.outcome is Outcome.INVALID_ACTION:
+            return 0
+        return self.state.daily_action_counts.get(self.action, 0)
+
+    @property
+    def daily_exp_cap(self) -> int:
+        return self.config.cap_for_level(self.state.level)
+
+    @property
+    def remaining_exp(self) -> int:
+        today = reset_daily_limits_if_needed(self.state, now=self.now, config=self.config)
+        return max(0, self.config.cap_for_level(today.level) - today.daily_exp_gained)
+
+    @property
+    def resets_at(self) -> datetime:
+        return next_reset_at(self.state, now=self.now, config=self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The platform's JSON body for this attempt, with its exact keys.
+
+        On success: ``success, exp_added, total_exp, level, leveled_up,
+        daily_exp_gained, daily_exp_cap, action_count, action_limit, progress``.
+        On rejection: ``success, reason, exp_added`` plus ``action_count,
+        action_limit`` (action limit) or ``daily_exp_gained, daily_exp_cap``
+        (daily cap).
+        """
+        state = self.state
+        if self.success:
+            return {
+                "success": True,
+                "exp_added": self.exp_added,
+                "total_exp": state.exp,
+                "level": state.level,
+                "leveled_up": self.leveled_up,
+                "daily_exp_gained": state.daily_exp_gained,
+                "daily_exp_cap": self.daily_exp_cap,
+                "action_count": self.action_count,
+                "action_limit": self.action_limit,
+                "progress": level_progress(state.exp, self.config, level=state.level),
+            }
+        body: dict[str, Any] = {"success": False, "reason": self.reason, "exp_added": 0}
+        if self.outcome is Outcome.ACTION_LIMIT:
+            body["action_count"] = self.action_count
+            body["action_limit"] = self.action_limit
+        elif self.outcome is Outcome.DAILY_CAP:
+            body["daily_exp_gained"] = state.daily_exp_gained
+            body["daily_exp_cap"] = self.daily_exp_cap
+        return body

@@ -1,0 +1,347 @@
+"""The award rules: limits, caps, partial awards, level-ups, revocation, replay.
+
+Every function here is pure: the moment ``now`` is an argument, nothing is read
+from a clock or a database, and no argument is changed. A backend loads a state,
+calls :func:`award_exp_with_limits`, and persists ``result.state``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, overload
+
+from ._frozen import trusted_factory
+from .config import DEFAULT_CONFIG, ProgressionConfig
+from .daily import reset_daily_limits_if_needed
+from .days import require_aware
+from .results import AwardResult, Outcome
+from .state import EMPTY_COUNTS, ProgressState
+
+__all__ = [
+    "DAILY_CHAT",
+    "AwardResults",
+    "apply_events",
+    "award_exp_with_limits",
+    "exp_limits_view",
+    "revoke_exp",
+]
+
+DAILY_CHAT = "daily_chat"
+"""The action whose award also stamps ``last_chat_date``."""
+
+_build_state = trusted_factory(ProgressState)
+_build_result = trusted_factory(AwardResult)
+_AWARDED = Outcome.AWARDED
+_PARTIAL = Outcome.PARTIAL
+_ACTION_LIMIT = Outcome.ACTION_LIMIT
+_DAILY_CAP = Outcome.DAILY_CAP
+_INVALID = Outcome.INVALID_ACTION
+_EMPTY = EMPTY_COUNTS
+
+
+def award_exp_with_limits(
+    state: ProgressState,
+    action: str,
+    *,
+    now: datetime,
+    config: ProgressionConfig = DEFAULT_CONFIG,
+) -> AwardResult:
+    """Try to award ``action`` to a user in ``state`` at the moment ``now``.
+
+    The platform's rules, in its order:
+
+    1. if ``now`` begins a new day, reset the daily EXP gained and action counts;
+    2. an action the config does not know is rejected (400), the state untouched;
+    3. an action already performed ``daily_limit`` times today is rejected (429);
+    4. a user whose EXP gained today already reached their level's cap is
+       rejected (429), unless the action is ``cap_exempt``;
+    5. otherwise ``min(reward, cap - gained)`` EXP is added (a *partial* award
+       when the cap cuts it), the level is recomputed, and the action's count
+       and the day's EXP gained go up.
+
+    >>> from datetime import datetime, timezone
+    >>> r = award_exp_with_limits(ProgressState(), "create_character",
+    ...                           now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    >>> r.outcome, r.exp_added, r.state.exp, r.remaining_exp
+    (<Outcome.AWARDED: 'awarded'>, 30, 30, 120)
+
+    Raises:
+        ValueError: ``now`` is naive.
+    """
+    if getattr(now, "tzinfo", None) is None:
+        require_aware(now)
+    rule = config._rule_table.get(action)
+    if rule is None:
+        return _build_result(action, _INVALID, 0, state.level, state, now, config)
+    reward, limit, cap_exempt = rule
+    # open_day(), inlined: a call frame here is a tenth of an award's cost.
+    last = state.last_exp_reset_date
+    if last is None or config._is_later_day(now, last):
+        today = _build_state(state.exp, state.level, 0, now, _EMPTY, state.last_chat_date)
+    else:
+        today = state
+    counts = today.daily_action_counts
+    count = counts.get(action, 0)
+    level = today.level
+    if limit is not None and count >= limit:
+        return _build_result(action, _ACTION_LIMIT, 0, level, today, now, config)
+    gained = today.daily_exp_gained
+    if cap_exempt:
+        added = reward
+    else:
+        try:  # inlined cap_for_level: this is the hottest path
+            cap = config._caps[level]
+        except IndexError:
+            cap = config._caps[-1]
+        room = cap - gained
+        if room <= 0:
+            return _build_result(action, _DAILY_CAP, 0, level, today, now, config)
+        added = reward if reward <= room else room
+        gained += added
+    exp = today.exp + added
+    new_level = bisect_right(config._thresholds, exp) or 1
+    if new_level < level and not config.levels_can_drop:
+        new_level = level
+    # Always a MappingProxyType over a dict; its copy() is five times faster than dict().
+    new_counts: dict[str, int] = counts.copy()  # type: ignore[attr-defined]
+    new_counts[action] = count + 1
+    new_state = _build_state(
+        exp,
+        new_level,
+        gained,
+        today.last_exp_reset_date,
+        MappingProxyType(new_counts),
+        now if action == DAILY_CHAT else today.last_chat_date,
+    )
+    outcome = _AWARDED if added == reward else _PARTIAL
+    return _build_result(action, outcome, added, level, new_state, now, config)
+
+
+def revoke_exp(
+    state: ProgressState, exp: int, *, config: ProgressionConfig = DEFAULT_CONFIG
+) -> ProgressState:
+    """Take back ``exp`` EXP that an earlier award granted (an unlike, a refund).
+
+    Only total EXP goes down (never below 0). Today's EXP gained and action
+    counts stay as they are, so undoing an award never makes room for another:
+    like, unlike, like cannot farm EXP. The level drops with the EXP only if
+    ``config.levels_can_drop``; by default it stays until EXP passes the next
+    threshold again.
+
+    Raises:
+        ValueError: ``exp`` is negative.
+    """
+    amount: object = exp
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError(f"exp to revoke must be a non-negative integer, got {exp!r}")
+    remaining = max(0, state.exp - exp)
+    level = config.level_for_exp(remaining) if config.levels_can_drop else state.level
+    return _build_state(
+        remaining,
+        level,
+        state.daily_exp_gained,
+        state.last_exp_reset_date,
+        state.daily_action_counts,
+        state.last_chat_date,
+    )
+
+
+def exp_limits_view(
+    state: ProgressState, *, now: datetime, config: ProgressionConfig = DEFAULT_CONFIG
+) -> dict[str, Any]:
+    """The body of ``GET /api/exp/limits`` for a user in ``state``, as of ``now``.
+
+    A day that has begun since the last reset is shown reset (the caller should
+    persist ``reset_daily_limits_if_needed`` as the platform does).
+    """
+    today = reset_daily_limits_if_needed(state, now=now, config=config)
+    cap = config.cap_for_level(today.level)
+    return {
+        "level": today.level,
+        "daily_exp_gained": today.daily_exp_gained,
+        "daily_exp_cap": cap,
+        "remaining_exp": max(0, cap - today.daily_exp_gained),
+        "daily_action_counts": dict(today.daily_action_counts),
+        "action_limits": {name: r.daily_limit for name, r in config.actions.items()},
+        "exp_rewards": {name: r.exp for name, r in config.actions.items()},
+    }
+
+
+# --- replay -----------------------------------------------------------------------
+
+# One record per event, enough to rebuild its AwardResult on demand:
+# (action, outcome, exp_added, previous_level, exp, level, gained, last_reset,
+#  counts, last_chat, now). ``counts`` dicts are never mutated once recorded.
+_Record = tuple[
+    str,
+    Outcome,
+    int,
+    int,
+    int,
+    int,
+    int,
+    "datetime | None",
+    dict[str, int],
+    "datetime | None",
+    datetime,
+]
+
+
+class AwardResults(Sequence[AwardResult]):
+    """The results of :func:`apply_events`, one per event, in order.
+
+    A read-only sequence. Each :class:`AwardResult` is built when it is first
+    read, so a long replay that only needs its final state costs no result objects.
+    """
+
+    __slots__ = ("_config", "_records")
+
+    def __init__(self, records: list[_Record], config: ProgressionConfig) -> None:
+        self._records = records
+        self._config = config
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> AwardResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AwardResult]: ...
+
+    def __getitem__(self, index: int | slice) -> AwardResult | list[AwardResult]:
+        if isinstance(index, slice):
+            return [self._build(r) for r in self._records[index]]
+        return self._build(self._records[index])
+
+    def __iter__(self) -> Iterator[AwardResult]:
+        return map(self._build, self._records)
+
+    def __repr__(self) -> str:
+        return f"<AwardResults of {len(self._records)} events>"
+
+    def _build(self, record: _Record) -> AwardResult:
+        action, outcome, added, previous, exp, level, gained, reset, counts, chat, now = record
+        state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat)
+        return _build_result(action, outcome, added, previous, state, now, self._config)
+
+
+def apply_events(
+    state: ProgressState,
+    events: Iterable[tuple[datetime, str]],
+    config: ProgressionConfig = DEFAULT_CONFIG,
+) -> tuple[ProgressState, AwardResults]:
+    """Fold ``(now, action)`` events, in order, through :func:`award_exp_with_limits`.
+
+    Returns the final state and every event's result, exactly as calling
+    :func:`award_exp_with_limits` event by event would (the equivalence is
+    property-tested). The fold keeps its running state in local variables, so
+    replays and simulations run at over a million awards per second; nothing
+    a caller can see is ever mutated.
+
+    Raises:
+        ValueError: an event's ``now`` is naive.
+    """
+    exp = state.exp
+    level = state.level
+    gained = state.daily_exp_gained
+    last_reset = state.last_exp_reset_date
+    counts: dict[str, int] = dict(state.daily_action_counts)
+    last_chat = state.last_chat_date
+    actions = config.actions
+    day_of = config._day_of
+    cap_for_level = config.cap_for_level
+    level_for_exp = config.level_for_exp
+    can_drop = config.levels_can_drop
+    day = None if last_reset is None else day_of(last_reset)
+    records: list[_Record] = []
+    record = records.append
+    empty: dict[str, int] = {}
+
+    for now, action in events:
+        if getattr(now, "tzinfo", None) is None:
+            require_aware(now)
+        rule = actions.get(action)
+        if rule is None:
+            record(
+                (action, _INVALID, 0, level, exp, level, gained, last_reset, counts, last_chat, now)
+            )
+            continue
+        today = day_of(now)
+        if day is None or today > day:
+            day = today
+            gained = 0
+            counts = empty
+            last_reset = now
+        count = counts.get(action, 0)
+        limit = rule.daily_limit
+        if limit is not None and count >= limit:
+            record(
+                (
+                    action,
+                    _ACTION_LIMIT,
+                    0,
+                    level,
+                    exp,
+                    level,
+                    gained,
+                    last_reset,
+                    counts,
+                    last_chat,
+                    now,
+                )
+            )
+            continue
+        reward = rule.exp
+        if rule.cap_exempt:
+            added = reward
+        else:
+            room = cap_for_level(level) - gained
+            if room <= 0:
+                record(
+                    (
+                        action,
+                        _DAILY_CAP,
+                        0,
+                        level,
+                        exp,
+                        level,
+                        gained,
+                        last_reset,
+                        counts,
+                        last_chat,
+                        now,
+                    )
+                )
+                continue
+            added = reward if reward <= room else room
+            gained += added
+        previous = level
+        exp += added
+        new_level = level_for_exp(exp)
+        level = new_level if new_level > level or can_drop else level
+        counts = counts.copy()  # a new dict: recorded ones are never mutated
+        counts[action] = count + 1
+        if action == DAILY_CHAT:
+            last_chat = now
+        record(
+            (
+                action,
+                _AWARDED if added == reward else _PARTIAL,
+                added,
+                previous,
+                exp,
+                level,
+                gained,
+                last_reset,
+                counts,
+                last_chat,
+                now,
+            )
+        )
+
+    final = _build_state(exp, level, gained, last_reset, MappingProxyType(counts), last_chat)
+    return final, AwardResults(records, config)
