@@ -9,7 +9,12 @@ from .config import DEFAULT_CONFIG, ProgressionConfig
 from .days import require_aware
 from .state import EMPTY_COUNTS, ProgressState
 
-__all__ = ["is_new_day", "next_reset_at", "reset_daily_limits_if_needed"]
+__all__ = [
+    "is_new_day",
+    "next_reset_at",
+    "reset_daily_limits",
+    "reset_daily_limits_if_needed",
+]
 
 _build_state = trusted_factory(ProgressState)
 
@@ -35,6 +40,17 @@ def reset_daily_limits_if_needed(
     are kept.
     """
     return open_day(state, require_aware(now), config)
+
+
+def reset_daily_limits(state: ProgressState, *, now: datetime) -> ProgressState:
+    """Open a new day at ``now`` unconditionally (an operator's manual reset).
+
+    Zeroes the EXP gained and every action count; keeps EXP, level and
+    ``last_chat_date``.
+    """
+    return _build_state(
+        state.exp, state.level, 0, require_aware(now), EMPTY_COUNTS, state.last_chat_date
+    )
 
 
 def open_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> ProgressState:

@@ -13,10 +13,14 @@ from collections.abc import Iterable
 __all__ = [
     "ConcurrencyError",
     "ConfigError",
+    "IdempotencyError",
     "ProgressionError",
+    "SelfAwardError",
     "StateError",
     "StoreError",
+    "StoreUnavailableError",
     "UnknownFeatureError",
+    "UnsupportedStoreError",
 ]
 
 
@@ -70,3 +74,23 @@ class StoreError(ProgressionError):
 
 class ConcurrencyError(StoreError):
     """An award kept conflicting with concurrent writers and the retry budget ran out."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached, or the connection broke mid-operation.
+
+    A write interrupted this way may or may not have been applied: retry it only
+    with the same idempotency key (the service does so by itself for keyed calls).
+    """
+
+
+class UnsupportedStoreError(StoreError, ValueError):
+    """``open_store`` was given a URL whose scheme no store handles."""
+
+
+class IdempotencyError(ProgressionError, ValueError):
+    """An idempotency key was reused for a different request."""
+
+
+class SelfAwardError(ProgressionError, PermissionError):
+    """A creator award was claimed by its own creator, or without saying who acted."""

@@ -1,0 +1,373 @@
+"""The imperative shell: load, decide with the pure core, persist, retry.
+
+:class:`ProgressionService` is what a backend calls. Each award runs in one store
+transaction: the state is loaded with its version, the pure core decides, and
+the new state is written with its ledger entries only if nobody else wrote in
+between. A conflict reloads and decides again (bounded, with jittered backoff),
+so concurrent requests can never lose an update or pass a cap.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .config import DEFAULT_CONFIG, ProgressionConfig
+from .daily import reset_daily_limits, reset_daily_limits_if_needed
+from .errors import (
+    ConcurrencyError,
+    IdempotencyError,
+    SelfAwardError,
+    StoreUnavailableError,
+)
+from .results import AwardResult, Outcome
+from .rules import apply_events, award_exp_with_limits, exp_limits_view, revoke_exp
+from .state import ProgressState
+from .stores.base import (
+    EntryKind,
+    LedgerEntry,
+    ProgressStore,
+    Snapshot,
+    StaleVersionError,
+    StoreTransaction,
+)
+
+T = TypeVar("T")
+
+__all__ = ["ProgressionService", "ReplayReport", "replay_ledger", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current moment as an aware UTC datetime (the service's default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """The result of rebuilding a user's state from their ledger.
+
+    Attributes:
+        state: The state the ledger leads to under the service's config.
+        stored: The state the store holds.
+        entries: How many ledger entries were replayed.
+        foreign_fingerprints: Config fingerprints in the ledger that differ from
+            the service's (entries decided under other rules).
+    """
+
+    state: ProgressState
+    stored: ProgressState
+    entries: int
+    foreign_fingerprints: tuple[str, ...]
+
+    @property
+    def matches(self) -> bool:
+        """Whether the replayed state equals the stored one."""
+        return self.state == self.stored
+
+
+class ProgressionService:
+    """Awards, limits, resets and revocations for users kept in a store.
+
+    Args:
+        store: Any :class:`~mikoshi_progression.stores.ProgressStore`.
+        config: The rules (default: the platform's).
+        clock: Returns the current aware datetime; inject a fake one in tests.
+        max_attempts: How many times a conflicting award is retried before
+            :class:`ConcurrencyError`. Transient store failures are retried too,
+            but only for keyed awards, where a retry cannot award twice.
+    """
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        *,
+        config: ProgressionConfig = DEFAULT_CONFIG,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = 50,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.max_attempts = max_attempts
+
+    # --- commands --------------------------------------------------------------------
+
+    def award(
+        self,
+        user_id: str,
+        action: str,
+        *,
+        key: str | None = None,
+        actor_id: str | None = None,
+    ) -> AwardResult:
+        """Award ``action`` to ``user_id`` under the config's rules, exactly once per ``key``.
+
+        ``key`` (an idempotency key, scoped to the user) makes the call safe to
+        retry: a second call with the same key awards nothing and returns the
+        first call's result. Creator awards (``ActionRule.creator_award``, such
+        as ``character_liked``) need ``actor_id``, the user who acted, and are
+        refused when the actor is the recipient.
+
+        Raises:
+            SelfAwardError: a creator award without an actor, or to the actor.
+            IdempotencyError: ``key`` was already used for another action.
+            ConcurrencyError: conflicts persisted through every attempt.
+            StoreError: the store failed (a keyed award is retried first).
+        """
+        rule = self.config.actions.get(action)
+        if rule is not None and rule.creator_award:
+            if actor_id is None:
+                raise SelfAwardError(
+                    f"{action} is awarded to a creator for what another user did: "
+                    "pass actor_id, the user who acted"
+                )
+            if actor_id == user_id:
+                raise SelfAwardError(f"{action} cannot be awarded to its own actor ({user_id!r})")
+
+        def attempt(tx: StoreTransaction) -> AwardResult:
+            now = self.clock()
+            snap = tx.load(key)
+            if snap.keyed_award is not None:
+                return self._repeat(snap.keyed_award, action, key)
+            result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
+            if result.outcome is Outcome.INVALID_ACTION:
+                return result
+            entries = self._day_entries(user_id, snap, result.state, now)
+            if result.success:
+                entries.append(
+                    self._entry(
+                        user_id,
+                        EntryKind.AWARD,
+                        result.state,
+                        now,
+                        action=action,
+                        exp_delta=result.exp_added,
+                        level_before=result.previous_level,
+                        key=key,
+                        outcome=str(result.outcome),
+                    )
+                )
+            if entries:
+                self._write(tx, snap, result.state, entries)
+            return result
+
+        return self._run(user_id, attempt, retry_faults=key is not None)
+
+    def revoke(self, user_id: str, key: str) -> LedgerEntry | None:
+        """Take back the EXP that the award made with ``key`` granted.
+
+        The compensating ledger entry removes exactly the EXP that award added
+        (never its nominal reward). Today's EXP gained and action counts stay,
+        so an unlike makes no room for another like. The level drops only if
+        ``config.levels_can_drop``. Returns the revocation entry (the same one
+        again on a repeated call), or ``None`` if ``key`` awarded nothing.
+        """
+
+        def attempt(tx: StoreTransaction) -> LedgerEntry | None:
+            snap = tx.load(key)
+            if snap.keyed_revoke is not None:
+                return snap.keyed_revoke
+            award = snap.keyed_award
+            if award is None:
+                return None
+            new_state = revoke_exp(snap.state, award.exp_delta, config=self.config)
+            now = self.clock()
+            entry = self._entry(
+                user_id,
+                EntryKind.REVOKE,
+                new_state,
+                now,
+                action=award.action,
+                exp_delta=new_state.exp - snap.state.exp,
+                level_before=snap.state.level,
+                key=key,
+            )
+            self._write(tx, snap, new_state, [*self._import_entries(user_id, snap, now), entry])
+            return entry
+
+        return self._run(user_id, attempt, retry_faults=True)
+
+    def reset_daily(self, user_id: str) -> ProgressState:
+        """An operator's manual reset of today's EXP gained and action counts."""
+
+        def attempt(tx: StoreTransaction) -> ProgressState:
+            snap = tx.load()
+            now = self.clock()
+            new_state = reset_daily_limits(snap.state, now=now)
+            entry = self._entry(
+                user_id, EntryKind.DAY, new_state, now, level_before=new_state.level
+            )
+            self._write(tx, snap, new_state, [*self._import_entries(user_id, snap, now), entry])
+            return new_state
+
+        # Not retried after a fault: a reset that did land must not be repeated later.
+        return self._run(user_id, attempt, retry_faults=False)
+
+    # --- queries -----------------------------------------------------------------------
+
+    def state(self, user_id: str) -> ProgressState:
+        """The user's state as stored (a new user's if unknown); no day is opened."""
+        return self._run(user_id, lambda tx: tx.load().state, retry_faults=True)
+
+    def limits(self, user_id: str) -> dict[str, Any]:
+        """The body of ``GET /api/exp/limits``; persists the day reset if a day has begun."""
+
+        def attempt(tx: StoreTransaction) -> dict[str, Any]:
+            snap = tx.load()
+            now = self.clock()
+            today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
+            if today is not snap.state:
+                self._write(tx, snap, today, self._day_entries(user_id, snap, today, now))
+            return exp_limits_view(today, now=now, config=self.config)
+
+        return self._run(user_id, attempt, retry_faults=True)
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """Every change to the user's progression, oldest first."""
+        return self.store.ledger(user_id)
+
+    def replay(self, user_id: str) -> ReplayReport:
+        """Rebuild the user's state from their ledger and compare it with the stored one."""
+        entries = self.store.ledger(user_id)
+        stored = self.state(user_id)
+        state = replay_ledger(entries, self.config)
+        foreign = sorted({e.config_fingerprint for e in entries} - {self.config.fingerprint})
+        return ReplayReport(state, stored, len(entries), tuple(foreign))
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _run(
+        self,
+        user_id: str,
+        attempt: Callable[[StoreTransaction], T],
+        *,
+        retry_faults: bool,
+    ) -> T:
+        last_error: Exception | None = None
+        for number in range(self.max_attempts):
+            try:
+                with self.store.transaction(user_id) as tx:
+                    return attempt(tx)
+            except StaleVersionError as exc:
+                last_error = exc
+            except StoreUnavailableError as exc:
+                if not retry_faults:
+                    raise
+                last_error = exc
+            _backoff(number)
+        raise ConcurrencyError(
+            f"gave up on user {user_id!r} after {self.max_attempts} attempts: {last_error}"
+        ) from last_error
+
+    def _repeat(self, entry: LedgerEntry, action: str, key: str | None) -> AwardResult:
+        if entry.action != action:
+            raise IdempotencyError(
+                f"idempotency key {key!r} was already used for {entry.action!r}, "
+                f"not {action!r}: use a new key for a new request"
+            )
+        return AwardResult(
+            action=entry.action,
+            outcome=Outcome(entry.outcome),
+            exp_added=entry.exp_delta,
+            previous_level=entry.level_before,
+            state=entry.state_after,
+            now=entry.at,
+            config=self.config,
+        )
+
+    def _write(
+        self,
+        tx: StoreTransaction,
+        snap: Snapshot,
+        state: ProgressState,
+        entries: Sequence[LedgerEntry],
+    ) -> None:
+        tx.write(state, snap.version, entries)
+
+    def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
+        """Adopt a row the ledger has never seen, so that replay starts from it."""
+        if not snap.exists or snap.has_ledger:
+            return []
+        return [
+            self._entry(user_id, EntryKind.IMPORT, snap.state, now, level_before=snap.state.level)
+        ]
+
+    def _day_entries(
+        self, user_id: str, snap: Snapshot, new_state: ProgressState, now: datetime
+    ) -> list[LedgerEntry]:
+        """The import and day-opening entries that precede a change made at ``now``."""
+        entries = self._import_entries(user_id, snap, now)
+        if new_state.last_exp_reset_date != snap.state.last_exp_reset_date:
+            opened = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
+            entries.append(
+                self._entry(user_id, EntryKind.DAY, opened, now, level_before=opened.level)
+            )
+        return entries
+
+    def _entry(
+        self,
+        user_id: str,
+        kind: EntryKind,
+        state_after: ProgressState,
+        at: datetime,
+        *,
+        level_before: int,
+        action: str = "",
+        exp_delta: int = 0,
+        key: str | None = None,
+        outcome: str = "",
+    ) -> LedgerEntry:
+        return LedgerEntry(
+            user_id=user_id,
+            kind=kind,
+            action=action,
+            exp_delta=exp_delta,
+            level_before=level_before,
+            level_after=state_after.level,
+            key=key,
+            at=at,
+            config_fingerprint=self.config.fingerprint,
+            state_after=state_after,
+            outcome=outcome,
+        )
+
+
+def replay_ledger(
+    entries: Sequence[LedgerEntry], config: ProgressionConfig = DEFAULT_CONFIG
+) -> ProgressState:
+    """Fold a user's ledger through the pure core, from their latest import.
+
+    Runs of awards go through :func:`~mikoshi_progression.apply_events`; a day
+    entry reopens the day at its moment, a revocation takes back its EXP.
+    """
+    start = 0
+    state = ProgressState()
+    for index, entry in enumerate(entries):
+        if entry.kind is EntryKind.IMPORT:
+            start, state = index + 1, entry.state_after
+    pending: list[tuple[datetime, str]] = []
+    for entry in entries[start:]:
+        if entry.kind is EntryKind.AWARD:
+            pending.append((entry.at, entry.action))
+            continue
+        if pending:
+            state, _ = apply_events(state, pending, config)
+            pending = []
+        if entry.kind is EntryKind.REVOKE:
+            state = revoke_exp(state, -entry.exp_delta, config=config)
+        elif entry.kind is EntryKind.DAY:
+            state = reset_daily_limits(state, now=entry.at)
+    if pending:
+        state, _ = apply_events(state, pending, config)
+    return state
+
+
+def _backoff(attempt: int) -> None:
+    """Sleep a jittered, exponentially growing moment (at most about 50 ms)."""
+    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))

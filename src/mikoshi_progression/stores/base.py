@@ -1,0 +1,243 @@
+"""What a persistence store must do: the protocol every adapter implements.
+
+A store is deliberately dumb. It loads a user's state with a version, and in the
+same transaction writes a new state *only if the version is unchanged*, appends
+ledger entries and remembers idempotency keys (the ledger is the key record: a
+key is unique per user and kind). It decides nothing: every rule lives in the
+pure core and every decision in :class:`~mikoshi_progression.service.ProgressionService`.
+
+Optional capabilities (monitoring queries, schema checks) are separate small
+protocols, so a third-party adapter implements only what it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import StoreError
+from ..state import ProgressState
+
+__all__ = [
+    "EntryKind",
+    "LedgerEntry",
+    "MonitoringStore",
+    "ProgressStore",
+    "SchemaReport",
+    "SchemaStore",
+    "Snapshot",
+    "StaleVersionError",
+    "StoreTransaction",
+    "UserActivity",
+]
+
+
+class EntryKind(StrEnum):
+    """What a ledger entry records."""
+
+    IMPORT = "import"
+    """A state adopted as-is (a legacy row met for the first time): replay starts here."""
+    DAY = "day"
+    """A new day was opened (or limits reset by an operator): counts and gained zeroed."""
+    AWARD = "award"
+    """EXP granted by an action."""
+    REVOKE = "revoke"
+    """EXP of an earlier keyed award taken back."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    """One change to a user's progression, as the store keeps it forever.
+
+    Attributes:
+        user_id: Whose state changed.
+        kind: What happened (an :class:`EntryKind`).
+        action: The action awarded or revoked (``""`` for day and import entries).
+        exp_delta: EXP added (positive) or taken back (negative).
+        level_before: The level before the change.
+        level_after: The level after it.
+        key: The idempotency key of a keyed award, and of the revocation of that
+            award; unique per user and kind.
+        at: When it happened (aware).
+        config_fingerprint: ``ProgressionConfig.fingerprint`` of the rules applied.
+        state_after: The full state after the change, so that the first result of
+            a keyed award can be returned again and an import can be replayed.
+        outcome: For awards, ``"awarded"`` or ``"partial"``; else ``""``.
+        seq: Position in the user's ledger, assigned by the store (``None`` before).
+    """
+
+    user_id: str
+    kind: EntryKind
+    action: str
+    exp_delta: int
+    level_before: int
+    level_after: int
+    key: str | None
+    at: datetime
+    config_fingerprint: str
+    state_after: ProgressState
+    outcome: str = ""
+    seq: int | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (what ``--json`` exports and ``replay --ledger`` reads)."""
+        return {
+            "user_id": self.user_id,
+            "kind": str(self.kind),
+            "action": self.action,
+            "exp_delta": self.exp_delta,
+            "level_before": self.level_before,
+            "level_after": self.level_after,
+            "key": self.key,
+            "at": self.at.isoformat(),
+            "config_fingerprint": self.config_fingerprint,
+            "state_after": self.state_after.to_dict(),
+            "outcome": self.outcome,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        """Read back :meth:`to_dict` output."""
+        return cls(
+            user_id=str(data["user_id"]),
+            kind=EntryKind(data["kind"]),
+            action=str(data.get("action", "")),
+            exp_delta=int(data["exp_delta"]),
+            level_before=int(data["level_before"]),
+            level_after=int(data["level_after"]),
+            key=data.get("key"),
+            at=datetime.fromisoformat(data["at"]),
+            config_fingerprint=str(data.get("config_fingerprint", "")),
+            state_after=ProgressState.from_dict(data["state_after"]),
+            outcome=str(data.get("outcome", "")),
+            seq=data.get("seq"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A user's stored state, read inside a transaction.
+
+    Attributes:
+        state: The state as stored (legacy values normalised), or a new user's.
+        version: An opaque token that changes on every write; ``None`` if the user
+            has no stored state yet. Passed back to :meth:`StoreTransaction.write`.
+        exists: Whether the store holds a row for this user.
+        has_ledger: Whether the user has any ledger entry (a legacy row without one
+            is adopted with an ``import`` entry before its first change).
+        keyed_award: The ledger entry of the award made with the key asked for.
+        keyed_revoke: The ledger entry of that award's revocation, if any.
+    """
+
+    state: ProgressState
+    version: object
+    exists: bool = False
+    has_ledger: bool = False
+    keyed_award: LedgerEntry | None = None
+    keyed_revoke: LedgerEntry | None = None
+
+
+class StaleVersionError(StoreError):
+    """The state changed since it was loaded; the service reloads and tries again."""
+
+
+class StoreTransaction(Protocol):
+    """One user's transaction: load, then at most one write; commit on clean exit."""
+
+    def load(self, key: str | None = None) -> Snapshot:
+        """Read the user's state and version, and the ledger entries made with ``key``."""
+        ...
+
+    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
+        """Save ``state`` and append ``entries`` if the version is still ``version``.
+
+        May be buffered until commit. Raises :class:`StaleVersionError` (now or at
+        commit) if another writer got there first, including one that recorded
+        the same idempotency key; then nothing of this transaction is kept.
+        """
+        ...
+
+
+class ProgressStore(Protocol):
+    """The one interface the service needs from persistence."""
+
+    def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
+        """Open a transaction on ``user_id``'s rows; it commits when the block exits cleanly."""
+        ...
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """The user's ledger, oldest first, with ``seq`` set."""
+        ...
+
+    def create_schema(self) -> None:
+        """Create the store's tables if they are missing (safe to run twice)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What a schema check found.
+
+    Attributes:
+        missing_tables: Tables the store needs that do not exist.
+        missing_columns: ``table.column`` names that do not exist.
+    """
+
+    missing_tables: tuple[str, ...] = ()
+    missing_columns: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_tables and not self.missing_columns
+
+
+@runtime_checkable
+class SchemaStore(Protocol):
+    """Optional: stores that can report what of their schema is missing."""
+
+    def check_schema(self) -> SchemaReport: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivity:
+    """A row of a monitoring query.
+
+    Attributes:
+        user_id: The user.
+        level: Their level.
+        daily_exp_gained: EXP gained today.
+        daily_exp_cap: Their level's cap.
+        daily_action_counts: Their counts today.
+    """
+
+    user_id: str
+    level: int
+    daily_exp_gained: int
+    daily_exp_cap: int
+    daily_action_counts: dict[str, int]
+
+
+@runtime_checkable
+class MonitoringStore(Protocol):
+    """Optional: the migration guide's monitoring queries."""
+
+    def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
+        """Users whose day opened at or after ``since`` and whose EXP gained reached
+        their level's cap (``caps``: level -> cap; levels beyond it take the last), most first.
+        """
+        ...
+
+    def most_active_users(
+        self, caps: Mapping[int, int], since: datetime, limit: int = 10
+    ) -> list[UserActivity]:
+        """Users whose day opened at or after ``since``, by EXP gained today, most first."""
+        ...

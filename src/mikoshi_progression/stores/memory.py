@@ -1,0 +1,159 @@
+"""The in-memory store: thread-safe, the reference every other store is tested against."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from ..errors import StoreError
+from ..state import ProgressState
+from .base import (
+    EntryKind,
+    LedgerEntry,
+    Snapshot,
+    StaleVersionError,
+    StoreTransaction,
+    UserActivity,
+)
+
+__all__ = ["InMemoryStore"]
+
+
+@dataclass
+class _UserRecord:
+    state: ProgressState
+    version: int = 0
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+
+class InMemoryStore:
+    """A dictionary of users guarded by one lock per user.
+
+    A transaction holds its user's lock from ``load`` to commit, so transactions
+    on one user run one after another and on different users side by side. The
+    version check is still made, exactly as a database store makes it.
+    """
+
+    def __init__(self) -> None:
+        self._users: dict[str, _UserRecord] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._registry_lock = threading.Lock()
+        self._closed = False
+
+    def create_schema(self) -> None:
+        """Nothing to create; present for the protocol."""
+
+    def close(self) -> None:
+        self._closed = True
+
+    def put_state(self, user_id: str, state: ProgressState) -> None:
+        """Seed a user's state without a ledger entry, as a legacy row would be."""
+        with self._lock_for(user_id):
+            record = self._users.get(user_id)
+            if record is None:
+                self._users[user_id] = _UserRecord(state, version=1)
+            else:
+                record.state = state
+                record.version += 1
+
+    @contextmanager
+    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        with self._lock_for(user_id):
+            tx = _MemoryTransaction(self._users, user_id)
+            yield tx
+            tx.commit()
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        with self._lock_for(user_id):
+            record = self._users.get(user_id)
+            return list(record.ledger) if record else []
+
+    def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
+        return [a for a in self._activity(caps, since) if a.daily_exp_gained >= a.daily_exp_cap]
+
+    def most_active_users(
+        self, caps: Mapping[int, int], since: datetime, limit: int = 10
+    ) -> list[UserActivity]:
+        return self._activity(caps, since)[:limit]
+
+    def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
+        last_cap = caps[max(caps)]
+        with self._registry_lock:
+            records = list(self._users.items())
+        rows = [
+            UserActivity(
+                user_id,
+                r.state.level,
+                r.state.daily_exp_gained,
+                caps.get(r.state.level, last_cap),
+                dict(r.state.daily_action_counts),
+            )
+            for user_id, r in records
+            if r.state.last_exp_reset_date is not None and r.state.last_exp_reset_date >= since
+        ]
+        rows.sort(key=lambda a: (-a.daily_exp_gained, a.user_id))
+        return rows
+
+    def _lock_for(self, user_id: str) -> threading.Lock:
+        if self._closed:
+            raise StoreError("the store is closed")
+        with self._registry_lock:
+            lock = self._locks.get(user_id)
+            if lock is None:
+                lock = self._locks[user_id] = threading.Lock()
+            return lock
+
+
+class _MemoryTransaction:
+    def __init__(self, users: dict[str, _UserRecord], user_id: str) -> None:
+        self._users = users
+        self._user_id = user_id
+        self._pending: tuple[ProgressState, object, Sequence[LedgerEntry]] | None = None
+
+    def load(self, key: str | None = None) -> Snapshot:
+        record = self._users.get(self._user_id)
+        if record is None:
+            return Snapshot(ProgressState(), None)
+        award = revoke = None
+        if key is not None:
+            for entry in record.ledger:
+                if entry.key == key:
+                    if entry.kind is EntryKind.AWARD:
+                        award = entry
+                    elif entry.kind is EntryKind.REVOKE:
+                        revoke = entry
+        return Snapshot(
+            record.state,
+            record.version,
+            exists=True,
+            has_ledger=bool(record.ledger),
+            keyed_award=award,
+            keyed_revoke=revoke,
+        )
+
+    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
+        self._pending = (state, version, entries)
+
+    def commit(self) -> None:
+        if self._pending is None:
+            return
+        state, version, entries = self._pending
+        record = self._users.get(self._user_id)
+        current = None if record is None else record.version
+        if current != version:
+            raise StaleVersionError(
+                f"user {self._user_id!r} changed since it was loaded "
+                f"(version {version!r}, now {current!r})"
+            )
+        if record is None:
+            record = self._users[self._user_id] = _UserRecord(state)
+        keys = {(e.kind, e.key) for e in record.ledger if e.key is not None}
+        if any((e.kind, e.key) in keys for e in entries if e.key is not None):
+            raise StaleVersionError(f"an idempotency key of user {self._user_id!r} was taken")
+        start = len(record.ledger)
+        record.ledger.extend(replace(e, seq=start + i + 1) for i, e in enumerate(entries))
+        record.state = state
+        record.version += 1
