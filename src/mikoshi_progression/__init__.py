@@ -18,15 +18,24 @@ from .config import (
     config_problems,
     load_config,
 )
-from .daily import is_new_day, next_reset_at, reset_daily_limits_if_needed
+from .daily import (
+    is_new_day,
+    next_reset_at,
+    reset_daily_limits,
+    reset_daily_limits_if_needed,
+)
 from .days import DayBoundary
 from .errors import (
     ConcurrencyError,
     ConfigError,
+    IdempotencyError,
     ProgressionError,
+    SelfAwardError,
     StateError,
     StoreError,
+    StoreUnavailableError,
     UnknownFeatureError,
+    UnsupportedStoreError,
 )
 from .levels import can_perform_action, level_for_exp, level_progress, levels_view
 from .results import AwardResult, Outcome
@@ -51,15 +60,19 @@ __all__ = [
     "AwardResults",
     "ConcurrencyError",
     "ConfigError",
+    "IdempotencyError",
     "DayBoundary",
     "Level",
     "Outcome",
     "ProgressState",
     "ProgressionConfig",
     "ProgressionError",
+    "SelfAwardError",
     "StateError",
     "StoreError",
+    "StoreUnavailableError",
     "UnknownFeatureError",
+    "UnsupportedStoreError",
     "__version__",
     "apply_events",
     "award_exp_with_limits",
@@ -72,6 +85,7 @@ __all__ = [
     "levels_view",
     "load_config",
     "next_reset_at",
+    "reset_daily_limits",
     "reset_daily_limits_if_needed",
     "revoke_exp",
 ]

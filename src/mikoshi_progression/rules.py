@@ -251,7 +251,7 @@ def apply_events(
     last_reset = state.last_exp_reset_date
     counts: dict[str, int] = dict(state.daily_action_counts)
     last_chat = state.last_chat_date
-    actions = config.actions
+    rules = config._rule_table
     day_of = config._day_of
     cap_for_level = config.cap_for_level
     level_for_exp = config.level_for_exp
@@ -264,73 +264,41 @@ def apply_events(
     for now, action in events:
         if getattr(now, "tzinfo", None) is None:
             require_aware(now)
-        rule = actions.get(action)
-        if rule is None:
-            record(
-                (action, _INVALID, 0, level, exp, level, gained, last_reset, counts, last_chat, now)
-            )
-            continue
-        today = day_of(now)
-        if day is None or today > day:
-            day = today
-            gained = 0
-            counts = empty
-            last_reset = now
-        count = counts.get(action, 0)
-        limit = rule.daily_limit
-        if limit is not None and count >= limit:
-            record(
-                (
-                    action,
-                    _ACTION_LIMIT,
-                    0,
-                    level,
-                    exp,
-                    level,
-                    gained,
-                    last_reset,
-                    counts,
-                    last_chat,
-                    now,
-                )
-            )
-            continue
-        reward = rule.exp
-        if rule.cap_exempt:
-            added = reward
-        else:
-            room = cap_for_level(level) - gained
-            if room <= 0:
-                record(
-                    (
-                        action,
-                        _DAILY_CAP,
-                        0,
-                        level,
-                        exp,
-                        level,
-                        gained,
-                        last_reset,
-                        counts,
-                        last_chat,
-                        now,
-                    )
-                )
-                continue
-            added = reward if reward <= room else room
-            gained += added
         previous = level
-        exp += added
-        new_level = level_for_exp(exp)
-        level = new_level if new_level > level or can_drop else level
-        counts = counts.copy()  # a new dict: recorded ones are never mutated
-        counts[action] = count + 1
-        if action == DAILY_CHAT:
-            last_chat = now
+        added = 0
+        rule = rules.get(action)
+        if rule is None:
+            outcome = _INVALID
+        else:
+            reward, limit, cap_exempt = rule
+            today = day_of(now)
+            if day is None or today > day:
+                day = today
+                gained = 0
+                counts = empty
+                last_reset = now
+            count = counts.get(action, 0)
+            room = reward if cap_exempt else cap_for_level(level) - gained
+            if limit is not None and count >= limit:
+                outcome = _ACTION_LIMIT
+            elif room <= 0 and not cap_exempt:
+                outcome = _DAILY_CAP
+            else:
+                added = reward if reward <= room else room
+                outcome = _AWARDED if added == reward else _PARTIAL
+                if not cap_exempt:
+                    gained += added
+                exp += added
+                new_level = level_for_exp(exp)
+                level = new_level if new_level > level or can_drop else level
+                counts = counts.copy()  # a new dict: recorded ones are never mutated
+                counts[action] = count + 1
+                if action == DAILY_CHAT:
+                    last_chat = now
         record(
             (
                 action,
-                _AWARDED if added == reward else _PARTIAL,
+                outcome,
                 added,
                 previous,
                 exp,

@@ -249,21 +249,24 @@ class ProgressionService:
         *,
         retry_faults: bool,
     ) -> T:
-        last_error: Exception | None = None
+        conflict: StaleVersionError | None = None
+        faults = 0
         for number in range(self.max_attempts):
             try:
                 with self.store.transaction(user_id) as tx:
                     return attempt(tx)
             except StaleVersionError as exc:
-                last_error = exc
-            except StoreUnavailableError as exc:
-                if not retry_faults:
+                conflict = exc
+            except StoreUnavailableError:
+                faults += 1
+                # A store that is down stays down for a while: give up fast and say so.
+                if not retry_faults or faults >= _FAULT_ATTEMPTS:
                     raise
-                last_error = exc
             _backoff(number)
         raise ConcurrencyError(
-            f"gave up on user {user_id!r} after {self.max_attempts} attempts: {last_error}"
-        ) from last_error
+            f"gave up on user {user_id!r} after {self.max_attempts} attempts: "
+            f"concurrent writers kept changing the state ({conflict})"
+        ) from conflict
 
     def _repeat(self, entry: LedgerEntry, action: str, key: str | None) -> AwardResult:
         if entry.action != action:
@@ -366,6 +369,10 @@ def replay_ledger(
     if pending:
         state, _ = apply_events(state, pending, config)
     return state
+
+
+_FAULT_ATTEMPTS = 3
+"""Attempts of a retryable operation through store faults before the fault is raised."""
 
 
 def _backoff(attempt: int) -> None:
