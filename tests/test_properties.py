@@ -111,7 +111,7 @@ def test_a_rejected_award_changes_nothing_but_a_day_reset(scenario):
 def test_sum_of_exp_added_over_a_day_equals_its_gained(run):
     """Per progression day, the capped EXP added sums to that day's daily_exp_gained."""
     config, state, events = run
-    final, results = apply_events(state, events, config)
+    _, results = apply_events(state, events, config)
     per_day: dict[object, int] = defaultdict(int)
     last_state_of_day = {}
     for result in results:

@@ -37,7 +37,12 @@ from mikoshi_progression.pydantic import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "mikoshi-progression.schema.json"
-EXAMPLE_FILES = sorted([*ROOT.glob("examples/*.toml"), *ROOT.glob("examples/*.json")])
+# Config files only: examples/ also holds other kinds of TOML (simulator archetypes).
+EXAMPLE_FILES = sorted(
+    p
+    for p in [*ROOT.glob("examples/*.toml"), *ROOT.glob("examples/*.json")]
+    if "levels" in p.read_text(encoding="utf-8")
+)
 
 Data = dict[str, Any]
 

@@ -28,6 +28,7 @@ from .days import DayBoundary
 from .errors import (
     ConcurrencyError,
     ConfigError,
+    CreatorUserNotFound,
     IdempotencyError,
     ProgressionError,
     SelfAwardError,
@@ -60,8 +61,9 @@ __all__ = [
     "AwardResults",
     "ConcurrencyError",
     "ConfigError",
-    "IdempotencyError",
+    "CreatorUserNotFound",
     "DayBoundary",
+    "IdempotencyError",
     "Level",
     "Outcome",
     "ProgressState",

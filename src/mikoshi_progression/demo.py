@@ -76,14 +76,14 @@ def _line(out: TextIO, who: str, what: str, result: AwardResult) -> None:
     )
 
 
-def _tour(
-    service: ProgressionService, clock: _SteppingClock, out: TextIO, path: str
-) -> None:
+def _tour(service: ProgressionService, clock: _SteppingClock, out: TextIO, path: str) -> None:
     config = service.config
     out.write(f"mikoshi-progression demo: default config, SQLite store at {path}\n\n")
-    out.write("Levels: " + ", ".join(
-        f"{lv.number} {lv.name} ({lv.exp_required})" for lv in config.levels
-    ) + "\n\n")
+    out.write(
+        "Levels: "
+        + ", ".join(f"{lv.number} {lv.name} ({lv.exp_required})" for lv in config.levels)
+        + "\n\n"
+    )
 
     out.write("Alice's first day (limits 1-2/day, cap 150 EXP/day at levels 1-2):\n")
     for action in (
@@ -107,13 +107,21 @@ def _tour(
     out.write(f"  bob's EXP after both: {service.state('bob').exp} (awarded once)\n")
 
     out.write("\nBob likes Carol's character, unlikes it, likes it again:\n")
-    _line(out, "carol", "character_liked", service.award(
-        "carol", "character_liked", key="like:bob:char-7", actor_id="bob"))
+    _line(
+        out,
+        "carol",
+        "character_liked",
+        service.award("carol", "character_liked", key="like:bob:char-7", actor_id="bob"),
+    )
     revoked = service.revoke("carol", "like:bob:char-7")
     taken = -revoked.exp_delta if revoked else 0
-    out.write(f"  carol  unlike                 -{taken} EXP taken back; today's count and cap room stay\n")
-    _line(out, "carol", "character_liked", service.award(
-        "carol", "character_liked", key="like:bob:char-7:2", actor_id="bob"))
+    out.write(f"  carol  {'unlike':<22} -{taken} EXP taken back; today's count and cap stay\n")
+    _line(
+        out,
+        "carol",
+        "character_liked",
+        service.award("carol", "character_liked", key="like:bob:char-7:2", actor_id="bob"),
+    )
     out.write("  (20 likes a day at most, whatever the unlikes: like/unlike cannot farm EXP)\n")
 
     out.write("\nAn unknown action is refused and stores nothing:\n")
@@ -133,8 +141,11 @@ def _tour(
     for entry in entries:
         out.write(
             f"  #{entry.seq:<3} {entry.at:%Y-%m-%d %H:%M} {entry.kind.value:<6} "
-            f"{entry.action or '-':<17} {entry.exp_delta:+4d}  L{entry.level_before}->L{entry.level_after}\n"
+            f"{entry.action or '-':<17} {entry.exp_delta:+4d}  "
+            f"L{entry.level_before}->L{entry.level_after}\n"
         )
     verdict = "matches" if report.matches else "DOES NOT MATCH"
-    out.write(f"Replaying the ledger gives exp={report.state.exp}, level {report.state.level}: "
-              f"{verdict} the stored state.\n")
+    out.write(
+        f"Replaying the ledger gives exp={report.state.exp}, level {report.state.level}: "
+        f"{verdict} the stored state.\n"
+    )

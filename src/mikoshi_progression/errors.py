@@ -13,6 +13,7 @@ from collections.abc import Iterable
 __all__ = [
     "ConcurrencyError",
     "ConfigError",
+    "CreatorUserNotFound",
     "IdempotencyError",
     "ProgressionError",
     "SelfAwardError",
@@ -94,3 +95,22 @@ class IdempotencyError(ProgressionError, ValueError):
 
 class SelfAwardError(ProgressionError, PermissionError):
     """A creator award was claimed by its own creator, or without saying who acted."""
+
+
+class CreatorUserNotFound(ProgressionError, LookupError):
+    """A creator award's target names a creator who has no user row.
+
+    Raised by an integrator's creator lookup; the HTTP router answers 404
+    ``{"detail": "Creator user not found"}``, as the platform did, instead of
+    awarding EXP to a user who does not exist.
+
+    Attributes:
+        creator_id: The creator id the target names, if known.
+    """
+
+    creator_id: str | None
+
+    def __init__(self, creator_id: str | None = None) -> None:
+        self.creator_id = creator_id
+        message = "Creator user not found"
+        super().__init__(message if creator_id is None else f"{message}: {creator_id!r}")

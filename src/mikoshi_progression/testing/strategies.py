@@ -54,7 +54,9 @@ _ZONES = ("UTC", "UTC", "UTC", "Asia/Tokyo", "America/New_York", "Europe/Paris")
 
 
 @st.composite
-def configs(draw: st.DrawFn, *, max_levels: int = 7, default_weight: float = 0.1) -> ProgressionConfig:
+def configs(
+    draw: st.DrawFn, *, max_levels: int = 7, default_weight: float = 0.1
+) -> ProgressionConfig:
     """Valid configs: 1..``max_levels`` levels, 1..8 actions, partial cap tables.
 
     Limits, rewards and caps are small so that the limits and the cap bite within
@@ -122,9 +124,7 @@ def moments(
     )
 
 
-def action_names(
-    config: ProgressionConfig, *, invalid: bool = True
-) -> st.SearchStrategy[str]:
+def action_names(config: ProgressionConfig, *, invalid: bool = True) -> st.SearchStrategy[str]:
     """The config's actions, plus (if ``invalid``) now and then one it does not have."""
     known = st.sampled_from(sorted(config.actions))
     return st.one_of(known, st.just(INVALID_ACTION)) if invalid else known

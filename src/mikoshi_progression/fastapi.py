@@ -1,0 +1,500 @@
+"""FastAPI integration: the platform's three progression endpoints, without its farming hole.
+
+:func:`progression_router` builds an ``APIRouter`` over a
+:class:`~mikoshi_progression.service.ProgressionService` that serves
+``GET /api/levels``, ``GET /api/exp/limits`` and ``POST /api/exp/gain`` with the
+platform's bodies and status codes, so the platform's web client keeps working.
+Two things differ on purpose (see ``docs/fastapi.md``): clients may claim only
+the actions the router is told they may (by default ``daily_chat``; the backend
+awards the rest server-side through the service), and a creator award can never
+go to the user who acted.
+
+This module needs the ``[fastapi]`` extra; the core never imports it.
+
+>>> import asyncio, httpx
+>>> from fastapi import FastAPI
+>>> from mikoshi_progression.service import ProgressionService
+>>> from mikoshi_progression.stores import open_store
+>>> service = ProgressionService(open_store("memory://"))
+>>> app = FastAPI()
+>>> app.include_router(progression_router(service, lambda: "alice"))
+>>> async def claim(action):
+...     transport = httpx.ASGITransport(app=app)
+...     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+...         response = await client.post("/api/exp/gain", json={"action": action})
+...     return response.status_code, response.json()
+>>> status, body = asyncio.run(claim("daily_chat"))
+>>> status, body["awarded_to"], body["exp_added"], body["daily_exp_gained"]
+(200, 'alice', 20, 20)
+>>> asyncio.run(claim("daily_chat"))[1]["detail"]
+'Daily limit reached for daily_chat (1/day)'
+>>> asyncio.run(claim("create_character"))
+(403, {'detail': 'create_character cannot be claimed by clients: the server awards it'})
+"""
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+try:
+    from fastapi import APIRouter, Depends, HTTPException, Request
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, Field
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides fastapi
+    raise ImportError(
+        "mikoshi_progression.fastapi needs FastAPI: pip install 'mikoshi-progression[fastapi]'",
+        name=exc.name,
+    ) from exc
+
+from .errors import (
+    ConcurrencyError,
+    CreatorUserNotFound,
+    IdempotencyError,
+    SelfAwardError,
+    StoreUnavailableError,
+)
+from .levels import levels_view
+from .results import AwardResult, Outcome
+from .rules import DAILY_CHAT
+from .service import ProgressionService
+
+__all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "RETRY_AFTER_SECONDS",
+    "AwardBody",
+    "CreatorLookup",
+    "CreatorUserNotFound",
+    "ErrorBody",
+    "GainRequestBody",
+    "LevelInfo",
+    "LimitsBody",
+    "RejectionBody",
+    "default_user_id",
+    "progression_router",
+    "scoped_idempotency_key",
+]
+
+CreatorLookup = Callable[[str, int | str], str | None]
+"""``creator_of(target_type, target_id)``: the user id of the target's creator.
+
+Returns ``None`` when there is no such target or it has no creator (404
+``Character or creator not found``), and raises :class:`CreatorUserNotFound`
+when the target names a creator whose user row is missing (404 ``Creator user
+not found``). It is called synchronously, in FastAPI's thread pool.
+"""
+
+RETRY_AFTER_SECONDS = 1
+"""The ``Retry-After`` of a 503 (the store is down or too contended right now)."""
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+"""The longest ``Idempotency-Key`` header accepted."""
+
+_INVALID_ACTION = "Invalid or unsupported action"
+_NOT_AUTHENTICATED = "Not authenticated"
+_MISSING_TARGET = "Missing character target for creator award"
+_TARGET_NOT_FOUND = "Character or creator not found"
+_CREATOR_USER_NOT_FOUND = "Creator user not found"
+_CHARACTER = "character"
+
+
+def default_user_id(user: object) -> str:
+    """The id of the object the authentication dependency returned.
+
+    A string is the id itself; a mapping gives its ``"id"``; anything else (an
+    ORM ``User``) its ``id`` attribute, as a string.
+
+    >>> default_user_id("u1"), default_user_id({"id": 7})
+    ('u1', '7')
+
+    Raises:
+        TypeError: no id can be found; pass ``progression_router(..., user_id=...)``.
+    """
+    if isinstance(user, str):
+        return user
+    uid = user.get("id") if isinstance(user, Mapping) else getattr(user, "id", None)
+    if uid is None:
+        raise TypeError(
+            f"cannot tell the id of the current user {user!r}: "
+            "pass progression_router(..., user_id=lambda user: ...)"
+        )
+    return str(uid)
+
+
+def scoped_idempotency_key(actor_id: str, header: str) -> str:
+    """The service key for an ``Idempotency-Key`` header sent by ``actor_id``.
+
+    Keys are unique per *recipient* in the store, and a creator award's recipient
+    is someone else, so the header is namespaced by the actor: two users who
+    send the same header value to one creator get two awards. The actor id is
+    percent-encoded, so no pair of (actor, header) can spell another's key, and
+    the ``exp-gain:`` prefix keeps them apart from the keys a backend uses for
+    its own server-side awards.
+
+    >>> scoped_idempotency_key("alice", "req-1")
+    'exp-gain:alice:req-1'
+    >>> scoped_idempotency_key("a:b", "c") != scoped_idempotency_key("a", "b:c")
+    True
+    """
+    return f"exp-gain:{quote(actor_id, safe='')}:{header}"
+
+
+# --- OpenAPI documentation models (the endpoints build plain dicts) ---------------------
+
+
+class ErrorBody(BaseModel):
+    """Every error body: FastAPI's ``{"detail": "<message>"}``."""
+
+    detail: str
+
+
+class LevelInfo(BaseModel):
+    """One entry of ``GET /api/levels``."""
+
+    name: str
+    unlock: str
+    exp_required: int
+
+
+class LimitsBody(BaseModel):
+    """``GET /api/exp/limits``: the platform's keys, plus ``resets_at``."""
+
+    level: int
+    daily_exp_gained: int
+    daily_exp_cap: int
+    remaining_exp: int
+    daily_action_counts: dict[str, int]
+    action_limits: dict[str, int | None]
+    exp_rewards: dict[str, int]
+    resets_at: str = Field(description="When today's counts and EXP reset (ISO 8601, UTC).")
+
+
+class GainRequestBody(BaseModel):
+    """``POST /api/exp/gain``'s request body."""
+
+    action: str
+    target_type: str | None = Field(None, description='"character" for creator awards.')
+    target_id: int | str | None = Field(None, description="The character, for creator awards.")
+
+
+class AwardBody(BaseModel):
+    """A successful award (200): the platform's keys, plus outcome, resets_at, remaining_exp.
+
+    Documentation only, like every model here: the endpoints return plain dicts.
+    """
+
+    awarded_to: str
+    action: str
+    success: bool
+    exp_added: int
+    total_exp: int
+    level: int
+    leveled_up: bool
+    daily_exp_gained: int
+    daily_exp_cap: int
+    action_count: int
+    action_limit: int | None
+    progress: dict[str, Any]
+    outcome: str = Field(description='"awarded", or "partial" when the daily cap cut it.')
+    resets_at: str
+    remaining_exp: int
+
+
+class RejectionBody(ErrorBody):
+    """A rejection by the rules (429): the platform's ``detail``, plus machine-readable keys."""
+
+    action: str
+    success: bool
+    reason: str
+    exp_added: int
+    outcome: str = Field(description='"action_limit" or "daily_cap".')
+    resets_at: str
+    remaining_exp: int
+    action_count: int | None = None
+    action_limit: int | None = None
+    daily_exp_gained: int | None = None
+    daily_exp_cap: int | None = None
+
+
+def _doc(description: str, model: type[BaseModel] = ErrorBody) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+_UNAUTHORIZED = _doc(f"No current user: `{_NOT_AUTHENTICATED}`.")
+_UNAVAILABLE = _doc(
+    "The store is unreachable or too contended right now; retry after `Retry-After` seconds."
+)
+
+
+# --- the request ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _GainRequest:
+    """What the router reads of a ``POST /api/exp/gain`` request (``None``: absent or malformed)."""
+
+    action: str | None
+    target_type: str | None
+    target_id: int | str | None
+    idempotency_key: str | None
+
+
+async def _read_gain_request(request: Request) -> _GainRequest:
+    """Parse the body leniently, so that no malformed request ever gets FastAPI's 422.
+
+    The platform answers a missing action with 400, and its client never parses
+    errors; anything that is not a JSON object with a string ``action`` is read
+    as "no action", and a target of the wrong type as "no target".
+    """
+    key = request.headers.get("idempotency-key")
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return _GainRequest(None, None, None, key)
+    action = data.get("action")
+    target_type = data.get("target_type")
+    target_id = data.get("target_id")
+    valid_id = (isinstance(target_id, int) and not isinstance(target_id, bool)) or (
+        isinstance(target_id, str) and target_id != ""
+    )
+    return _GainRequest(
+        action if isinstance(action, str) else None,
+        target_type if isinstance(target_type, str) else None,
+        target_id if valid_id else None,
+        key,
+    )
+
+
+_GAIN_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GainRequestBody.model_json_schema()}},
+    },
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes the request safe to retry: a repeat with the same key awards nothing "
+                "and returns the first response. Scoped to the caller; reusing a key for "
+                "another action is a 409."
+            ),
+            "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
+        }
+    ],
+}
+
+
+# --- the router -------------------------------------------------------------------------
+
+
+def progression_router(
+    service: ProgressionService,
+    current_user_dependency: Callable[..., Any],
+    *,
+    user_id: Callable[[Any], str] = default_user_id,
+    claimable_actions: AbstractSet[str] = frozenset({DAILY_CHAT}),
+    creator_of: CreatorLookup | None = None,
+    prefix: str = "/api",
+    tags: Sequence[str] = ("progression",),
+) -> APIRouter:
+    """An ``APIRouter`` serving the platform's progression endpoints over ``service``.
+
+    Args:
+        service: Awards, limits and the config (``service.config``) to serve.
+        current_user_dependency: A FastAPI dependency (sync or async, with its
+            own dependencies if it likes) returning the current user, or
+            ``None`` when the request is not authenticated (then: 401).
+        user_id: Turns that user into the id the service knows them by
+            (default: :func:`default_user_id`).
+        claimable_actions: The actions a client may claim through
+            ``POST /api/exp/gain``. Default: ``daily_chat`` only. Every other
+            action gets 403 there and is awarded by the backend itself, by
+            calling ``service.award`` where the thing happens (a character
+            created, a like stored).
+        creator_of: Finds the recipient of a creator award (see
+            :data:`CreatorLookup`); required if a claimable action is one.
+        prefix: Where the endpoints live (``/api`` like the platform's).
+        tags: OpenAPI tags of the endpoints.
+
+    Raises:
+        ValueError: ``claimable_actions`` names an action the config lacks, or a
+            claimable creator award has no ``creator_of``.
+    """
+    config = service.config
+    claimable = frozenset(claimable_actions)
+    unknown = sorted(claimable - config.actions.keys())
+    if unknown:
+        raise ValueError(
+            f"claimable_actions names actions the config does not have: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(config.actions))}); pass claimable_actions=..."
+        )
+    creator_actions = sorted(a for a in claimable if config.actions[a].creator_award)
+    if creator_actions and creator_of is None:
+        raise ValueError(
+            f"claimable creator awards ({', '.join(creator_actions)}) need creator_of, "
+            "which finds the creator of a target"
+        )
+
+    router = APIRouter(prefix=prefix, tags=list(tags))
+
+    def current_user_id(
+        user: Annotated[Any, Depends(current_user_dependency)],
+    ) -> str:
+        if user is None:
+            raise HTTPException(
+                status_code=401,
+                detail=_NOT_AUTHENTICATED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return user_id(user)
+
+    @router.get(
+        "/levels",
+        response_model=None,
+        summary="The level table",
+        responses={200: {"model": dict[str, LevelInfo], "description": "Keyed by level number."}},
+    )
+    def get_levels() -> dict[str, dict[str, Any]]:
+        """The level table keyed by level number as a string; no authentication needed."""
+        return levels_view(service.config)
+
+    @router.get(
+        "/exp/limits",
+        response_model=None,
+        summary="Today's EXP, counts and limits of the current user",
+        responses={
+            200: {"model": LimitsBody, "description": "The platform's keys and `resets_at`."},
+            401: _UNAUTHORIZED,
+            503: _UNAVAILABLE,
+        },
+    )
+    def get_limits(uid: Annotated[str, Depends(current_user_id)]) -> dict[str, Any]:
+        """Today's limits, opening (and persisting) a new day first if one has begun."""
+        try:
+            body = service.limits(uid)
+        except (StoreUnavailableError, ConcurrencyError) as exc:
+            raise _unavailable() from exc
+        now = service.clock()
+        body["resets_at"] = service.config.day_boundary.next_reset(now).isoformat()
+        return body
+
+    @router.post(
+        "/exp/gain",
+        response_model=None,
+        summary="Claim EXP for an action",
+        responses={
+            200: {"model": AwardBody, "description": "EXP awarded (in full or in part)."},
+            400: _doc(
+                f"`{_INVALID_ACTION}` (missing, malformed or unknown action), "
+                f"`{_MISSING_TARGET}`, or a malformed `Idempotency-Key`."
+            ),
+            401: _UNAUTHORIZED,
+            403: _doc(
+                "The action is not claimable by clients (the server awards it), or a "
+                "creator award would go to the user who acted."
+            ),
+            404: _doc(f"`{_TARGET_NOT_FOUND}` or `{_CREATOR_USER_NOT_FOUND}`."),
+            409: _doc("The `Idempotency-Key` was already used for another action."),
+            429: _doc(
+                "Rejected by the rules: the action's daily limit or the daily EXP cap. "
+                "`Retry-After` says when the day resets.",
+                RejectionBody,
+            ),
+            503: _UNAVAILABLE,
+        },
+        openapi_extra=_GAIN_OPENAPI,
+    )
+    def gain_exp(
+        actor: Annotated[str, Depends(current_user_id)],
+        request: Annotated[_GainRequest, Depends(_read_gain_request)],
+    ) -> Any:
+        """Award an action's EXP under the daily limits and caps, to the caller or a creator."""
+        action = request.action
+        rule = None if action is None else service.config.actions.get(action)
+        if action is None or rule is None:
+            raise HTTPException(status_code=400, detail=_INVALID_ACTION)
+        if action not in claimable:
+            raise HTTPException(
+                status_code=403,
+                detail=f"{action} cannot be claimed by clients: the server awards it",
+            )
+        key = None
+        if request.idempotency_key is not None:
+            header = request.idempotency_key
+            if not 0 < len(header) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+                raise HTTPException(
+                    status_code=400,
+                    detail=(
+                        f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+                    ),
+                )
+            key = scoped_idempotency_key(actor, header)
+        recipient = actor
+        if rule.creator_award:
+            recipient = _creator(creator_of, request)
+        try:
+            result = service.award(recipient, action, key=key, actor_id=actor)
+        except SelfAwardError as exc:
+            raise HTTPException(
+                status_code=403, detail=f"{action} cannot be awarded to yourself"
+            ) from exc
+        except IdempotencyError as exc:
+            raise HTTPException(
+                status_code=409,
+                detail="Idempotency-Key was already used for another action",
+            ) from exc
+        except (StoreUnavailableError, ConcurrencyError) as exc:
+            raise _unavailable() from exc
+        return _award_response(result, recipient)
+
+    return router
+
+
+def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> str:
+    """The recipient of a creator award, or the platform's 400/404."""
+    target_id = request.target_id
+    if request.target_type != _CHARACTER or target_id is None:
+        raise HTTPException(status_code=400, detail=_MISSING_TARGET)
+    assert creator_of is not None  # checked when the router was built
+    try:
+        creator = creator_of(_CHARACTER, target_id)
+    except CreatorUserNotFound as exc:
+        raise HTTPException(status_code=404, detail=_CREATOR_USER_NOT_FOUND) from exc
+    if creator is None:
+        raise HTTPException(status_code=404, detail=_TARGET_NOT_FOUND)
+    return creator
+
+
+def _unavailable() -> HTTPException:
+    return HTTPException(
+        status_code=503,
+        detail="Progression store unavailable, try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _award_response(result: AwardResult, recipient: str) -> Any:
+    """The platform's 200, 429 or 400 for an award result, with a few added keys."""
+    if result.outcome is Outcome.INVALID_ACTION:  # the router checked; a config swapped since
+        raise HTTPException(status_code=400, detail=_INVALID_ACTION)
+    resets_at = result.resets_at
+    extra = {
+        "outcome": str(result.outcome),
+        "resets_at": resets_at.isoformat(),
+        "remaining_exp": result.remaining_exp,
+    }
+    if result.success:
+        return {"awarded_to": recipient, "action": result.action, **result.to_dict(), **extra}
+    wait = max(1, math.ceil((resets_at - result.now).total_seconds()))
+    return JSONResponse(
+        status_code=result.http_status,
+        content={"detail": result.reason, "action": result.action, **result.to_dict(), **extra},
+        headers={"Retry-After": str(wait)},
+    )
