@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 from hypothesis import HealthCheck, settings
 
 # A fast default for a developer's loop; CI selects the deeper one with HYPOTHESIS_PROFILE=ci.
@@ -15,4 +16,3 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-

@@ -55,8 +55,16 @@ def test_default_config_is_the_platforms_table():
 
 @pytest.mark.parametrize(
     ("feature", "level"),
-    [("fork", 2), ("private_chars", 2), ("basic_analytics", 3), ("prompt_controls", 4),
-     ("featured_chance", 5), ("beta_tools", 5), ("creator_badge", 6), ("revenue_tools", 6)],
+    [
+        ("fork", 2),
+        ("private_chars", 2),
+        ("basic_analytics", 3),
+        ("prompt_controls", 4),
+        ("featured_chance", 5),
+        ("beta_tools", 5),
+        ("creator_badge", 6),
+        ("revenue_tools", 6),
+    ],
 )
 def test_feature_unlocks_by_level(feature, level):
     """Each feature unlocks exactly at its level."""
@@ -109,8 +117,9 @@ def test_daily_limit_may_be_omitted_for_no_limit():
 def test_configs_are_immutable():
     """Mappings are read-only copies; fields cannot be reassigned."""
     actions = dict(DEFAULT_CONFIG.actions)
-    config = ProgressionConfig(levels=list(DEFAULT_CONFIG.levels), actions=actions,
-                               daily_exp_caps={1: 150})
+    config = ProgressionConfig(
+        levels=list(DEFAULT_CONFIG.levels), actions=actions, daily_exp_caps={1: 150}
+    )
     actions["extra"] = ActionRule(1)
     assert "extra" not in config.actions
     assert isinstance(config.levels, tuple)
@@ -177,18 +186,26 @@ def test_every_problem_is_listed_not_just_the_first():
         (lambda d: d.update(levels=[]), "levels: must be a non-empty list"),
         (lambda d: d["levels"].pop(2), "levels[2].number: must be 3"),
         (lambda d: d["levels"][1].pop("unlock"), "levels[1].unlock: missing"),
-        (lambda d: d["levels"][1].update(exp_required="100"),
-         "levels[1].exp_required: must be a non-negative integer, got '100'"),
-        (lambda d: d["levels"][1].update(exp_required=True),
-         "levels[1].exp_required: must be a non-negative integer, got True"),
+        (
+            lambda d: d["levels"][1].update(exp_required="100"),
+            "levels[1].exp_required: must be a non-negative integer, got '100'",
+        ),
+        (
+            lambda d: d["levels"][1].update(exp_required=True),
+            "levels[1].exp_required: must be a non-negative integer, got True",
+        ),
         (lambda d: d.update(actions={}), "actions: must be a non-empty table"),
         (lambda d: d["actions"].update(forked=10), "actions.forked: must be a table"),
-        (lambda d: d["actions"]["forked"].update(cap_exempt="yes"),
-         "actions.forked.cap_exempt: must be true or false"),
+        (
+            lambda d: d["actions"]["forked"].update(cap_exempt="yes"),
+            "actions.forked.cap_exempt: must be true or false",
+        ),
         (lambda d: d["actions"]["forked"].pop("exp"), "actions.forked.exp: missing"),
         (lambda d: d.update(daily_exp_caps={"2": 150}), "daily_exp_caps: needs a cap for level 1"),
-        (lambda d: d.update(daily_exp_caps={"one": 150, "1": 5}),
-         "daily_exp_caps.one: keys must be level numbers"),
+        (
+            lambda d: d.update(daily_exp_caps={"one": 150, "1": 5}),
+            "daily_exp_caps.one: keys must be level numbers",
+        ),
         (lambda d: d.update(levels_can_drop="no"), "levels_can_drop: must be true or false"),
         (lambda d: d.update(features=[]), "features: must be a table"),
     ],
@@ -209,11 +226,15 @@ def test_non_mapping_config_is_a_problem_not_a_crash():
 def test_direct_construction_validates_too():
     """ProgressionConfig(...) checks everything from_dict checks."""
     with pytest.raises(ConfigError, match="daily_exp_caps: needs a cap for level 1"):
-        ProgressionConfig(levels=DEFAULT_CONFIG.levels, actions=DEFAULT_CONFIG.actions,
-                          daily_exp_caps={2: 100})
+        ProgressionConfig(
+            levels=DEFAULT_CONFIG.levels, actions=DEFAULT_CONFIG.actions, daily_exp_caps={2: 100}
+        )
     with pytest.raises(ConfigError, match=r"levels\[1\]: must be a table"):
-        ProgressionConfig(levels=(DEFAULT_CONFIG.levels[0], "Creator"),  # type: ignore[arg-type]
-                          actions=DEFAULT_CONFIG.actions, daily_exp_caps={1: 100})
+        ProgressionConfig(
+            levels=(DEFAULT_CONFIG.levels[0], "Creator"),  # type: ignore[arg-type]
+            actions=DEFAULT_CONFIG.actions,
+            daily_exp_caps={1: 100},
+        )
 
 
 def test_level_and_action_rule_validate_their_own_fields():
@@ -254,7 +275,7 @@ def test_load_config_missing_file(tmp_path):
 def test_invalid_file_lists_problems_with_its_path(tmp_path):
     """Problems in a file carry the file's path."""
     path = tmp_path / "levels.toml"
-    path.write_text('reset_hour = 99\n')
+    path.write_text("reset_hour = 99\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(path) in str(info.value)
@@ -265,9 +286,13 @@ def test_reset_timezone_and_hour_move_the_day_boundary():
     """A 04:00 Tokyo reset opens days at 19:00 UTC."""
     from datetime import UTC, datetime
 
-    config = ProgressionConfig(levels=DEFAULT_CONFIG.levels, actions=DEFAULT_CONFIG.actions,
-                               daily_exp_caps={1: 150}, reset_timezone="Asia/Tokyo",
-                               reset_hour=4)
+    config = ProgressionConfig(
+        levels=DEFAULT_CONFIG.levels,
+        actions=DEFAULT_CONFIG.actions,
+        daily_exp_caps={1: 150},
+        reset_timezone="Asia/Tokyo",
+        reset_hour=4,
+    )
     boundary = config.day_boundary
     before = datetime(2026, 5, 1, 18, 59, tzinfo=UTC)
     after = datetime(2026, 5, 1, 19, 0, tzinfo=UTC)

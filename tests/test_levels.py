@@ -9,8 +9,20 @@ from mikoshi_progression import DEFAULT_CONFIG, level_for_exp, level_progress, l
 
 @pytest.mark.parametrize(
     ("exp", "level"),
-    [(0, 1), (99, 1), (100, 2), (299, 2), (300, 3), (699, 3), (700, 4), (1499, 4),
-     (1500, 5), (2999, 5), (3000, 6), (10**9, 6)],
+    [
+        (0, 1),
+        (99, 1),
+        (100, 2),
+        (299, 2),
+        (300, 3),
+        (699, 3),
+        (700, 4),
+        (1499, 4),
+        (1500, 5),
+        (2999, 5),
+        (3000, 6),
+        (10**9, 6),
+    ],
 )
 def test_level_for_exp_at_every_threshold(exp, level):
     """Each threshold of the guide starts its level."""
@@ -61,7 +73,10 @@ def test_levels_view_is_the_get_levels_body():
     """GET /api/levels: keyed by the level number as a string."""
     view = levels_view()
     assert list(view) == ["1", "2", "3", "4", "5", "6"]
-    assert view["1"] == {"name": "Newbie", "unlock": "Create chars, scenes, personas",
-                         "exp_required": 0}
+    assert view["1"] == {
+        "name": "Newbie",
+        "unlock": "Create chars, scenes, personas",
+        "exp_required": 0,
+    }
     assert view["6"]["exp_required"] == 3000
     assert len(view) == len(DEFAULT_CONFIG.levels)

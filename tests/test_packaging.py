@@ -54,10 +54,25 @@ def test_all_names_are_importable_from_the_root():
     for name in mikoshi_progression.__all__:
         assert hasattr(mikoshi_progression, name), name
     contract = {
-        "award_exp_with_limits", "apply_events", "level_for_exp", "level_progress",
-        "reset_daily_limits_if_needed", "exp_limits_view", "levels_view", "can_perform_action",
-        "ProgressState", "ProgressionConfig", "Level", "ActionRule", "AwardResult", "Outcome",
-        "DEFAULT_CONFIG", "load_config", "ConfigError", "StateError", "ProgressionError",
+        "award_exp_with_limits",
+        "apply_events",
+        "level_for_exp",
+        "level_progress",
+        "reset_daily_limits_if_needed",
+        "exp_limits_view",
+        "levels_view",
+        "can_perform_action",
+        "ProgressState",
+        "ProgressionConfig",
+        "Level",
+        "ActionRule",
+        "AwardResult",
+        "Outcome",
+        "DEFAULT_CONFIG",
+        "load_config",
+        "ConfigError",
+        "StateError",
+        "ProgressionError",
     }
     assert contract <= set(mikoshi_progression.__all__)
 

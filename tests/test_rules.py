@@ -84,8 +84,10 @@ def test_create_character_message_matches_the_guide_verbatim():
     )
 
 
-@pytest.mark.parametrize(("level", "exp", "cap"), [(1, 0, 150), (2, 100, 150), (3, 300, 300),
-                                                    (4, 700, 300), (5, 1500, 500), (6, 3000, 500)])
+@pytest.mark.parametrize(
+    ("level", "exp", "cap"),
+    [(1, 0, 150), (2, 100, 150), (3, 300, 300), (4, 700, 300), (5, 1500, 500), (6, 3000, 500)],
+)
 def test_daily_cap_by_level_rejects_with_the_guides_message(level, exp, cap):
     """A user at their level's cap is refused: 150 for L1-L2, 300 for L3-L4, 500 for L5-L6."""
     state = today(exp=exp, level=level, daily_exp_gained=cap)
@@ -120,8 +122,9 @@ def test_limit_is_checked_before_the_cap():
 
 def test_invalid_action_is_a_400_and_leaves_the_state_untouched():
     """An unknown action is rejected and nothing, not even a counter, is stored."""
-    state = ProgressState(exp=10, daily_action_counts={"forked": 1},
-                          last_exp_reset_date=DAY1 - timedelta(days=3))
+    state = ProgressState(
+        exp=10, daily_action_counts={"forked": 1}, last_exp_reset_date=DAY1 - timedelta(days=3)
+    )
     result = award(state, "chat_used_50", now=DAY2)
     assert result.outcome is Outcome.INVALID_ACTION
     assert result.http_status == 400
@@ -130,8 +133,11 @@ def test_invalid_action_is_a_400_and_leaves_the_state_untouched():
     assert result.exp_added == 0
     assert result.action_count == 0
     assert result.action_limit is None
-    assert result.to_dict() == {"success": False, "reason": "Invalid action: chat_used_50",
-                                "exp_added": 0}
+    assert result.to_dict() == {
+        "success": False,
+        "reason": "Invalid action: chat_used_50",
+        "exp_added": 0,
+    }
     assert result.remaining_exp == 150  # as of now: a new day has begun
 
 
@@ -163,9 +169,13 @@ def test_cap_of_the_level_before_the_award_applies_and_the_new_cap_is_reported()
 
 def test_new_utc_day_resets_gained_and_counts():
     """The first award after midnight UTC starts from an empty day."""
-    state = ProgressState(exp=150, level=2, daily_exp_gained=150,
-                          last_exp_reset_date=DAY1,
-                          daily_action_counts={"create_character": 2, "chat_used_50": 3})
+    state = ProgressState(
+        exp=150,
+        level=2,
+        daily_exp_gained=150,
+        last_exp_reset_date=DAY1,
+        daily_action_counts={"create_character": 2, "chat_used_50": 3},
+    )
     result = award(state, "create_character", now=DAY2)
     assert result.outcome is Outcome.AWARDED
     assert result.state.daily_exp_gained == 30
@@ -180,8 +190,9 @@ def test_limit_rejection_still_carries_the_day_reset():
         actions={"a": ActionRule(10, daily_limit=1), "b": ActionRule(10)},
         daily_exp_caps={1: 0},
     )
-    state = ProgressState(daily_exp_gained=0, last_exp_reset_date=DAY1,
-                          daily_action_counts={"a": 1})
+    state = ProgressState(
+        daily_exp_gained=0, last_exp_reset_date=DAY1, daily_action_counts={"a": 1}
+    )
     result = award(state, "b", now=DAY2, config=config)
     assert result.outcome is Outcome.DAILY_CAP
     assert result.state.last_exp_reset_date == DAY2
@@ -209,8 +220,9 @@ def test_midnight_is_utc_whatever_the_offset_of_now():
 
 def test_clock_skew_to_an_earlier_day_never_opens_a_new_day():
     """A lagging server's 'now' on the previous day must not reset today's limits."""
-    state = ProgressState(daily_exp_gained=150, last_exp_reset_date=DAY2,
-                          daily_action_counts={"daily_chat": 1})
+    state = ProgressState(
+        daily_exp_gained=150, last_exp_reset_date=DAY2, daily_action_counts={"daily_chat": 1}
+    )
     lagging = DAY2 - timedelta(seconds=2)
     assert not is_new_day(state, now=lagging)
     assert reset_daily_limits_if_needed(state, now=lagging) is state
@@ -229,11 +241,16 @@ def test_daily_chat_stamps_last_chat_date():
 
 def test_reset_daily_limits_if_needed_keeps_exp_level_and_chat_date():
     """The reset zeroes only the day's figures."""
-    state = ProgressState(exp=500, level=3, daily_exp_gained=70, last_exp_reset_date=DAY1,
-                          daily_action_counts={"forked": 7}, last_chat_date=DAY1)
+    state = ProgressState(
+        exp=500,
+        level=3,
+        daily_exp_gained=70,
+        last_exp_reset_date=DAY1,
+        daily_action_counts={"forked": 7},
+        last_chat_date=DAY1,
+    )
     reset = reset_daily_limits_if_needed(state, now=DAY2)
-    assert reset == ProgressState(exp=500, level=3, last_exp_reset_date=DAY2,
-                                  last_chat_date=DAY1)
+    assert reset == ProgressState(exp=500, level=3, last_exp_reset_date=DAY2, last_chat_date=DAY1)
     assert reset_daily_limits_if_needed(reset, now=DAY2 + timedelta(hours=5)) is reset
     assert reset_daily_limits(reset, now=DAY2 + timedelta(hours=5)).last_exp_reset_date == (
         DAY2 + timedelta(hours=5)
@@ -264,9 +281,18 @@ def test_naive_now_is_refused():
 def test_to_dict_on_success_has_the_platforms_keys():
     """The success body carries exactly the platform's keys."""
     body = award(ProgressState(), "create_character").to_dict()
-    assert list(body) == ["success", "exp_added", "total_exp", "level", "leveled_up",
-                          "daily_exp_gained", "daily_exp_cap", "action_count",
-                          "action_limit", "progress"]
+    assert list(body) == [
+        "success",
+        "exp_added",
+        "total_exp",
+        "level",
+        "leveled_up",
+        "daily_exp_gained",
+        "daily_exp_cap",
+        "action_count",
+        "action_limit",
+        "progress",
+    ]
     assert body["success"] is True
     assert body["action_count"] == 1
     assert body["action_limit"] == 2
@@ -275,11 +301,21 @@ def test_to_dict_on_success_has_the_platforms_keys():
 def test_to_dict_on_rejections_has_the_platforms_keys():
     """Limit rejections carry counts, cap rejections carry the day's EXP."""
     limit = award(today(daily_action_counts={"daily_chat": 1}), "daily_chat").to_dict()
-    assert limit == {"success": False, "reason": "Daily limit reached for daily_chat (1/day)",
-                     "exp_added": 0, "action_count": 1, "action_limit": 1}
+    assert limit == {
+        "success": False,
+        "reason": "Daily limit reached for daily_chat (1/day)",
+        "exp_added": 0,
+        "action_count": 1,
+        "action_limit": 1,
+    }
     cap = award(today(daily_exp_gained=150), "forked").to_dict()
-    assert cap == {"success": False, "reason": "Daily EXP cap reached (150 EXP/day for level 1)",
-                   "exp_added": 0, "daily_exp_gained": 150, "daily_exp_cap": 150}
+    assert cap == {
+        "success": False,
+        "reason": "Daily EXP cap reached (150 EXP/day for level 1)",
+        "exp_added": 0,
+        "daily_exp_gained": 150,
+        "daily_exp_cap": 150,
+    }
 
 
 def test_cap_exempt_action_is_granted_in_full_and_not_counted():
@@ -315,12 +351,24 @@ def test_exp_limits_view_matches_the_guides_example():
         "daily_exp_cap": 150,
         "remaining_exp": 120,
         "daily_action_counts": {"create_character": 1},
-        "action_limits": {"daily_chat": 1, "create_character": 2, "create_scene": 2,
-                          "create_persona": 2, "character_liked": 20, "forked": None,
-                          "paid_char_sold": None},
-        "exp_rewards": {"daily_chat": 20, "create_character": 30, "create_scene": 15,
-                        "create_persona": 15, "character_liked": 5, "forked": 10,
-                        "paid_char_sold": 50},
+        "action_limits": {
+            "daily_chat": 1,
+            "create_character": 2,
+            "create_scene": 2,
+            "create_persona": 2,
+            "character_liked": 20,
+            "forked": None,
+            "paid_char_sold": None,
+        },
+        "exp_rewards": {
+            "daily_chat": 20,
+            "create_character": 30,
+            "create_scene": 15,
+            "create_persona": 15,
+            "character_liked": 5,
+            "forked": 10,
+            "paid_char_sold": 50,
+        },
     }
     assert exp_limits_view(state, now=DAY2)["daily_exp_gained"] == 0
 
@@ -338,8 +386,12 @@ def test_revoke_keeps_the_level_by_default_and_drops_it_when_configured():
     """Levels never drop unless the config says so; EXP never goes below zero."""
     state = ProgressState(exp=105, level=2)
     assert revoke_exp(state, 10) == ProgressState(exp=95, level=2)
-    droppy = ProgressionConfig(levels=DEFAULT_CONFIG.levels, actions=DEFAULT_CONFIG.actions,
-                               daily_exp_caps={1: 150}, levels_can_drop=True)
+    droppy = ProgressionConfig(
+        levels=DEFAULT_CONFIG.levels,
+        actions=DEFAULT_CONFIG.actions,
+        daily_exp_caps={1: 150},
+        levels_can_drop=True,
+    )
     assert revoke_exp(state, 10, config=droppy).level == 1
     assert revoke_exp(state, 1000).exp == 0
     with pytest.raises(ValueError, match="non-negative"):
@@ -355,9 +407,11 @@ def test_level_kept_after_revoke_rises_only_past_the_next_threshold():
 
 def test_reward_of_zero_is_awarded_and_counted():
     """A zero-EXP action still counts toward its limit."""
-    config = ProgressionConfig(levels=(Level(1, "Only", "", 0),),
-                               actions={"ping": ActionRule(0, daily_limit=1)},
-                               daily_exp_caps={1: 10})
+    config = ProgressionConfig(
+        levels=(Level(1, "Only", "", 0),),
+        actions={"ping": ActionRule(0, daily_limit=1)},
+        daily_exp_caps={1: 10},
+    )
     result = award(ProgressState(), "ping", config=config)
     assert result.outcome is Outcome.AWARDED
     assert result.state.daily_action_counts == {"ping": 1}

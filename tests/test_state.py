@@ -72,8 +72,14 @@ def test_equal_states_hash_equal():
 
 def test_dict_round_trip():
     """to_dict is JSON-ready and from_dict reads it back exactly."""
-    state = ProgressState(exp=321, level=3, daily_exp_gained=40, last_exp_reset_date=NOW,
-                          daily_action_counts={"forked": 4}, last_chat_date=NOW)
+    state = ProgressState(
+        exp=321,
+        level=3,
+        daily_exp_gained=40,
+        last_exp_reset_date=NOW,
+        daily_action_counts={"forked": 4},
+        last_chat_date=NOW,
+    )
     data = state.to_dict()
     assert data["last_exp_reset_date"] == "2026-02-03T04:05:06.000789+00:00"
     assert ProgressState.from_dict(data) == state
@@ -90,8 +96,9 @@ def test_from_dict_rejects_unknown_fields_and_bad_timestamps():
 def test_trusted_builders_equal_the_public_constructor():
     """The core's fast builders make ordinary, frozen instances equal to validated ones."""
     built = _build_state(7, 1, 7, NOW, MappingProxyType({"forked": 1}), None)
-    public = ProgressState(exp=7, daily_exp_gained=7, last_exp_reset_date=NOW,
-                           daily_action_counts={"forked": 1})
+    public = ProgressState(
+        exp=7, daily_exp_gained=7, last_exp_reset_date=NOW, daily_action_counts={"forked": 1}
+    )
     assert type(built) is ProgressState
     assert built == public
     assert hash(built) == hash(public)
