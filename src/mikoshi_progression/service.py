@@ -22,6 +22,7 @@ from .errors import (
     ConcurrencyError,
     IdempotencyError,
     SelfAwardError,
+    StoreError,
     StoreUnavailableError,
 )
 from .results import AwardResult, Outcome
@@ -30,10 +31,12 @@ from .state import ProgressState
 from .stores.base import (
     EntryKind,
     LedgerEntry,
+    MonitoringStore,
     ProgressStore,
     Snapshot,
     StaleVersionError,
     StoreTransaction,
+    UserActivity,
 )
 
 T = TypeVar("T")
@@ -240,7 +243,29 @@ class ProgressionService:
         foreign = sorted({e.config_fingerprint for e in entries} - {self.config.fingerprint})
         return ReplayReport(state, stored, len(entries), tuple(foreign))
 
+    def users_at_daily_cap(self) -> list[UserActivity]:
+        """Users who reached their level's daily cap today, most EXP first (a guide query)."""
+        return self._monitoring().users_at_daily_cap(self.config.daily_exp_caps, self._today())
+
+    def most_active_users(self, limit: int = 10) -> list[UserActivity]:
+        """Today's most active users by EXP gained, most first (a guide query)."""
+        return self._monitoring().most_active_users(
+            self.config.daily_exp_caps, self._today(), limit
+        )
+
     # --- internals ---------------------------------------------------------------------
+
+    def _monitoring(self) -> MonitoringStore:
+        if not isinstance(self.store, MonitoringStore):
+            raise StoreError(
+                f"{type(self.store).__name__} does not implement the monitoring queries"
+            )
+        return self.store
+
+    def _today(self) -> datetime:
+        """When the current progression day began (aware UTC)."""
+        boundary = self.config.day_boundary
+        return boundary.start_of(boundary.day_of(self.clock()))
 
     def _run(
         self,
@@ -249,24 +274,29 @@ class ProgressionService:
         *,
         retry_faults: bool,
     ) -> T:
-        conflict: StaleVersionError | None = None
+        conflicts = 0
         faults = 0
+        last_error: StoreError | None = None
         for number in range(self.max_attempts):
             try:
                 with self.store.transaction(user_id) as tx:
                     return attempt(tx)
             except StaleVersionError as exc:
-                conflict = exc
-            except StoreUnavailableError:
+                conflicts += 1
+                last_error = exc
+            except StoreUnavailableError as exc:
                 faults += 1
+                last_error = exc
                 # A store that is down stays down for a while: give up fast and say so.
                 if not retry_faults or faults >= _FAULT_ATTEMPTS:
                     raise
             _backoff(number)
+        if isinstance(last_error, StoreUnavailableError):
+            raise last_error
         raise ConcurrencyError(
             f"gave up on user {user_id!r} after {self.max_attempts} attempts: "
-            f"concurrent writers kept changing the state ({conflict})"
-        ) from conflict
+            f"{conflicts} conflicts with concurrent writers ({last_error})"
+        ) from last_error
 
     def _repeat(self, entry: LedgerEntry, action: str, key: str | None) -> AwardResult:
         if entry.action != action:

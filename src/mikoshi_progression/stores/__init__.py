@@ -1,8 +1,10 @@
 """Persistence adapters behind one protocol, and ``open_store(url)`` to pick one.
 
-``memory://`` gives an :class:`InMemoryStore`, ``sqlite:///path.db`` (or
-``sqlite://:memory:``) a ``SQLiteStore``, ``postgresql://...`` a ``PostgresStore``
-(needs the ``[postgres]`` extra).
+- ``memory://``: an :class:`InMemoryStore` (one process; the reference for tests);
+- ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
+  ``sqlite://:memory:``: a :class:`SQLiteStore`, the embedded default;
+- ``postgresql://user@host/db``: a ``PostgresStore`` (needs the ``[postgres]`` extra,
+  so it is imported from ``mikoshi_progression.stores.postgres``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .base import (
     UserActivity,
 )
 from .memory import InMemoryStore
+from .sqlite import SQLiteStore
 
 __all__ = [
     "EntryKind",
@@ -30,6 +33,7 @@ __all__ = [
     "LedgerEntry",
     "MonitoringStore",
     "ProgressStore",
+    "SQLiteStore",
     "SchemaReport",
     "SchemaStore",
     "Snapshot",
@@ -57,8 +61,6 @@ def open_store(url: str, **options: Any) -> ProgressStore:
     if scheme == "memory":
         return InMemoryStore(**options)
     if scheme == "sqlite":
-        from .sqlite import SQLiteStore
-
         path = rest[1:] if rest.startswith("/") else rest
         return SQLiteStore(path or ":memory:", **options)
     if scheme in ("postgresql", "postgres"):

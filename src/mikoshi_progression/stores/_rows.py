@@ -11,7 +11,8 @@ Loading is forgiving, because the platform's own ``users`` rows are not clean:
 - keys of removed actions (``chat_used_50``) are kept as they are: the rules ignore
   actions the config does not know, and the next day's reset clears them;
 - a ``DATE`` (the platform's ``last_chat_date``) reads as midnight UTC of that day,
-  and a naive timestamp as UTC.
+  and a naive timestamp as UTC; text that is no date at all reads as ``None`` (for
+  ``last_exp_reset_date`` that means the next award opens a new day).
 
 Saving writes plain values back; nothing here decides anything about the rules.
 """
@@ -71,11 +72,14 @@ def moment_from_db(value: object) -> datetime | None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if not text:
+        try:
+            value = (
+                datetime.fromisoformat(text)
+                if "T" in text or " " in text
+                else date.fromisoformat(text)
+            )
+        except ValueError:
             return None
-        value = (
-            datetime.fromisoformat(text) if "T" in text or " " in text else date.fromisoformat(text)
-        )
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, date):

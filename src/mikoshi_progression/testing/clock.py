@@ -39,10 +39,14 @@ class FakeClock:
             self._now = moment
         return moment
 
-    def advance(self, delta: timedelta) -> datetime:
-        """Move by ``delta`` (negative to model a lagging server) and return the new time."""
+    def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        """Move by ``delta`` or ``timedelta(**parts)`` (negative to model a lagging server).
+
+        Returns the new moment.
+        """
+        step = (delta or timedelta()) + timedelta(**parts)
         with self._lock:
-            self._now += delta
+            self._now += step
             return self._now
 
     def __repr__(self) -> str:

@@ -1,0 +1,596 @@
+"""The SQLite store: the embedded default, on the standard library's ``sqlite3``.
+
+It needs no server: the state lives in one file that any number of threads and
+processes can share. Every transaction starts with ``BEGIN IMMEDIATE``, which
+takes SQLite's single write lock *before* the state is read, so load, decision
+and write of one award never interleave with another writer's (in this process
+or any other). The write is still version-checked (``UPDATE ... WHERE version
+= ?``, an ``INSERT`` for a new user), and a duplicate idempotency key, caught by
+a unique index on the ledger, raises :class:`StaleVersionError`, so the service
+reloads and returns the first result. The file runs in WAL mode, so readers are
+never blocked by the writer, and waits up to ``timeout`` seconds for the lock.
+
+>>> from mikoshi_progression.service import ProgressionService
+>>> store = SQLiteStore(":memory:")
+>>> service = ProgressionService(store)
+>>> service.award("u1", "create_character", key="req-1").exp_added
+30
+>>> service.award("u1", "create_character", key="req-1").exp_added  # a retry: the first result
+30
+>>> service.state("u1").exp
+30
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from ..days import require_aware
+from ..errors import StoreError, StoreUnavailableError
+from ..state import ProgressState
+from ._rows import counts_to_json, state_from_row
+from .base import (
+    EntryKind,
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    StaleVersionError,
+    StoreTransaction,
+    UserActivity,
+)
+
+__all__ = ["SQLiteStore"]
+
+_STATE_COLUMNS = (
+    "exp",
+    "level",
+    "daily_exp_gained",
+    "last_exp_reset_date",
+    "daily_action_counts",
+    "last_chat_date",
+)
+_PROGRESS_COLUMNS = ("user_id", *_STATE_COLUMNS, "version")
+_LEDGER_COLUMNS = (
+    "user_id",
+    "seq",
+    "kind",
+    "action",
+    "exp_delta",
+    "level_before",
+    "level_after",
+    "idempotency_key",
+    "at",
+    "config_fingerprint",
+    "state_after",
+    "outcome",
+)
+_ENTRY_COLUMNS = ", ".join(_LEDGER_COLUMNS)
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# Primary result codes meaning "not reachable now, may work later": the lock wait
+# timed out, the disk failed or is full, the file cannot be opened.
+_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+# Extended codes of a duplicate: the user's row, or an idempotency key, already exists.
+_DUPLICATE = frozenset({sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE})
+
+
+def _wrap(exc: sqlite3.Error, doing: str) -> StoreError:
+    """The library's error for a driver error (raise it ``from exc``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    message = f"SQLite could not {doing}: {exc}"
+    if isinstance(code, int) and code & 0xFF in _UNAVAILABLE:
+        return StoreUnavailableError(message)
+    return StoreError(message)
+
+
+class _Sql:
+    """The store's statements, with its table names filled in once."""
+
+    def __init__(self, prefix: str) -> None:
+        self.progress = progress = f"{prefix}progress"
+        self.ledger = ledger = f"{prefix}ledger"
+        self.schema = (
+            f"""CREATE TABLE IF NOT EXISTS "{progress}" (
+                user_id TEXT PRIMARY KEY NOT NULL,
+                exp INTEGER DEFAULT 0,
+                level INTEGER DEFAULT 1,
+                daily_exp_gained INTEGER DEFAULT 0,
+                last_exp_reset_date TEXT,
+                daily_action_counts TEXT DEFAULT '{{}}',
+                last_chat_date TEXT,
+                version INTEGER NOT NULL DEFAULT 0
+            )""",
+            # The day prefix of an ISO timestamp: the monitoring queries' index.
+            f"""CREATE INDEX IF NOT EXISTS "{progress}_day"
+                ON "{progress}" (substr(last_exp_reset_date, 1, 10))""",
+            f"""CREATE TABLE IF NOT EXISTS "{ledger}" (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                action TEXT NOT NULL DEFAULT '',
+                exp_delta INTEGER NOT NULL,
+                level_before INTEGER NOT NULL,
+                level_after INTEGER NOT NULL,
+                idempotency_key TEXT,
+                at TEXT NOT NULL,
+                config_fingerprint TEXT NOT NULL,
+                state_after TEXT NOT NULL,
+                outcome TEXT NOT NULL DEFAULT ''
+            )""",
+            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq" ON "{ledger}" (user_id, seq)""",
+            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
+                ON "{ledger}" (user_id, kind, idempotency_key)
+                WHERE idempotency_key IS NOT NULL""",
+        )
+        state = ", ".join(_STATE_COLUMNS)
+        self.load = (
+            f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = :user_id) '
+            f'FROM "{progress}" WHERE user_id = :user_id'
+        )
+        self.keyed = (
+            f'SELECT {_ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id '
+            "AND idempotency_key = :key AND kind IN ('award', 'revoke')"
+        )
+        self.insert_state = (
+            f'INSERT INTO "{progress}" (user_id, {state}, version) '
+            f"VALUES (:user_id, {', '.join(':' + c for c in _STATE_COLUMNS)}, 1)"
+        )
+        self.update_state = (
+            f'UPDATE "{progress}" SET '
+            + ", ".join(f"{c} = :{c}" for c in _STATE_COLUMNS)
+            + ", version = version + 1 WHERE user_id = :user_id AND version = :version"
+        )
+        # seq: the user's next position, safe to compute under the write lock.
+        values = ", ".join(
+            f'(SELECT COALESCE(MAX(seq), 0) + 1 FROM "{ledger}" WHERE user_id = :user_id)'
+            if c == "seq"
+            else ":" + c
+            for c in _LEDGER_COLUMNS
+        )
+        self.insert_entry = f'INSERT INTO "{ledger}" ({_ENTRY_COLUMNS}) VALUES ({values})'
+
+        self.select_ledger = (
+            f'SELECT {_ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id ORDER BY seq'
+        )
+        self.activity = (
+            f'SELECT user_id, {state} FROM "{progress}" '
+            "WHERE substr(last_exp_reset_date, 1, 10) >= :day_floor"
+        )
+
+
+class SQLiteStore:
+    """A :class:`~mikoshi_progression.stores.ProgressStore` in one SQLite file.
+
+    Safe to share between threads: each transaction borrows a connection from a
+    small pool (one per concurrent caller, at most ``pool_size`` kept idle), and
+    takes the database's write lock for its whole duration. Safe across
+    processes: each opens its own ``SQLiteStore`` on the same file (open it
+    after forking, never before). ``":memory:"`` gives a private in-memory
+    database on a single connection that transactions take turns on.
+
+    Args:
+        path: The database file (created if missing), or ``":memory:"``.
+        timeout: Seconds to wait for another writer's lock before giving up with
+            :class:`~mikoshi_progression.errors.StoreUnavailableError`.
+        table_prefix: Prefix of the two tables (``mikoshi_progress``,
+            ``mikoshi_ledger`` by default); letters, digits and ``_``.
+        synchronous: SQLite's ``PRAGMA synchronous``: ``"FULL"`` (default) makes
+            every committed award survive a power cut; ``"NORMAL"`` is faster and
+            still never corrupts the file, but may lose the last commits then.
+        pool_size: How many idle connections to keep for reuse.
+        create: Create the tables on opening if they are missing (default).
+
+    Raises:
+        StoreUnavailableError: the file cannot be opened (or created).
+        StoreError: it is not a database, or another SQLite failure.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        table_prefix: str = "mikoshi_",
+        synchronous: str = "FULL",
+        pool_size: int = 8,
+        create: bool = True,
+    ) -> None:
+        if not _PREFIX.match(table_prefix):
+            raise ValueError(
+                f"table_prefix must be letters, digits and underscores, got {table_prefix!r}"
+            )
+        mode = synchronous.upper()
+        if mode not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {mode!r}")
+        if timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {timeout}")
+        if pool_size < 0:
+            raise ValueError(f"pool_size must not be negative, got {pool_size}")
+        self.path = os.fspath(path) or ":memory:"
+        self.timeout = timeout
+        self.table_prefix = table_prefix
+        self._synchronous = mode
+        self._pool_size = pool_size
+        self._sql = _Sql(table_prefix)
+        self._lock = threading.Lock()
+        self._writer = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        # ":memory:" is private to one connection: every caller shares it, in turn.
+        self._shared: sqlite3.Connection | None = None
+        self._shared_lock = threading.RLock()
+        if self.path == ":memory:":
+            self._shared = self._connect()
+        else:
+            self._idle.append(self._connect())
+        if create:
+            try:
+                self.create_schema()
+            except BaseException:
+                self.close()
+                raise
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The ``open_store`` URL of this database (for other processes)."""
+        if self.path == ":memory:":
+            return "sqlite://:memory:"
+        return "sqlite:///" + os.path.abspath(self.path)
+
+    @property
+    def tables(self) -> tuple[str, str]:
+        """The names of the state table and the ledger table."""
+        return self._sql.progress, self._sql.ledger
+
+    # --- the protocol ------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        """Open ``user_id``'s transaction under the database's write lock."""
+        # Threads of this process queue on a lock of ours, woken as soon as it is
+        # free; only one per process then polls SQLite's lock against other processes.
+        self._check_fork()
+        if not self._writer.acquire(timeout=self.timeout):
+            raise StoreUnavailableError(
+                f"SQLite could not begin a transaction: no turn to write within {self.timeout} s"
+            )
+        try:
+            with self._connection() as conn:
+                _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+                try:
+                    yield _SQLiteTransaction(self._sql, conn, user_id)
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    _rollback(conn)
+                    raise _wrap(exc, "commit") from exc
+        finally:
+            self._writer.release()
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """The user's ledger, oldest first, with ``seq`` set."""
+        with self._connection() as conn:
+            rows = _execute(
+                conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
+            ).fetchall()
+        return [_entry_from_row(row) for row in rows]
+
+    def create_schema(self) -> None:
+        """Create the two tables and their indexes if they are missing (safe to run twice)."""
+        with self._connection() as conn:
+            _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            try:
+                for statement in self._sql.schema:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise _wrap(exc, "create the schema") from exc
+
+    def check_schema(self) -> SchemaReport:
+        """Report the tables and columns this store needs that the database lacks."""
+        missing_tables: list[str] = []
+        missing_columns: list[str] = []
+        expected = {self._sql.progress: _PROGRESS_COLUMNS, self._sql.ledger: _LEDGER_COLUMNS}
+        with self._connection() as conn:
+            for table, columns in expected.items():
+                rows = _execute(
+                    conn, f'PRAGMA table_info("{table}")', doing="inspect the schema"
+                ).fetchall()
+                if not rows:
+                    missing_tables.append(table)
+                    continue
+                present = {row[1] for row in rows}
+                missing_columns += [f"{table}.{c}" for c in columns if c not in present]
+        return SchemaReport(tuple(missing_tables), tuple(missing_columns))
+
+    def close(self) -> None:
+        """Close every connection; the store is unusable afterwards (safe to call twice)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        with self._shared_lock:
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
+
+    # --- monitoring --------------------------------------------------------------------
+
+    def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
+        """Users whose day opened at or after ``since`` and who reached their cap, most first."""
+        return [a for a in self._activity(caps, since) if a.daily_exp_gained >= a.daily_exp_cap]
+
+    def most_active_users(
+        self, caps: Mapping[int, int], since: datetime, limit: int = 10
+    ) -> list[UserActivity]:
+        """Users whose day opened at or after ``since``, by EXP gained today, most first."""
+        return self._activity(caps, since)[:limit]
+
+    def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
+        if not caps:
+            raise ValueError("caps must map at least one level to its cap")
+        require_aware(since, "since")
+        last_cap = caps[max(caps)]
+        # Timestamps keep their own offset, so compare instants in Python; the SQL
+        # narrows by day prefix first (no offset moves a moment by a whole day).
+        day_floor = (since.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+        with self._connection() as conn:
+            rows = _execute(
+                conn, self._sql.activity, {"day_floor": day_floor}, doing="run a monitoring query"
+            ).fetchall()
+        activity = []
+        for user_id, *values in rows:
+            try:
+                state = state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
+            except (ValueError, TypeError):
+                continue  # an unreadable timestamp: no day known to have opened
+            opened = state.last_exp_reset_date
+            if opened is None or opened < since:
+                continue
+            activity.append(
+                UserActivity(
+                    user_id,
+                    state.level,
+                    state.daily_exp_gained,
+                    caps.get(state.level, last_cap),
+                    dict(state.daily_action_counts),
+                )
+            )
+        activity.sort(key=lambda a: (-a.daily_exp_gained, a.user_id))
+        return activity
+
+    # --- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _wrap(exc, f"open {self.path!r}") from exc
+        try:
+            if self.path != ":memory:":
+                (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+                if str(journal).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _wrap(exc, f"open {self.path!r}") from exc
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection (the shared one of an in-memory database, in turn)."""
+        if self.path == ":memory:":
+            with self._shared_lock:
+                if self._shared is None:
+                    raise StoreError("the store is closed")
+                yield self._shared
+            return
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
+    def _check_fork(self) -> None:
+        """In a forked child, forget the parent's connections and locks (never use them)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._lock = threading.Lock()
+            self._writer = threading.Lock()
+            self._idle = []
+
+    def _acquire(self) -> sqlite3.Connection:
+        self._check_fork()
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            with self._lock:
+                if not self._closed and len(self._idle) < self._pool_size:
+                    self._idle.append(conn)
+                    return
+        conn.close()
+
+
+class _SQLiteTransaction:
+    """One user's transaction on a connection that holds the write lock."""
+
+    def __init__(self, sql: _Sql, conn: sqlite3.Connection, user_id: str) -> None:
+        self._sql = sql
+        self._conn = conn
+        self._user_id = user_id
+
+    def load(self, key: str | None = None) -> Snapshot:
+        params = {"user_id": self._user_id}
+        row = _execute(self._conn, self._sql.load, params, doing="load a state").fetchone()
+        award = revoke = None
+        if key is not None:
+            rows = _execute(
+                self._conn, self._sql.keyed, {**params, "key": key}, doing="look up a key"
+            ).fetchall()
+            for entry in map(_entry_from_row, rows):
+                if entry.kind is EntryKind.AWARD:
+                    award = entry
+                else:
+                    revoke = entry
+        if row is None:
+            return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
+        *values, version, has_ledger = row
+        try:
+            state = state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(
+                f"the stored state of user {self._user_id!r} is unreadable: {exc}"
+            ) from exc
+        return Snapshot(
+            state,
+            version,
+            exists=True,
+            has_ledger=bool(has_ledger),
+            keyed_award=award,
+            keyed_revoke=revoke,
+        )
+
+    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
+        params: dict[str, Any] = {
+            "user_id": self._user_id,
+            "exp": state.exp,
+            "level": state.level,
+            "daily_exp_gained": state.daily_exp_gained,
+            "last_exp_reset_date": _iso(state.last_exp_reset_date),
+            "daily_action_counts": counts_to_json(state.daily_action_counts),
+            "last_chat_date": _iso(state.last_chat_date),
+        }
+        try:
+            if version is None:
+                self._conn.execute(self._sql.insert_state, params)
+            elif isinstance(version, int) and not isinstance(version, bool):
+                cursor = self._conn.execute(self._sql.update_state, {**params, "version": version})
+                if cursor.rowcount != 1:
+                    raise StaleVersionError(
+                        f"user {self._user_id!r} changed since it was loaded (version {version})"
+                    )
+            else:
+                raise TypeError(f"not a version of a SQLite store: {version!r}")
+            if entries:
+                self._conn.executemany(self._sql.insert_entry, map(_entry_params, entries))
+        except sqlite3.IntegrityError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in _DUPLICATE:
+                raise _wrap(exc, "write a state") from exc
+            # The user's row appeared since the load, or a key is taken: reload.
+            raise StaleVersionError(
+                f"user {self._user_id!r} changed since it was loaded: {exc}"
+            ) from exc
+        except sqlite3.Error as exc:
+            raise _wrap(exc, "write a state") from exc
+
+
+def _execute(
+    conn: sqlite3.Connection,
+    sql: str,
+    params: Mapping[str, object] | Sequence[object] = (),
+    *,
+    doing: str,
+) -> sqlite3.Cursor:
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.Error as exc:
+        raise _wrap(exc, doing) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failure leaves the connection to be closed."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _entry_params(entry: LedgerEntry) -> dict[str, object]:
+    return {
+        "user_id": entry.user_id,
+        "kind": str(entry.kind),
+        "action": entry.action,
+        "exp_delta": entry.exp_delta,
+        "level_before": entry.level_before,
+        "level_after": entry.level_after,
+        "idempotency_key": entry.key,
+        "at": entry.at.isoformat(),
+        "config_fingerprint": entry.config_fingerprint,
+        "state_after": json.dumps(
+            entry.state_after.to_dict(), sort_keys=True, separators=(",", ":")
+        ),
+        "outcome": entry.outcome,
+    }
+
+
+def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
+    (user_id, seq, kind, action, delta, before, after, key, at, fingerprint, state, outcome) = row
+    try:
+        return LedgerEntry(
+            user_id=user_id,
+            kind=EntryKind(kind),
+            action=action,
+            exp_delta=delta,
+            level_before=before,
+            level_after=after,
+            key=key,
+            at=datetime.fromisoformat(at),
+            config_fingerprint=fingerprint,
+            state_after=ProgressState.from_dict(json.loads(state)),
+            outcome=outcome,
+            seq=seq,
+        )
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc

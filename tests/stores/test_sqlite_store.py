@@ -1,0 +1,226 @@
+"""What the SQLite store does beyond the contract: files, pragmas, errors, raw rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from mikoshi_progression.errors import StoreError, StoreUnavailableError
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.stores import MonitoringStore, SchemaStore, open_store
+from mikoshi_progression.stores.sqlite import SQLiteStore
+from mikoshi_progression.testing import store_contract as contract
+from mikoshi_progression.testing.clock import FakeClock
+from mikoshi_progression.testing.store_contract import START, StoreFactory
+
+pytestmark = pytest.mark.sqlite
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "progress.db"
+
+
+@pytest.fixture
+def store(path):
+    with SQLiteStore(path) as store:
+        yield store
+
+
+def raw(path, sql, params=()):
+    """Run one statement on a connection of our own, committed; return its rows."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def service(store, now=START):
+    return ProgressionService(store, clock=FakeClock(now))
+
+
+def test_open_store_urls(path):
+    """sqlite:///path opens that file, sqlite:// and sqlite://:memory: a private database."""
+    with closing(open_store(f"sqlite:///{path}")) as store:
+        assert isinstance(store, SQLiteStore)
+        assert store.path == str(path)
+        service(store).award("u", "create_scene")
+        assert store.url == f"sqlite:///{path}"
+    with closing(open_store(f"sqlite:///{path}")) as again:
+        assert service(again).state("u").exp == 15
+    for url in ("sqlite://", "sqlite://:memory:"):
+        with closing(open_store(url)) as memory:
+            assert isinstance(memory, SQLiteStore)
+            assert memory.url == "sqlite://:memory:"
+            assert service(memory).state("u").exp == 0
+
+
+def test_optional_protocols(store):
+    """The SQLite store answers schema checks and the monitoring queries."""
+    assert isinstance(store, SchemaStore)
+    assert isinstance(store, MonitoringStore)
+
+
+def test_file_runs_in_wal_mode(store, path):
+    """The database file is switched to WAL, so readers never wait for the writer."""
+    assert raw(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_in_memory_database_shared_by_threads():
+    """ ":memory:" is one database shared by every thread, in turn, without lost updates."""
+    with SQLiteStore(":memory:") as store:
+        factory = StoreFactory("sqlite-memory", lambda: store)
+        contract.check_threads_no_lost_update(factory)
+        contract.check_concurrent_same_key(factory)
+
+
+def test_check_schema_reports_what_is_missing(path):
+    """check_schema names missing tables and columns; create_schema then completes them."""
+    raw(path, "CREATE TABLE old_progress (user_id TEXT PRIMARY KEY, exp INTEGER)")
+    with SQLiteStore(path, table_prefix="old_", create=False) as store:
+        report = store.check_schema()
+        assert not report.ok
+        assert report.missing_tables == ("old_ledger",)
+        assert "old_progress.version" in report.missing_columns
+        assert "old_progress.exp" not in report.missing_columns
+    with SQLiteStore(path, create=False) as fresh:
+        report = fresh.check_schema()
+        assert report.missing_tables == ("mikoshi_progress", "mikoshi_ledger")
+        fresh.create_schema()
+        assert fresh.check_schema().ok
+
+
+def test_table_prefix_keeps_stores_apart(path):
+    """Two prefixes in one file are two independent stores."""
+    with SQLiteStore(path, table_prefix="a_") as first, SQLiteStore(path, table_prefix="b_") as b:
+        assert first.tables == ("a_progress", "a_ledger")
+        service(first).award("u", "create_scene")
+        assert service(b).state("u").exp == 0
+    names = {name for (name,) in raw(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"a_progress", "a_ledger", "b_progress", "b_ledger"} <= names
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"table_prefix": "x; DROP"}, {"synchronous": "sometimes"}, {"timeout": -1}],
+    ids=["prefix", "synchronous", "timeout"],
+)
+def test_invalid_options(path, options):
+    """Options that cannot work are refused before anything is opened."""
+    with pytest.raises(ValueError, match=next(iter(options))):
+        SQLiteStore(path, **options)
+    assert not path.exists()
+
+
+def test_busy_database_is_unavailable(path):
+    """A write lock held past the timeout raises StoreUnavailableError, from the driver's error."""
+    with SQLiteStore(path, timeout=0.05) as store:
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StoreUnavailableError, match="locked") as caught:
+                service(store).award("u", "create_scene")
+            assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+            with pytest.raises(StoreUnavailableError):  # keyed: retried a few times first
+                service(store).award("u", "create_scene", key="k")
+            holder.execute("ROLLBACK")
+        assert service(store).award("u", "create_scene", key="k").exp_added == 15
+
+
+def test_not_a_database_is_a_store_error(path):
+    """A file that is not a database raises StoreError (not 'unavailable'), from the driver's."""
+    path.write_bytes(b"definitely not sqlite " * 100)
+    with pytest.raises(StoreError) as caught:
+        SQLiteStore(path)
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_unopenable_file_is_unavailable(tmp_path):
+    """A file that cannot be created raises StoreUnavailableError."""
+    with pytest.raises(StoreUnavailableError, match="open"):
+        SQLiteStore(tmp_path / "no" / "such" / "dir.db")
+
+
+@pytest.mark.parametrize("where", ["file", ":memory:"])
+def test_closed_store_refuses_use(path, where):
+    """A closed store raises StoreError on any use; closing twice is harmless."""
+    store = SQLiteStore(path if where == "file" else ":memory:")
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        service(store).award("u", "create_scene")
+    with pytest.raises(StoreError, match="closed"):
+        store.ledger("u")
+
+
+def test_offsets_round_trip_exactly(store, path):
+    """Moments come back with their own UTC offset and microseconds, as ISO 8601 text."""
+    zone = timezone(timedelta(hours=5, minutes=30))
+    moment = datetime(2026, 3, 2, 23, 59, 58, 123456, tzinfo=zone)
+    service(store, moment).award("u", "daily_chat", key="k")
+    state = service(store).state("u")
+    assert state.last_chat_date == moment
+    assert state.last_chat_date.utcoffset() == zone.utcoffset(None)
+    entry = store.ledger("u")[-1]
+    assert entry.at.utcoffset() == zone.utcoffset(None)
+    assert entry.at.microsecond == 123456
+    assert raw(path, "SELECT last_chat_date FROM mikoshi_progress") == [
+        ("2026-03-02T23:59:58.123456+05:30",)
+    ]
+
+
+def test_legacy_text_values_normalised(store, path):
+    """Numbers as text, a DATE, a naive timestamp and counts that are not JSON all load."""
+    raw(
+        path,
+        "INSERT INTO mikoshi_progress (user_id, exp, level, daily_exp_gained, "
+        "last_exp_reset_date, daily_action_counts, last_chat_date) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ("old", "45", "2", None, "2026-03-02 08:00:00", "{not json", "2026-03-01"),
+    )
+    state = service(store).state("old")
+    assert (state.exp, state.level, state.daily_exp_gained) == (45, 2, 0)
+    assert state.last_exp_reset_date == datetime(2026, 3, 2, 8, tzinfo=UTC)
+    assert state.last_chat_date == datetime(2026, 3, 1, tzinfo=UTC)
+    assert dict(state.daily_action_counts) == {}
+    assert service(store).award("old", "create_scene").state.daily_exp_gained == 15
+    assert raw(
+        path,
+        "SELECT exp, daily_action_counts, last_exp_reset_date, version FROM mikoshi_progress",
+    ) == [(60, '{"create_scene":1}', "2026-03-02T08:00:00+00:00", 1)]
+
+
+def test_unreadable_timestamp_reads_as_no_day_opened(store, path):
+    """A timestamp that is no date at all never crashes an award: a new day is opened."""
+    raw(
+        path,
+        "INSERT INTO mikoshi_progress (user_id, daily_exp_gained, last_exp_reset_date)"
+        " VALUES (?, ?, ?)",
+        ("bad", 150, "last tuesday"),
+    )
+    result = service(store).award("bad", "create_scene")
+    assert result.success
+    assert result.state.daily_exp_gained == 15
+
+
+def test_ledger_seq_counts_per_user(store):
+    """seq is each user's own position in their ledger: 1, 2, 3..."""
+    svc = service(store)
+    for user in ("a", "b", "a"):
+        svc.award(user, "create_scene")
+    assert [e.seq for e in store.ledger("a")] == [1, 2, 3]
+    assert [e.seq for e in store.ledger("b")] == [1, 2]
+
+
+def test_monitoring_compares_instants_across_offsets(store):
+    """A day opened at another UTC offset counts by its instant, not by its written date."""
+    since = datetime(2026, 3, 2, tzinfo=UTC)
+    late = datetime(2026, 3, 1, 20, tzinfo=timezone(timedelta(hours=-5)))  # 01:00 UTC on the 2nd
+    early = datetime(2026, 3, 2, 8, tzinfo=timezone(timedelta(hours=9)))  # 23:00 UTC on the 1st
+    service(store, late).award("late", "create_scene")
+    service(store, early).award("early", "create_character")
+    caps = {1: 150}
+    assert [a.user_id for a in store.most_active_users(caps, since)] == ["late"]
+    assert store.users_at_daily_cap(caps, since) == []
+    with pytest.raises(ValueError, match="aware"):
+        store.most_active_users(caps, since.replace(tzinfo=None))

@@ -1,0 +1,137 @@
+"""ProgressionService: retries, fault handling and monitoring, over small fake stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mikoshi_progression import (
+    ConcurrencyError,
+    SelfAwardError,
+    StoreError,
+    StoreUnavailableError,
+)
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.stores import InMemoryStore, StaleVersionError, StoreTransaction
+from mikoshi_progression.testing import FakeClock
+
+START = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
+
+
+class FlakyStore(InMemoryStore):
+    """An in-memory store whose first ``failures`` transactions raise ``error`` at commit."""
+
+    def __init__(self, error: type[StoreError], failures: int) -> None:
+        super().__init__()
+        self.error = error
+        self.failures = failures
+        self.attempts = 0
+
+    @contextmanager
+    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        self.attempts += 1
+        with super().transaction(user_id) as tx:
+            yield tx
+            if self.attempts <= self.failures:
+                raise self.error("injected")
+
+
+def service(store: InMemoryStore, **options) -> ProgressionService:
+    return ProgressionService(store, clock=FakeClock(START), **options)
+
+
+def test_conflicts_are_retried_until_the_write_lands():
+    """A few version conflicts are retried and the award lands exactly once."""
+    store = FlakyStore(StaleVersionError, failures=3)
+    result = service(store).award("u", "create_scene")
+    assert result.exp_added == 15
+    assert store.attempts == 4
+    assert [e.kind.value for e in store.ledger("u")] == ["day", "award"]
+
+
+def test_endless_conflicts_end_in_a_concurrency_error():
+    """When conflicts outlast the retry budget the caller gets ConcurrencyError, not a guess."""
+    store = FlakyStore(StaleVersionError, failures=10**6)
+    with pytest.raises(ConcurrencyError, match="after 5 attempts: 5 conflicts"):
+        service(store, max_attempts=5).award("u", "create_scene")
+    assert store.ledger("u") == []
+
+
+def test_unkeyed_award_is_not_retried_after_a_fault():
+    """Without a key a fault is raised at once: a blind retry could award twice."""
+    store = FlakyStore(StoreUnavailableError, failures=1)
+    with pytest.raises(StoreUnavailableError):
+        service(store).award("u", "create_scene")
+    assert store.attempts == 1
+
+
+def test_keyed_award_is_retried_after_a_fault():
+    """With a key the service retries a fault itself, and awards once."""
+    store = FlakyStore(StoreUnavailableError, failures=2)
+    result = service(store).award("u", "create_scene", key="k")
+    assert result.exp_added == 15
+    assert store.attempts == 3
+
+
+def test_a_store_that_stays_down_raises_its_own_error_quickly():
+    """Persistent faults surface as StoreUnavailableError after a few attempts."""
+    store = FlakyStore(StoreUnavailableError, failures=10**6)
+    with pytest.raises(StoreUnavailableError):
+        service(store).award("u", "create_scene", key="k")
+    assert store.attempts == 3
+
+
+def test_creator_awards_need_an_actor_who_is_not_the_recipient():
+    """character_liked without an actor, or by the creator, is refused before any write."""
+    svc = service(InMemoryStore())
+    with pytest.raises(SelfAwardError, match="pass actor_id"):
+        svc.award("creator", "character_liked")
+    with pytest.raises(SelfAwardError, match="own actor"):
+        svc.award("creator", "character_liked", actor_id="creator")
+    assert svc.ledger("creator") == []
+    assert svc.award("creator", "character_liked", actor_id="fan").exp_added == 5
+
+
+def test_monitoring_queries_through_the_service():
+    """Users at their cap today and the most active users, as the guide's queries give them."""
+    clock = FakeClock(START)
+    svc = ProgressionService(InMemoryStore(), clock=clock)
+    for _ in range(3):
+        svc.award("whale", "paid_char_sold")
+    svc.award("casual", "daily_chat")
+    assert [a.user_id for a in svc.users_at_daily_cap()] == ["whale"]
+    assert [(a.user_id, a.daily_exp_gained) for a in svc.most_active_users()] == [
+        ("whale", 150),
+        ("casual", 20),
+    ]
+    clock.advance(timedelta(days=1))
+    assert svc.users_at_daily_cap() == []
+
+
+def test_monitoring_needs_a_store_that_offers_it():
+    """A store without the optional queries gives a clear StoreError."""
+
+    class Bare:
+        def transaction(self, user_id):  # pragma: no cover - never called
+            raise NotImplementedError
+
+        def ledger(self, user_id):  # pragma: no cover - never called
+            return []
+
+        def create_schema(self):  # pragma: no cover - never called
+            pass
+
+        def close(self):  # pragma: no cover - never called
+            pass
+
+    with pytest.raises(StoreError, match="does not implement the monitoring queries"):
+        ProgressionService(Bare()).most_active_users()
+
+
+def test_max_attempts_must_be_positive():
+    """A retry budget below one is a usage error."""
+    with pytest.raises(ValueError, match="max_attempts"):
+        ProgressionService(InMemoryStore(), max_attempts=0)
