@@ -11,6 +11,7 @@ from mikoshi_progression import (
     DEFAULT_CONFIG,
     ActionRule,
     ConfigError,
+    ConfigFileError,
     Level,
     ProgressionConfig,
     can_perform_action,
@@ -260,7 +261,7 @@ def test_load_config_reports_file_problems(tmp_path, name, text, fragment):
     """Malformed or unsupported files raise ConfigError naming the file."""
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigFileError) as info:
         load_config(path)
     assert info.value.source == str(path)
     assert info.value.problems[0].startswith(fragment)
@@ -268,7 +269,7 @@ def test_load_config_reports_file_problems(tmp_path, name, text, fragment):
 
 def test_load_config_missing_file(tmp_path):
     """A missing file is a ConfigError, not an OSError traceback."""
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigFileError, match="cannot read"):
         load_config(tmp_path / "nope.toml")
 
 

@@ -28,6 +28,7 @@ from .days import DayBoundary
 from .errors import (
     ConcurrencyError,
     ConfigError,
+    ConfigFileError,
     CreatorUserNotFound,
     IdempotencyError,
     ProgressionError,
@@ -61,6 +62,7 @@ __all__ = [
     "AwardResults",
     "ConcurrencyError",
     "ConfigError",
+    "ConfigFileError",
     "CreatorUserNotFound",
     "DayBoundary",
     "IdempotencyError",

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from .days import DayBoundary, resolve_timezone
-from .errors import ConfigError
+from .errors import ConfigError, ConfigFileError
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -244,29 +244,29 @@ def load_config(path: str | Path) -> ProgressionConfig:
     """Read a config from a ``.toml`` or ``.json`` file.
 
     Raises:
-        ConfigError: the file is missing, unreadable, malformed, or describes an
-            invalid config (every problem listed).
+        ConfigFileError: the file is missing, unreadable, malformed or not .toml/.json.
+        ConfigError: the file describes an invalid config (every problem listed).
     """
     path = Path(path)
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
-        raise ConfigError(
+        raise ConfigFileError(
             [f"file: unsupported extension {suffix or '(none)'!r}, use .toml or .json"],
             source=source,
         )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"file: cannot read ({exc.strerror})"], source=source) from exc
+        raise ConfigFileError([f"file: cannot read ({exc.strerror})"], source=source) from exc
     try:
         data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"file: malformed TOML: {exc}"], source=source) from exc
+        raise ConfigFileError([f"file: malformed TOML: {exc}"], source=source) from exc
     except json.JSONDecodeError as exc:
-        raise ConfigError([f"file: malformed JSON: {exc}"], source=source) from exc
+        raise ConfigFileError([f"file: malformed JSON: {exc}"], source=source) from exc
     if not isinstance(data, dict):
-        raise ConfigError(["file: the top level must be an object"], source=source)
+        raise ConfigFileError(["file: the top level must be an object"], source=source)
     return ProgressionConfig.from_dict(data, source=source)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 __all__ = [
     "ConcurrencyError",
     "ConfigError",
+    "ConfigFileError",
     "CreatorUserNotFound",
     "IdempotencyError",
     "ProgressionError",
@@ -49,6 +50,12 @@ class ConfigError(ProgressionError, ValueError):
         count = len(self.problems)
         header = f"{count} problem{'s' if count != 1 else ''}{where}"
         super().__init__(header + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class ConfigFileError(ConfigError):
+    """A config file could not be used at all: missing, unreadable, malformed or of an
+    unsupported kind (as opposed to a well-formed file describing invalid rules).
+    """
 
 
 class StateError(ProgressionError, ValueError):
