@@ -172,3 +172,19 @@ def test_config_round_trips_through_dict(config: ProgressionConfig):
 def test_state_round_trips_through_dict(state: ProgressState):
     """from_dict(to_dict(s)) == s for every state."""
     assert ProgressState.from_dict(state.to_dict()) == state
+
+
+@given(runs())
+def test_result_columns_equal_the_built_results(run):
+    """AwardResults.column reads the same values as the result objects carry."""
+    config, state, events = run
+    _, results = apply_events(state, events, config)
+    built = list(results)
+    assert results.column("action") == [r.action for r in built]
+    assert results.column("outcome") == [r.outcome for r in built]
+    assert results.column("exp_added") == [r.exp_added for r in built]
+    assert results.column("previous_level") == [r.previous_level for r in built]
+    assert results.column("exp") == [r.state.exp for r in built]
+    assert results.column("level") == [r.state.level for r in built]
+    assert results.column("daily_exp_gained") == [r.state.daily_exp_gained for r in built]
+    assert results.column("now") == [r.now for r in built]
