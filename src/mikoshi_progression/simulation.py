@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from itertools import accumulate
 from operator import add, itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -48,7 +47,7 @@ from .config import DEFAULT_CONFIG, ProgressionConfig
 from .days import DayBoundary
 from .errors import ConfigError
 from .results import Outcome
-from .rules import AwardResults, apply_events
+from .rules import apply_events
 from .state import ProgressState
 
 __all__ = [
@@ -849,13 +848,18 @@ def _simulate_chunk(chunk: _Chunk, config: ProgressionConfig, archetype: Archety
         rng = random.Random(f"{chunk.seed}:{archetype.name}:{player}")
         events, ends, nominal = behaviour.attempts(rng.random, days)
         final, results = apply_events(fresh, events, config)
-        exp_by_day, lossy_days = _exp_by_day(results, ends, nominal, final.exp)
-        for day in lossy_days:
-            start = ends[day - 1] if day else 0
-            before = exp_by_day[day - 1] if day else 0
-            capped_days += _attribute_losses(
-                results, events, rewards, start, ends[day], before, cap_loss, limit_loss
+        exp_by_day, lossy_days = _exp_by_day(results.column("exp"), ends, nominal)
+        if lossy_days:
+            columns = _LossColumns(
+                results.column("outcome"),
+                results.column("exp_added"),
+                results.column("previous_level"),
             )
+            for day in lossy_days:
+                start = ends[day - 1] if day else 0
+                capped_days += _attribute_losses(
+                    columns, events, rewards, start, ends[day], cap_loss, limit_loss
+                )
         # EXP only grows here (nothing is revoked), so a level is reached on the
         # first day that ends with at least its threshold.
         for column, needed in zip(reach, thresholds, strict=True):
@@ -887,77 +891,60 @@ def _simulate_chunk(chunk: _Chunk, config: ProgressionConfig, archetype: Archety
 
 
 def _exp_by_day(
-    results: AwardResults, ends: Sequence[int], nominal: Sequence[int], final_exp: int
+    exp_after: Sequence[int], ends: Sequence[int], nominal: Sequence[int]
 ) -> tuple[list[int], list[int]]:
     """EXP at the end of each day, and the days on which an attempt lost EXP.
 
-    Reading a result builds an object, so as few are read as possible: a stretch
-    of days whose EXP gain equals the nominal EXP of its attempts lost nothing,
-    and every day in it ended at the EXP its attempts promised. Only stretches
-    that lost EXP are split in two (one read each), down to single days. A
-    player who never lost EXP costs no read; one who lost some every day costs
-    about one read a day.
+    ``exp_after`` is the EXP after each attempt, ``ends[d]`` the index just past
+    day ``d``'s attempts and ``nominal[d]`` the EXP those attempts were worth.
     """
-    days = len(ends)
-    promised = list(accumulate(nominal))
-    exp_by_day = [0] * days
+    exp_by_day: list[int] = []
     lossy: list[int] = []
-    # (first day, last day, EXP before the first, EXP after the last)
-    stack = [(0, days - 1, 0, final_exp)]
-    while stack:
-        first, last, before, after = stack.pop()
-        base = promised[first - 1] if first else 0
-        if after - before == promised[last] - base:
-            exp_by_day[first : last + 1] = [before + p - base for p in promised[first : last + 1]]
-        elif first == last:
-            exp_by_day[first] = after
-            lossy.append(first)
-        else:
-            mid = (first + last) // 2
-            end = ends[mid]
-            at_mid = results[end - 1].state.exp if end else 0
-            stack.append((mid + 1, last, at_mid, after))
-            stack.append((first, mid, before, at_mid))
+    before = 0
+    for day, end in enumerate(ends):
+        after = exp_after[end - 1] if end else 0
+        exp_by_day.append(after)
+        if after - before < nominal[day]:
+            lossy.append(day)
+        before = after
     return exp_by_day, lossy
 
 
+@dataclass(frozen=True, slots=True)
+class _LossColumns:
+    """The per-attempt results a loss attribution reads (``AwardResults.column``)."""
+
+    outcomes: Sequence[Outcome]
+    exp_added: Sequence[int]
+    previous_levels: Sequence[int]
+
+
 def _attribute_losses(
-    results: AwardResults,
+    columns: _LossColumns,
     events: Sequence[tuple[datetime, str]],
     rewards: Mapping[str, int],
     start: int,
     end: int,
-    exp_before: int,
     cap_loss: dict[int, int],
     limit_loss: dict[str, int],
 ) -> bool:
     """Charge the EXP lost on one day (events ``start:end``) to the cap or to limits.
 
-    Reading a result builds an object, so only part of the day is read: a
-    binary search finds the first attempt that earned less than its reward
-    (every earlier one earned all of it), and only the attempts from there on
-    are read. Returns whether the daily cap cut or refused anything.
+    Returns whether the daily cap cut or refused anything.
     """
-    expected = list(accumulate(rewards[action] for _, action in events[start:end]))
-    lo, hi = 0, end - start - 1  # the day's last attempt is known to have lost EXP
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if results[start + mid].state.exp < exp_before + expected[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
     capped = False
-    for result in results[start + lo : end]:
-        outcome = result.outcome
+    for index in range(start, end):
+        outcome = columns.outcomes[index]
         if outcome is Outcome.AWARDED:
             continue
-        reward = rewards[result.action]
+        action = events[index][1]
+        reward = rewards[action]
         if outcome is Outcome.ACTION_LIMIT:
-            limit_loss[result.action] = limit_loss.get(result.action, 0) + reward
+            limit_loss[action] = limit_loss.get(action, 0) + reward
         else:  # DAILY_CAP or PARTIAL: charged to the cap of the level at the attempt
             capped = True
-            cap = result.previous_level
-            cap_loss[cap] = cap_loss.get(cap, 0) + reward - result.exp_added
+            level = columns.previous_levels[index]
+            cap_loss[level] = cap_loss.get(level, 0) + reward - columns.exp_added[index]
     return capped
 
 
