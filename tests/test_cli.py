@@ -133,8 +133,8 @@ def test_parser_accepts_new_commands():
         seen["args"] = args
         return 0
 
-    parser = build_parser([*COMMANDS, Command("replay", "replay a ledger", configure, run_it)])
-    args = parser.parse_args(["replay", "--flag", "x", "--json"])
+    parser = build_parser([*COMMANDS, Command("audit", "audit the rules", configure, run_it)])
+    args = parser.parse_args(["audit", "--flag", "x", "--json"])
     assert args.run(args) == 0
     assert (seen["args"].flag, seen["args"].json) == ("x", True)
 

@@ -29,6 +29,7 @@ __all__ = [
     "ProgressionConfig",
     "config_problems",
     "load_config",
+    "read_data_file",
 ]
 
 _LEVEL_KEYS = ("number", "name", "unlock", "exp_required")
@@ -247,18 +248,35 @@ def load_config(path: str | Path) -> ProgressionConfig:
         ConfigFileError: the file is missing, unreadable, malformed or not .toml/.json.
         ConfigError: the file describes an invalid config (every problem listed).
     """
+    data, source = read_data_file(path)
+    return ProgressionConfig.from_dict(data, source=source)
+
+
+def read_data_file(
+    path: str | Path, suffixes: Sequence[str] = (".toml", ".json")
+) -> tuple[dict[str, Any], str]:
+    """Parse a ``.toml`` or ``.json`` file into a mapping; return it and the path as text.
+
+    Shared by every loader of designer-written files, so they fail alike.
+
+    Raises:
+        ConfigFileError: the file is missing, unreadable, not UTF-8, malformed, not a
+            mapping at the top, or its extension is not one of ``suffixes``.
+    """
     path = Path(path)
     source = str(path)
     suffix = path.suffix.lower()
-    if suffix not in (".toml", ".json"):
+    if suffix not in suffixes:
         raise ConfigFileError(
-            [f"file: unsupported extension {suffix or '(none)'!r}, use .toml or .json"],
+            [f"file: unsupported extension {suffix or '(none)'!r}, use {' or '.join(suffixes)}"],
             source=source,
         )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError([f"file: cannot read ({exc.strerror})"], source=source) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError([f"file: not UTF-8 text ({exc.reason})"], source=source) from exc
     try:
         data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -267,7 +285,7 @@ def load_config(path: str | Path) -> ProgressionConfig:
         raise ConfigFileError([f"file: malformed JSON: {exc}"], source=source) from exc
     if not isinstance(data, dict):
         raise ConfigFileError(["file: the top level must be an object"], source=source)
-    return ProgressionConfig.from_dict(data, source=source)
+    return data, source
 
 
 # --- validation -----------------------------------------------------------------

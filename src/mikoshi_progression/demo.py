@@ -71,7 +71,7 @@ def _line(out: TextIO, who: str, what: str, result: AwardResult) -> None:
         verdict = f"refused ({result.http_status}): {result.reason}"
     extra = "  LEVEL UP!" if result.leveled_up else ""
     out.write(
-        f"  {who:<6} {what:<22} {verdict:<62} exp={state.exp:<4} L{state.level} "
+        f"  {who:<6} {what:<28} {verdict:<62} exp={state.exp:<4} L{state.level} "
         f"today={state.daily_exp_gained}/{result.daily_exp_cap}{extra}\n"
     )
 
@@ -96,9 +96,14 @@ def _tour(service: ProgressionService, clock: _SteppingClock, out: TextIO, path:
         "create_persona",
         "create_persona",
         "paid_char_sold",
-        "forked",
     ):
         _line(out, "alice", action, service.award("alice", action))
+    _line(
+        out,
+        "alice",
+        "forked (by bob)",
+        service.award("alice", "forked", key="fork:bob:char-1", actor_id="bob"),
+    )
 
     out.write("\nA client retries a request with the same idempotency key:\n")
     for attempt in ("first try", "retry"):
@@ -115,7 +120,7 @@ def _tour(service: ProgressionService, clock: _SteppingClock, out: TextIO, path:
     )
     revoked = service.revoke("carol", "like:bob:char-7")
     taken = -revoked.exp_delta if revoked else 0
-    out.write(f"  carol  {'unlike':<22} -{taken} EXP taken back; today's count and cap stay\n")
+    out.write(f"  carol  {'unlike':<28} -{taken} EXP taken back; today's count and cap stay\n")
     _line(
         out,
         "carol",

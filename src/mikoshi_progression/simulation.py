@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import random
 import signal
-import tomllib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
-from .config import DEFAULT_CONFIG, ProgressionConfig
+from .config import DEFAULT_CONFIG, ProgressionConfig, read_data_file
 from .days import DayBoundary
 from .errors import ConfigError
 from .results import Outcome
@@ -306,19 +305,10 @@ def load_archetypes(path: str | Path) -> tuple[Archetype, ...]:
     See ``examples/archetypes.toml`` for the format.
 
     Raises:
-        ConfigError: the file is missing, unreadable or malformed (problems
-            prefixed ``file:``), or describes invalid archetypes (every problem listed).
+        ConfigFileError: the file is missing, unreadable or malformed.
+        ConfigError: the file describes invalid archetypes (every problem listed).
     """
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"file: cannot read ({exc.strerror})"], source=source) from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"file: malformed TOML: {exc}"], source=source) from exc
+    data, source = read_data_file(path, suffixes=(".toml",))
     return archetypes_from_dict(data, source=source)
 
 

@@ -13,6 +13,7 @@ from ..state import ProgressState
 from .base import (
     EntryKind,
     LedgerEntry,
+    SchemaReport,
     Snapshot,
     StaleVersionError,
     StoreTransaction,
@@ -45,6 +46,10 @@ class InMemoryStore:
 
     def create_schema(self) -> None:
         """Nothing to create; present for the protocol."""
+
+    def check_schema(self) -> SchemaReport:
+        """Nothing can be missing: an empty report."""
+        return SchemaReport()
 
     def close(self) -> None:
         self._closed = True

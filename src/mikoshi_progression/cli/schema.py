@@ -1,0 +1,164 @@
+"""``schema export|init|check``: the two schemas the library has.
+
+- ``export`` writes the JSON Schema of config files (the ``[pydantic]`` extra), which
+  editors use to check a designer's ``levels.toml``/``.json`` as they type.
+- ``init`` creates a SQL store's tables if they are missing (safe to run twice) and
+  ``check`` reports what of them is missing, the migration guide's checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..stores import SchemaReport, SchemaStore
+from ._common import CliError, Command, ExitCode, output_options, print_json
+from .stores import add_store_options, display_url, opened_store
+
+__all__ = ["SCHEMA"]
+
+_PYDANTIC_MISSING = (
+    "schema export needs pydantic, which is not installed: "
+    "pip install 'mikoshi-progression[pydantic]'"
+)
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="schema_command", metavar="SUBCOMMAND", required=True)
+    export = sub.add_parser(
+        "export",
+        help="write the JSON Schema of config files",
+        description="Write the JSON Schema (draft 2020-12) of config files, for editors. "
+        "Needs the [pydantic] extra.",
+        parents=[output_options()],
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the schema to FILE (default: stdout)",
+    )
+    export.set_defaults(run=_run_export)
+    init = sub.add_parser(
+        "init",
+        help="create a store's tables if they are missing",
+        description="Create the store's tables and indexes if they are missing; safe to run "
+        "any number of times. Prints what it created.",
+        parents=[output_options()],
+    )
+    add_store_options(init)
+    init.set_defaults(run=_run_init)
+    check = sub.add_parser(
+        "check",
+        help="report a store's missing tables and columns",
+        description="Report the tables and columns the store needs that the database lacks; "
+        "exits 1 if anything is missing.",
+        parents=[output_options()],
+    )
+    add_store_options(check)
+    check.set_defaults(run=_run_check)
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("pydantic") is None:
+        raise CliError(_PYDANTIC_MISSING, ExitCode.MISSING_EXTRA)
+    try:
+        from ..pydantic import config_json_schema
+    except ImportError as exc:
+        raise CliError(_PYDANTIC_MISSING, ExitCode.MISSING_EXTRA) from exc
+    text = json.dumps(config_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"-o {args.output}: cannot write ({exc.strerror or exc})") from exc
+    if args.json:
+        print_json({"output": args.output})
+    else:
+        print(f"Wrote the JSON Schema of config files to {args.output}")
+    return ExitCode.OK
+
+
+# --- init and check ----------------------------------------------------------------------
+
+
+def _report_doc(report: SchemaReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "missing_tables": list(report.missing_tables),
+        "missing_columns": list(report.missing_columns),
+    }
+
+
+def _missing_lines(report: SchemaReport) -> list[str]:
+    return [f"  missing table: {t}" for t in report.missing_tables] + [
+        f"  missing column: {c}" for c in report.missing_columns
+    ]
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    url = display_url(args.store)
+    with opened_store(args, must_exist=False, needs_tables=False) as store:
+        before = store.check_schema() if isinstance(store, SchemaStore) else None
+        store.create_schema()
+        after = store.check_schema() if isinstance(store, SchemaStore) else None
+    if before is None or after is None:
+        if args.json:
+            print_json({"store": url, "checked": False, "created_tables": [], "ok": True})
+        else:
+            print(f"{url}: this store keeps no tables; nothing to create")
+        return ExitCode.OK
+    created = [t for t in before.missing_tables if t not in after.missing_tables]
+    if args.json:
+        print_json({"store": url, "checked": True, "created_tables": created, **_report_doc(after)})
+    else:
+        if created:
+            print(f"{url}: created {', '.join(created)}")
+        elif after.ok:
+            print(f"{url}: the schema is already in place; nothing to do")
+        if not after.ok:
+            print(f"{url}: still incomplete (the store does not alter existing tables):")
+            print("\n".join(_missing_lines(after)))
+    return ExitCode.OK if after.ok else ExitCode.INVALID
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    url = display_url(args.store)
+    with opened_store(args, needs_tables=False) as store:
+        report = store.check_schema() if isinstance(store, SchemaStore) else None
+    if report is None:
+        if args.json:
+            print_json({"store": url, "checked": False, "ok": True})
+        else:
+            print(f"{url}: this store keeps no tables; nothing to check")
+        return ExitCode.OK
+    if args.json:
+        print_json({"store": url, "checked": True, **_report_doc(report)})
+    elif report.ok:
+        print(f"OK: {url} has every table and column the store needs")
+    else:
+        print(f"{url}: the schema is incomplete")
+        print("\n".join(_missing_lines(report)))
+        if report.missing_tables:
+            print(f"Create the missing tables with: mikoshi-progression schema init --store {url}")
+    return ExitCode.OK if report.ok else ExitCode.INVALID
+
+
+SCHEMA = Command(
+    "schema",
+    "export the config JSON Schema; create or check a store's tables",
+    _configure,
+    None,
+    "export: the JSON Schema of config files. init: create a SQL store's tables if they are "
+    "missing (idempotent). check: report the tables and columns a store lacks.",
+    json_output=False,
+)

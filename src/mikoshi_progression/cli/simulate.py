@@ -1,0 +1,271 @@
+"""``simulate [CONFIG]``: the balance simulator on the command line.
+
+The simulation itself is :mod:`mikoshi_progression.simulation`; this module reads
+the options, draws a progress bar on a terminal and prints the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import ConfigError, ConfigFileError
+from ..simulation import (
+    DEFAULT_ARCHETYPES,
+    DEFAULT_START,
+    Archetype,
+    SimulationReport,
+    default_jobs,
+    load_archetypes,
+    plot_exp_curves,
+    simulate,
+)
+from ._common import (
+    CliError,
+    Command,
+    ExitCode,
+    add_config_argument,
+    cell,
+    config_file_message,
+    config_source,
+    format_table,
+    iso_date,
+    load_config_argument,
+    percent,
+    positive_int,
+    print_json,
+)
+
+__all__ = ["SIMULATE"]
+
+_SMALL_RUN = 200_000  # player-days under which a run stays in one process by default
+
+
+def _configure_simulate(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument(
+        "--players", type=positive_int, default=1000, help="players in all (default: 1000)"
+    )
+    parser.add_argument(
+        "--days", type=positive_int, default=365, help="days to simulate (default: 365)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--start",
+        type=iso_date,
+        default=None,
+        metavar="DATE",
+        help="the first simulated day, YYYY-MM-DD (default: 2026-01-01)",
+    )
+    parser.add_argument(
+        "--archetypes",
+        metavar="FILE.toml",
+        help="player archetypes to simulate (default: the four built-in ones)",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="also draw mean EXP by day per archetype (needs the [plot] extra)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="worker processes (default: the number of CPUs, at most 8; small runs use 1); "
+        "the report does not depend on it",
+    )
+
+
+class _ProgressBar:
+    """A one-line progress bar redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO, label: str = "simulating") -> None:
+        self._stream = stream
+        self._label = label
+        self._started = time.monotonic()
+        self._drawn = 0.0
+        self._width = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        share = done / total if total else 1.0
+        filled = round(30 * share)
+        elapsed = now - self._started
+        eta = f", {elapsed / share - elapsed:.0f}s left" if 0 < share < 1 else ""
+        text = (
+            f"\r{self._label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} players{eta}"
+        )
+        self._width = max(self._width, len(text))
+        self._stream.write(text.ljust(self._width))
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._width:
+            self._stream.write("\r" + " " * self._width + "\r")
+            self._stream.flush()
+
+
+def _check_plot_target(path: str) -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CliError(
+            "--plot needs matplotlib, which is not installed: "
+            "pip install 'mikoshi-progression[plot]'",
+            ExitCode.MISSING_EXTRA,
+        )
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise CliError(f"--plot: no such directory: {target.parent}")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise CliError(
+            f"--plot: cannot draw a {suffix or 'file without extension'!r} image; use one of: "
+            + ", ".join(f".{f}" for f in sorted(formats))
+        )
+
+
+def _archetypes(path: str) -> tuple[Archetype, ...]:
+    """The archetypes of a file; a file that cannot be read or parsed is a CliError (exit 2)."""
+    try:
+        return load_archetypes(path)
+    except ConfigFileError as exc:
+        raise CliError(config_file_message(exc)) from exc
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    config, label = load_config_argument(args.config)
+    archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
+    if args.plot is not None:
+        _check_plot_target(args.plot)
+    jobs = args.jobs
+    if jobs is None:
+        jobs = 1 if args.players * args.days < _SMALL_RUN else default_jobs()
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    try:
+        report = simulate(
+            config,
+            archetypes,
+            players=args.players,
+            days=args.days,
+            seed=args.seed,
+            start=args.start or DEFAULT_START,
+            jobs=jobs,
+            progress=bar,
+        )
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise CliError(str(exc)) from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    plot = None
+    if args.plot is not None:
+        try:
+            plot = str(plot_exp_curves(report, args.plot))
+        except ImportError as exc:
+            raise CliError(str(exc), ExitCode.MISSING_EXTRA) from exc
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--plot {args.plot}: {exc}") from exc
+    if args.json:
+        print_json({"config": config_source(label, config), **report.to_dict(), "plot": plot})
+    else:
+        print("\n".join(_simulation_lines(report, label)))
+        if plot is not None:
+            print(f"\nPlot written to {plot}")
+    return ExitCode.OK
+
+
+def _simulation_lines(report: SimulationReport, label: str) -> list[str]:
+    out = [
+        f"Simulated {report.players:,} players for {report.days:,} days from "
+        f"{report.start.isoformat()} (seed {report.seed}; {label}, fingerprint "
+        f"{report.config.fingerprint}): {report.attempts:,} award attempts",
+    ]
+    for part in report.archetypes:
+        out += ["", f"== {part.archetype.name}: {part.players:,} players =="]
+        if part.archetype.description:
+            out.append(part.archetype.description)
+        if not part.players:
+            out.append("(no players: raise --players to simulate this archetype)")
+            continue
+        never = f"never = not reached in {report.days:,} days"
+        out += [
+            "",
+            f"Days to reach each level ({never})",
+            format_table(
+                ["Level", "EXP", "p10", "Median", "p90", "Reached", "Never"],
+                [
+                    [
+                        f"{r.level} {r.name}",
+                        r.exp_required,
+                        _days(r.p10),
+                        _days(r.median),
+                        _days(r.p90),
+                        r.reached,
+                        r.never,
+                    ]
+                    for r in part.levels
+                ],
+                "lrrrrrr",
+            ),
+        ]
+        rows: list[list[object]] = [
+            ["nominal (all attempts)", part.nominal_exp, percent(1.0 if part.nominal_exp else 0)],
+            ["awarded", part.awarded_exp, percent(part.share(part.awarded_exp))],
+            ["lost to the daily cap", part.cap_lost, percent(part.share(part.cap_lost))],
+        ]
+        rows += [
+            [
+                f"  at level {n} (cap {report.config.cap_for_level(n):,})",
+                exp,
+                percent(part.share(exp)),
+            ]
+            for n, exp in part.cap_loss.items()
+        ]
+        rows.append(
+            ["lost to action limits", part.limit_lost, percent(part.share(part.limit_lost))]
+        )
+        rows += [
+            [f"  {a} ({report.config.actions[a].daily_limit}/day)", exp, percent(part.share(exp))]
+            for a, exp in part.limit_loss.items()
+        ]
+        capped = percent(part.capped_days / part.active_days) if part.active_days else "-"
+        out += [
+            "",
+            "Where EXP goes",
+            format_table(["", "EXP", "Share"], rows, "lrr"),
+            f"The cap bit on {part.capped_days:,} of {part.active_days:,} days played ({capped}).",
+        ]
+        summary = part.final_exp_summary()
+        out += [
+            "",
+            "Final EXP: " + ", ".join(f"{k} {cell(v)}" for k, v in summary.items()),
+            "Final level: "
+            + ", ".join(f"{n}: {count:,}" for n, count in part.final_levels.items()),
+        ]
+    return out
+
+
+def _days(value: int | None) -> str:
+    return "never" if value is None else f"{value:,}"
+
+
+SIMULATE = Command(
+    "simulate",
+    "simulate players under a config (balance check)",
+    _configure_simulate,
+    _run_simulate,
+    "Simulate player archetypes day by day through the real award rules and report "
+    "days to each level, EXP lost to the daily cap and to each action's limit, and "
+    "final EXP.",
+)
