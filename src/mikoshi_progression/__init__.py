@@ -37,6 +37,7 @@ from .errors import (
     StoreError,
     StoreUnavailableError,
     UnknownFeatureError,
+    UnknownUserError,
     UnsupportedStoreError,
 )
 from .levels import can_perform_action, level_for_exp, level_progress, levels_view
@@ -76,6 +77,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnknownFeatureError",
+    "UnknownUserError",
     "UnsupportedStoreError",
     "__version__",
     "apply_events",

@@ -22,6 +22,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnknownFeatureError",
+    "UnknownUserError",
     "UnsupportedStoreError",
 ]
 
@@ -82,6 +83,13 @@ class StoreError(ProgressionError):
 
 class ConcurrencyError(StoreError):
     """An award kept conflicting with concurrent writers and the retry budget ran out."""
+
+
+class UnknownUserError(StoreError, LookupError):
+    """A store that works in place on the platform's ``users`` table has no row for the user.
+
+    Such a store never creates users: the platform does.
+    """
 
 
 class StoreUnavailableError(StoreError):

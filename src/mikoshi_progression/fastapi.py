@@ -56,6 +56,7 @@ from .errors import (
     IdempotencyError,
     SelfAwardError,
     StoreUnavailableError,
+    UnknownUserError,
 )
 from .levels import levels_view
 from .results import AwardResult, Outcome
@@ -450,6 +451,9 @@ def progression_router(
                 status_code=409,
                 detail="Idempotency-Key was already used for another action",
             ) from exc
+        except UnknownUserError as exc:  # a store in place on users that lacks the row
+            detail = _CREATOR_USER_NOT_FOUND if rule.creator_award else "User not found"
+            raise HTTPException(status_code=404, detail=detail) from exc
         except (StoreUnavailableError, ConcurrencyError) as exc:
             raise _unavailable() from exc
         return _award_response(result, recipient)

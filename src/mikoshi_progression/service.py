@@ -35,6 +35,7 @@ from .stores.base import (
     ProgressStore,
     Snapshot,
     StaleVersionError,
+    StoredFormStore,
     StoreTransaction,
     UserActivity,
 )
@@ -59,17 +60,15 @@ class ReplayReport:
         entries: How many ledger entries were replayed.
         foreign_fingerprints: Config fingerprints in the ledger that differ from
             the service's (entries decided under other rules).
+        matches: Whether the replayed state equals the stored one, as the store's
+            columns can hold it (see ``StoredFormStore``).
     """
 
     state: ProgressState
     stored: ProgressState
     entries: int
     foreign_fingerprints: tuple[str, ...]
-
-    @property
-    def matches(self) -> bool:
-        """Whether the replayed state equals the stored one."""
-        return self.state == self.stored
+    matches: bool
 
 
 class ProgressionService:
@@ -240,8 +239,11 @@ class ProgressionService:
         entries = self.store.ledger(user_id)
         stored = self.state(user_id)
         state = replay_ledger(entries, self.config)
+        comparable = (
+            self.store.stored_form(state) if isinstance(self.store, StoredFormStore) else state
+        )
         foreign = sorted({e.config_fingerprint for e in entries} - {self.config.fingerprint})
-        return ReplayReport(state, stored, len(entries), tuple(foreign))
+        return ReplayReport(state, stored, len(entries), tuple(foreign), comparable == stored)
 
     def users_at_daily_cap(self) -> list[UserActivity]:
         """Users who reached their level's daily cap today, most EXP first (a guide query)."""

@@ -4,9 +4,8 @@
 - ``sqlite``: a fresh file under ``tmp_path`` per test (marker ``sqlite``).
 - ``postgres``: a fresh schema per test, named after this run and dropped after the
   test, on ``MIKOSHI_PG_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``)
-  (marker ``postgres``). Skipped while ``mikoshi_progression.stores.postgres`` does
-  not exist; skipped with a one-line reason when psycopg or the server is missing,
-  except when ``CI`` is set: then that is a failure.
+  (marker ``postgres``). Skipped with a one-line reason when psycopg or the server
+  is missing, except when ``CI`` is set: then that is a failure.
 """
 
 from __future__ import annotations
@@ -119,8 +118,6 @@ def _unavailable(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """The DSN of a reachable server (probed once per run); drops this run's leftovers."""
-    if importlib.util.find_spec("mikoshi_progression.stores.postgres") is None:
-        pytest.skip("mikoshi_progression.stores.postgres does not exist yet")
     try:
         importlib.import_module("mikoshi_progression.stores.postgres")
         import psycopg

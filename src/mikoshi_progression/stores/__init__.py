@@ -21,6 +21,7 @@ from .base import (
     SchemaStore,
     Snapshot,
     StaleVersionError,
+    StoredFormStore,
     StoreTransaction,
     UserActivity,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Snapshot",
     "StaleVersionError",
     "StoreTransaction",
+    "StoredFormStore",
     "UserActivity",
     "open_store",
 ]

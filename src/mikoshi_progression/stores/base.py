@@ -32,6 +32,7 @@ __all__ = [
     "Snapshot",
     "StaleVersionError",
     "StoreTransaction",
+    "StoredFormStore",
     "UserActivity",
 ]
 
@@ -205,6 +206,19 @@ class SchemaStore(Protocol):
     """Optional: stores that can report what of their schema is missing."""
 
     def check_schema(self) -> SchemaReport: ...
+
+
+@runtime_checkable
+class StoredFormStore(Protocol):
+    """Optional: stores whose columns keep less than a state holds.
+
+    The platform's ``users.last_chat_date`` is a ``DATE``; a store in place on it
+    reads back midnight of that day. ``replay`` compares through this.
+    """
+
+    def stored_form(self, state: ProgressState) -> ProgressState:
+        """``state`` as the store reads it back after writing it."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class _UserRecord:
     state: ProgressState
     version: int = 0
     ledger: list[LedgerEntry] = field(default_factory=list)
+    keyed: dict[tuple[EntryKind, str], LedgerEntry] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -124,12 +125,8 @@ class _MemoryTransaction:
             return Snapshot(ProgressState(), None)
         award = revoke = None
         if key is not None:
-            for entry in record.ledger:
-                if entry.key == key:
-                    if entry.kind is EntryKind.AWARD:
-                        award = entry
-                    elif entry.kind is EntryKind.REVOKE:
-                        revoke = entry
+            award = record.keyed.get((EntryKind.AWARD, key))
+            revoke = record.keyed.get((EntryKind.REVOKE, key))
         return Snapshot(
             record.state,
             record.version,
@@ -153,12 +150,16 @@ class _MemoryTransaction:
                 f"user {self._user_id!r} changed since it was loaded "
                 f"(version {version!r}, now {current!r})"
             )
+        taken = {} if record is None else record.keyed
+        new_keys = [(e.kind, e.key) for e in entries if e.key is not None]
+        if any(k in taken for k in new_keys) or len(set(new_keys)) < len(new_keys):
+            raise StaleVersionError(f"an idempotency key of user {self._user_id!r} was taken")
         if record is None:
             record = self._users[self._user_id] = _UserRecord(state)
-        keys = {(e.kind, e.key) for e in record.ledger if e.key is not None}
-        if any((e.kind, e.key) in keys for e in entries if e.key is not None):
-            raise StaleVersionError(f"an idempotency key of user {self._user_id!r} was taken")
-        start = len(record.ledger)
-        record.ledger.extend(replace(e, seq=start + i + 1) for i, e in enumerate(entries))
+        for number, entry in enumerate(entries, len(record.ledger) + 1):
+            stored = replace(entry, seq=number)
+            record.ledger.append(stored)
+            if stored.key is not None:
+                record.keyed[stored.kind, stored.key] = stored
         record.state = state
         record.version += 1

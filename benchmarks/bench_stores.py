@@ -1,0 +1,628 @@
+"""Awards per second through every store, beside two ceilings measured in the same run.
+
+Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
+      [--workers 1,4,8] [--stores memory,sqlite,postgres] [--modes threads,processes]
+      [--locking optimistic,row,adaptive,adaptive+cache]
+
+``--locking`` lists the PostgresStore variants to run (``+cache`` adds
+``snapshot_cache``); ``--quick`` runs one round of 1 s cells with the default
+store only. The DSN defaults to ``MIKOSHI_PG_DSN``; without a reachable server
+the PostgreSQL rows and both ceilings are left out.
+
+Every award goes through ``ProgressionService`` (load, decide in the pure core,
+version-checked write with its ledger rows), with 1, 4 and 8 concurrent workers,
+as threads sharing one store and as separate processes with a store each, on
+distinct users (one per worker) and on one hot user. Beside them, in the same
+run, two ceilings of the database itself: pgbench's single-row ``UPDATE`` (its C
+client, ``-c N -j N``) and the same ``UPDATE`` sent through psycopg by the same
+workers. The throughput config has one action worth 1 EXP, no limit and a huge
+cap, so no award is rejected; after each cell every user's ``exp`` and
+``daily_exp_gained`` must equal the sum of the ``exp_added`` its workers were
+told (no lost update). A last check per store runs 8 workers against a real cap
+on one user and requires the cap to be reached exactly (no overshoot).
+
+This is a measurement, never a test: nothing here asserts a speed. Numbers on a
+shared machine are noisy (commits wait for the disk): compare columns of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mikoshi_progression import ActionRule, Level, Outcome, ProgressionConfig
+from mikoshi_progression.errors import ConcurrencyError
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.stores import ProgressStore, open_store
+
+DEFAULT_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+THROUGHPUT = ProgressionConfig(
+    levels=(Level(1, "Only", "", 0),),
+    actions={"tick": ActionRule(1)},
+    daily_exp_caps={1: 10**15},
+)
+"""One action, 1 EXP, no daily limit, a cap never reached: every award succeeds."""
+
+CAP = 1000
+CAPPED = ProgressionConfig(
+    levels=(Level(1, "Only", "", 0),),
+    actions={"gift": ActionRule(7)},
+    daily_exp_caps={1: CAP},
+)
+"""The overshoot check: 7 EXP a gift, cap 1,000 (the last gift is partial)."""
+
+CONFIGS = {"throughput": THROUGHPUT, "capped": CAPPED}
+"""Configs by name: a config does not pickle, a worker process looks it up."""
+
+MAX_ATTEMPTS = 10_000  # a benchmark measures contention; it should not give up under it
+
+
+# --- what one worker does ---------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one worker did inside the measured window."""
+
+    count: int = 0
+    elapsed: float = 0.0
+    failures: int = 0
+    added: dict[str, int] = field(default_factory=dict)
+
+
+def _wait_until(moment: float) -> None:
+    delay = moment - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def award_loop(
+    service: ProgressionService, user: str, start_at: float, warmup: float, seconds: float
+) -> Tally:
+    """Award ``tick`` to ``user`` as fast as possible; count only after the warm-up."""
+    tally = Tally()
+    _wait_until(start_at)
+    measuring_from = time.perf_counter() + warmup
+    stop = measuring_from + seconds
+    total = 0
+    counted = 0
+    while True:
+        now = time.perf_counter()
+        if now >= stop:
+            break
+        try:
+            added = service.award(user, "tick").exp_added
+        except ConcurrencyError:
+            tally.failures += 1
+            continue
+        total += added
+        if now >= measuring_from:
+            counted += 1
+    tally.count = counted
+    tally.elapsed = seconds
+    tally.added[user] = total
+    return tally
+
+
+def update_loop(
+    dsn: str, table: str, row_id: int, start_at: float, warmup: float, seconds: float
+) -> Tally:
+    """The ceiling: the same single-row UPDATE, one statement (and commit) per call."""
+    import psycopg
+
+    tally = Tally()
+    statement = f"UPDATE {table} SET n = n + 1 WHERE id = %s"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement, (row_id,), prepare=True)
+        _wait_until(start_at)
+        measuring_from = time.perf_counter() + warmup
+        stop = measuring_from + seconds
+        while True:
+            now = time.perf_counter()
+            if now >= stop:
+                break
+            conn.execute(statement, (row_id,), prepare=True)
+            if now >= measuring_from:
+                tally.count += 1
+    tally.elapsed = seconds
+    return tally
+
+
+def capped_loop(service: ProgressionService, user: str, start_at: float) -> Tally:
+    """Give gifts until the cap says no; report what was added."""
+    tally = Tally()
+    _wait_until(start_at)
+    total = 0
+    while True:
+        result = service.award(user, "gift")
+        if result.outcome is Outcome.DAILY_CAP:
+            break
+        total += result.exp_added
+        tally.count += 1
+    tally.added[user] = total
+    return tally
+
+
+# --- stores -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """How to open one store, in this process or in another."""
+
+    label: str
+    url: str
+    options: tuple[tuple[str, Any], ...] = ()
+    processes: bool = True
+
+    def open(self, connections: int) -> ProgressStore:
+        options = dict(self.options)
+        if self.url.startswith("postgres"):
+            options.update(min_size=min(connections, 2), max_size=connections)
+        return open_store(self.url, **options)
+
+
+def _process_main(tasks: Any, replies: Any) -> None:
+    """A long-lived worker process: runs one task at a time, until told to stop."""
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        kind, args = task
+        try:
+            if kind == "ping":
+                replies.put(("ok", Tally()))
+                continue
+            if kind == "update":
+                replies.put(("ok", update_loop(*args)))
+                continue
+            spec, config, user, start_at, warmup, seconds = args
+            store = spec.open(1)
+            try:
+                service = ProgressionService(
+                    store, config=CONFIGS[config], max_attempts=MAX_ATTEMPTS
+                )
+                if kind == "award":
+                    replies.put(("ok", award_loop(service, user, start_at, warmup, seconds)))
+                else:
+                    replies.put(("ok", capped_loop(service, user, start_at)))
+            finally:
+                store.close()
+        except BaseException:
+            replies.put(("error", traceback.format_exc()))
+
+
+class ProcessPool:
+    """``size`` spawned workers, reused by every cell (start-up is never measured)."""
+
+    def __init__(self, size: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.replies = context.Queue()
+        self.tasks = [context.Queue() for _ in range(size)]
+        self.workers = [
+            context.Process(target=_process_main, args=(q, self.replies), daemon=True)
+            for q in self.tasks
+        ]
+        for worker in self.workers:
+            worker.start()
+        self.run([("ping", ())] * size)  # every worker imported and ready
+
+    def run(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Tally]:
+        for task_queue, job in zip(self.tasks, jobs, strict=False):
+            task_queue.put(job)
+        answers = [self.replies.get(timeout=600) for _ in jobs]
+        errors = [detail for status, detail in answers if status != "ok"]
+        if errors:
+            raise RuntimeError("a worker process failed:\n" + errors[0])
+        return [tally for _, tally in answers]
+
+    def close(self) -> None:
+        for task_queue in self.tasks:
+            task_queue.put(None)
+        for worker in self.workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        self.replies.close()
+
+
+def run_threads(work: Callable[[int], Tally], workers: int) -> list[Tally]:
+    results: list[Tally | None] = [None] * workers
+    errors: list[str] = []
+
+    def target(index: int) -> None:
+        try:
+            results[index] = work(index)
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError("a worker thread failed:\n" + errors[0])
+    return [r for r in results if r is not None]
+
+
+# --- cells ------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    rate: float | None = None
+    ok: bool = True
+    failures: int = 0
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    dsn: str
+    seconds: float
+    warmup: float
+    pool: ProcessPool | None
+    ceiling_table: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def start_at(self) -> float:
+        return time.time() + 0.3
+
+    def users(self, workload: str, workers: int) -> list[str]:
+        run = uuid.uuid4().hex[:8]
+        if workload == "hot":
+            return [f"{run}-hot"] * workers
+        return [f"{run}-w{i}" for i in range(workers)]
+
+    def awards(self, spec: StoreSpec, mode: str, workload: str, workers: int) -> Cell:
+        users = self.users(workload, workers)
+        start_at = self.start_at()
+        where = f"{spec.label} {mode} {workload} x{workers}"
+        if mode == "threads":
+            store = spec.open(workers)
+            try:
+                service = ProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
+                tallies = run_threads(
+                    lambda i: award_loop(service, users[i], start_at, self.warmup, self.seconds),
+                    workers,
+                )
+                ok = self._no_lost_update(store, tallies, where)
+            finally:
+                store.close()
+        else:
+            assert self.pool is not None
+            args = [(spec, "throughput", u, start_at, self.warmup, self.seconds) for u in users]
+            tallies = self.pool.run([("award", a) for a in args])
+            store = spec.open(1)
+            try:
+                ok = self._no_lost_update(store, tallies, where)
+            finally:
+                store.close()
+        cell = _cell(tallies)
+        cell.ok = ok
+        return cell
+
+    def _no_lost_update(self, store: ProgressStore, tallies: Sequence[Tally], where: str) -> bool:
+        """Every user's exp and daily gained equal the sum of what its workers were told."""
+        told: dict[str, int] = {}
+        for tally in tallies:
+            for user, added in tally.added.items():
+                told[user] = told.get(user, 0) + added
+        service = ProgressionService(store, config=THROUGHPUT)
+        for user, added in told.items():
+            state = service.state(user)
+            if not state.exp == state.daily_exp_gained == added:
+                self.problems.append(
+                    f"{where}: {user} holds exp={state.exp} "
+                    f"gained={state.daily_exp_gained}, workers were told {added}"
+                )
+                return False
+        return True
+
+    def updates(self, mode: str, workload: str, workers: int) -> Cell:
+        rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
+        start_at = self.start_at()
+        args = [
+            (self.dsn, self.ceiling_table, r, start_at, self.warmup, self.seconds) for r in rows
+        ]
+        if mode == "threads":
+            tallies = run_threads(lambda i: update_loop(*args[i]), workers)
+        else:
+            assert self.pool is not None
+            tallies = self.pool.run([("update", a) for a in args])
+        return _cell(tallies)
+
+    def pgbench(self, workload: str, workers: int) -> Cell:
+        binary = shutil.which("pgbench")
+        if binary is None:
+            return Cell(note="pgbench not installed")
+        target = "0" if workload == "hot" else ":client_id + 1"
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write(f"UPDATE {self.ceiling_table} SET n = n + 1 WHERE id = {target};\n")
+        try:
+            duration = max(1, round(self.seconds + self.warmup))
+            command = [binary, "-n", "-f", script.name, "-c", str(workers), "-j", str(workers)]
+            command += ["-T", str(duration), self.dsn]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+        finally:
+            os.unlink(script.name)
+        match = re.search(r"tps = ([0-9.]+)", done.stdout)
+        if done.returncode != 0 or match is None:
+            self.problems.append(f"pgbench failed: {done.stderr.strip() or done.stdout.strip()}")
+            return Cell(ok=False)
+        return Cell(rate=float(match.group(1)))
+
+    def capped(self, spec: StoreSpec, mode: str, workers: int) -> str:
+        """8 workers against a real cap on one user: the cap must be reached exactly."""
+        user = f"{uuid.uuid4().hex[:8]}-capped"
+        start_at = self.start_at()
+        if mode == "threads":
+            store = spec.open(workers)
+            try:
+                service = ProgressionService(store, config=CAPPED, max_attempts=MAX_ATTEMPTS)
+                tallies = run_threads(lambda i: capped_loop(service, user, start_at), workers)
+                state = service.state(user)
+            finally:
+                store.close()
+        else:
+            assert self.pool is not None
+            job = ("capped", (spec, "capped", user, start_at, 0.0, 0.0))
+            tallies = self.pool.run([job] * workers)
+            store = spec.open(1)
+            try:
+                state = ProgressionService(store, config=CAPPED).state(user)
+            finally:
+                store.close()
+        told = sum(t.added[user] for t in tallies)
+        ok = state.exp == state.daily_exp_gained == told == CAP
+        verdict = "ok" if ok else "OVERSHOOT/LOST"
+        return (
+            f"{spec.label:<24} {mode:<9} {workers} workers: gained {state.daily_exp_gained}, "
+            f"told {told}, cap {CAP}, {sum(t.count for t in tallies)} awards: {verdict}"
+        )
+
+
+def _median(cells: Sequence[Cell]) -> Cell:
+    """One figure for the rounds of a cell: the median rate."""
+    rates = [c.rate for c in cells if c.rate is not None]
+    return Cell(
+        rate=statistics.median(rates) if rates else None,
+        ok=all(c.ok for c in cells),
+        failures=sum(c.failures for c in cells),
+    )
+
+
+def _cell(tallies: Sequence[Tally]) -> Cell:
+    seconds = max(t.elapsed for t in tallies)
+    return Cell(
+        rate=sum(t.count for t in tallies) / seconds,
+        failures=sum(t.failures for t in tallies),
+    )
+
+
+# --- PostgreSQL set-up ------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_schema(dsn: str) -> Iterator[tuple[str, str] | None]:
+    """A schema for this run with the ceiling table; ``None`` if the server is unreachable."""
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        yield None
+        return
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL not reachable at {dsn}: {exc}".strip(), file=sys.stderr)
+        yield None
+        return
+    schema = f"bench_stores_{os.getpid()}"
+    table = f"{schema}.ceiling"
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            admin.execute(
+                sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, n bigint NOT NULL)").format(
+                    sql.Identifier(schema, "ceiling")
+                )
+            )
+            admin.execute(
+                sql.SQL("INSERT INTO {} SELECT g, 0 FROM generate_series(0, 64) AS g").format(
+                    sql.Identifier(schema, "ceiling")
+                )
+            )
+            yield schema, table
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def server_version(dsn: str) -> str:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        sync = conn.execute("SHOW synchronous_commit").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'} (synchronous_commit={sync[0] if sync else '?'})"
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def _fmt(cell: Cell | None) -> str:
+    if cell is None:
+        return "-"
+    if cell.rate is None:
+        return "n/a"
+    mark = "" if cell.ok else "!"
+    if cell.failures:
+        mark += "*"
+    return f"{cell.rate:,.0f}{mark}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s per cell, one round, default locking only"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per cell (median)")
+    parser.add_argument("--dsn", default=DEFAULT_DSN)
+    parser.add_argument("--seconds", type=float, default=None, help="measured seconds per cell")
+    parser.add_argument("--workers", default="1,4,8")
+    parser.add_argument("--stores", default="memory,sqlite,postgres")
+    parser.add_argument("--locking", default=None, help="PostgresStore locking modes to run")
+    parser.add_argument("--modes", default="threads,processes")
+    args = parser.parse_args(argv)
+
+    seconds = args.seconds or (1.0 if args.quick else 2.0)
+    rounds = args.rounds or (1 if args.quick else 3)
+    warmup = min(0.5, seconds / 4)
+    workers_list = [int(w) for w in args.workers.split(",")]
+    stores = args.stores.split(",")
+    modes = args.modes.split(",")
+    default_variants = "adaptive" if args.quick else "optimistic,row,adaptive,adaptive+cache"
+    lockings = (args.locking or default_variants).split(",")
+
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {sys.platform}")
+    with tempfile.TemporaryDirectory() as tmp, postgres_schema(args.dsn) as pg:
+        specs: list[StoreSpec] = []
+        if "memory" in stores:
+            specs.append(StoreSpec("memory", "memory://", processes=False))
+        if "sqlite" in stores:
+            specs.append(StoreSpec("sqlite", f"sqlite:///{tmp}/bench.db"))
+        if "postgres" in stores and pg is not None:
+            schema, _ = pg
+            print(server_version(args.dsn))
+            for variant in lockings:
+                locking, _, extra = variant.partition("+")
+                options: tuple[tuple[str, Any], ...] = (("schema", schema), ("locking", locking))
+                if extra == "cache":
+                    options += (("snapshot_cache", 100_000),)
+                specs.append(StoreSpec(f"postgres ({variant})", args.dsn, options))
+        print(
+            f"{seconds:g} s measured per cell after {warmup:g} s warm-up; "
+            f"median of {rounds} interleaved round(s)\n"
+        )
+
+        pool = ProcessPool(max(workers_list)) if "processes" in modes else None
+        bench = Bench(args.dsn, seconds, warmup, pool, pg[1] if pg else "")
+        runs: dict[tuple[str, str, str, int], list[Cell]] = {}
+        capped: list[str] = []
+        try:
+            for spec in specs:  # create schemas once, outside the measurements
+                spec.open(1).close()
+            for mode in modes:
+                for workers in workers_list:
+                    for workload in ("distinct", "hot"):
+                        # Rounds interleave the ceilings with the stores, so that a
+                        # machine getting slower or faster affects all of them alike.
+                        for _ in range(rounds):
+                            if pg is not None:
+                                key = ("UPDATE via psycopg", mode, workload, workers)
+                                runs.setdefault(key, []).append(
+                                    bench.updates(mode, workload, workers)
+                                )
+                                if mode == "threads":
+                                    key = ("UPDATE via pgbench (C)", mode, workload, workers)
+                                    runs.setdefault(key, []).append(
+                                        bench.pgbench(workload, workers)
+                                    )
+                            for spec in specs:
+                                if mode == "processes" and not spec.processes:
+                                    continue
+                                key = (spec.label, mode, workload, workers)
+                                runs.setdefault(key, []).append(
+                                    bench.awards(spec, mode, workload, workers)
+                                )
+                        print(f"  done: {mode}, {workers} workers, {workload}", file=sys.stderr)
+            top = max(workers_list)
+            for spec in specs:
+                for mode in modes:
+                    if mode == "processes" and not spec.processes:
+                        continue
+                    capped.append(bench.capped(spec, mode, top))
+        finally:
+            if pool is not None:
+                pool.close()
+            if pg is not None:
+                spec = next(s for s in specs if s.url.startswith("postgres"))
+                with _quiet():
+                    store = spec.open(1)
+                    store.drop_schema()  # type: ignore[attr-defined]
+                    store.close()
+
+    table = {key: _median(cells) for key, cells in runs.items()}
+    rows = [s.label for s in specs]
+    if pg is not None:
+        rows += ["UPDATE via psycopg", "UPDATE via pgbench (C)"]
+    width = 24
+    head = f"{'awards/s':<{width}} {'users':<9}"
+    for mode in modes:
+        head += "".join(f"{f'{mode[:4]} x{w}':>11}" for w in workers_list)
+    print(head)
+    print("-" * len(head))
+    for label in rows:
+        for workload in ("distinct", "hot"):
+            line = f"{label:<{width}} {workload:<9}"
+            for mode in modes:
+                for w in workers_list:
+                    line += f"{_fmt(table.get((label, mode, workload, w))):>11}"
+            print(line)
+    print("\n'!' a user's exp differed from what its workers were told (lost update);")
+    print("'*' some awards gave up (ConcurrencyError); 'UPDATE via pgbench (C)' runs -c N -j N.")
+
+    if pg is not None:
+        top = max(workers_list)
+        print(
+            f"\nPostgreSQL awards at {top} workers on distinct users, against the psycopg UPDATE:"
+        )
+        for spec in specs:
+            if not spec.url.startswith("postgres"):
+                continue
+            for mode in modes:
+                award = table.get((spec.label, mode, "distinct", top))
+                ceiling = table.get(("UPDATE via psycopg", mode, "distinct", top))
+                if award and ceiling and award.rate and ceiling.rate:
+                    share = award.rate / ceiling.rate
+                    verdict = "meets" if share >= 0.5 else "BELOW"
+                    print(
+                        f"  {spec.label:<24} {mode:<9} {award.rate:8,.0f} / {ceiling.rate:8,.0f}"
+                        f" = {share:4.0%}  ({verdict} the 50% target)"
+                    )
+    print(f"\nOvershoot check (one user, {max(workers_list)} workers, cap {CAP}, 7 EXP a gift):")
+    for line in capped:
+        print(f"  {line}")
+    lost = bench.problems
+    print("\nNo lost update in any cell." if not lost else "\nPROBLEMS:\n  " + "\n  ".join(lost))
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        print(f"clean-up failed: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

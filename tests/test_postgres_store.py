@@ -1,0 +1,721 @@
+"""PostgresStore on a real server: in place on the platform's ``users`` table, faults, schema.
+
+The store contract (what every store must do) runs in ``tests/stores``; this file
+covers what only PostgreSQL has: the platform's own table, killed connections,
+schema checks and driver error wrapping. The server is ``MIKOSHI_PG_DSN``
+(default ``postgresql://postgres@127.0.0.1:5432/test``); every test works in a
+schema of its own, dropped afterwards. Without a server the tests skip, except
+under ``CI``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mikoshi_progression import (
+    DEFAULT_CONFIG,
+    ActionRule,
+    Level,
+    Outcome,
+    ProgressionConfig,
+    ProgressState,
+)
+from mikoshi_progression.errors import StoreError, StoreUnavailableError
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.stores import EntryKind, StaleVersionError, open_store
+
+psycopg = pytest.importorskip("psycopg", reason="the [postgres] extra is not installed")
+from psycopg import sql  # noqa: E402
+from psycopg_pool import ConnectionPool  # noqa: E402
+
+from mikoshi_progression.stores.postgres import PostgresStore  # noqa: E402
+
+pytestmark = pytest.mark.postgres
+
+DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+LOCKINGS = ["optimistic", "row"]
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def admin() -> Iterator[Any]:
+    """A second, independent connection: sets tables up, inspects them, kills backends."""
+    try:
+        conn = psycopg.connect(DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL not reachable at {DSN}: {str(exc).strip().splitlines()[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with conn:
+        yield conn
+
+
+@pytest.fixture
+def schema(admin: Any) -> Iterator[str]:
+    """A fresh schema for one test, dropped with everything in it afterwards."""
+    name = f"mp_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    yield name
+    admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def make_store(schema: str) -> Iterator[Callable[..., PostgresStore]]:
+    """Builds stores in the test's schema and closes them at the end."""
+    stores: list[PostgresStore] = []
+
+    def make(**options: Any) -> PostgresStore:
+        options.setdefault("schema", schema)
+        store = PostgresStore(DSN, **options)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def create_platform_users(admin: Any, schema: str, *, columns: tuple[str, ...] = ()) -> str:
+    """``users`` as the platform's migrations leave it: a base table, then ADD COLUMNs.
+
+    ``columns`` limits which of the progression migrations ran (default: all).
+    """
+    users = sql.Identifier(schema, "users")
+    admin.execute(
+        sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, name text, email text)").format(users)
+    )
+    migrations = {
+        # add_level_exp_system.py, add_last_chat_date.py, add_daily_exp_limits.py
+        "level": "integer DEFAULT 1",
+        "exp": "integer DEFAULT 0",
+        "last_chat_date": "date",
+        "daily_exp_gained": "integer DEFAULT 0",
+        "last_exp_reset_date": "timestamp with time zone",
+        "daily_action_counts": "jsonb DEFAULT '{{}}'::jsonb",
+    }
+    for column, definition in migrations.items():
+        if columns and column not in columns:
+            continue
+        admin.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} " + definition).format(
+                users, sql.Identifier(column)
+            )
+        )
+    return f"{schema}.users"
+
+
+def insert_user(admin: Any, schema: str, user_id: str, **columns: Any) -> None:
+    """A platform row; columns not given take the table's defaults."""
+    names = ["id", "name", *columns]
+    admin.execute(
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(schema, "users"),
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        ),
+        [user_id, f"name of {user_id}", *columns.values()],
+    )
+
+
+def users_row(admin: Any, schema: str, user_id: str) -> tuple[Any, ...]:
+    """The platform columns of one row, read by the admin connection."""
+    row = admin.execute(
+        sql.SQL(
+            "SELECT level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, "
+            "daily_action_counts, name FROM {} WHERE id = %s"
+        ).format(sql.Identifier(schema, "users")),
+        [user_id],
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def users_definition(admin: Any, schema: str) -> list[tuple[Any, ...]]:
+    """Columns, types, defaults and indexes of the platform's table."""
+    columns = admin.execute(
+        "SELECT column_name, data_type, column_default, is_nullable "
+        "FROM information_schema.columns WHERE table_schema = %s AND table_name = 'users' "
+        "ORDER BY ordinal_position",
+        [schema],
+    ).fetchall()
+    indexes = admin.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'users' "
+        "ORDER BY indexname",
+        [schema],
+    ).fetchall()
+    return [*columns, *indexes]
+
+
+TICK = ProgressionConfig(
+    levels=(Level(1, "One", "", 0),),
+    actions={"tick": ActionRule(1)},
+    daily_exp_caps={1: 10**9},
+)
+
+
+# --- in place on the platform's users table -------------------------------------------
+
+
+def test_in_place_award_updates_platform_columns(admin, schema, make_store):
+    """An award in place writes the platform's own columns, DATE and JSONB included."""
+    users = create_platform_users(admin, schema)
+    insert_user(admin, schema, "alice")
+    store = make_store(users_table=users)
+    service = ProgressionService(store, clock=lambda: NOW)
+
+    chat = service.award("alice", "daily_chat")
+    made = service.award("alice", "create_character", key="char-1")
+    assert (chat.exp_added, made.exp_added) == (20, 30)
+
+    level, exp, chat_date, gained, reset, counts, name = users_row(admin, schema, "alice")
+    assert (level, exp, gained) == (1, 50, 50)
+    assert chat_date == date(2026, 3, 2)
+    assert reset == NOW
+    assert counts == {"daily_chat": 1, "create_character": 1}
+    assert name == "name of alice"  # the platform's other columns are left alone
+    kinds = [e.kind for e in service.ledger("alice")]
+    assert kinds == [EntryKind.IMPORT, EntryKind.DAY, EntryKind.AWARD, EntryKind.AWARD]
+    assert service.award("alice", "create_character", key="char-1").exp_added == 30
+    assert users_row(admin, schema, "alice")[1] == 50
+    # The DATE column keeps the day of the chat; replay agrees once put in that form.
+    report = service.replay("alice")
+    assert report.state.last_chat_date == NOW
+    assert store.stored_form(report.state) == report.stored
+    assert report.matches
+
+
+def test_in_place_legacy_rows_load_and_award(admin, schema, make_store):
+    """NULLs, string counts, removed actions and never-persisted counts do not break awards."""
+    users = create_platform_users(admin, schema)
+    today = NOW - timedelta(hours=3)
+    insert_user(
+        admin,
+        schema,
+        "nulls",
+        level=None,
+        exp=None,
+        daily_exp_gained=None,
+        daily_action_counts=None,
+    )
+    insert_user(
+        admin,
+        schema,
+        "strings",
+        level=2,
+        exp=120,
+        daily_exp_gained=40,
+        last_exp_reset_date=today,
+        daily_action_counts=psycopg.types.json.Jsonb(
+            {"create_character": "2", "chat_used_50": 3, "bogus": "x"}
+        ),
+    )
+    # The platform mutated the JSONB dict in place: gained was saved, the counts never were.
+    insert_user(admin, schema, "untracked", exp=45, daily_exp_gained=45, last_exp_reset_date=today)
+    store = make_store(users_table=users)
+    service = ProgressionService(store, clock=lambda: NOW)
+
+    assert service.state("nulls") == ProgressState()
+    assert service.award("nulls", "create_scene").exp_added == 15
+    assert users_row(admin, schema, "nulls")[:2] == (1, 15)
+
+    strings = service.state("strings")
+    assert dict(strings.daily_action_counts) == {"create_character": 2, "chat_used_50": 3}
+    assert service.award("strings", "create_character").outcome is Outcome.ACTION_LIMIT
+    assert service.award("strings", "create_scene").exp_added == 15
+    counts = users_row(admin, schema, "strings")[5]
+    assert counts == {"create_character": 2, "chat_used_50": 3, "create_scene": 1}
+
+    assert service.award("untracked", "create_character").exp_added == 30
+    assert users_row(admin, schema, "untracked")[3] == 75
+    for user in ("nulls", "strings", "untracked"):
+        assert service.replay(user).matches, user
+
+
+def test_in_place_never_alters_users(admin, schema, make_store):
+    """create_schema, awards and drop_schema leave the platform's table definition as it was."""
+    users = create_platform_users(admin, schema)
+    insert_user(admin, schema, "bob")
+    before = users_definition(admin, schema)
+    store = make_store(users_table=users)
+    store.create_schema()
+    store.create_schema()
+    ProgressionService(store, clock=lambda: NOW).award("bob", "create_scene")
+    assert store.check_schema().ok
+    store.drop_schema()
+    assert users_definition(admin, schema) == before
+    assert users_row(admin, schema, "bob")[1] == 15  # the award stays in the platform's row
+
+
+def test_in_place_unknown_user_is_a_store_error(admin, schema, make_store):
+    """A user without a platform row is refused with "no such user", never inserted."""
+    users = create_platform_users(admin, schema)
+    store = make_store(users_table=users)
+    service = ProgressionService(store, clock=lambda: NOW)
+    with pytest.raises(StoreError, match="no such user 'ghost'"):
+        service.award("ghost", "create_scene")
+    with pytest.raises(StoreError, match="no such user"):
+        store.put_state("ghost", ProgressState(exp=5))
+    count = admin.execute(sql.SQL("SELECT count(*) FROM {}.users").format(sql.Identifier(schema)))
+    assert count.fetchone() == (0,)
+    assert store.ledger("ghost") == []
+
+
+@pytest.mark.parametrize(
+    ("locking", "cache"), [("optimistic", 0), ("row", 0), ("adaptive", 0), ("adaptive", 100)]
+)
+def test_in_place_concurrent_awards_lose_nothing(admin, schema, make_store, locking, cache):
+    """Threads awarding to one platform row at once: nothing lost, the cap never passed."""
+    users = create_platform_users(admin, schema)
+    insert_user(admin, schema, "hot", exp=None, level=None)
+    store = make_store(users_table=users, locking=locking, max_size=8, snapshot_cache=cache)
+    service = ProgressionService(store, clock=lambda: NOW)
+
+    def work(worker: int) -> list[int]:
+        return [
+            service.award("hot", "paid_char_sold", key=f"sale-{worker}-{i}").exp_added
+            for i in range(5)
+        ]
+
+    with ThreadPoolExecutor(8) as pool:
+        added = [n for batch in pool.map(work, range(8)) for n in batch]
+    level, exp, _, gained, _, counts, _ = users_row(admin, schema, "hot")
+    assert exp == gained == sum(added)
+    assert gained == DEFAULT_CONFIG.cap_for_level(level)  # reached, never passed
+    assert counts["paid_char_sold"] == sum(1 for n in added if n > 0)
+    awards = [e for e in service.ledger("hot") if e.kind is EntryKind.AWARD]
+    assert sum(e.exp_delta for e in awards) == exp
+    assert service.replay("hot").matches
+
+
+def test_in_place_cache_sees_the_platforms_own_writes(admin, schema, make_store):
+    """A cached in-place snapshot never hides the guide's manual reset done in SQL."""
+    users = create_platform_users(admin, schema)
+    insert_user(admin, schema, "carol")
+    store = make_store(users_table=users, snapshot_cache=10)
+    service = ProgressionService(store, clock=lambda: NOW)
+    service.award("carol", "create_character")
+    service.award("carol", "create_scene")
+    admin.execute(
+        sql.SQL(
+            "UPDATE {} SET daily_exp_gained = 0, daily_action_counts = '{{}}'::jsonb "
+            "WHERE id = 'carol'"
+        ).format(sql.Identifier(schema, "users"))
+    )
+    assert service.award("carol", "create_character").exp_added == 30
+    _, exp, _, gained, _, counts, _ = users_row(admin, schema, "carol")
+    assert (exp, gained, counts) == (75, 30, {"create_character": 1})
+
+
+def test_in_place_monitoring_queries(admin, schema, make_store):
+    """The guide's monitoring queries run on the platform's table, legacy NULLs included."""
+    users = create_platform_users(admin, schema)
+    midnight = NOW.replace(hour=0, minute=0)
+    insert_user(admin, schema, "capped", level=3, daily_exp_gained=300, last_exp_reset_date=NOW)
+    insert_user(admin, schema, "busy", level=2, daily_exp_gained=90, last_exp_reset_date=NOW)
+    insert_user(admin, schema, "legacy", level=None, daily_exp_gained=150, last_exp_reset_date=NOW)
+    insert_user(admin, schema, "nulls", daily_exp_gained=None, last_exp_reset_date=NOW)
+    insert_user(
+        admin,
+        schema,
+        "yesterday",
+        daily_exp_gained=500,
+        last_exp_reset_date=midnight - timedelta(1),
+    )
+    store = make_store(users_table=users)
+    caps = {1: 150, 2: 150, 3: 300}
+    at_cap = store.users_at_daily_cap(caps, midnight)
+    assert [(a.user_id, a.level, a.daily_exp_cap) for a in at_cap] == [
+        ("capped", 3, 300),
+        ("legacy", 1, 150),
+    ]
+    active = store.most_active_users(caps, midnight, limit=3)
+    assert [(a.user_id, a.daily_exp_gained) for a in active] == [
+        ("capped", 300),
+        ("legacy", 150),
+        ("busy", 90),
+    ]
+    # Levels beyond the caller's table take its highest level's cap.
+    assert [a.daily_exp_cap for a in store.most_active_users({1: 150, 2: 200}, midnight)][:2] == [
+        200,
+        150,
+    ]
+
+
+def test_in_place_with_an_integer_id_column(admin, schema, make_store):
+    """The platform's id column may be an integer: compared as such, kept as text in the ledger."""
+    admin.execute(
+        sql.SQL(
+            "CREATE TABLE {} (id integer PRIMARY KEY, level integer DEFAULT 1, "
+            "exp integer DEFAULT 0, last_chat_date date, daily_exp_gained integer DEFAULT 0, "
+            "last_exp_reset_date timestamptz, daily_action_counts jsonb DEFAULT '{{}}')"
+        ).format(sql.Identifier(schema, "members"))
+    )
+    admin.execute(
+        sql.SQL("INSERT INTO {} (id) VALUES (42)").format(sql.Identifier(schema, "members"))
+    )
+    store = make_store(users_table=f"{schema}.members")
+    service = ProgressionService(store, clock=lambda: NOW)
+    assert service.award("42", "create_scene", key="s").exp_added == 15
+    assert [e.user_id for e in service.ledger("42")] == ["42"] * 3
+    with pytest.raises(StoreError, match="no such user"):
+        service.award("43", "create_scene")
+
+
+# --- own tables -------------------------------------------------------------------------
+
+
+def test_own_tables_monitoring_queries(make_store):
+    """Monitoring on the library's own tables counts only days opened since ``since``."""
+    store = make_store()
+    midnight = NOW.replace(hour=0, minute=0)
+    store.put_state("a", ProgressState(level=5, daily_exp_gained=500, last_exp_reset_date=NOW))
+    store.put_state("b", ProgressState(level=7, daily_exp_gained=499, last_exp_reset_date=NOW))
+    store.put_state("c", ProgressState(daily_exp_gained=150, last_exp_reset_date=midnight))
+    store.put_state(
+        "d", ProgressState(daily_exp_gained=150, last_exp_reset_date=midnight - timedelta(1))
+    )
+    caps = DEFAULT_CONFIG.daily_exp_caps
+    assert [a.user_id for a in store.users_at_daily_cap(caps, midnight)] == ["a", "c"]
+    busiest = store.most_active_users(caps, midnight, limit=2)
+    assert [(a.user_id, a.level, a.daily_exp_cap) for a in busiest] == [
+        ("a", 5, 500),
+        ("b", 7, 500),
+    ]
+
+
+def test_create_schema_twice_and_concurrently(schema, make_store):
+    """create_schema is idempotent, and four stores creating it at once do not collide."""
+    stores = [make_store(schema=f"{schema}_c", create=False) for _ in range(4)]
+    try:
+        assert not stores[0].check_schema().ok
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda s: s.create_schema(), stores))
+        stores[0].create_schema()
+        assert stores[1].check_schema().ok
+        service = ProgressionService(stores[2], clock=lambda: NOW)
+        assert service.award("u", "create_scene").exp_added == 15
+    finally:
+        stores[0].drop_schema()
+    assert stores[3].check_schema().missing_tables == (
+        f"{schema}_c.progression_state",
+        f"{schema}_c.progression_ledger",
+    )
+
+
+def test_check_schema_reports_missing_columns(admin, schema, make_store):
+    """The guide's migration checks: missing progression columns and a missing ledger."""
+    users = create_platform_users(admin, schema, columns=("level", "exp", "last_chat_date"))
+    store = make_store(users_table=users, create=False)
+    report = store.check_schema()
+    assert report.missing_columns == (
+        f"{users}.daily_exp_gained",
+        f"{users}.last_exp_reset_date",
+        f"{users}.daily_action_counts",
+    )
+    assert report.missing_tables == (f"{schema}.progression_ledger",)
+    assert not report.ok
+    missing = make_store(users_table=f"{schema}.no_such_table", create=False).check_schema()
+    assert missing.missing_tables == (f"{schema}.no_such_table", f"{schema}.progression_ledger")
+
+
+def test_stale_write_raises_and_keeps_nothing(make_store):
+    """Of two transactions that loaded the same version, the second write is stale."""
+    store = make_store()
+    with store.transaction("u") as tx:
+        tx.write(ProgressState(exp=1), tx.load().version, [])
+
+    def lose_the_race() -> None:
+        with store.transaction("u") as first:
+            loaded = first.load()
+            with store.transaction("u") as second:
+                second.write(ProgressState(exp=2), second.load().version, [])
+            first.write(ProgressState(exp=99), loaded.version, [])
+
+    with pytest.raises(StaleVersionError):
+        lose_the_race()
+    with store.transaction("u") as tx:
+        assert tx.load().state == ProgressState(exp=2)
+
+
+def test_snapshot_cache_never_serves_a_stale_decision(make_store):
+    """Two cached stores (two processes) on one user: every award counted, reads current."""
+    first = make_store(snapshot_cache=100)
+    second = make_store(snapshot_cache=100)
+    one = ProgressionService(first, config=TICK, clock=lambda: NOW)
+    two = ProgressionService(second, config=TICK, clock=lambda: NOW)
+    added = 0
+    for turn in range(10):
+        service = one if turn % 3 else two
+        added += service.award("shared", "tick").exp_added
+        assert one.state("shared").exp == two.state("shared").exp == added
+    assert one.replay("shared").matches
+
+    def work(worker: int) -> int:
+        service = one if worker % 2 else two
+        return sum(service.award(f"u{worker % 2}", "tick").exp_added for _ in range(10))
+
+    with ThreadPoolExecutor(4) as pool:
+        totals = list(pool.map(work, range(4)))
+    assert one.state("u0").exp == totals[0] + totals[2]
+    assert two.state("u1").exp == totals[1] + totals[3]
+
+
+# --- faults -----------------------------------------------------------------------------
+
+
+class HookedStore:
+    """Wraps a store: runs ``after_load`` after the first load, ``on_error`` on each failure."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        *,
+        after_load: Callable[[], None] = lambda: None,
+        on_error: Callable[[BaseException], None] = lambda exc: None,
+    ) -> None:
+        self.store = store
+        self.after_load = after_load
+        self.on_error = on_error
+        self.loads = 0
+        self.errors: list[BaseException] = []
+
+    @contextmanager
+    def transaction(self, user_id: str) -> Iterator[Any]:
+        try:
+            with self.store.transaction(user_id) as tx:
+                yield _HookedTransaction(self, tx)
+        except Exception as exc:
+            self.errors.append(exc)
+            self.on_error(exc)
+            raise
+
+    def ledger(self, user_id: str) -> list[Any]:
+        return self.store.ledger(user_id)
+
+    def create_schema(self) -> None:
+        self.store.create_schema()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _HookedTransaction:
+    def __init__(self, owner: HookedStore, tx: Any) -> None:
+        self._owner = owner
+        self._tx = tx
+
+    def load(self, key: str | None = None) -> Any:
+        snapshot = self._tx.load(key)
+        self._owner.loads += 1
+        if self._owner.loads == 1:
+            self._owner.after_load()
+        return snapshot
+
+    def write(self, state: Any, version: Any, entries: Any) -> None:
+        self._tx.write(state, version, entries)
+
+
+def kill_backends(admin: Any, application_name: str) -> None:
+    """Terminate the store's server processes, as an operator (or a crash) would."""
+    pids = [
+        pid
+        for (pid,) in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+    ]
+    assert pids, f"no backend named {application_name}"
+    for pid in pids:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # wait until they are really gone
+        left = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+        ).fetchone()
+        if left == (0,):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backends {pids} survived pg_terminate_backend")
+
+
+def stored(admin: Any, schema: str, layout: str, user_id: str) -> tuple[Any, ...]:
+    """What the database holds for a user: state columns and ledger size."""
+    table = "users" if layout == "in_place" else "progression_state"
+    key = "id" if layout == "in_place" else "user_id"
+    state = admin.execute(
+        sql.SQL("SELECT exp, daily_exp_gained, daily_action_counts FROM {} WHERE {} = %s").format(
+            sql.Identifier(schema, table), sql.Identifier(key)
+        ),
+        [user_id],
+    ).fetchone()
+    ledger = admin.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE user_id = %s").format(
+            sql.Identifier(schema, "progression_ledger")
+        ),
+        [user_id],
+    ).fetchone()
+    return (state, ledger)
+
+
+def faulty_store(admin, schema, make_store, layout, locking, **hooks):
+    """A one-connection store with a recognisable application_name, seeded with 15 EXP."""
+    name = f"victim-{uuid.uuid4().hex[:8]}"
+    options: dict[str, Any] = {
+        "locking": locking,
+        "min_size": 1,
+        "max_size": 1,
+        "connect_kwargs": {"application_name": name},
+    }
+    if layout == "in_place":
+        options["users_table"] = create_platform_users(admin, schema)
+        insert_user(admin, schema, "victim")
+    store = make_store(**options)
+    ProgressionService(store, clock=lambda: NOW).award("victim", "create_scene")
+    return name, store
+
+
+def assert_one_award(service: ProgressionService, result: Any) -> None:
+    """The keyed award landed exactly once, and the state agrees with the ledger."""
+    assert result.exp_added == 30
+    assert service.state("victim").exp == 45
+    keyed = [e for e in service.ledger("victim") if e.key == "like-1"]
+    assert [e.kind for e in keyed] == [EntryKind.AWARD]
+    assert service.replay("victim").matches
+    assert service.award("victim", "create_character", key="like-1").exp_added == 30
+    assert service.state("victim").exp == 45
+
+
+@pytest.mark.parametrize("locking", LOCKINGS)
+@pytest.mark.parametrize("layout", ["own_tables", "in_place"])
+def test_connection_killed_between_load_and_commit(admin, schema, make_store, layout, locking):
+    """A backend killed after the load: nothing is kept, the keyed retry awards exactly once."""
+    name, store = faulty_store(admin, schema, make_store, layout, locking)
+    before = stored(admin, schema, layout, "victim")
+    seen: list[tuple[Any, ...]] = []
+    hooked = HookedStore(
+        store,
+        after_load=lambda: kill_backends(admin, name),
+        on_error=lambda exc: seen.append(stored(admin, schema, layout, "victim")),
+    )
+    service = ProgressionService(hooked, clock=lambda: NOW)
+    result = service.award("victim", "create_character", key="like-1")
+    assert [type(e) for e in hooked.errors] == [StoreUnavailableError]
+    assert isinstance(hooked.errors[0].__cause__, psycopg.OperationalError)
+    assert seen == [before]  # at the moment of the failure: nothing of the award
+    assert_one_award(service, result)
+
+
+@pytest.mark.parametrize("locking", LOCKINGS)
+@pytest.mark.parametrize("layout", ["own_tables", "in_place"])
+def test_connection_killed_during_the_write(admin, schema, make_store, layout, locking):
+    """A backend killed inside the write statement leaves nothing; the retry awards once."""
+    name, store = faulty_store(admin, schema, make_store, layout, locking)
+    ident = sql.Identifier
+    # The first ledger insert of a keyed row sleeps (a sequence is not rolled back).
+    admin.execute(
+        sql.SQL(
+            "CREATE SEQUENCE {seq}; "
+            "CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.key IS NOT NULL AND nextval('{schema}.slow_once') = 1 "
+            "THEN PERFORM pg_sleep(10); END IF; RETURN NEW; END $$; "
+            "CREATE TRIGGER slow BEFORE INSERT ON {ledger} FOR EACH ROW EXECUTE FUNCTION {fn}()"
+        ).format(
+            seq=ident(schema, "slow_once"),
+            fn=ident(schema, "slow_once_fn"),
+            schema=sql.SQL(schema),
+            ledger=ident(schema, "progression_ledger"),
+        )
+    )
+    before = stored(admin, schema, layout, "victim")
+    seen: list[tuple[Any, ...]] = []
+    hooked = HookedStore(
+        store, on_error=lambda exc: seen.append(stored(admin, schema, layout, "victim"))
+    )
+    service = ProgressionService(hooked, clock=lambda: NOW)
+
+    def killer() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = %s AND wait_event = 'PgSleep'",
+                [name],
+            ).fetchone()
+            if row != (0,):
+                kill_backends(admin, name)
+                return
+            time.sleep(0.005)
+
+    with ThreadPoolExecutor(1) as pool:
+        killed = pool.submit(killer)
+        result = service.award("victim", "create_character", key="like-1")
+        killed.result()
+    assert [type(e) for e in hooked.errors] == [StoreUnavailableError]
+    assert seen == [before]
+    assert_one_award(service, result)
+
+
+# --- construction and error wrapping ---------------------------------------------------
+
+
+def test_driver_errors_are_wrapped(admin, schema, make_store):
+    """Driver errors surface as the library's errors, with the driver's as the cause."""
+    with pytest.raises(StoreUnavailableError) as unreachable:
+        PostgresStore("postgresql://postgres@127.0.0.1:1/test", timeout=1)
+    assert isinstance(unreachable.value.__cause__, psycopg.OperationalError)
+    with pytest.raises(StoreError, match="malformed"):
+        PostgresStore("host=127.0.0.1 port")
+
+    store = make_store(schema=f"{schema}_missing", create=False)
+    with pytest.raises(StoreError, match="create_schema") as missing:
+        ProgressionService(store).award("u", "create_scene")
+    cause = missing.value.__cause__
+    assert isinstance(cause, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName))
+    assert not isinstance(missing.value, StoreUnavailableError)
+
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.ledger("u")
+    with pytest.raises(ValueError, match="locking"):
+        PostgresStore(DSN, locking="pessimistic")  # type: ignore[arg-type]
+
+
+def test_existing_pool_is_used_and_left_open(schema):
+    """A caller's pool (not autocommit) works; close() leaves it open and as it was."""
+    with ConnectionPool(DSN, min_size=1, max_size=2, open=True) as pool:
+        store = PostgresStore(pool, schema=schema)
+        service = ProgressionService(store, clock=lambda: NOW)
+        assert service.award("u", "create_persona", key="p").exp_added == 15
+        assert service.award("u", "create_persona", key="p").exp_added == 15
+        store.close()
+        with pool.connection() as conn:
+            assert conn.autocommit is False
+            count = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(schema, "progression_ledger")
+                )
+            ).fetchone()
+            assert count == (2,)  # the day opened, one award
+
+
+def test_open_store_url_builds_a_postgres_store(schema):
+    """``open_store("postgresql://...")`` passes its options to PostgresStore."""
+    store = open_store(DSN, schema=schema, locking="row")
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store.locking == "row"
+        assert ProgressionService(store).award("u", "create_scene").exp_added == 15
+    finally:
+        store.close()
