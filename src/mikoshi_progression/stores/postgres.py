@@ -612,7 +612,7 @@ class _PostgresTransaction:
             raise _wrap(exc, f"load user {self._user_id!r}") from exc
         if row is None or row[6] is None:  # no state row (a keyed load still returns one)
             if self._sql.requires_row:
-                raise StoreError(self._store._no_such_user(self._user_id))
+                raise UnknownUserError(self._store._no_such_user(self._user_id))
             state, version, has_ledger = ProgressState(), None, bool(row and row[7])
         else:
             level, exp, chat, gained, reset, counts, version, has_ledger = row[:8]
@@ -653,7 +653,7 @@ class _PostgresTransaction:
         state, version, entries = self._pending
         query = self._sql.write[version is None, len(entries) == 1]
         if query is None:
-            raise StoreError(self._store._no_such_user(self._user_id))
+            raise UnknownUserError(self._store._no_such_user(self._user_id))
         params = self._store._state_params(self._user_id, state)
         params["version"] = None if version is None else str(version)
         params["n"] = len(entries)
