@@ -135,3 +135,16 @@ def test_max_attempts_must_be_positive():
     """A retry budget below one is a usage error."""
     with pytest.raises(ValueError, match="max_attempts"):
         ProgressionService(InMemoryStore(), max_attempts=0)
+
+
+def test_ledger_entries_round_trip_through_dicts_and_refuse_naive_moments():
+    """A ledger export reads back equal; an entry whose moment has no zone is refused."""
+    svc = service(InMemoryStore())
+    svc.award("u", "create_scene", key="k")
+    entries = svc.ledger("u")
+    from mikoshi_progression.stores import LedgerEntry
+
+    assert [LedgerEntry.from_dict(e.to_dict()) for e in entries] == entries
+    naive = {**entries[-1].to_dict(), "at": "2026-04-01T10:00:00"}
+    with pytest.raises(ValueError, match="timezone-aware"):
+        LedgerEntry.from_dict(naive)

@@ -53,8 +53,6 @@ def _entry(record: dict[str, Any], prefix: str) -> LedgerEntry:
         raise CliError(f"{prefix}: missing {exc.args[0]!r}") from exc
     except (StateError, ValueError, TypeError, AttributeError) as exc:
         raise CliError(f"{prefix}: {exc}") from exc
-    if entry.at.tzinfo is None or entry.at.utcoffset() is None:
-        raise CliError(f"{prefix}: at {record['at']!r} has no time zone")
     return entry
 
 

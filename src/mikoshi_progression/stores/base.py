@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from ..days import require_aware
 from ..errors import StoreError
 from ..state import ProgressState
 
@@ -103,7 +104,13 @@ class LedgerEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
-        """Read back :meth:`to_dict` output."""
+        """Read back :meth:`to_dict` output.
+
+        Raises:
+            ValueError: a moment is not ISO 8601 or carries no time zone.
+            StateError: ``state_after`` is not a valid state.
+            KeyError: a required field is missing.
+        """
         return cls(
             user_id=str(data["user_id"]),
             kind=EntryKind(data["kind"]),
@@ -112,7 +119,7 @@ class LedgerEntry:
             level_before=int(data["level_before"]),
             level_after=int(data["level_after"]),
             key=data.get("key"),
-            at=datetime.fromisoformat(data["at"]),
+            at=require_aware(datetime.fromisoformat(data["at"]), "at"),
             config_fingerprint=str(data.get("config_fingerprint", "")),
             state_after=ProgressState.from_dict(data["state_after"]),
             outcome=str(data.get("outcome", "")),
