@@ -156,7 +156,7 @@ class ProgressionService:
                     )
                 )
             if entries:
-                self._write(tx, snap, result.state, entries)
+                tx.write(result.state, snap.version, entries)
             return result
 
         return self._run(user_id, attempt, retry_faults=key is not None)
@@ -190,7 +190,7 @@ class ProgressionService:
                 level_before=snap.state.level,
                 key=key,
             )
-            self._write(tx, snap, new_state, [*self._import_entries(user_id, snap, now), entry])
+            tx.write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
             return entry
 
         return self._run(user_id, attempt, retry_faults=True)
@@ -205,7 +205,7 @@ class ProgressionService:
             entry = self._entry(
                 user_id, EntryKind.DAY, new_state, now, level_before=new_state.level
             )
-            self._write(tx, snap, new_state, [*self._import_entries(user_id, snap, now), entry])
+            tx.write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
             return new_state
 
         # Not retried after a fault: a reset that did land must not be repeated later.
@@ -225,7 +225,7 @@ class ProgressionService:
             now = self.clock()
             today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
             if today is not snap.state:
-                self._write(tx, snap, today, self._day_entries(user_id, snap, today, now))
+                tx.write(today, snap.version, self._day_entries(user_id, snap, today, now))
             return exp_limits_view(today, now=now, config=self.config)
 
         return self._run(user_id, attempt, retry_faults=True)
@@ -315,15 +315,6 @@ class ProgressionService:
             now=entry.at,
             config=self.config,
         )
-
-    def _write(
-        self,
-        tx: StoreTransaction,
-        snap: Snapshot,
-        state: ProgressState,
-        entries: Sequence[LedgerEntry],
-    ) -> None:
-        tx.write(state, snap.version, entries)
 
     def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
         """Adopt a row the ledger has never seen, so that replay starts from it."""
