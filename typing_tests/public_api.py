@@ -1,0 +1,60 @@
+"""Type-checked, never run: the public API's types as users see them (``mypy typing_tests``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, assert_type
+
+from mikoshi_progression import (
+    DEFAULT_CONFIG,
+    AwardResult,
+    AwardResults,
+    Outcome,
+    ProgressionConfig,
+    ProgressState,
+    apply_events,
+    award_exp_with_limits,
+    exp_limits_view,
+    level_for_exp,
+    level_progress,
+    levels_view,
+    load_config,
+    reset_daily_limits_if_needed,
+    revoke_exp,
+)
+from mikoshi_progression.service import ProgressionService, ReplayReport
+from mikoshi_progression.stores import LedgerEntry, ProgressStore, open_store
+
+now = datetime(2026, 1, 1, tzinfo=UTC)
+state = ProgressState()
+
+result = award_exp_with_limits(state, "daily_chat", now=now)
+assert_type(result, AwardResult)
+assert_type(result.outcome, Outcome)
+assert_type(result.state, ProgressState)
+assert_type(result.reason, str | None)
+assert_type(result.action_limit, int | None)
+assert_type(result.resets_at, datetime)
+assert_type(result.to_dict(), dict[str, Any])
+
+final, results = apply_events(state, [(now, "daily_chat")], DEFAULT_CONFIG)
+assert_type(final, ProgressState)
+assert_type(results, AwardResults)
+assert_type(results[0], AwardResult)
+assert_type(results[0:1], list[AwardResult])
+
+assert_type(level_for_exp(10), int)
+assert_type(level_progress(10), dict[str, Any])
+assert_type(levels_view(), dict[str, dict[str, Any]])
+assert_type(exp_limits_view(state, now=now), dict[str, Any])
+assert_type(reset_daily_limits_if_needed(state, now=now), ProgressState)
+assert_type(revoke_exp(state, 5), ProgressState)
+assert_type(load_config("levels.toml"), ProgressionConfig)
+
+store = open_store("memory://")
+assert_type(store, ProgressStore)
+service = ProgressionService(store)
+assert_type(service.award("u", "daily_chat", key="k"), AwardResult)
+assert_type(service.revoke("u", "k"), LedgerEntry | None)
+assert_type(service.replay("u"), ReplayReport)
+assert_type(service.limits("u"), dict[str, Any])
