@@ -12,7 +12,7 @@ protocols, so a third-party adapter implements only what it can.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -245,6 +245,37 @@ class UserActivity:
     daily_exp_gained: int
     daily_exp_cap: int
     daily_action_counts: dict[str, int]
+
+
+def rank_activity(
+    states: Iterable[tuple[str, ProgressState]], caps: Mapping[int, int], since: datetime
+) -> list[UserActivity]:
+    """The monitoring rows of users whose day opened at or after ``since``, most EXP first.
+
+    For stores that answer the monitoring queries in Python. ``caps`` maps levels to
+    caps; a level it lacks takes the highest level's cap.
+    """
+    if not caps:
+        raise ValueError("caps must map at least one level to its cap")
+    last_cap = caps[max(caps)]
+    rows = [
+        UserActivity(
+            user_id,
+            state.level,
+            state.daily_exp_gained,
+            caps.get(state.level, last_cap),
+            dict(state.daily_action_counts),
+        )
+        for user_id, state in states
+        if state.last_exp_reset_date is not None and state.last_exp_reset_date >= since
+    ]
+    rows.sort(key=lambda a: (-a.daily_exp_gained, a.user_id))
+    return rows
+
+
+def at_daily_cap(activity: Iterable[UserActivity]) -> list[UserActivity]:
+    """The rows whose EXP gained reached their cap, in their order."""
+    return [a for a in activity if a.daily_exp_gained >= a.daily_exp_cap]
 
 
 @runtime_checkable

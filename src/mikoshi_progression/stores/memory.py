@@ -18,6 +18,8 @@ from .base import (
     StaleVersionError,
     StoreTransaction,
     UserActivity,
+    at_daily_cap,
+    rank_activity,
 )
 
 __all__ = ["InMemoryStore"]
@@ -78,7 +80,7 @@ class InMemoryStore:
             return list(record.ledger) if record else []
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
-        return [a for a in self._activity(caps, since) if a.daily_exp_gained >= a.daily_exp_cap]
+        return at_daily_cap(self._activity(caps, since))
 
     def most_active_users(
         self, caps: Mapping[int, int], since: datetime, limit: int = 10
@@ -86,22 +88,9 @@ class InMemoryStore:
         return self._activity(caps, since)[:limit]
 
     def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
-        last_cap = caps[max(caps)]
         with self._registry_lock:
-            records = list(self._users.items())
-        rows = [
-            UserActivity(
-                user_id,
-                r.state.level,
-                r.state.daily_exp_gained,
-                caps.get(r.state.level, last_cap),
-                dict(r.state.daily_action_counts),
-            )
-            for user_id, r in records
-            if r.state.last_exp_reset_date is not None and r.state.last_exp_reset_date >= since
-        ]
-        rows.sort(key=lambda a: (-a.daily_exp_gained, a.user_id))
-        return rows
+            states = [(user_id, r.state) for user_id, r in self._users.items()]
+        return rank_activity(states, caps, since)
 
     def _lock_for(self, user_id: str) -> threading.Lock:
         if self._closed:

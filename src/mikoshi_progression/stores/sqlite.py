@@ -47,6 +47,8 @@ from .base import (
     StaleVersionError,
     StoreTransaction,
     UserActivity,
+    at_daily_cap,
+    rank_activity,
 )
 
 __all__ = ["SQLiteStore"]
@@ -358,7 +360,7 @@ class SQLiteStore:
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         """Users whose day opened at or after ``since`` and who reached their cap, most first."""
-        return [a for a in self._activity(caps, since) if a.daily_exp_gained >= a.daily_exp_cap]
+        return at_daily_cap(self._activity(caps, since))
 
     def most_active_users(
         self, caps: Mapping[int, int], since: datetime, limit: int = 10
@@ -367,10 +369,7 @@ class SQLiteStore:
         return self._activity(caps, since)[:limit]
 
     def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
-        if not caps:
-            raise ValueError("caps must map at least one level to its cap")
         require_aware(since, "since")
-        last_cap = caps[max(caps)]
         # Timestamps keep their own offset, so compare instants in Python; the SQL
         # narrows by day prefix first (no offset moves a moment by a whole day).
         day_floor = (since.astimezone(UTC) - timedelta(days=1)).date().isoformat()
@@ -378,26 +377,15 @@ class SQLiteStore:
             rows = _execute(
                 conn, self._sql.activity, {"day_floor": day_floor}, doing="run a monitoring query"
             ).fetchall()
-        activity = []
+        states = []
         for user_id, *values in rows:
             try:
-                state = state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
-            except (ValueError, TypeError):
-                continue  # an unreadable timestamp: no day known to have opened
-            opened = state.last_exp_reset_date
-            if opened is None or opened < since:
-                continue
-            activity.append(
-                UserActivity(
-                    user_id,
-                    state.level,
-                    state.daily_exp_gained,
-                    caps.get(state.level, last_cap),
-                    dict(state.daily_action_counts),
+                states.append(
+                    (user_id, state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True))))
                 )
-            )
-        activity.sort(key=lambda a: (-a.daily_exp_gained, a.user_id))
-        return activity
+            except (ValueError, TypeError):
+                continue  # an unreadable row is skipped here; loading it for an award says why
+        return rank_activity(states, caps, since)
 
     # --- connections -------------------------------------------------------------------
 
