@@ -27,7 +27,7 @@ def is_new_day(
     A ``now`` on an *earlier* day (a server whose clock lags another's) is not a
     new day: days only move forward, so skew can never reopen a spent day.
     """
-    return open_day(state, require_aware(now), config) is not state
+    return _opens_day(state, require_aware(now), config)
 
 
 def reset_daily_limits_if_needed(
@@ -55,10 +55,14 @@ def reset_daily_limits(state: ProgressState, *, now: datetime) -> ProgressState:
 
 def open_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> ProgressState:
     """:func:`reset_daily_limits_if_needed` for an already validated ``now`` (the hot path)."""
-    last = state.last_exp_reset_date
-    if last is None or config._is_later_day(now, last):
+    if _opens_day(state, now, config):
         return _build_state(state.exp, state.level, 0, now, EMPTY_COUNTS, state.last_chat_date)
     return state
+
+
+def _opens_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> bool:
+    last = state.last_exp_reset_date
+    return last is None or config._is_later_day(now, last)
 
 
 def next_reset_at(
