@@ -2,17 +2,22 @@
 
 Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
       [--workers 1,4,8] [--stores memory,sqlite,postgres] [--modes threads,processes]
-      [--locking optimistic,row,adaptive,adaptive+cache]
+      [--workloads distinct,hot,spread]
+      [--locking adaptive,adaptive+nocache,optimistic+nocache,row]
 
-``--locking`` lists the PostgresStore variants to run (``+cache`` adds
-``snapshot_cache``); ``--quick`` runs one round of 1 s cells with the default
-store only. The DSN defaults to ``MIKOSHI_PG_DSN``; without a reachable server
+``--locking`` lists the PostgresStore variants to run: a locking mode, with the
+store's default snapshot cache or, with ``+nocache``, ``snapshot_cache=0``;
+``--quick`` runs one round of 1 s cells with the default store and its
+uncached twin only. The DSN defaults to ``MIKOSHI_PG_DSN``; without a reachable server
 the PostgreSQL rows and both ceilings are left out.
 
 Every award goes through ``ProgressionService`` (load, decide in the pure core,
 version-checked write with its ledger rows), with 1, 4 and 8 concurrent workers,
 as threads sharing one store and as separate processes with a store each, on
-distinct users (one per worker) and on one hot user. Beside them, in the same
+distinct users (one per worker) and on one hot user; ``--workloads`` adds
+"spread", every award to a random one of 1,000 users, where a user's awards
+come from every worker (the snapshot cache's worst case across processes; its
+ceilings are the distinct ones). Beside them, in the same
 run, two ceilings of the database itself: pgbench's single-row ``UPDATE`` (its C
 client, ``-c N -j N``) and the same ``UPDATE`` sent through psycopg by the same
 workers. The throughput config has one action worth 1 EXP, no limit and a huge
@@ -31,6 +36,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
@@ -71,6 +77,9 @@ CAPPED = ProgressionConfig(
 CONFIGS = {"throughput": THROUGHPUT, "capped": CAPPED}
 """Configs by name: a config does not pickle, a worker process looks it up."""
 
+SPREAD_USERS = 1_000
+"""The "spread" workload: every worker awards to a random one of this many users."""
+
 MAX_ATTEMPTS = 10_000  # a benchmark measures contention; it should not give up under it
 
 
@@ -94,30 +103,39 @@ def _wait_until(moment: float) -> None:
 
 
 def award_loop(
-    service: ProgressionService, user: str, start_at: float, warmup: float, seconds: float
+    service: ProgressionService,
+    users: Sequence[str],
+    start_at: float,
+    warmup: float,
+    seconds: float,
 ) -> Tally:
-    """Award ``tick`` to ``user`` as fast as possible; count only after the warm-up."""
+    """Award ``tick`` as fast as possible to ``users`` (one, or a random one of many).
+
+    Only awards made after the warm-up are counted.
+    """
     tally = Tally()
+    pick = random.Random().choice
+    single = users[0] if len(users) == 1 else None
     _wait_until(start_at)
     measuring_from = time.perf_counter() + warmup
     stop = measuring_from + seconds
-    total = 0
+    added = tally.added
     counted = 0
     while True:
         now = time.perf_counter()
         if now >= stop:
             break
+        user = single or pick(users)
         try:
-            added = service.award(user, "tick").exp_added
+            exp_added = service.award(user, "tick").exp_added
         except ConcurrencyError:
             tally.failures += 1
             continue
-        total += added
+        added[user] = added.get(user, 0) + exp_added
         if now >= measuring_from:
             counted += 1
     tally.count = counted
     tally.elapsed = seconds
-    tally.added[user] = total
     return tally
 
 
@@ -287,11 +305,15 @@ class Bench:
     def start_at(self) -> float:
         return time.time() + 0.3
 
-    def users(self, workload: str, workers: int) -> list[str]:
+    def users(self, workload: str, workers: int) -> list[tuple[str, ...]]:
+        """The users each worker awards to."""
         run = uuid.uuid4().hex[:8]
         if workload == "hot":
-            return [f"{run}-hot"] * workers
-        return [f"{run}-w{i}" for i in range(workers)]
+            return [(f"{run}-hot",)] * workers
+        if workload == "spread":
+            shared = tuple(f"{run}-s{i}" for i in range(SPREAD_USERS))
+            return [shared] * workers
+        return [(f"{run}-w{i}",) for i in range(workers)]
 
     def awards(self, spec: StoreSpec, mode: str, workload: str, workers: int) -> Cell:
         users = self.users(workload, workers)
@@ -483,7 +505,7 @@ def _fmt(cell: Cell | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="1 s per cell, one round, default locking only"
+        "--quick", action="store_true", help="1 s per cell, one round, the default store only"
     )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per cell (median)")
     parser.add_argument("--dsn", default=DEFAULT_DSN)
@@ -492,6 +514,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stores", default="memory,sqlite,postgres")
     parser.add_argument("--locking", default=None, help="PostgresStore locking modes to run")
     parser.add_argument("--modes", default="threads,processes")
+    parser.add_argument(
+        "--workloads",
+        default="distinct,hot",
+        help="distinct (a user per worker), hot (one user), spread (a random one of 1,000)",
+    )
     args = parser.parse_args(argv)
 
     seconds = args.seconds or (1.0 if args.quick else 2.0)
@@ -500,7 +527,15 @@ def main(argv: list[str] | None = None) -> None:
     workers_list = [int(w) for w in args.workers.split(",")]
     stores = args.stores.split(",")
     modes = args.modes.split(",")
-    default_variants = "adaptive" if args.quick else "optimistic,row,adaptive,adaptive+cache"
+    workloads = args.workloads.split(",")
+    for workload in workloads:
+        if workload not in ("distinct", "hot", "spread"):
+            parser.error(f"unknown workload {workload!r}")
+    default_variants = (
+        "adaptive,adaptive+nocache"
+        if args.quick
+        else "adaptive,adaptive+nocache,optimistic+nocache,row"
+    )
     lockings = (args.locking or default_variants).split(",")
 
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {sys.platform}")
@@ -516,8 +551,10 @@ def main(argv: list[str] | None = None) -> None:
             for variant in lockings:
                 locking, _, extra = variant.partition("+")
                 options: tuple[tuple[str, Any], ...] = (("schema", schema), ("locking", locking))
-                if extra == "cache":
-                    options += (("snapshot_cache", 100_000),)
+                if extra == "nocache":
+                    options += (("snapshot_cache", 0),)
+                elif extra:
+                    parser.error(f"unknown PostgresStore variant {variant!r}")
                 specs.append(StoreSpec(f"postgres ({variant})", args.dsn, options))
         print(
             f"{seconds:g} s measured per cell after {warmup:g} s warm-up; "
@@ -533,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
                 spec.open(1).close()
             for mode in modes:
                 for workers in workers_list:
-                    for workload in ("distinct", "hot"):
+                    for workload in workloads:
                         # Rounds interleave the ceilings with the stores, so that a
                         # machine getting slower or faster affects all of them alike.
                         for _ in range(rounds):
@@ -582,7 +619,7 @@ def main(argv: list[str] | None = None) -> None:
     print(head)
     print("-" * len(head))
     for label in rows:
-        for workload in ("distinct", "hot"):
+        for workload in workloads:
             line = f"{label:<{width}} {workload:<9}"
             for mode in modes:
                 for w in workers_list:

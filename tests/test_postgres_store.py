@@ -476,6 +476,87 @@ def test_snapshot_cache_never_serves_a_stale_decision(make_store):
     assert two.state("u1").exp == totals[1] + totals[3]
 
 
+def test_cached_store_sees_raw_edits_of_its_own_tables(admin, schema, make_store):
+    """The version is the row's ``xmin``: an UPDATE made in plain SQL is never overwritten."""
+    store = make_store()  # the snapshot cache is on by default
+    service = ProgressionService(store, config=TICK, clock=lambda: NOW)
+    for _ in range(3):
+        service.award("u", "tick")
+    admin.execute(
+        sql.SQL("UPDATE {} SET exp = 100 WHERE user_id = 'u'").format(
+            sql.Identifier(schema, "progression_state")
+        )
+    )
+    assert service.state("u").exp == 100
+    admin.execute(
+        sql.SQL("UPDATE {} SET exp = 200 WHERE user_id = 'u'").format(
+            sql.Identifier(schema, "progression_state")
+        )
+    )
+    assert service.award("u", "tick").state.exp == 201
+
+
+def counting_pool(sent: list[str]) -> ConnectionPool[Any]:
+    """A pool whose connections record the first word of every statement they send."""
+
+    class CountingConnection(psycopg.Connection[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            sent.append(str(query).split(None, 1)[0])
+            return super().execute(query, params, **kwargs)
+
+    return ConnectionPool(
+        DSN, connection_class=CountingConnection, min_size=1, max_size=2, open=True
+    )
+
+
+def test_round_trips_per_award(schema):
+    """Two statements per award; one while the store's cached snapshot is current."""
+    sent: list[str] = []
+    with counting_pool(sent) as pool:
+        cached = ProgressionService(PostgresStore(pool, schema=schema), config=TICK)
+        uncached = ProgressionService(
+            PostgresStore(pool, schema=schema, snapshot_cache=0), config=TICK
+        )
+        cached.award("u", "tick")
+        sent.clear()
+        cached.award("u", "tick")
+        assert sent == ["WITH"]  # the version-checked write and its ledger row
+        sent.clear()
+        uncached.award("u", "tick")
+        assert sent == ["SELECT", "WITH"]
+        sent.clear()
+        # Another process wrote: the guess is refused, reloaded, written, not cached.
+        assert cached.award("u", "tick").state.exp == 4
+        assert sent == ["WITH", "SELECT", "WITH"]
+        sent.clear()
+        cached.award("u", "tick")
+        assert sent == ["SELECT", "WITH"]
+        assert cached.replay("u").matches
+
+
+def test_snapshot_cache_stops_guessing_when_guesses_keep_failing(make_store):
+    """Two processes taking turns on every user: the caches learn that guessing costs."""
+    first, second = make_store(), make_store()
+    one = ProgressionService(first, config=TICK, clock=lambda: NOW)
+    two = ProgressionService(second, config=TICK, clock=lambda: NOW)
+    added = 0
+    for user in range(12):
+        for service in (one, two, one, two):
+            added += service.award(f"u{user}", "tick").exp_added
+    assert added == 48
+    assert all(one.state(f"u{user}").exp == 4 for user in range(12))
+    info = first.snapshot_cache_info()
+    assert info is not None
+    assert info.wrong >= 4
+    assert not info.lending  # paused: the next awards load instead of guessing
+    assert make_store(snapshot_cache=0).snapshot_cache_info() is None
+
+
+def test_snapshot_cache_size_is_checked(make_store):
+    with pytest.raises(ValueError, match="snapshot_cache must be 0"):
+        make_store(snapshot_cache=-1)
+
+
 # --- faults -----------------------------------------------------------------------------
 
 

@@ -15,7 +15,12 @@ from mikoshi_progression import (
     StoreUnavailableError,
 )
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.stores import InMemoryStore, StaleVersionError, StoreTransaction
+from mikoshi_progression.stores import (
+    InMemoryStore,
+    StaleSnapshotError,
+    StaleVersionError,
+    StoreTransaction,
+)
 from mikoshi_progression.testing import FakeClock
 
 START = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
@@ -57,6 +62,26 @@ def test_endless_conflicts_end_in_a_concurrency_error():
     store = FlakyStore(StaleVersionError, failures=10**6)
     with pytest.raises(ConcurrencyError, match="after 5 attempts: 5 conflicts"):
         service(store, max_attempts=5).award("u", "create_scene")
+    assert store.ledger("u") == []
+
+
+def test_a_stale_cached_snapshot_is_reloaded_at_once(monkeypatch):
+    """A store's wrong guess costs no attempt and no back-off: nobody contends."""
+    slept: list[float] = []
+    monkeypatch.setattr("mikoshi_progression.service.time.sleep", slept.append)
+    store = FlakyStore(StaleSnapshotError, failures=1)
+    result = service(store, max_attempts=1).award("u", "create_scene")
+    assert result.exp_added == 15
+    assert (store.attempts, slept) == (2, [])
+
+
+def test_endless_stale_snapshots_end_in_a_concurrency_error(monkeypatch):
+    """A store that keeps guessing wrong is bounded like any conflict."""
+    monkeypatch.setattr("mikoshi_progression.service.time.sleep", lambda seconds: None)
+    store = FlakyStore(StaleSnapshotError, failures=10**6)
+    with pytest.raises(ConcurrencyError, match="after 4 attempts: 4 conflicts"):
+        service(store, max_attempts=4).award("u", "create_scene")
+    assert store.attempts == 3 + 4  # three free reloads, then the attempts
     assert store.ledger("u") == []
 
 

@@ -34,6 +34,7 @@ from .stores.base import (
     MonitoringStore,
     ProgressStore,
     Snapshot,
+    StaleSnapshotError,
     StaleVersionError,
     StoredFormStore,
     StoreTransaction,
@@ -278,11 +279,21 @@ class ProgressionService:
     ) -> T:
         conflicts = 0
         faults = 0
+        misses = 0
         last_error: StoreError | None = None
-        for number in range(self.max_attempts):
+        number = 0
+        while number < self.max_attempts:
             try:
                 with self.store.transaction(user_id) as tx:
                     return attempt(tx)
+            except StaleSnapshotError as exc:
+                # The store's cache guessed wrong and nobody contends: reload at once,
+                # without spending an attempt (a store stops guessing for that user).
+                misses += 1
+                last_error = exc
+                if misses <= _SNAPSHOT_MISSES:
+                    continue
+                conflicts += 1
             except StaleVersionError as exc:
                 conflicts += 1
                 last_error = exc
@@ -293,6 +304,7 @@ class ProgressionService:
                 if not retry_faults or faults >= _FAULT_ATTEMPTS:
                     raise
             _backoff(number)
+            number += 1
         if isinstance(last_error, StoreUnavailableError):
             raise last_error
         raise ConcurrencyError(
@@ -396,6 +408,9 @@ def replay_ledger(
 
 _FAULT_ATTEMPTS = 3
 """Attempts of a retryable operation through store faults before the fault is raised."""
+
+_SNAPSHOT_MISSES = 3
+"""Out-of-date cached snapshots retried at once, before they count as conflicts."""
 
 
 def _backoff(attempt: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnsupportedStoreError
+from ._snapshots import SnapshotCacheInfo
 from .base import (
     EntryKind,
     LedgerEntry,
@@ -20,6 +21,7 @@ from .base import (
     SchemaReport,
     SchemaStore,
     Snapshot,
+    StaleSnapshotError,
     StaleVersionError,
     StoredFormStore,
     StoreTransaction,
@@ -38,6 +40,8 @@ __all__ = [
     "SchemaReport",
     "SchemaStore",
     "Snapshot",
+    "SnapshotCacheInfo",
+    "StaleSnapshotError",
     "StaleVersionError",
     "StoreTransaction",
     "StoredFormStore",

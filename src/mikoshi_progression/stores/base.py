@@ -31,6 +31,7 @@ __all__ = [
     "SchemaReport",
     "SchemaStore",
     "Snapshot",
+    "StaleSnapshotError",
     "StaleVersionError",
     "StoreTransaction",
     "StoredFormStore",
@@ -152,6 +153,14 @@ class Snapshot:
 
 class StaleVersionError(StoreError):
     """The state changed since it was loaded; the service reloads and tries again."""
+
+
+class StaleSnapshotError(StaleVersionError):
+    """A snapshot a store served from its own cache was out of date.
+
+    Nobody is contending for the user (the store simply guessed wrong), so the
+    service reloads at once, without backing off.
+    """
 
 
 class StoreTransaction(Protocol):

@@ -2,8 +2,8 @@
 
 Two layouts:
 
-- **Own tables** (the default): ``progression_state`` (one row per user, with a
-  ``version bigint``) and ``progression_ledger`` (one row per change; unique
+- **Own tables** (the default): ``progression_state`` (one row per user) and
+  ``progression_ledger`` (one row per change; unique
   ``(user_id, seq)`` and unique ``(user_id, kind, key)`` where ``key`` is not
   null), in ``schema`` if one is given. :meth:`PostgresStore.create_schema`
   creates them.
@@ -16,6 +16,11 @@ Two layouts:
   table; nothing ever alters ``users`` or inserts into it: a user without a row
   there is an :class:`~mikoshi_progression.errors.UnknownUserError` ("no such user").
   Legacy values load through :func:`~mikoshi_progression.stores._rows.state_from_row`.
+
+In both layouts the version token is the row's ``xmin``: every write to a row
+changes it, whoever makes it, so no edit the store has not seen (the platform's,
+an operator's ``UPDATE`` in psql) is ever overwritten, and nothing has to
+remember to bump a counter.
 
 How an award reaches the database (every rule stays in Python):
 
@@ -36,12 +41,19 @@ How an award reaches the database (every rule stays in Python):
 That is **two round trips per award** (one for a repeated keyed award), the
 least possible while the decision is made in Python between the read and the
 write, and two statements, each prepared on its first use on a connection
-(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``). ``snapshot_cache=N``
-(off by default) serves unkeyed loads from the snapshot this process last
-read or wrote, making an unkeyed award one round trip; the version check still
-decides, and a transaction that writes nothing re-reads the version at commit.
+(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``).
 
-Locking, measured with ``benchmarks/bench_stores.py`` (8 threads, a 2-core VM
+The **snapshot cache** (``snapshot_cache``, 10,000 users by default, ``0`` for
+off) makes an unkeyed award **one round trip**: the load is served from the
+snapshot this process last read or wrote for the user, as a guess that the
+database checks. The version-checked write refuses a stale guess
+(:class:`~mikoshi_progression.stores.StaleSnapshotError`: the service reloads
+at once); a transaction that writes nothing re-reads the version before it
+returns. Keyed loads and row-locked loads always query. When guesses go wrong
+(other processes write the same users), the cache stops guessing, for a user
+or for everyone, for a while: see :mod:`~mikoshi_progression.stores._snapshots`.
+
+Locking, measured with the cache off by ``benchmarks/bench_stores.py`` (8 threads, a 2-core VM
 running both the clients and PostgreSQL 15, ``synchronous_commit=on``), in two
 runs: one while the disk made commits slow (pgbench's single-row ``UPDATE`` at
 3,700/s) and one while they were fast (11,500/s). Awards/s:
@@ -81,7 +93,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -105,11 +116,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ..errors import StoreError, StoreUnavailableError, UnknownUserError
 from ..state import ProgressState
 from ._rows import counts_from_db, counts_to_json, state_from_row
+from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
     EntryKind,
     LedgerEntry,
     SchemaReport,
     Snapshot,
+    StaleSnapshotError,
     StaleVersionError,
     StoreTransaction,
     UserActivity,
@@ -129,7 +142,7 @@ PROGRESS_COLUMNS = (
 )
 """The platform's progression columns of ``users``, as its migrations create them."""
 
-_STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "version", "seq")
+_STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "seq")
 _LEDGER_COLUMNS = (
     "user_id",
     "seq",
@@ -153,9 +166,9 @@ _SCHEMA_LOCK = 0x6D696B6F73686931
 _HOT_SECONDS = 5.0
 """Adaptive locking: how long a user stays row-locked after a write lost a race."""
 _HOT_USERS_MAX = 10_000
-"""Adaptive locking and the snapshot cache: at most this many users marked."""
-_SHARED_SECONDS = 60.0
-"""Snapshot cache: how long a user written by another process is not cached."""
+"""Adaptive locking: at most this many users marked."""
+DEFAULT_SNAPSHOT_CACHE = 10_000
+"""Users whose last snapshot a store remembers by default (a few MB)."""
 
 _UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 """Failures that a retry elsewhere can cure: read-only transaction (a failed-over primary)."""
@@ -190,14 +203,15 @@ class PostgresStore:
             without ``CREATE`` rights works once an operator ran
             :meth:`create_schema`. In place, only the ledger table is created.
         snapshot_cache: Remember the last snapshot of up to this many users in
-            this process and serve unkeyed loads from it (``0``, the default:
-            off). Worth it when a user's requests reach the same process; in
-            own tables, edit rows only through the library (or bump
-            ``version``), since a cached snapshot trusts the version.
+            this process (about 0.7 KB each) and serve unkeyed loads from it,
+            checked by the write (``0``: off). It saves a round trip per award
+            when a user's requests reach the same process, and costs one
+            refused write a minute per user when they do not.
 
     Raises:
         StoreError: the connection string is malformed.
         StoreUnavailableError: the server cannot be reached.
+        ValueError: ``locking`` or ``snapshot_cache`` is out of range.
     """
 
     def __init__(
@@ -214,10 +228,12 @@ class PostgresStore:
         connect_kwargs: Mapping[str, Any] | None = None,
         table_prefix: str = "progression_",
         create: bool = True,
-        snapshot_cache: int = 0,
+        snapshot_cache: int = DEFAULT_SNAPSHOT_CACHE,
     ) -> None:
         if locking not in ("optimistic", "row", "adaptive"):
             raise ValueError(f"locking must be 'optimistic', 'row' or 'adaptive', got {locking!r}")
+        if snapshot_cache < 0:
+            raise ValueError(f"snapshot_cache must be 0 (off) or more, got {snapshot_cache!r}")
         self.schema = schema
         self.users_table = users_table
         self.id_column = id_column
@@ -228,10 +244,7 @@ class PostgresStore:
         self._sql = _Statements(self._names)
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
-        self._cache_size = snapshot_cache
-        self._cache: OrderedDict[str, Snapshot] = OrderedDict()
-        self._shared: dict[str, float] = {}
-        self._cache_lock = threading.Lock()
+        self._snapshots = SnapshotCache(snapshot_cache) if snapshot_cache else None
         if isinstance(dsn_or_pool, ConnectionPool):
             self._pool: ConnectionPool[Any] = dsn_or_pool
             self._owns_pool = False
@@ -383,6 +396,10 @@ class PostgresStore:
         day = chat.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return replace(state, last_chat_date=day)
 
+    def snapshot_cache_info(self) -> SnapshotCacheInfo | None:
+        """How the snapshot cache is doing (``None`` when it is off)."""
+        return None if self._snapshots is None else self._snapshots.info()
+
     # --- internals ---------------------------------------------------------------------
 
     def _activity(
@@ -436,50 +453,29 @@ class PostgresStore:
                 return False
             return True
 
-    def _cached(self, user_id: str) -> Snapshot | None:
-        """The snapshot this store last wrote or read for the user, if cached."""
-        if not self._cache_size:
-            return None
-        with self._cache_lock:
-            snapshot = self._cache.get(user_id)
-            if snapshot is not None:
-                self._cache.move_to_end(user_id)
-            return snapshot
+    def _guess(self, user_id: str) -> Snapshot | None:
+        return None if self._snapshots is None else self._snapshots.guess(user_id)
 
-    def _remember(self, user_id: str, snapshot: Snapshot) -> None:
-        if not self._cache_size:
-            return
-        with self._cache_lock:
-            until = self._shared.get(user_id)
-            if until is not None:
-                if until > time.monotonic():
-                    return  # another writer keeps changing this user: do not cache it
-                del self._shared[user_id]
-            self._cache[user_id] = snapshot
-            self._cache.move_to_end(user_id)
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+    def _remember(self, user_id: str, snapshot: Snapshot, *, guessed: bool = False) -> None:
+        if self._snapshots is not None:
+            if guessed:
+                self._snapshots.right()
+            self._snapshots.remember(user_id, snapshot)
 
     def _forget(self, user_id: str) -> None:
-        if not self._cache_size:
-            return
-        with self._cache_lock:
-            self._cache.pop(user_id, None)
+        if self._snapshots is not None:
+            self._snapshots.forget(user_id)
 
-    def _conflict(self, user_id: str, speculative: bool) -> None:
-        """A write lost a race, or a cached snapshot was out of date.
+    def _conflict(self, user_id: str, guessed: bool) -> None:
+        """A write lost a race, or a guessed snapshot was out of date.
 
-        With a cached snapshot, another writer (process) changed the user: stop
-        caching it for a while. With a real load, the user is contended (adaptive
-        locking takes the row lock for it for a while).
+        A wrong guess means another writer (process) changed the user: the cache
+        stops guessing it for a while. After a real load the user is contended:
+        adaptive locking takes the row lock for it for a while.
         """
-        if speculative:
-            if self._cache_size:
-                with self._cache_lock:
-                    self._cache.pop(user_id, None)
-                    if len(self._shared) >= _HOT_USERS_MAX:
-                        self._shared.clear()
-                    self._shared[user_id] = time.monotonic() + _SHARED_SECONDS
+        if guessed:
+            if self._snapshots is not None:
+                self._snapshots.wrong(user_id)
             return
         self._forget(user_id)
         self._contended(user_id)
@@ -585,9 +581,11 @@ class _PostgresTransaction:
     def load(self, key: str | None = None) -> Snapshot:
         self._key = key
         if key is None and not self._row_lock:
-            cached = self._store._cached(self._user_id)
+            # A keyed load must show the key's ledger rows: it always queries.
+            cached = self._store._guess(self._user_id)
             if cached is not None:
-                # Checked at commit: by the version-checked write, or by a reload.
+                # A guess, checked at commit: by the version-checked write, or by a
+                # reload of the version if nothing is written.
                 self._speculative = True
                 self._loaded = cached
                 return cached
@@ -673,22 +671,29 @@ class _PostgresTransaction:
                 row = conn.execute(query, params, prepare=True).fetchone()
         except psycopg.Error as exc:
             error = _wrap(exc, f"save user {self._user_id!r}", writing=True)
-            if isinstance(error, StaleVersionError):
-                self._store._conflict(self._user_id, self._speculative)
-            else:
+            if not isinstance(error, StaleVersionError):
                 self._store._forget(self._user_id)
-            raise error from exc
+                raise error from exc
+            raise self._stale(str(error)) from exc
         if row is None:
-            self._store._conflict(self._user_id, self._speculative)
-            raise StaleVersionError(
+            raise self._stale(
                 f"user {self._user_id!r} changed since it was loaded (version {version!r})"
             )
         loaded = self._loaded
         has_ledger = bool(entries) or (loaded is not None and loaded.has_ledger)
-        self._store._remember(self._user_id, Snapshot(state, row[0], True, has_ledger))
+        self._store._remember(
+            self._user_id, Snapshot(state, row[0], True, has_ledger), guessed=self._speculative
+        )
+
+    def _stale(self, message: str) -> StaleVersionError:
+        """The error for a write that lost to another writer, remembered for the user."""
+        self._store._conflict(self._user_id, self._speculative)
+        if self._speculative:
+            return StaleSnapshotError(f"{message} (a cached snapshot; reloading)")
+        return StaleVersionError(message)
 
     def _finish_read(self) -> None:
-        """End a transaction that wrote nothing; a cached snapshot must still be current."""
+        """End a transaction that wrote nothing; a guessed snapshot must still be current."""
         if self._began:
             try:
                 self._conn.execute("COMMIT")
@@ -704,10 +709,8 @@ class _PostgresTransaction:
                 )
             return
         if self._fetch(None).version != loaded.version:
-            self._store._conflict(self._user_id, speculative=True)
-            raise StaleVersionError(
-                f"user {self._user_id!r}: the cached snapshot was out of date; reloading"
-            )
+            raise self._stale(f"user {self._user_id!r}: the cached snapshot was out of date")
+        self._store._remember(self._user_id, loaded, guessed=True)
 
     def abort(self) -> None:
         # Autocommit: nothing was sent yet. With a row lock, the open transaction is
@@ -794,7 +797,7 @@ class _Statements:
                 ).format(ledger=n.ledger, users=n.users, id=n.id_column)
             else:
                 source = sql.SQL(
-                    _LOAD_COLUMNS + ", version, seq > 0 FROM {state} AS s "
+                    _LOAD_COLUMNS + ", s.xmin::text, seq > 0 FROM {state} AS s "
                     "WHERE user_id = %(user)s::text"
                 ).format(state=n.state)
             query = sql.SQL("SELECT ") + source
@@ -863,28 +866,26 @@ class _Statements:
         else:
             assignments = sql.SQL(assign + "last_chat_date = %(chat)s::timestamptz")
             existing = sql.SQL(
-                "UPDATE {state} SET {assign}, version = version + 1, "
-                "seq = seq + %(n)s::integer "
-                "WHERE user_id = %(user)s::text AND version = %(version)s::bigint "
-                "RETURNING seq - %(n)s::integer AS base, version"
+                "UPDATE {state} AS s SET {assign}, seq = s.seq + %(n)s::integer "
+                "WHERE s.user_id = %(user)s::text AND s.xmin = %(version)s::xid "
+                "RETURNING s.seq - %(n)s::integer AS base, s.xmin::text AS version"
             ).format(state=n.state, assign=assignments)
             values = sql.SQL(
                 "INSERT INTO {state} (user_id, level, exp, daily_exp_gained, "
-                "last_exp_reset_date, daily_action_counts, last_chat_date, version, seq) "
+                "last_exp_reset_date, daily_action_counts, last_chat_date, seq) "
                 "VALUES (%(user)s::text, %(level)s::integer, %(exp)s::bigint, "
                 "%(gained)s::bigint, %(reset)s::timestamptz, %(counts)s::jsonb, "
-                "%(chat)s::timestamptz, 1, "
+                "%(chat)s::timestamptz, "
             ).format(state=n.state)
             new_user = values + sql.SQL(
                 "%(n)s::integer) ON CONFLICT (user_id) DO NOTHING "
-                "RETURNING 0::bigint AS base, version"
+                "RETURNING 0::bigint AS base, xmin::text AS version"
             )
             self.put_state = render(
                 values
-                + sql.SQL(
-                    "0) ON CONFLICT (user_id) DO UPDATE SET {assign}, "
-                    "version = {state}.version + 1 RETURNING 1"
-                ).format(assign=assignments, state=n.state)
+                + sql.SQL("0) ON CONFLICT (user_id) DO UPDATE SET {assign} RETURNING 1").format(
+                    assign=assignments
+                )
             )
 
         def write(first: sql.Composable | None, rows: sql.Composable) -> str | None:
@@ -957,7 +958,6 @@ class _Statements:
                     "daily_exp_gained bigint NOT NULL DEFAULT 0, "
                     "last_exp_reset_date timestamptz, "
                     "daily_action_counts jsonb NOT NULL DEFAULT '{{}}', "
-                    "version bigint NOT NULL DEFAULT 1, "
                     "seq bigint NOT NULL DEFAULT 0)"
                 ).format(state=n.state),
                 sql.SQL(
