@@ -80,6 +80,9 @@ CONFIGS = {"throughput": THROUGHPUT, "capped": CAPPED}
 SPREAD_USERS = 1_000
 """The "spread" workload: every worker awards to a random one of this many users."""
 
+NAIVE = "read-modify-write, no lock"
+"""The platform's own pattern (see ``naive_loop``): fast enough, and wrong under contention."""
+
 MAX_ATTEMPTS = 10_000  # a benchmark measures contention; it should not give up under it
 
 
@@ -163,6 +166,40 @@ def update_loop(
     return tally
 
 
+def naive_loop(
+    dsn: str, table: str, row_id: int, start_at: float, warmup: float, seconds: float
+) -> Tally:
+    """The platform's pattern: read the row, add in Python, write it back; no lock, no check.
+
+    One transaction per request, as an ORM session makes it (``BEGIN``, ``SELECT``,
+    ``UPDATE``, ``COMMIT``), but through raw psycopg, so faster than an ORM.
+    """
+    import psycopg
+
+    tally = Tally()
+    read = f"SELECT n FROM {table} WHERE id = %s"
+    write = f"UPDATE {table} SET n = %s WHERE id = %s"
+    told = 0
+    with psycopg.connect(dsn) as conn:
+        _wait_until(start_at)
+        measuring_from = time.perf_counter() + warmup
+        stop = measuring_from + seconds
+        while True:
+            now = time.perf_counter()
+            if now >= stop:
+                break
+            row = conn.execute(read, (row_id,), prepare=True).fetchone()
+            assert row is not None
+            conn.execute(write, (row[0] + 1, row_id), prepare=True)
+            conn.commit()
+            told += 1
+            if now >= measuring_from:
+                tally.count += 1
+    tally.elapsed = seconds
+    tally.added[str(row_id)] = told
+    return tally
+
+
 def capped_loop(service: ProgressionService, user: str, start_at: float) -> Tally:
     """Give gifts until the cap says no; report what was added."""
     tally = Tally()
@@ -210,6 +247,9 @@ def _process_main(tasks: Any, replies: Any) -> None:
                 continue
             if kind == "update":
                 replies.put(("ok", update_loop(*args)))
+                continue
+            if kind == "naive":
+                replies.put(("ok", naive_loop(*args)))
                 continue
             spec, config, user, start_at, warmup, seconds = args
             store = spec.open(1)
@@ -301,6 +341,7 @@ class Bench:
     pool: ProcessPool | None
     ceiling_table: str = ""
     problems: list[str] = field(default_factory=list)
+    naive_lost: dict[tuple[str, str, int], list[tuple[int, int]]] = field(default_factory=dict)
 
     def start_at(self) -> float:
         return time.time() + 0.3
@@ -372,6 +413,30 @@ class Bench:
             assert self.pool is not None
             tallies = self.pool.run([("update", a) for a in args])
         return _cell(tallies)
+
+    def naive(self, mode: str, workload: str, workers: int) -> Cell:
+        """The platform's unlocked read-modify-write, and how many of its updates it lost."""
+        import psycopg
+
+        table = self.ceiling_table.replace(".ceiling", ".naive")
+        rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f"UPDATE {table} SET n = 0")
+        start_at = self.start_at()
+        args = [(self.dsn, table, r, start_at, self.warmup, self.seconds) for r in rows]
+        if mode == "threads":
+            tallies = run_threads(lambda i: naive_loop(*args[i]), workers)
+        else:
+            assert self.pool is not None
+            tallies = self.pool.run([("naive", a) for a in args])
+        told = sum(sum(t.added.values()) for t in tallies)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute(f"SELECT sum(n) FROM {table}").fetchone()
+        stored = int(row[0]) if row and row[0] is not None else 0
+        cell = _cell(tallies)
+        cell.ok = stored == told
+        self.naive_lost.setdefault((mode, workload, workers), []).append((told - stored, told))
+        return cell
 
     def pgbench(self, workload: str, workers: int) -> Cell:
         binary = shutil.which("pgbench")
@@ -472,6 +537,11 @@ def postgres_schema(dsn: str) -> Iterator[tuple[str, str] | None]:
             admin.execute(
                 sql.SQL("INSERT INTO {} SELECT g, 0 FROM generate_series(0, 64) AS g").format(
                     sql.Identifier(schema, "ceiling")
+                )
+            )
+            admin.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                    sql.Identifier(schema, "naive"), sql.Identifier(schema, "ceiling")
                 )
             )
             yield schema, table
@@ -579,6 +649,10 @@ def main(argv: list[str] | None = None) -> None:
                                 runs.setdefault(key, []).append(
                                     bench.updates(mode, workload, workers)
                                 )
+                                key = (NAIVE, mode, workload, workers)
+                                runs.setdefault(key, []).append(
+                                    bench.naive(mode, workload, workers)
+                                )
                                 if mode == "threads":
                                     key = ("UPDATE via pgbench (C)", mode, workload, workers)
                                     runs.setdefault(key, []).append(
@@ -611,7 +685,7 @@ def main(argv: list[str] | None = None) -> None:
     table = {key: _median(cells) for key, cells in runs.items()}
     rows = [s.label for s in specs]
     if pg is not None:
-        rows += ["UPDATE via psycopg", "UPDATE via pgbench (C)"]
+        rows += [NAIVE, "UPDATE via psycopg", "UPDATE via pgbench (C)"]
     width = 24
     head = f"{'awards/s':<{width}} {'users':<9}"
     for mode in modes:
@@ -625,7 +699,7 @@ def main(argv: list[str] | None = None) -> None:
                 for w in workers_list:
                     line += f"{_fmt(table.get((label, mode, workload, w))):>11}"
             print(line)
-    print("\n'!' a user's exp differed from what its workers were told (lost update);")
+    print("\n'!' a user's exp (a row's n) differed from what its workers were told (lost update);")
     print("'*' some awards gave up (ConcurrencyError); 'UPDATE via pgbench (C)' runs -c N -j N.")
 
     if pg is not None:
@@ -649,8 +723,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nOvershoot check (one user, {max(workers_list)} workers, cap {CAP}, 7 EXP a gift):")
     for line in capped:
         print(f"  {line}")
+    if bench.naive_lost:
+        print(f"\n{NAIVE} (the platform's pattern), updates lost of those made:")
+        for (mode, workload, workers), outcomes in bench.naive_lost.items():
+            lost_updates = sum(lost for lost, _ in outcomes)
+            made = sum(told for _, told in outcomes)
+            print(f"  {mode:<9} {workload:<9} x{workers}: {lost_updates:,} of {made:,}")
     lost = bench.problems
-    print("\nNo lost update in any cell." if not lost else "\nPROBLEMS:\n  " + "\n  ".join(lost))
+    print(
+        "\nNo lost update in any store's cell."
+        if not lost
+        else "\nPROBLEMS:\n  " + "\n  ".join(lost)
+    )
 
 
 @contextmanager
