@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -171,6 +173,20 @@ def test_schema_check_reports_missing_tables_in_words(capsys, tmp_path):
     assert code == ExitCode.INVALID
     assert "missing table: mikoshi_ledger" in out
     assert "schema init --store" in out
+
+
+def test_schema_check_reports_a_missing_unique_index(capsys, tmp_path):
+    """A missing unique index fails the check (1), named in words and in JSON."""
+    path = tmp_path / "progress.db"
+    url = f"sqlite:///{path}"
+    assert run(capsys, "schema", "init", "--store", url)[0] == 0
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("DROP INDEX mikoshi_ledger_seq")
+    code, out, _ = run(capsys, "schema", "check", "--store", url)
+    assert code == ExitCode.INVALID
+    assert "missing unique index: mikoshi_ledger (user_id, seq)" in out
+    code, out, _ = run(capsys, "schema", "check", "--store", url, "--json")
+    assert json.loads(out)["missing_indexes"] == ["mikoshi_ledger (user_id, seq)"]
 
 
 def test_schema_on_a_memory_store_has_nothing_to_do(capsys):

@@ -434,6 +434,48 @@ def test_check_schema_reports_missing_columns(admin, schema, make_store):
     assert missing.missing_tables == (f"{schema}.no_such_table", f"{schema}.progression_ledger")
 
 
+def test_check_schema_reports_missing_unique_indexes(admin, schema, make_store):
+    """Exactly once rests on unique indexes: a schema made by hand without them is reported."""
+    store = make_store()
+    assert store.check_schema().ok
+    ledger = sql.Identifier(schema, "progression_ledger")
+    admin.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, "progression_ledger_key")))
+    report = store.check_schema()
+    assert report.missing_indexes == (f"{schema}.progression_ledger (user_id, kind, key)",)
+    assert (report.missing_tables, report.missing_columns, report.ok) == ((), (), False)
+    # Any unique index on those columns will do, in any order, partial or not.
+    admin.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (key, kind, user_id)").format(ledger))
+    assert store.check_schema().ok
+    admin.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT progression_ledger_pkey").format(ledger))
+    assert store.check_schema().missing_indexes == (f"{schema}.progression_ledger (user_id, seq)",)
+    store.create_schema()  # puts back what it names; an anonymous primary key it cannot
+    assert store.check_schema().missing_indexes == (f"{schema}.progression_ledger (user_id, seq)",)
+
+
+def test_check_schema_in_place_wants_a_unique_user_id(admin, schema, make_store):
+    """In place, every UPDATE is keyed by the id column: it must be unique."""
+    admin.execute(sql.SQL("CREATE TABLE {} (id text)").format(sql.Identifier(schema, "users")))
+    for column, definition in (
+        ("level", "integer"),
+        ("exp", "integer"),
+        ("last_chat_date", "date"),
+        ("daily_exp_gained", "integer"),
+        ("last_exp_reset_date", "timestamptz"),
+        ("daily_action_counts", "jsonb"),
+    ):
+        admin.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} " + definition).format(
+                sql.Identifier(schema, "users"), sql.Identifier(column)
+            )
+        )
+    store = make_store(users_table=f"{schema}.users")
+    assert store.check_schema().missing_indexes == (f"{schema}.users (id)",)
+    admin.execute(
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(sql.Identifier(schema, "users"))
+    )
+    assert store.check_schema().ok
+
+
 def test_stale_write_raises_and_keeps_nothing(make_store):
     """Of two transactions that loaded the same version, the second write is stale."""
     store = make_store()

@@ -91,6 +91,18 @@ def test_check_schema_reports_what_is_missing(path):
         assert fresh.check_schema().ok
 
 
+def test_check_schema_reports_missing_unique_indexes(path):
+    """A ledger made without its unique key index is reported, and create_schema restores it."""
+    with SQLiteStore(path) as store:
+        assert store.check_schema().ok
+        raw(path, "DROP INDEX mikoshi_ledger_key")
+        report = store.check_schema()
+        assert report.missing_indexes == ("mikoshi_ledger (user_id, kind, idempotency_key)",)
+        assert not report.ok
+        store.create_schema()
+        assert store.check_schema().ok
+
+
 def test_table_prefix_keeps_stores_apart(path):
     """Two prefixes in one file are two independent stores."""
     with SQLiteStore(path, table_prefix="a_") as first, SQLiteStore(path, table_prefix="b_") as b:

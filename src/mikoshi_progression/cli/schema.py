@@ -96,13 +96,16 @@ def _report_doc(report: SchemaReport) -> dict[str, Any]:
         "ok": report.ok,
         "missing_tables": list(report.missing_tables),
         "missing_columns": list(report.missing_columns),
+        "missing_indexes": list(report.missing_indexes),
     }
 
 
 def _missing_lines(report: SchemaReport) -> list[str]:
-    return [f"  missing table: {t}" for t in report.missing_tables] + [
-        f"  missing column: {c}" for c in report.missing_columns
-    ]
+    return (
+        [f"  missing table: {t}" for t in report.missing_tables]
+        + [f"  missing column: {c}" for c in report.missing_columns]
+        + [f"  missing unique index: {i}" for i in report.missing_indexes]
+    )
 
 
 def _run_init(args: argparse.Namespace) -> int:

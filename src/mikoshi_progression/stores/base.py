@@ -207,14 +207,19 @@ class SchemaReport:
     Attributes:
         missing_tables: Tables the store needs that do not exist.
         missing_columns: ``table.column`` names that do not exist.
+        missing_indexes: Unique indexes that the store's guarantees rest on (one
+            state row per user, one ledger ``seq`` per user, each idempotency key
+            once), as ``table (column, ...)``, missing from tables that exist:
+            without them concurrent writers could award twice.
     """
 
     missing_tables: tuple[str, ...] = ()
     missing_columns: tuple[str, ...] = ()
+    missing_indexes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.missing_tables and not self.missing_columns
+        return not (self.missing_tables or self.missing_columns or self.missing_indexes)
 
 
 @runtime_checkable

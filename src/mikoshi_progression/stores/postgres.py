@@ -350,7 +350,23 @@ class PostgresStore:
                 missing_tables.append(label)
                 continue
             missing_columns += [f"{label}.{c}" for c in columns if c not in found]
-        return SchemaReport(tuple(missing_tables), tuple(missing_columns))
+        keys = self._names.unique_keys()
+        with self._connection() as conn:
+            rows = _fetchall(
+                conn,
+                self._sql.unique_indexes,
+                (sorted({regclass for regclass, _, _ in keys}),),
+                "check the schema",
+            )
+        unique: dict[str, set[frozenset[str]]] = {}
+        for regclass, columns in rows:
+            unique.setdefault(str(regclass), set()).add(frozenset(columns))
+        missing_indexes = [
+            f"{label} ({', '.join(columns)})"
+            for regclass, label, columns in keys
+            if label not in missing_tables and frozenset(columns) not in unique.get(regclass, ())
+        ]
+        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
 
     def _missing_tables(self) -> list[str]:
         """The library's own tables that do not exist (``users`` is not the library's)."""
@@ -745,6 +761,15 @@ class _Names:
     def label(self, table: str) -> str:
         return f"{self._schema_name}.{table}" if self._schema_name else table
 
+    def unique_keys(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """``(regclass text, label, columns)`` of every unique key the store relies on."""
+        ledger = (render(self.ledger), self.label(f"{self._prefix}ledger"))
+        if self.users is not None:
+            first = (render(self.users), self.users_label, (self._id_name,))
+        else:
+            first = (render(self.state), self.label(f"{self._prefix}state"), ("user_id",))
+        return [first, (*ledger, ("user_id", "seq")), (*ledger, ("user_id", "kind", "key"))]
+
     def required_columns(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """``(regclass text, label, columns)`` of every table the store needs."""
         ledger = (render(self.ledger), self.label(f"{self._prefix}ledger"), _LEDGER_COLUMNS)
@@ -933,6 +958,15 @@ class _Statements:
         self.exists = render(
             sql.SQL(
                 "SELECT t.name, to_regclass(t.name) IS NOT NULL FROM unnest(%s::text[]) AS t (name)"
+            )
+        )
+        self.unique_indexes = render(
+            sql.SQL(
+                "SELECT t.name, array(SELECT a.attname::text "
+                "FROM unnest(i.indkey::int2[]) AS k (attnum) JOIN pg_attribute AS a "
+                "ON a.attrelid = i.indrelid AND a.attnum = k.attnum) "
+                "FROM unnest(%s::text[]) AS t (name) JOIN pg_index AS i "
+                "ON i.indrelid = to_regclass(t.name) AND i.indisunique AND i.indisvalid"
             )
         )
         self.columns = render(

@@ -62,6 +62,11 @@ _STATE_COLUMNS = (
     "last_chat_date",
 )
 _PROGRESS_COLUMNS = ("user_id", *_STATE_COLUMNS, "version")
+_UNIQUE_KEYS = {
+    False: (("user_id",),),
+    True: (("user_id", "seq"), ("user_id", "kind", "idempotency_key")),
+}
+"""The unique keys of the progress table (``False``) and the ledger (``True``)."""
 _LEDGER_COLUMNS = (
     "user_id",
     "seq",
@@ -328,9 +333,10 @@ class SQLiteStore:
                 raise _wrap(exc, "create the schema") from exc
 
     def check_schema(self) -> SchemaReport:
-        """Report the tables and columns this store needs that the database lacks."""
+        """Report the tables, columns and unique indexes this store needs that are missing."""
         missing_tables: list[str] = []
         missing_columns: list[str] = []
+        missing_indexes: list[str] = []
         expected = {self._sql.progress: _PROGRESS_COLUMNS, self._sql.ledger: _LEDGER_COLUMNS}
         with self._connection() as conn:
             for table, columns in expected.items():
@@ -342,7 +348,13 @@ class SQLiteStore:
                     continue
                 present = {row[1] for row in rows}
                 missing_columns += [f"{table}.{c}" for c in columns if c not in present]
-        return SchemaReport(tuple(missing_tables), tuple(missing_columns))
+                unique = _unique_column_sets(conn, table)
+                missing_indexes += [
+                    f"{table} ({', '.join(key)})"
+                    for key in _UNIQUE_KEYS[table == self._sql.ledger]
+                    if frozenset(key) not in unique
+                ]
+        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards (safe to call twice)."""
@@ -582,3 +594,14 @@ def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+
+
+def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
+    """The column sets of ``table``'s unique indexes (its primary key included)."""
+    found: set[frozenset[str]] = set()
+    indexes = _execute(conn, f'PRAGMA index_list("{table}")', doing="inspect the schema")
+    for _, name, unique, *_rest in indexes.fetchall():
+        if unique:
+            info = _execute(conn, f'PRAGMA index_info("{name}")', doing="inspect the schema")
+            found.add(frozenset(str(row[2]) for row in info.fetchall()))
+    return found
