@@ -538,6 +538,34 @@ def test_cached_store_sees_raw_edits_of_its_own_tables(admin, schema, make_store
     assert service.award("u", "tick").state.exp == 201
 
 
+def test_counter_versions_see_edits_that_bump_the_counter(admin, schema, make_store):
+    """``version_token="counter"`` (for Citus): the version column, bumped by every write."""
+    store = make_store(version_token="counter")
+    service = ProgressionService(store, config=TICK, clock=lambda: NOW)
+    for _ in range(3):
+        service.award("u", "tick")
+    state_table = sql.Identifier(schema, "progression_state")
+    version = admin.execute(
+        sql.SQL("SELECT version FROM {} WHERE user_id = 'u'").format(state_table)
+    ).fetchone()
+    assert version == (3,)  # one insert, two updates
+    admin.execute(
+        sql.SQL("UPDATE {} SET exp = 100, version = version + 1 WHERE user_id = 'u'").format(
+            state_table
+        )
+    )
+    assert service.award("u", "tick").state.exp == 101
+    assert service.state("u").exp == 101
+
+
+def test_version_token_is_checked(admin, schema, make_store):
+    with pytest.raises(ValueError, match="version_token must be 'xmin' or 'counter'"):
+        make_store(version_token="ctid")
+    users = create_platform_users(admin, schema)
+    with pytest.raises(ValueError, match="needs the library's own tables"):
+        make_store(users_table=users, version_token="counter")
+
+
 def counting_pool(sent: list[str]) -> ConnectionPool[Any]:
     """A pool whose connections record the first word of every statement they send."""
 

@@ -4,7 +4,8 @@
 - ``sqlite``: a fresh file under ``tmp_path`` per test (marker ``sqlite``).
 - ``postgres``: a fresh schema per test, named after this run and dropped after the
   test, on ``MIKOSHI_PG_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``)
-  (marker ``postgres``). Skipped with a one-line reason when psycopg or the server
+  (marker ``postgres``); ``postgres-counter`` is the same with
+  ``version_token="counter"``. Skipped with a one-line reason when psycopg or the server
   is missing, except when ``CI`` is set: then that is a failure.
 """
 
@@ -37,6 +38,7 @@ BACKENDS = [
     pytest.param("memory", id="memory"),
     pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    pytest.param("postgres-counter", id="postgres-counter", marks=pytest.mark.postgres),
 ]
 
 
@@ -48,7 +50,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     elif request.param == "sqlite":
         backend = _sqlite_factory(tmp_path / "progress.db")
     else:
-        backend = _postgres_factory(request.getfixturevalue("postgres_dsn"))
+        options = {"version_token": "counter"} if request.param == "postgres-counter" else {}
+        backend = _postgres_factory(request.getfixturevalue("postgres_dsn"), options)
     with backend as factory:
         yield factory
 
@@ -141,12 +144,12 @@ def postgres_dsn() -> Iterator[str]:
 
 
 @contextmanager
-def _postgres_factory(dsn: str) -> Iterator[StoreFactory]:
+def _postgres_factory(dsn: str, options: Mapping[str, Any]) -> Iterator[StoreFactory]:
     schema = f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}"
     opened: list[ProgressStore] = []
 
     def open_() -> ProgressStore:
-        store = open_store(dsn, schema=schema)
+        store = open_store(dsn, schema=schema, **options)
         opened.append(store)
         return store
 
@@ -157,7 +160,7 @@ def _postgres_factory(dsn: str) -> Iterator[StoreFactory]:
             "postgres",
             open_,
             url=dsn,
-            options={"schema": schema},
+            options={"schema": schema, **options},
             seed_row=lambda user_id, row: _seed_postgres_row(dsn, schema, user_id, row),
         )
     finally:

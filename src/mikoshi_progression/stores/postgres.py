@@ -20,7 +20,9 @@ Two layouts:
 In both layouts the version token is the row's ``xmin``: every write to a row
 changes it, whoever makes it, so no edit the store has not seen (the platform's,
 an operator's ``UPDATE`` in psql) is ever overwritten, and nothing has to
-remember to bump a counter.
+remember to bump a counter. Own tables also keep a ``version`` column, which
+every write of the library increments; ``version_token="counter"`` checks that
+instead, for Citus, where ``xmin`` is a per-node system column.
 
 How an award reaches the database (every rule stays in Python):
 
@@ -131,6 +133,7 @@ from .base import (
 __all__ = ["PostgresStore"]
 
 Locking = Literal["optimistic", "row", "adaptive"]
+VersionToken = Literal["xmin", "counter"]
 
 PROGRESS_COLUMNS = (
     "level",
@@ -142,7 +145,7 @@ PROGRESS_COLUMNS = (
 )
 """The platform's progression columns of ``users``, as its migrations create them."""
 
-_STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "seq")
+_STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "version", "seq")
 _LEDGER_COLUMNS = (
     "user_id",
     "seq",
@@ -207,6 +210,11 @@ class PostgresStore:
             checked by the write (``0``: off). It saves a round trip per award
             when a user's requests reach the same process, and costs one
             refused write a minute per user when they do not.
+        version_token: What the version check compares: ``"xmin"`` (the
+            default: any write changes it) or ``"counter"`` (own tables only:
+            the ``version`` column the library increments; for Citus, where
+            rows must then be changed through the library or with ``version``
+            bumped).
 
     Raises:
         StoreError: the connection string is malformed.
@@ -229,11 +237,20 @@ class PostgresStore:
         table_prefix: str = "progression_",
         create: bool = True,
         snapshot_cache: int = DEFAULT_SNAPSHOT_CACHE,
+        version_token: VersionToken = "xmin",
     ) -> None:
         if locking not in ("optimistic", "row", "adaptive"):
             raise ValueError(f"locking must be 'optimistic', 'row' or 'adaptive', got {locking!r}")
         if snapshot_cache < 0:
             raise ValueError(f"snapshot_cache must be 0 (off) or more, got {snapshot_cache!r}")
+        if version_token not in ("xmin", "counter"):
+            raise ValueError(f"version_token must be 'xmin' or 'counter', got {version_token!r}")
+        if version_token == "counter" and users_table is not None:
+            raise ValueError(
+                "version_token='counter' needs the library's own tables: the platform's "
+                f"{users_table!r} has no version column, so in place the version is its xmin"
+            )
+        self.version_token: VersionToken = version_token
         self.schema = schema
         self.users_table = users_table
         self.id_column = id_column
@@ -241,7 +258,7 @@ class PostgresStore:
         self._timeout = timeout
         self._closed = False
         self._names = _Names(schema, users_table, id_column, table_prefix)
-        self._sql = _Statements(self._names)
+        self._sql = _Statements(self._names, counter=version_token == "counter")
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
         self._snapshots = SnapshotCache(snapshot_cache) if snapshot_cache else None
@@ -804,8 +821,13 @@ class _Statements:
     writes (in place, no user is ever inserted).
     """
 
-    def __init__(self, names: _Names) -> None:
+    def __init__(self, names: _Names, *, counter: bool) -> None:
         n = names
+        # The version of an own-table row: its xmin, or (``counter``) its version column.
+        token = sql.SQL("s.version::text" if counter else "s.xmin::text")
+        check = sql.SQL(
+            "s.version = %(version)s::bigint" if counter else "s.xmin = %(version)s::xid"
+        )
         ledger_cols = sql.SQL(", ").join(sql.Identifier(c) for c in _LEDGER_COLUMNS)
         in_place = n.users is not None
         self.requires_row = in_place  # in place, a missing row is an error, not a new user
@@ -822,9 +844,9 @@ class _Statements:
                 ).format(ledger=n.ledger, users=n.users, id=n.id_column)
             else:
                 source = sql.SQL(
-                    _LOAD_COLUMNS + ", s.xmin::text, seq > 0 FROM {state} AS s "
+                    _LOAD_COLUMNS + ", {token}, seq > 0 FROM {state} AS s "
                     "WHERE user_id = %(user)s::text"
-                ).format(state=n.state)
+                ).format(token=token, state=n.state)
             query = sql.SQL("SELECT ") + source
             if locked:
                 query += sql.SQL(" FOR UPDATE OF s")
@@ -891,26 +913,28 @@ class _Statements:
         else:
             assignments = sql.SQL(assign + "last_chat_date = %(chat)s::timestamptz")
             existing = sql.SQL(
-                "UPDATE {state} AS s SET {assign}, seq = s.seq + %(n)s::integer "
-                "WHERE s.user_id = %(user)s::text AND s.xmin = %(version)s::xid "
-                "RETURNING s.seq - %(n)s::integer AS base, s.xmin::text AS version"
-            ).format(state=n.state, assign=assignments)
+                "UPDATE {state} AS s SET {assign}, version = s.version + 1, "
+                "seq = s.seq + %(n)s::integer "
+                "WHERE s.user_id = %(user)s::text AND {check} "
+                "RETURNING s.seq - %(n)s::integer AS base, {token} AS version"
+            ).format(state=n.state, assign=assignments, check=check, token=token)
             values = sql.SQL(
                 "INSERT INTO {state} (user_id, level, exp, daily_exp_gained, "
-                "last_exp_reset_date, daily_action_counts, last_chat_date, seq) "
+                "last_exp_reset_date, daily_action_counts, last_chat_date, version, seq) "
                 "VALUES (%(user)s::text, %(level)s::integer, %(exp)s::bigint, "
                 "%(gained)s::bigint, %(reset)s::timestamptz, %(counts)s::jsonb, "
-                "%(chat)s::timestamptz, "
+                "%(chat)s::timestamptz, 1, "
             ).format(state=n.state)
             new_user = values + sql.SQL(
                 "%(n)s::integer) ON CONFLICT (user_id) DO NOTHING "
-                "RETURNING 0::bigint AS base, xmin::text AS version"
-            )
+                "RETURNING 0::bigint AS base, {token} AS version"
+            ).format(token=sql.SQL("version::text" if counter else "xmin::text"))
             self.put_state = render(
                 values
-                + sql.SQL("0) ON CONFLICT (user_id) DO UPDATE SET {assign} RETURNING 1").format(
-                    assign=assignments
-                )
+                + sql.SQL(
+                    "0) ON CONFLICT (user_id) DO UPDATE SET {assign}, "
+                    "version = {state}.version + 1 RETURNING 1"
+                ).format(assign=assignments, state=n.state)
             )
 
         def write(first: sql.Composable | None, rows: sql.Composable) -> str | None:
@@ -992,6 +1016,7 @@ class _Statements:
                     "daily_exp_gained bigint NOT NULL DEFAULT 0, "
                     "last_exp_reset_date timestamptz, "
                     "daily_action_counts jsonb NOT NULL DEFAULT '{{}}', "
+                    "version bigint NOT NULL DEFAULT 1, "
                     "seq bigint NOT NULL DEFAULT 0)"
                 ).format(state=n.state),
                 sql.SQL(
