@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from mikoshi_progression import DEFAULT_CONFIG
-from mikoshi_progression.stores import open_store
+from mikoshi_progression.stores import LedgerEntry, StoreTransaction, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing.machine import run_store_machine
 
@@ -42,3 +44,43 @@ def test_postgres_store_passes_the_store_machine(postgres_dsn: str) -> None:
 
     for config in (DEFAULT_CONFIG, None):
         run_store_machine(fresh_store, config=config, settings=QUICK)
+
+
+class TakingTurns:
+    """Two PostgreSQL stores on one schema, as two processes would be, serving by turns.
+
+    Each keeps its own snapshot cache, so a snapshot one of them guesses from is
+    stale whenever the other wrote since: the machine then proves that no guess
+    ever changes an answer, a state or a ledger.
+    """
+
+    def __init__(self, dsn: str, schema: str, **options: Any) -> None:
+        self.stores = [open_store(dsn, schema=schema, **options) for _ in range(2)]
+        self._turns = itertools.count()
+
+    def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
+        return self.stores[next(self._turns) % 2].transaction(user_id)
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        return self.stores[next(self._turns) % 2].ledger(user_id)
+
+    def create_schema(self) -> None:
+        self.stores[0].create_schema()
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("version_token", ["xmin", "counter"])
+def test_two_cached_postgres_stores_taking_turns_pass_the_store_machine(
+    postgres_dsn: str, version_token: str
+) -> None:
+    """The snapshot cache (on by default) across processes: answers as if it were not there."""
+
+    def fresh_pair() -> TakingTurns:
+        schema = f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}"
+        return TakingTurns(postgres_dsn, schema, version_token=version_token)
+
+    run_store_machine(fresh_pair, settings=QUICK)
