@@ -105,6 +105,26 @@ def _wait_until(moment: float) -> None:
         time.sleep(delay)
 
 
+def timed_loop(
+    step: Callable[[], bool], tally: Tally, start_at: float, warmup: float, seconds: float
+) -> Tally:
+    """Run ``step`` as fast as possible from ``start_at`` for ``warmup + seconds``.
+
+    ``step`` says whether it did its work; only those after the warm-up are counted.
+    """
+    _wait_until(start_at)
+    measuring_from = time.perf_counter() + warmup
+    stop = measuring_from + seconds
+    while True:
+        now = time.perf_counter()
+        if now >= stop:
+            break
+        if step() and now >= measuring_from:
+            tally.count += 1
+    tally.elapsed = seconds
+    return tally
+
+
 def award_loop(
     service: ProgressionService,
     users: Sequence[str],
@@ -112,34 +132,23 @@ def award_loop(
     warmup: float,
     seconds: float,
 ) -> Tally:
-    """Award ``tick`` as fast as possible to ``users`` (one, or a random one of many).
-
-    Only awards made after the warm-up are counted.
-    """
+    """Award ``tick`` as fast as possible to ``users`` (one, or a random one of many)."""
     tally = Tally()
     pick = random.Random().choice
     single = users[0] if len(users) == 1 else None
-    _wait_until(start_at)
-    measuring_from = time.perf_counter() + warmup
-    stop = measuring_from + seconds
     added = tally.added
-    counted = 0
-    while True:
-        now = time.perf_counter()
-        if now >= stop:
-            break
+
+    def award() -> bool:
         user = single or pick(users)
         try:
             exp_added = service.award(user, "tick").exp_added
         except ConcurrencyError:
             tally.failures += 1
-            continue
+            return False
         added[user] = added.get(user, 0) + exp_added
-        if now >= measuring_from:
-            counted += 1
-    tally.count = counted
-    tally.elapsed = seconds
-    return tally
+        return True
+
+    return timed_loop(award, tally, start_at, warmup, seconds)
 
 
 def update_loop(
@@ -148,22 +157,15 @@ def update_loop(
     """The ceiling: the same single-row UPDATE, one statement (and commit) per call."""
     import psycopg
 
-    tally = Tally()
     statement = f"UPDATE {table} SET n = n + 1 WHERE id = %s"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(statement, (row_id,), prepare=True)
-        _wait_until(start_at)
-        measuring_from = time.perf_counter() + warmup
-        stop = measuring_from + seconds
-        while True:
-            now = time.perf_counter()
-            if now >= stop:
-                break
+
+        def update() -> bool:
             conn.execute(statement, (row_id,), prepare=True)
-            if now >= measuring_from:
-                tally.count += 1
-    tally.elapsed = seconds
-    return tally
+            return True
+
+        return timed_loop(update, Tally(), start_at, warmup, seconds)
 
 
 def naive_loop(
@@ -173,31 +175,30 @@ def naive_loop(
 
     One transaction per request, as an ORM session makes it (``BEGIN``, ``SELECT``,
     ``UPDATE``, ``COMMIT``), but through raw psycopg, so faster than an ORM.
+    ``added`` holds every increment made, warm-up included, to compare with the row.
     """
     import psycopg
 
     tally = Tally()
     read = f"SELECT n FROM {table} WHERE id = %s"
     write = f"UPDATE {table} SET n = %s WHERE id = %s"
-    told = 0
+    key = str(row_id)
+    tally.added[key] = 0
     with psycopg.connect(dsn) as conn:
-        _wait_until(start_at)
-        measuring_from = time.perf_counter() + warmup
-        stop = measuring_from + seconds
-        while True:
-            now = time.perf_counter()
-            if now >= stop:
-                break
+
+        def read_modify_write() -> bool:
             row = conn.execute(read, (row_id,), prepare=True).fetchone()
             assert row is not None
             conn.execute(write, (row[0] + 1, row_id), prepare=True)
             conn.commit()
-            told += 1
-            if now >= measuring_from:
-                tally.count += 1
-    tally.elapsed = seconds
-    tally.added[str(row_id)] = told
-    return tally
+            tally.added[key] += 1
+            return True
+
+        return timed_loop(read_modify_write, tally, start_at, warmup, seconds)
+
+
+ROW_LOOPS: dict[str, Callable[..., Tally]] = {"update": update_loop, "naive": naive_loop}
+"""The loops that work on a row of the ceiling tables, by the name a worker is sent."""
 
 
 def capped_loop(service: ProgressionService, user: str, start_at: float) -> Tally:
@@ -245,11 +246,8 @@ def _process_main(tasks: Any, replies: Any) -> None:
             if kind == "ping":
                 replies.put(("ok", Tally()))
                 continue
-            if kind == "update":
-                replies.put(("ok", update_loop(*args)))
-                continue
-            if kind == "naive":
-                replies.put(("ok", naive_loop(*args)))
+            if kind in ROW_LOOPS:
+                replies.put(("ok", ROW_LOOPS[kind](*args)))
                 continue
             spec, config, user, start_at, warmup, seconds = args
             store = spec.open(1)
@@ -402,33 +400,16 @@ class Bench:
         return True
 
     def updates(self, mode: str, workload: str, workers: int) -> Cell:
-        rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
-        start_at = self.start_at()
-        args = [
-            (self.dsn, self.ceiling_table, r, start_at, self.warmup, self.seconds) for r in rows
-        ]
-        if mode == "threads":
-            tallies = run_threads(lambda i: update_loop(*args[i]), workers)
-        else:
-            assert self.pool is not None
-            tallies = self.pool.run([("update", a) for a in args])
-        return _cell(tallies)
+        return _cell(self._row_loops("update", self.ceiling_table, mode, workload, workers))
 
     def naive(self, mode: str, workload: str, workers: int) -> Cell:
         """The platform's unlocked read-modify-write, and how many of its updates it lost."""
         import psycopg
 
         table = self.ceiling_table.replace(".ceiling", ".naive")
-        rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(f"UPDATE {table} SET n = 0")
-        start_at = self.start_at()
-        args = [(self.dsn, table, r, start_at, self.warmup, self.seconds) for r in rows]
-        if mode == "threads":
-            tallies = run_threads(lambda i: naive_loop(*args[i]), workers)
-        else:
-            assert self.pool is not None
-            tallies = self.pool.run([("naive", a) for a in args])
+        tallies = self._row_loops("naive", table, mode, workload, workers)
         told = sum(sum(t.added.values()) for t in tallies)
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             row = conn.execute(f"SELECT sum(n) FROM {table}").fetchone()
@@ -437,6 +418,19 @@ class Bench:
         cell.ok = stored == told
         self.naive_lost.setdefault((mode, workload, workers), []).append((told - stored, told))
         return cell
+
+    def _row_loops(
+        self, kind: str, table: str, mode: str, workload: str, workers: int
+    ) -> list[Tally]:
+        """``kind``'s loop (``ROW_LOOPS``) by every worker, on one row or a row each."""
+        rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
+        start_at = self.start_at()
+        args = [(self.dsn, table, r, start_at, self.warmup, self.seconds) for r in rows]
+        if mode == "threads":
+            loop = ROW_LOOPS[kind]
+            return run_threads(lambda i: loop(*args[i]), workers)
+        assert self.pool is not None
+        return self.pool.run([(kind, a) for a in args])
 
     def pgbench(self, workload: str, workers: int) -> Cell:
         binary = shutil.which("pgbench")

@@ -379,12 +379,9 @@ def progression_router(
     def get_limits(uid: Annotated[str, Depends(current_user_id)]) -> dict[str, Any]:
         """Today's limits, opening (and persisting) a new day first if one has begun."""
         try:
-            body = service.limits(uid)
+            return service.limits(uid)
         except (StoreUnavailableError, ConcurrencyError) as exc:
             raise _unavailable() from exc
-        now = service.clock()
-        body["resets_at"] = service.config.day_boundary.next_reset(now).isoformat()
-        return body
 
     @router.post(
         "/exp/gain",

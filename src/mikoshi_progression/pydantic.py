@@ -30,7 +30,7 @@ file as a designer types (see ``docs/config-schema.md``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NoReturn, Self, TypeAlias
 
 try:
@@ -117,12 +117,8 @@ class LevelModel(BaseModel):
     def _validate_like_the_core(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if isinstance(data, cls):
             return handler(data)
-        if not isinstance(data, Mapping):
-            _raise_problems(cls.__name__, data, [f"must be a table with {', '.join(_LEVEL_KEYS)}"])
-        problems = _level_problems(data, "")
-        if problems:
-            _raise_problems(cls.__name__, data, problems, _item_locations(data, _LEVEL_KEYS))
-        return handler(dict(data))
+        shape = ", ".join(_LEVEL_KEYS)
+        return handler(_checked_item(cls.__name__, data, shape, _level_problems, _LEVEL_KEYS))
 
 
 class ActionRuleModel(BaseModel):
@@ -163,14 +159,8 @@ class ActionRuleModel(BaseModel):
     def _validate_like_the_core(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         if isinstance(data, cls):
             return handler(data)
-        if not isinstance(data, Mapping):
-            _raise_problems(
-                cls.__name__, data, ["must be a table with exp and optional daily_limit"]
-            )
-        problems = _action_problems(data, "")
-        if problems:
-            _raise_problems(cls.__name__, data, problems, _item_locations(data, _ACTION_KEYS))
-        return handler(dict(data))
+        shape = "exp and optional daily_limit"
+        return handler(_checked_item(cls.__name__, data, shape, _action_problems, _ACTION_KEYS))
 
 
 class ProgressionConfigModel(BaseModel):
@@ -465,6 +455,26 @@ def _split_problem(problem: str, where: Mapping[str, _Loc]) -> tuple[_Loc, str]:
         # A message without a location (a standalone item that is not a table).
         return (), problem
     return where[problem[:best]], problem[best + 2 :]
+
+
+def _checked_item(
+    title: str,
+    data: object,
+    shape: str,
+    problems_of: Callable[[Mapping[str, Any], str], list[str]],
+    keys: Sequence[str],
+) -> dict[Any, Any]:
+    """``data`` as a plain dict if the core finds no problem in it as one item, else raise.
+
+    ``shape`` says what the item must be a table with; ``problems_of`` is the core's
+    validator of such an item, and ``keys`` the item's known keys.
+    """
+    if not isinstance(data, Mapping):
+        _raise_problems(title, data, [f"must be a table with {shape}"])
+    problems = problems_of(data, "")
+    if problems:
+        _raise_problems(title, data, problems, _item_locations(data, keys))
+    return dict(data)
 
 
 def _item_locations(data: Mapping[Any, Any], keys: Sequence[str]) -> dict[str, _Loc]:

@@ -17,6 +17,7 @@ from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
 from .days import require_aware
+from .errors import SelfAwardError
 from .results import AwardResult, Outcome
 from .state import EMPTY_COUNTS, ProgressState
 
@@ -25,6 +26,7 @@ __all__ = [
     "AwardResults",
     "apply_events",
     "award_exp_with_limits",
+    "check_actor",
     "exp_limits_view",
     "revoke_exp",
 ]
@@ -40,6 +42,31 @@ _ACTION_LIMIT = Outcome.ACTION_LIMIT
 _DAILY_CAP = Outcome.DAILY_CAP
 _INVALID = Outcome.INVALID_ACTION
 _EMPTY = EMPTY_COUNTS
+
+
+def check_actor(
+    action: str,
+    *,
+    recipient: str,
+    actor: str | None,
+    config: ProgressionConfig = DEFAULT_CONFIG,
+) -> None:
+    """Refuse a creator award (``ActionRule.creator_award``) that no other user earned.
+
+    A like or a fork pays the creator for what another user did: without
+    ``actor`` (the user who acted), or with the recipient as the actor, it raises
+    :class:`~mikoshi_progression.errors.SelfAwardError`. Other actions pass.
+    """
+    rule = config.actions.get(action)
+    if rule is None or not rule.creator_award:
+        return
+    if actor is None:
+        raise SelfAwardError(
+            f"{action} is awarded to a creator for what another user did: "
+            "pass actor_id, the user who acted"
+        )
+    if actor == recipient:
+        raise SelfAwardError(f"{action} cannot be awarded to its own actor ({recipient!r})")
 
 
 def award_exp_with_limits(

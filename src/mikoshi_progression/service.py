@@ -17,16 +17,21 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .config import DEFAULT_CONFIG, ProgressionConfig
-from .daily import reset_daily_limits, reset_daily_limits_if_needed
+from .daily import next_reset_at, reset_daily_limits, reset_daily_limits_if_needed
 from .errors import (
     ConcurrencyError,
     IdempotencyError,
-    SelfAwardError,
     StoreError,
     StoreUnavailableError,
 )
 from .results import AwardResult, Outcome
-from .rules import apply_events, award_exp_with_limits, exp_limits_view, revoke_exp
+from .rules import (
+    apply_events,
+    award_exp_with_limits,
+    check_actor,
+    exp_limits_view,
+    revoke_exp,
+)
 from .state import ProgressState
 from .stores.base import (
     EntryKind,
@@ -123,15 +128,7 @@ class ProgressionService:
             ConcurrencyError: conflicts persisted through every attempt.
             StoreError: the store failed (a keyed award is retried first).
         """
-        rule = self.config.actions.get(action)
-        if rule is not None and rule.creator_award:
-            if actor_id is None:
-                raise SelfAwardError(
-                    f"{action} is awarded to a creator for what another user did: "
-                    "pass actor_id, the user who acted"
-                )
-            if actor_id == user_id:
-                raise SelfAwardError(f"{action} cannot be awarded to its own actor ({user_id!r})")
+        check_actor(action, recipient=user_id, actor=actor_id, config=self.config)
 
         def attempt(tx: StoreTransaction) -> AwardResult:
             now = self.clock()
@@ -219,7 +216,11 @@ class ProgressionService:
         return self._run(user_id, lambda tx: tx.load().state, retry_faults=True)
 
     def limits(self, user_id: str) -> dict[str, Any]:
-        """The body of ``GET /api/exp/limits``; persists the day reset if a day has begun."""
+        """The body of ``GET /api/exp/limits``; persists the day reset if a day has begun.
+
+        Beside the platform's keys, ``resets_at``: when these limits next reset (ISO
+        8601, UTC), as the core reckons it (a day never reopens under clock skew).
+        """
 
         def attempt(tx: StoreTransaction) -> dict[str, Any]:
             snap = tx.load()
@@ -227,7 +228,9 @@ class ProgressionService:
             today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
             if today is not snap.state:
                 tx.write(today, snap.version, self._day_entries(user_id, snap, today, now))
-            return exp_limits_view(today, now=now, config=self.config)
+            body = exp_limits_view(today, now=now, config=self.config)
+            body["resets_at"] = next_reset_at(today, now=now, config=self.config).isoformat()
+            return body
 
         return self._run(user_id, attempt, retry_faults=True)
 

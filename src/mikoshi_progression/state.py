@@ -7,14 +7,14 @@ them one to one. A brand-new user is ``ProgressState()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from .errors import StateError
 
-__all__ = ["EMPTY_COUNTS", "ProgressState"]
+__all__ = ["EMPTY_COUNTS", "STATE_FIELDS", "ProgressState"]
 
 EMPTY_COUNTS: Mapping[str, int] = MappingProxyType({})
 """The read-only, empty action-count mapping of a fresh day."""
@@ -100,18 +100,10 @@ class ProgressState:
 
         Missing fields take a new user's value; unknown fields raise ``StateError``.
         """
-        known = {
-            "exp",
-            "level",
-            "daily_exp_gained",
-            "last_exp_reset_date",
-            "daily_action_counts",
-            "last_chat_date",
-        }
         for key in data:
-            if key not in known:
+            if key not in STATE_FIELDS:
                 raise StateError(
-                    str(key), f"unknown field (expected one of: {', '.join(sorted(known))})"
+                    str(key), f"unknown field (expected one of: {', '.join(sorted(STATE_FIELDS))})"
                 )
         values = dict(data)
         for name in ("last_exp_reset_date", "last_chat_date"):
@@ -142,3 +134,7 @@ def _check_moment(name: str, value: object) -> None:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProgressState))
+"""The state's fields in order: also the platform's progression column names."""

@@ -96,7 +96,7 @@ def test_occasional_wrong_guesses_keep_it_lending(clock):
         if turn % 4 == 0:
             cache.wrong(user)
         else:
-            cache.right()
+            cache.remember(user, snap(turn), guessed_right=True)
     assert cache.info().lending
 
 

@@ -54,9 +54,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     init.set_defaults(run=_run_init)
     check = sub.add_parser(
         "check",
-        help="report a store's missing tables and columns",
-        description="Report the tables and columns the store needs that the database lacks; "
-        "exits 1 if anything is missing.",
+        help="report a store's missing tables, columns and unique indexes",
+        description="Report the tables, columns and unique indexes the store needs that the "
+        "database lacks; exits 1 if anything is missing.",
         parents=[output_options()],
     )
     add_store_options(check)

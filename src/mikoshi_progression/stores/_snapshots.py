@@ -99,10 +99,15 @@ class SnapshotCache:
             self._guesses += 1
             return snapshot
 
-    def remember(self, user_id: str, snapshot: Snapshot) -> None:
-        """Keep ``snapshot``, the user's state as the database now holds it."""
+    def remember(self, user_id: str, snapshot: Snapshot, *, guessed_right: bool = False) -> None:
+        """Keep ``snapshot``, the user's state as the database now holds it.
+
+        ``guessed_right``: the database has just confirmed a guess about the user.
+        """
         now = self._clock()
         with self._lock:
+            if guessed_right:
+                self._miss_rate -= MISS_WEIGHT * self._miss_rate
             shared_until = self._shared.get(user_id)
             if shared_until is not None:
                 if shared_until > now:
@@ -117,11 +122,6 @@ class SnapshotCache:
         """Drop the user's snapshot (it may no longer be what the database holds)."""
         with self._lock:
             self._held.pop(user_id, None)
-
-    def right(self) -> None:
-        """The database confirmed a guess."""
-        with self._lock:
-            self._miss_rate -= MISS_WEIGHT * self._miss_rate
 
     def wrong(self, user_id: str) -> None:
         """The database refused a guess about ``user_id``: someone else changed the user."""

@@ -341,21 +341,28 @@ class PostgresStore:
     # --- optional capabilities --------------------------------------------------------
 
     def check_schema(self) -> SchemaReport:
-        """Which of the tables and columns this store needs are missing.
+        """Which of the tables, columns and unique indexes this store needs are missing.
 
         The migration guide's checks: in place, the ``users`` table with its id and
         progression columns, and the library's ledger table.
         """
         wanted = self._names.required_columns()
+        keys = self._names.unique_keys()
         with self._connection() as conn:
-            rows = _fetchall(
+            column_rows = _fetchall(
                 conn,
                 self._sql.columns,
                 ([regclass for regclass, _, _ in wanted],),
                 "check the schema",
             )
+            index_rows = _fetchall(
+                conn,
+                self._sql.unique_indexes,
+                (sorted({regclass for regclass, _, _ in keys}),),
+                "check the schema",
+            )
         present: dict[str, set[str]] = {}
-        for regclass, column in rows:
+        for regclass, column in column_rows:
             names = present.setdefault(str(regclass), set())
             if column is not None:
                 names.add(str(column))
@@ -367,16 +374,8 @@ class PostgresStore:
                 missing_tables.append(label)
                 continue
             missing_columns += [f"{label}.{c}" for c in columns if c not in found]
-        keys = self._names.unique_keys()
-        with self._connection() as conn:
-            rows = _fetchall(
-                conn,
-                self._sql.unique_indexes,
-                (sorted({regclass for regclass, _, _ in keys}),),
-                "check the schema",
-            )
         unique: dict[str, set[frozenset[str]]] = {}
-        for regclass, columns in rows:
+        for regclass, columns in index_rows:
             unique.setdefault(str(regclass), set()).add(frozenset(columns))
         missing_indexes = [
             f"{label} ({', '.join(columns)})"
@@ -491,9 +490,7 @@ class PostgresStore:
 
     def _remember(self, user_id: str, snapshot: Snapshot, *, guessed: bool = False) -> None:
         if self._snapshots is not None:
-            if guessed:
-                self._snapshots.right()
-            self._snapshots.remember(user_id, snapshot)
+            self._snapshots.remember(user_id, snapshot, guessed_right=guessed)
 
     def _forget(self, user_id: str) -> None:
         if self._snapshots is not None:

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..days import require_aware
 from ..errors import StoreError, StoreUnavailableError
-from ..state import ProgressState
+from ..state import STATE_FIELDS, ProgressState
 from ._rows import counts_to_json, state_from_row
 from .base import (
     EntryKind,
@@ -53,20 +53,11 @@ from .base import (
 
 __all__ = ["SQLiteStore"]
 
-_STATE_COLUMNS = (
-    "exp",
-    "level",
-    "daily_exp_gained",
-    "last_exp_reset_date",
-    "daily_action_counts",
-    "last_chat_date",
-)
+_STATE_COLUMNS = STATE_FIELDS
 _PROGRESS_COLUMNS = ("user_id", *_STATE_COLUMNS, "version")
-_UNIQUE_KEYS = {
-    False: (("user_id",),),
-    True: (("user_id", "seq"), ("user_id", "kind", "idempotency_key")),
-}
-"""The unique keys of the progress table (``False``) and the ledger (``True``)."""
+_PROGRESS_KEYS = (("user_id",),)
+_LEDGER_KEYS = (("user_id", "seq"), ("user_id", "kind", "idempotency_key"))
+"""The unique keys each table's guarantees rest on."""
 _LEDGER_COLUMNS = (
     "user_id",
     "seq",
@@ -337,9 +328,12 @@ class SQLiteStore:
         missing_tables: list[str] = []
         missing_columns: list[str] = []
         missing_indexes: list[str] = []
-        expected = {self._sql.progress: _PROGRESS_COLUMNS, self._sql.ledger: _LEDGER_COLUMNS}
+        expected = {
+            self._sql.progress: (_PROGRESS_COLUMNS, _PROGRESS_KEYS),
+            self._sql.ledger: (_LEDGER_COLUMNS, _LEDGER_KEYS),
+        }
         with self._connection() as conn:
-            for table, columns in expected.items():
+            for table, (columns, keys) in expected.items():
                 rows = _execute(
                     conn, f'PRAGMA table_info("{table}")', doing="inspect the schema"
                 ).fetchall()
@@ -350,9 +344,7 @@ class SQLiteStore:
                 missing_columns += [f"{table}.{c}" for c in columns if c not in present]
                 unique = _unique_column_sets(conn, table)
                 missing_indexes += [
-                    f"{table} ({', '.join(key)})"
-                    for key in _UNIQUE_KEYS[table == self._sql.ledger]
-                    if frozenset(key) not in unique
+                    f"{table} ({', '.join(key)})" for key in keys if frozenset(key) not in unique
                 ]
         return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
 

@@ -42,7 +42,7 @@ from ..config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
 from ..errors import IdempotencyError, SelfAwardError
 from ..results import Outcome
 from ..service import ProgressionService
-from ..state import ProgressState
+from ..state import STATE_FIELDS, ProgressState
 from ..stores import (
     EntryKind,
     LedgerEntry,
@@ -662,7 +662,7 @@ def check_legacy_rows(factory: StoreFactory) -> None:
     service = _service(store, clock)
 
     empty = _user("legacy-null")
-    factory.seed_row(empty, dict.fromkeys(_PLATFORM_COLUMNS))
+    factory.seed_row(empty, dict.fromkeys(STATE_FIELDS))
     assert service.state(empty) == ProgressState()
     assert service.award(empty, "create_character").exp_added == 30
     entries = service.ledger(empty)
@@ -714,16 +714,6 @@ def check_legacy_rows(factory: StoreFactory) -> None:
     assert dict(result.state.daily_action_counts) == {"create_persona": 1}
     assert _service(factory(), clock).state(stale) == result.state
     assert service.replay(stale).matches
-
-
-_PLATFORM_COLUMNS = (
-    "exp",
-    "level",
-    "daily_exp_gained",
-    "last_exp_reset_date",
-    "daily_action_counts",
-    "last_chat_date",
-)
 
 
 # --- monitoring and schema --------------------------------------------------------------
