@@ -138,7 +138,7 @@ def test_schema_export_without_pydantic_exits_3(capsys, monkeypatch):
     )
     code, out, err = run(capsys, "schema", "export")
     assert_one_line_error(code, out, err, ExitCode.MISSING_EXTRA)
-    assert "pip install 'mikoshi-progression[pydantic]'" in err
+    assert "install the [pydantic] extra (pip install -e '.[pydantic]' from a clone)" in err
 
 
 # --- schema init and check --------------------------------------------------------------

@@ -659,7 +659,7 @@ def test_missing_fastapi_names_the_extra(monkeypatch):
     """Without FastAPI, importing the module says which extra to install."""
     monkeypatch.setitem(sys.modules, "fastapi", None)
     monkeypatch.delitem(sys.modules, "mikoshi_progression.fastapi")
-    with pytest.raises(ImportError, match=r"pip install 'mikoshi-progression\[fastapi\]'"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[fastapi\]'"):
         importlib.import_module("mikoshi_progression.fastapi")
 
 

@@ -423,7 +423,7 @@ def test_missing_pydantic_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
     """Without pydantic, importing the module says which extra to install."""
     monkeypatch.setitem(sys.modules, "pydantic", None)
     monkeypatch.delitem(sys.modules, "mikoshi_progression.pydantic")
-    with pytest.raises(ImportError, match=r"pip install 'mikoshi-progression\[pydantic\]'"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[pydantic\]'"):
         importlib.import_module("mikoshi_progression.pydantic")
 
 

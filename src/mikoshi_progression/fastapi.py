@@ -46,7 +46,8 @@ try:
     from pydantic import BaseModel, Field
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides fastapi
     raise ImportError(
-        "mikoshi_progression.fastapi needs FastAPI: pip install 'mikoshi-progression[fastapi]'",
+        "mikoshi_progression.fastapi needs FastAPI: "
+        "install the [fastapi] extra (pip install -e '.[fastapi]' from a clone)",
         name=exc.name,
     ) from exc
 

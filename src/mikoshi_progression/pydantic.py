@@ -1,6 +1,6 @@
 """Pydantic models of the config file format, and its JSON Schema for editors.
 
-Needs the ``pydantic`` extra: ``pip install 'mikoshi-progression[pydantic]'``.
+Needs the ``pydantic`` extra (``pip install -e '.[pydantic]'`` from a clone).
 The core never imports this module.
 
 :class:`ProgressionConfigModel` mirrors a ``levels.toml`` / ``.json`` file key
@@ -45,7 +45,8 @@ try:
     from pydantic_core import InitErrorDetails, PydanticCustomError
 except ImportError as exc:  # pragma: no cover - exercised by simulating a missing pydantic
     raise ImportError(
-        "mikoshi_progression.pydantic needs pydantic 2: pip install 'mikoshi-progression[pydantic]'"
+        "mikoshi_progression.pydantic needs pydantic 2: "
+        "install the [pydantic] extra (pip install -e '.[pydantic]' from a clone)"
     ) from exc
 
 # The per-item checks are the core's own, so a standalone LevelModel or

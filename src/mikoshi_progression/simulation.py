@@ -1163,8 +1163,7 @@ def plot_exp_curves(report: SimulationReport, path: str | Path, *, log_scale: bo
     geometrically; ``log_scale=False`` draws it linear.
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install
-            'mikoshi-progression[plot]'``).
+        ImportError: matplotlib is not installed (the ``[plot]`` extra).
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -1172,7 +1171,7 @@ def plot_exp_curves(report: SimulationReport, path: str | Path, *, log_scale: bo
     except ImportError as exc:
         raise ImportError(
             "plotting needs matplotlib, which is not installed: "
-            "pip install 'mikoshi-progression[plot]'"
+            "install the [plot] extra (pip install -e '.[plot]' from a clone)"
         ) from exc
     path = Path(path)
     figure = Figure(figsize=(10, 6), layout="constrained")

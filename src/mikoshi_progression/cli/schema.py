@@ -23,7 +23,7 @@ __all__ = ["SCHEMA"]
 
 _PYDANTIC_MISSING = (
     "schema export needs pydantic, which is not installed: "
-    "pip install 'mikoshi-progression[pydantic]'"
+    "install the [pydantic] extra (pip install -e '.[pydantic]' from a clone)"
 )
 
 

@@ -116,7 +116,7 @@ def _check_plot_target(path: str) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         raise CliError(
             "--plot needs matplotlib, which is not installed: "
-            "pip install 'mikoshi-progression[plot]'",
+            "install the [plot] extra (pip install -e '.[plot]' from a clone)",
             ExitCode.MISSING_EXTRA,
         )
     target = Path(path)

@@ -148,7 +148,7 @@ def opened_store(
     except ImportError as exc:
         raise CliError(
             f"--store {display_url(url)}: PostgreSQL stores need psycopg, which is not "
-            "installed: pip install 'mikoshi-progression[postgres]'",
+            "installed: install the [postgres] extra (pip install -e '.[postgres]' from a clone)",
             ExitCode.MISSING_EXTRA,
         ) from exc
     except (ValueError, TypeError) as exc:

@@ -111,7 +111,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "PostgresStore needs psycopg 3 and psycopg_pool: "
-        "pip install 'mikoshi-progression[postgres]'",
+        "install the [postgres] extra (pip install -e '.[postgres]' from a clone)",
         name=exc.name,
     ) from exc
 

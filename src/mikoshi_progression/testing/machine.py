@@ -54,7 +54,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "mikoshi_progression.testing.machine needs hypothesis: "
-        "pip install 'mikoshi-progression[testing]'"
+        "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
 from ..config import DEFAULT_CONFIG, ProgressionConfig
