@@ -619,7 +619,7 @@ def test_simulate_plot_without_matplotlib_exits_3(capsys, tmp_path, monkeypatch)
     code, out, err = run(capsys, "simulate", "--plot", str(tmp_path / "x.png"))
     assert code == 3
     assert out == ""
-    assert "mikoshi-progression[plot]" in err
+    assert "[plot] extra" in err
 
 
 class _Terminal(io.StringIO):

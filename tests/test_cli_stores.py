@@ -340,7 +340,7 @@ def test_bad_ledger_entries_exit_2(capsys, tmp_path):
     url = filled_store(tmp_path)
     (line, *_) = export(capsys, url, tmp_path / "bob.jsonl", "bob")
     for change, message in [
-        ({"at": "2026-03-14T08:00:00"}, "at must be timezone-aware"),
+        ({"at": "2026-03-14T08:00:00"}, "at: must be timezone-aware"),
         ({"kind": "gift"}, "'gift' is not a valid EntryKind"),
         ({"seq": "first"}, "seq must be an integer"),
     ]:

@@ -288,7 +288,9 @@ def test_in_place_concurrent_awards_lose_nothing(admin, schema, make_store, lock
 
     def work(worker: int) -> list[int]:
         return [
-            service.award("hot", "paid_char_sold", key=f"sale-{worker}-{i}").exp_added
+            service.award(
+                "hot", "paid_char_sold", key=f"sale-{worker}-{i}", actor_id="buyer"
+            ).exp_added
             for i in range(5)
         ]
 

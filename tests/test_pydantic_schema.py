@@ -500,11 +500,15 @@ def test_schema_accepts_example_files(validator: Any, path: Path) -> None:
     assert list(validator.iter_errors(read_example(path))) == []
 
 
-def test_schema_accepts_zero_padded_level_one_cap(validator: Any) -> None:
-    """A cap for level 1 written as "01" is accepted, as the core accepts it."""
+def test_schema_and_core_refuse_zero_padded_level_keys(validator: Any) -> None:
+    """A cap key "01" is refused by the core and the schema alike: one spelling per level."""
     data = changed(lambda d: d.update(daily_exp_caps={"01": 150}), base=minimal_data)
-    assert config_problems(data) == []
-    assert validator.is_valid(data)
+    assert config_problems(data) == [
+        'daily_exp_caps.01: keys must be level numbers written without leading zeros ("1", '
+        "\"2\"...), got '01'",
+        "daily_exp_caps: needs a cap for level 1 (later levels without one inherit it)",
+    ]
+    assert not validator.is_valid(data)
 
 
 SCHEMA_REJECTS = [

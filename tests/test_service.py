@@ -125,7 +125,7 @@ def test_monitoring_queries_through_the_service():
     clock = FakeClock(START)
     svc = ProgressionService(InMemoryStore(), clock=clock)
     for _ in range(3):
-        svc.award("whale", "paid_char_sold")
+        svc.award("whale", "paid_char_sold", actor_id="buyer")
     svc.award("casual", "daily_chat")
     assert [a.user_id for a in svc.users_at_daily_cap()] == ["whale"]
     assert [(a.user_id, a.daily_exp_gained) for a in svc.most_active_users()] == [

@@ -381,5 +381,5 @@ def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path):
     report = simulate(players=2, days=2)
     monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"mikoshi-progression\[plot\]"):
+    with pytest.raises(ImportError, match=r"\[plot\] extra"):
         plot_exp_curves(report, tmp_path / "x.png")

@@ -14,13 +14,14 @@ import tomllib
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from .days import DayBoundary, resolve_timezone
 from .errors import ConfigError, ConfigFileError
+from .state import MAX_COUNT
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -42,8 +43,20 @@ _CONFIG_KEYS = (
     "reset_timezone",
     "reset_hour",
     "levels_can_drop",
+    "max_clock_skew_minutes",
 )
 _REQUIRED_CONFIG_KEYS = ("levels", "actions", "daily_exp_caps")
+
+DEFAULT_MAX_CLOCK_SKEW_MINUTES = 240
+"""How far ahead of the clock a stored day may lie before it counts as a clock fault (4 h)."""
+MAX_CLOCK_SKEW_MINUTES = 48 * 60
+"""The largest tolerance a config may set (48 h): a day can never freeze for longer."""
+
+_FINGERPRINT_DEFAULTS: dict[str, object] = {
+    "max_clock_skew_minutes": DEFAULT_MAX_CLOCK_SKEW_MINUTES,
+}
+"""Settings added after the first release, left out of the fingerprint at their default,
+so that a config's fingerprint (recorded in every ledger entry) survives an upgrade."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,12 @@ class ProgressionConfig:
         levels_can_drop: Whether a revoked award may lower a user's level. By
             default levels never drop: EXP goes down, the level stays until EXP
             passes the next threshold again.
+        max_clock_skew_minutes: How far (1 to 2,880 minutes, default 240) a user's
+            stored day may lie ahead of ``now`` and still be trusted. Within it, days
+            only move forward, so a server whose clock lags never reopens a spent day;
+            beyond it the stored day is a clock fault (a server whose clock ran ahead
+            stamped it) and the day reopens at ``now`` instead of freezing until the
+            clock catches up.
         fingerprint: A short digest of the rules, recorded beside every award.
     """
 
@@ -122,6 +141,7 @@ class ProgressionConfig:
     reset_timezone: str = "UTC"
     reset_hour: int = 0
     levels_can_drop: bool = False
+    max_clock_skew_minutes: int = DEFAULT_MAX_CLOCK_SKEW_MINUTES
     fingerprint: str = field(init=False, compare=False)
     day_boundary: DayBoundary = field(init=False, repr=False, compare=False)
     _thresholds: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -133,6 +153,7 @@ class ProgressionConfig:
     _is_later_day: Callable[[datetime, datetime], bool] = field(
         init=False, repr=False, compare=False
     )
+    _max_skew: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = config_problems(self._raw_dict())
@@ -159,11 +180,22 @@ class ProgressionConfig:
         set_(self, "_thresholds", tuple(level.exp_required for level in levels))
         # Index 0 is unused so that a level number indexes its own cap.
         set_(self, "_caps", (0, *(caps[n] for n in range(1, len(levels) + 1))))
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        set_(self, "_max_skew", timedelta(minutes=self.max_clock_skew_minutes))
+        fingerprinted = {
+            key: value
+            for key, value in self.to_dict().items()
+            if _FINGERPRINT_DEFAULTS.get(key, _NO_DEFAULT) != value
+        }
+        canonical = json.dumps(fingerprinted, sort_keys=True, separators=(",", ":"))
         set_(self, "fingerprint", hashlib.sha256(canonical.encode()).hexdigest()[:16])
 
     def __hash__(self) -> int:
         return hash(self.fingerprint)
+
+    @property
+    def max_clock_skew(self) -> timedelta:
+        """``max_clock_skew_minutes`` as a ``timedelta``."""
+        return self._max_skew
 
     @property
     def max_level(self) -> int:
@@ -193,6 +225,7 @@ class ProgressionConfig:
             "reset_timezone": self.reset_timezone,
             "reset_hour": self.reset_hour,
             "levels_can_drop": self.levels_can_drop,
+            "max_clock_skew_minutes": self.max_clock_skew_minutes,
         }
 
     @classmethod
@@ -213,6 +246,9 @@ class ProgressionConfig:
             reset_timezone=data.get("reset_timezone", "UTC"),
             reset_hour=data.get("reset_hour", 0),
             levels_can_drop=data.get("levels_can_drop", False),
+            max_clock_skew_minutes=data.get(
+                "max_clock_skew_minutes", DEFAULT_MAX_CLOCK_SKEW_MINUTES
+            ),
         )
 
     def _raw_dict(self) -> dict[str, Any]:
@@ -238,7 +274,11 @@ class ProgressionConfig:
             "reset_timezone": self.reset_timezone,
             "reset_hour": self.reset_hour,
             "levels_can_drop": self.levels_can_drop,
+            "max_clock_skew_minutes": self.max_clock_skew_minutes,
         }
+
+
+_NO_DEFAULT = object()
 
 
 def load_config(path: str | Path) -> ProgressionConfig:
@@ -283,6 +323,10 @@ def read_data_file(
         raise ConfigFileError([f"file: malformed TOML: {exc}"], source=source) from exc
     except json.JSONDecodeError as exc:
         raise ConfigFileError([f"file: malformed JSON: {exc}"], source=source) from exc
+    except RecursionError as exc:
+        raise ConfigFileError(
+            ["file: nested too deeply to read (a config is a few levels deep)"], source=source
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigFileError(["file: the top level must be an object"], source=source)
     return data, source
@@ -295,6 +339,17 @@ def read_data_file(
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count_problem(
+    where: str, value: object, expected: str = "a non-negative integer", least: int = 0
+) -> str | None:
+    """The problem with a count (an integer from ``least`` to :data:`MAX_COUNT`), if any."""
+    if not _is_int(value) or value < least:
+        return f"{where}: must be {expected}, {_got(value)}"
+    if value > MAX_COUNT:
+        return f"{where}: must be at most 2**63 - 1 (what a 64-bit column holds), {_got(value)}"
+    return None
 
 
 def _got(value: object) -> str:
@@ -343,22 +398,19 @@ def _level_problems(data: Mapping[str, Any], where: str) -> list[str]:
     name = data.get("name")
     if isinstance(name, str) and not name.strip():
         problems.append(f"{where}.name: must not be empty")
-    required = data.get("exp_required")
-    if "exp_required" in data and not (_is_int(required) and required >= 0):
-        problems.append(f"{where}.exp_required: must be a non-negative integer, {_got(required)}")
+    if "exp_required" in data:
+        problems += filter(None, [_count_problem(f"{where}.exp_required", data["exp_required"])])
     return problems
 
 
 def _action_problems(data: Mapping[str, Any], where: str) -> list[str]:
     problems = _key_problems(data, _ACTION_KEYS, ("exp",), f"{where}.")
-    exp = data.get("exp")
-    if "exp" in data and not (_is_int(exp) and exp >= 0):
-        problems.append(f"{where}.exp: must be a non-negative integer, {_got(exp)}")
+    if "exp" in data:
+        problems += filter(None, [_count_problem(f"{where}.exp", data["exp"])])
     limit = data.get("daily_limit")
-    if limit is not None and not (_is_int(limit) and limit >= 1):
-        problems.append(
-            f"{where}.daily_limit: must be a positive integer or null (no limit), {_got(limit)}"
-        )
+    if limit is not None:
+        expected = "a positive integer or null (no limit)"
+        problems += filter(None, [_count_problem(f"{where}.daily_limit", limit, expected, 1)])
     for key in ("cap_exempt", "creator_award"):
         if key in data and not isinstance(data[key], bool):
             problems.append(f"{where}.{key}: must be true or false, {_got(data[key])}")
@@ -366,9 +418,10 @@ def _action_problems(data: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _level_number_key(key: object) -> int | None:
+    """A level number written as an int or as its canonical decimal text (``"1"``, not ``"01"``)."""
     if _is_int(key):
         return key
-    if isinstance(key, str) and key.isdigit() and key.isascii():
+    if isinstance(key, str) and key.isdigit() and key.isascii() and str(int(key)) == key:
         return int(key)
     return None
 
@@ -403,6 +456,12 @@ def config_problems(data: object) -> list[str]:
     drop = data.get("levels_can_drop", False)
     if not isinstance(drop, bool):
         problems.append(f"levels_can_drop: must be true or false, {_got(drop)}")
+    skew = data.get("max_clock_skew_minutes", DEFAULT_MAX_CLOCK_SKEW_MINUTES)
+    if not (_is_int(skew) and 1 <= skew <= MAX_CLOCK_SKEW_MINUTES):
+        problems.append(
+            f"max_clock_skew_minutes: must be an integer from 1 to {MAX_CLOCK_SKEW_MINUTES} "
+            f"(48 hours), {_got(skew)}"
+        )
     return problems
 
 
@@ -458,18 +517,24 @@ def _caps_problems(caps: object, level_count: int, problems: list[str]) -> None:
     if not isinstance(caps, Mapping) or not caps:
         problems.append(f"daily_exp_caps: must be a non-empty table of level -> cap, {_got(caps)}")
         return
-    numbers = set()
+    numbers: dict[int, object] = {}
     for key, cap in caps.items():
         number = _level_number_key(key)
         where = f"daily_exp_caps.{key}"
         if number is None:
-            problems.append(f"{where}: keys must be level numbers, got {key!r}")
+            problems.append(
+                f"{where}: keys must be level numbers written without leading zeros "
+                f'("1", "2"...), got {key!r}'
+            )
             continue
-        numbers.add(number)
+        if number in numbers:
+            problems.append(
+                f"{where}: level {number} has two caps (keys {numbers[number]!r} and {key!r})"
+            )
+        numbers[number] = key
         if level_count and not 1 <= number <= level_count:
             problems.append(f"{where}: no such level (levels are 1..{level_count})")
-        if not (_is_int(cap) and cap >= 0):
-            problems.append(f"{where}: must be a non-negative integer, {_got(cap)}")
+        problems += filter(None, [_count_problem(where, cap)])
     if 1 not in numbers:
         problems.append(
             "daily_exp_caps: needs a cap for level 1 (later levels without one inherit it)"
@@ -516,7 +581,7 @@ DEFAULT_CONFIG = ProgressionConfig(
         "create_persona": ActionRule(15, daily_limit=2),
         "character_liked": ActionRule(5, daily_limit=20, creator_award=True),
         "forked": ActionRule(10, creator_award=True),
-        "paid_char_sold": ActionRule(50),
+        "paid_char_sold": ActionRule(50, creator_award=True),
     },
     daily_exp_caps={1: 150, 2: 150, 3: 300, 4: 300, 5: 500, 6: 500},
     features={
@@ -530,4 +595,9 @@ DEFAULT_CONFIG = ProgressionConfig(
         "revenue_tools": 6,
     },
 )
-"""The platform's rules exactly: six levels, seven actions, caps 150/300/500, UTC midnight."""
+"""The platform's rules exactly: six levels, seven actions, caps 150/300/500, UTC midnight.
+
+Three actions pay the creator of a character for what another user did, as the platform's
+route does: ``character_liked``, ``forked`` and ``paid_char_sold`` (a sale pays the
+creator of the sold character; the buyer is the actor, and a creator buying their own
+character earns nothing)."""

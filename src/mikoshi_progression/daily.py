@@ -10,6 +10,7 @@ from .days import require_aware
 from .state import EMPTY_COUNTS, ProgressState
 
 __all__ = [
+    "is_clock_fault",
     "is_new_day",
     "next_reset_at",
     "reset_daily_limits",
@@ -22,12 +23,28 @@ _build_state = trusted_factory(ProgressState)
 def is_new_day(
     state: ProgressState, *, now: datetime, config: ProgressionConfig = DEFAULT_CONFIG
 ) -> bool:
-    """Whether ``now`` lies on a later progression day than the state's last reset.
+    """Whether a new progression day opens at ``now`` for a user in ``state``.
 
-    A ``now`` on an *earlier* day (a server whose clock lags another's) is not a
-    new day: days only move forward, so skew can never reopen a spent day.
+    It does when ``now`` lies on a later day than the state's last reset. A ``now``
+    on an *earlier* day (a server whose clock lags another's) is not a new day:
+    days only move forward, so skew can never reopen a spent day. Unless the last
+    reset lies more than ``config.max_clock_skew`` ahead of ``now``: that is a
+    clock fault (see :func:`is_clock_fault`), and the day reopens at ``now``.
     """
     return _opens_day(state, require_aware(now), config)
+
+
+def is_clock_fault(
+    state: ProgressState, *, now: datetime, config: ProgressionConfig = DEFAULT_CONFIG
+) -> bool:
+    """Whether the state's day was opened more than ``config.max_clock_skew`` after ``now``.
+
+    Such a day was stamped by a clock that ran ahead (a server set to 2099). Trusting
+    it would freeze the user's day until real time caught up; instead the day reopens
+    at ``now``, and the service records the reopening as a clock fault in the ledger.
+    """
+    last = state.last_exp_reset_date
+    return last is not None and last - require_aware(now) > config._max_skew
 
 
 def reset_daily_limits_if_needed(
@@ -37,7 +54,8 @@ def reset_daily_limits_if_needed(
 
     Returns ``state`` itself when the day is still current, otherwise a new state
     whose ``last_exp_reset_date`` is ``now``. EXP, level and ``last_chat_date``
-    are kept.
+    are kept. A day stamped further ahead of ``now`` than ``config.max_clock_skew``
+    reopens too (:func:`is_clock_fault`).
     """
     return open_day(state, require_aware(now), config)
 
@@ -62,13 +80,22 @@ def open_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> 
 
 def _opens_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> bool:
     last = state.last_exp_reset_date
-    return last is None or config._is_later_day(now, last)
+    return (
+        last is None
+        or config._is_later_day(now, last)
+        or (now < last and last - now > config._max_skew)
+    )
 
 
 def next_reset_at(
     state: ProgressState, *, now: datetime, config: ProgressionConfig = DEFAULT_CONFIG
 ) -> datetime:
-    """When the user's limits next reset, as an aware UTC datetime."""
+    """When the user's limits next reset, as an aware UTC datetime.
+
+    The first day boundary after ``now``, or after the last reset if that lies ahead
+    of ``now`` (a lagging clock) by no more than ``config.max_clock_skew``.
+    """
+    require_aware(now)
     last = state.last_exp_reset_date
-    moment = now if last is None or now >= last else last
-    return config.day_boundary.next_reset(moment)
+    ahead = last is not None and now < last and last - now <= config._max_skew
+    return config.day_boundary.next_reset(last if ahead and last is not None else now)

@@ -12,31 +12,62 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["DayBoundary", "require_aware"]
+from .errors import InvalidArgumentError, InvalidMomentError
+
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "DayBoundary", "is_supported_moment", "require_aware"]
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "utc"})
 
+FIRST_YEAR = 1900
+"""The earliest year of a moment the library takes."""
+LAST_YEAR = 8999
+"""The latest year of a moment the library takes.
+
+Far enough inside ``datetime``'s own range (years 1 to 9999) that no day boundary,
+time-zone shift or clock tolerance computed from a supported moment can overflow."""
+
+_SUPPORTED = f"an aware datetime from year {FIRST_YEAR} to {LAST_YEAR}"
+
+
+def is_supported_moment(moment: datetime) -> bool:
+    """Whether an aware ``moment``'s year (as written) is within ``FIRST_YEAR..LAST_YEAR``."""
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
+
 
 def require_aware(moment: datetime, name: str = "now") -> datetime:
-    """Return ``moment`` unchanged, or raise ``ValueError`` if it is naive."""
+    """Return ``moment`` unchanged if it is an aware datetime the library supports.
+
+    Raises:
+        InvalidMomentError: ``moment`` is not a datetime, is naive, or lies outside
+            years :data:`FIRST_YEAR` to :data:`LAST_YEAR` (the message names ``name``).
+    """
     if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
+        raise InvalidMomentError(name, _SUPPORTED, moment)
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(
-            f"{name} must be timezone-aware (for example datetime.now(timezone.utc)), "
-            f"got naive {moment.isoformat()}"
+        raise InvalidMomentError(
+            name,
+            f"timezone-aware (for example datetime.now(timezone.utc)), "
+            f"not naive {moment.isoformat()}",
         )
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidMomentError(name, _SUPPORTED, moment)
     return moment
 
 
 def resolve_timezone(name: str) -> tzinfo:
-    """Return the ``tzinfo`` for an IANA name; raise ``ValueError`` if unknown."""
+    """Return the ``tzinfo`` for an IANA name.
+
+    Raises:
+        InvalidArgumentError: ``name`` is no known IANA time zone.
+    """
     if name in _UTC_NAMES:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise InvalidArgumentError(
+            "timezone", "an IANA time zone name such as 'UTC' or 'Asia/Tokyo'", name
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +88,9 @@ class DayBoundary:
     )
 
     def __post_init__(self) -> None:
-        if not 0 <= self.hour <= 23:
-            raise ValueError(f"hour must be between 0 and 23, got {self.hour}")
+        hour: object = self.hour
+        if not isinstance(hour, int) or isinstance(hour, bool) or not 0 <= hour <= 23:
+            raise InvalidArgumentError("hour", "an integer from 0 to 23", hour)
         tz = resolve_timezone(self.timezone_name)
         object.__setattr__(self, "_tz", tz)
         shift = timedelta(hours=self.hour)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .config import DEFAULT_CONFIG, ProgressionConfig
+from .errors import SelfAwardError
 from .results import AwardResult
 from .service import ProgressionService
 from .stores import open_store
@@ -95,15 +96,24 @@ def _tour(service: ProgressionService, clock: _SteppingClock, out: TextIO, path:
         "create_scene",
         "create_persona",
         "create_persona",
-        "paid_char_sold",
     ):
         _line(out, "alice", action, service.award("alice", action))
+    _line(
+        out,
+        "alice",
+        "paid_char_sold (bob buys)",
+        service.award("alice", "paid_char_sold", key="sale:order-1", actor_id="bob"),
+    )
     _line(
         out,
         "alice",
         "forked (by bob)",
         service.award("alice", "forked", key="fork:bob:char-1", actor_id="bob"),
     )
+    try:
+        service.award("alice", "paid_char_sold", key="sale:order-2", actor_id="alice")
+    except SelfAwardError as exc:
+        out.write(f"  alice  {'paid_char_sold (her own)':<28} refused: {exc}\n")
 
     out.write("\nA client retries a request with the same idempotency key:\n")
     for attempt in ("first try", "retry"):

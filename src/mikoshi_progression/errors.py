@@ -16,6 +16,9 @@ __all__ = [
     "ConfigFileError",
     "CreatorUserNotFound",
     "IdempotencyError",
+    "InvalidArgumentError",
+    "InvalidIdError",
+    "InvalidMomentError",
     "ProgressionError",
     "SelfAwardError",
     "StateError",
@@ -29,6 +32,63 @@ __all__ = [
 
 class ProgressionError(Exception):
     """Base class of every error raised by mikoshi-progression."""
+
+
+def describe_value(value: object, limit: int = 60) -> str:
+    """``value`` for an error message: its type and a ``repr`` cut to about ``limit`` characters.
+
+    A message must stay readable and small whatever a caller passed (a 1 MB key, a
+    string of control characters), so long values are cut and their length given.
+
+    >>> describe_value(42)
+    'int 42'
+    >>> describe_value("k" * 1000, limit=12)
+    "str 'kkkkkkkk'... (1,000 characters)"
+    """
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__} object>"
+    if len(text) > limit:
+        size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+        text = f"{text[: limit - 3]}'...{size}" if isinstance(value, str) else f"{text[:limit]}..."
+    return f"{type(value).__name__} {text}"
+
+
+class InvalidArgumentError(ProgressionError, ValueError, TypeError):
+    """An argument the library cannot take: of the wrong type, form or range.
+
+    It derives from both ``ValueError`` and ``TypeError`` (as numpy's ``AxisError``
+    derives from ``ValueError`` and ``IndexError``), so code that caught the built-in
+    error Python would raise keeps working.
+
+    Attributes:
+        field: The argument at fault (``"user_id"``, ``"now"``, ``"timeout"``...).
+        expected: What it must be, in words.
+    """
+
+    field: str
+    expected: str
+
+    def __init__(self, field: str, expected: str, value: object = ...) -> None:
+        self.field = field
+        self.expected = expected
+        got = "" if value is ... else f", got {describe_value(value)}"
+        super().__init__(f"{field}: must be {expected}{got}")
+
+
+class InvalidIdError(InvalidArgumentError):
+    """A user id, actor id, idempotency key or target that the library cannot take.
+
+    Ids are printable strings of 1 to 255 characters in one canonical spelling (see
+    :func:`~mikoshi_progression.check_id`); a store in place on a table whose id
+    column is not text also refuses the spellings its column would read as another
+    (``"05"`` for the integer 5).
+    """
+
+
+class InvalidMomentError(InvalidArgumentError):
+    """A moment that is naive, not a datetime, or outside the years the library supports."""
 
 
 class ConfigError(ProgressionError, ValueError):

@@ -55,11 +55,14 @@ from .config import (
     _ACTION_KEYS,
     _CONFIG_KEYS,
     _LEVEL_KEYS,
+    DEFAULT_MAX_CLOCK_SKEW_MINUTES,
+    MAX_CLOCK_SKEW_MINUTES,
     ProgressionConfig,
     _action_problems,
     _level_problems,
     config_problems,
 )
+from .state import MAX_COUNT
 
 __all__ = [
     "PROBLEM_ERROR_TYPE",
@@ -75,7 +78,7 @@ PROBLEM_ERROR_TYPE: Final = "config_problem"
 
 _JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
-_CAP_KEY_PATTERN: Final = "^0*[1-9][0-9]*$"
+_CAP_KEY_PATTERN: Final = "^[1-9][0-9]*$"
 _NOT_BLANK_PATTERN: Final = "\\S"
 
 _Loc: TypeAlias = tuple[int | str, ...]
@@ -246,6 +249,17 @@ class ProgressionConfigModel(BaseModel):
             "goes down, the level stays until EXP passes the next threshold again."
         ),
     )
+    max_clock_skew_minutes: int = Field(
+        default=DEFAULT_MAX_CLOCK_SKEW_MINUTES,
+        ge=1,
+        le=MAX_CLOCK_SKEW_MINUTES,
+        description=(
+            "Optional: how far (in minutes, 1 to 2880) a user's day may be stamped ahead "
+            "of the clock and still be trusted. Beyond it the stamp is a clock fault (a "
+            "server whose clock ran ahead) and the day reopens. Default 240 (4 hours)."
+        ),
+        examples=[240],
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -325,14 +339,14 @@ def config_json_schema() -> dict[str, Any]:
             "number": {"type": "integer", "minimum": 1},
             "name": {"type": "string", "pattern": _NOT_BLANK_PATTERN},
             "unlock": {"type": "string"},
-            "exp_required": {"type": "integer", "minimum": 0},
+            "exp_required": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
         },
     )
     action = _fields_schema(
         ActionRuleModel,
         {
-            "exp": {"type": "integer", "minimum": 0},
-            "daily_limit": {"type": ["integer", "null"], "minimum": 1},
+            "exp": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+            "daily_limit": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_COUNT},
             "cap_exempt": {"type": "boolean"},
             "creator_award": {"type": "boolean"},
         },
@@ -369,11 +383,8 @@ def config_json_schema() -> dict[str, Any]:
                 "type": "object",
                 "minProperties": 1,
                 "propertyNames": {"pattern": _CAP_KEY_PATTERN},
-                "additionalProperties": {"type": "integer", "minimum": 0},
-                # Level 1 needs a cap: unless some key is level 1 ("1", or "01"...),
-                # require "1", which names the missing key in the editor's message.
-                "if": {"propertyNames": {"not": {"pattern": "^0*1$"}}},
-                "then": {"required": ["1"]},
+                "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+                "required": ["1"],  # level 1 needs a cap; later levels inherit it
             },
             "features": {
                 "type": "object",
@@ -383,6 +394,11 @@ def config_json_schema() -> dict[str, Any]:
             "reset_timezone": {"type": "string", "minLength": 1},
             "reset_hour": {"type": "integer", "minimum": 0, "maximum": 23},
             "levels_can_drop": {"type": "boolean"},
+            "max_clock_skew_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_CLOCK_SKEW_MINUTES,
+            },
         },
     )
     return {

@@ -16,10 +16,11 @@ from typing import Any, Literal, overload
 from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
-from .days import require_aware
-from .errors import SelfAwardError
+from .days import FIRST_YEAR, LAST_YEAR, require_aware
+from .errors import InvalidArgumentError, SelfAwardError, StateError
+from .identity import check_id, check_optional_id
 from .results import AwardResult, Outcome
-from .state import EMPTY_COUNTS, ProgressState
+from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState
 
 __all__ = [
     "DAILY_CHAT",
@@ -53,10 +54,25 @@ def check_actor(
 ) -> None:
     """Refuse a creator award (``ActionRule.creator_award``) that no other user earned.
 
-    A like or a fork pays the creator for what another user did: without
+    A like, a fork or a sale pays the creator for what another user did: without
     ``actor`` (the user who acted), or with the recipient as the actor, it raises
     :class:`~mikoshi_progression.errors.SelfAwardError`. Other actions pass.
+
+    Both ids must be canonical (:func:`~mikoshi_progression.check_id`), so that
+    one person can never pass for two: ``42`` and ``"42"``, or ``"é"`` spelled
+    with a combining accent, are refused rather than compared.
+
+    >>> check_actor("forked", recipient="7", actor="7")
+    Traceback (most recent call last):
+    ...
+    mikoshi_progression.errors.SelfAwardError: forked cannot be awarded to its own actor ('7')
+
+    Raises:
+        InvalidIdError: ``recipient`` or ``actor`` is not a canonical id.
+        SelfAwardError: a creator award without an actor, or to its own actor.
     """
+    recipient = check_id(recipient, "user_id")
+    actor = check_optional_id(actor, "actor_id")
     rule = config.actions.get(action)
     if rule is None or not rule.creator_award:
         return
@@ -95,10 +111,14 @@ def award_exp_with_limits(
     >>> r.outcome, r.exp_added, r.state.exp, r.remaining_exp
     (<Outcome.AWARDED: 'awarded'>, 30, 30, 120)
 
+    A day stamped further ahead of ``now`` than ``config.max_clock_skew`` is a
+    clock fault and reopens at ``now`` (see :func:`~mikoshi_progression.is_clock_fault`).
+
     Raises:
-        ValueError: ``now`` is naive.
+        InvalidMomentError: ``now`` is naive, or outside the supported years.
+        StateError: the award would take EXP past 2**63 - 1.
     """
-    if getattr(now, "tzinfo", None) is None:
+    if getattr(now, "tzinfo", None) is None or not FIRST_YEAR <= now.year <= LAST_YEAR:
         require_aware(now)
     rule = config._rule_table.get(action)
     if rule is None:
@@ -106,7 +126,11 @@ def award_exp_with_limits(
     reward, limit, cap_exempt = rule
     # open_day(), inlined: a call frame here is a tenth of an award's cost.
     last = state.last_exp_reset_date
-    if last is None or config._is_later_day(now, last):
+    if (
+        last is None
+        or config._is_later_day(now, last)
+        or (now < last and last - now > config._max_skew)  # a clock fault
+    ):
         today = _build_state(state.exp, state.level, 0, now, _EMPTY, state.last_chat_date)
     else:
         today = state
@@ -129,6 +153,8 @@ def award_exp_with_limits(
         added = reward if reward <= room else room
         gained += added
     exp = today.exp + added
+    if exp > MAX_COUNT:
+        raise _exp_overflow(today.exp, added)
     new_level = bisect_right(config._thresholds, exp) or 1
     if new_level < level and not config.levels_can_drop:
         new_level = level
@@ -159,11 +185,11 @@ def revoke_exp(
     threshold again.
 
     Raises:
-        ValueError: ``exp`` is negative.
+        InvalidArgumentError: ``exp`` is not a non-negative integer.
     """
     amount: object = exp
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise ValueError(f"exp to revoke must be a non-negative integer, got {exp!r}")
+        raise InvalidArgumentError("exp", "a non-negative integer (the EXP to take back)", exp)
     remaining = max(0, state.exp - exp)
     level = config.level_for_exp(remaining) if config.levels_can_drop else state.level
     return _build_state(
@@ -195,6 +221,12 @@ def exp_limits_view(
         "action_limits": {name: r.daily_limit for name, r in config.actions.items()},
         "exp_rewards": {name: r.exp for name, r in config.actions.items()},
     }
+
+
+def _exp_overflow(exp: int, added: int) -> StateError:
+    return StateError(
+        "exp", f"an award of {added} would take {exp} EXP past 2**63 - 1, what a store can hold"
+    )
 
 
 # --- replay -----------------------------------------------------------------------
@@ -300,7 +332,8 @@ def apply_events(
     a caller can see is ever mutated.
 
     Raises:
-        ValueError: an event's ``now`` is naive.
+        InvalidMomentError: an event's ``now`` is naive, or outside the supported years.
+        StateError: an award would take EXP past 2**63 - 1.
     """
     exp = state.exp
     level = state.level
@@ -316,13 +349,16 @@ def apply_events(
     cap_count = len(caps)
     thresholds = config._thresholds
     can_drop = config.levels_can_drop
+    max_skew = config._max_skew
     day = None if last_reset is None else day_of(last_reset)
+    # An event before this moment finds the day stamped beyond the clock tolerance.
+    fault_before = None if last_reset is None else last_reset - max_skew
     records: list[_Record] = []
     record = records.append
     empty: dict[str, int] = {}
 
     for now, action in events:
-        if getattr(now, "tzinfo", None) is None:
+        if getattr(now, "tzinfo", None) is None or not FIRST_YEAR <= now.year <= LAST_YEAR:
             require_aware(now)
         previous = level
         added = 0
@@ -332,11 +368,12 @@ def apply_events(
         else:
             reward, limit, cap_exempt = rule
             today = day_of(now)
-            if day is None or today > day:
+            if day is None or today > day or now < fault_before:  # type: ignore[operator]
                 day = today
                 gained = 0
                 counts = empty
                 last_reset = now
+                fault_before = now - max_skew
             count = counts.get(action, 0)
             if cap_exempt:
                 room = reward
@@ -352,6 +389,8 @@ def apply_events(
                 if not cap_exempt:
                     gained += added
                 exp += added
+                if exp > MAX_COUNT:
+                    raise _exp_overflow(exp - added, added)
                 new_level = bisect_right(thresholds, exp) or 1
                 level = new_level if new_level > level or can_drop else level
                 counts = counts.copy()  # a new dict: recorded ones are never mutated

@@ -12,9 +12,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from .errors import StateError
+from .days import FIRST_YEAR, LAST_YEAR
+from .errors import StateError, describe_value
 
-__all__ = ["EMPTY_COUNTS", "STATE_FIELDS", "ProgressState"]
+__all__ = ["EMPTY_COUNTS", "MAX_COUNT", "STATE_FIELDS", "ProgressState"]
+
+MAX_COUNT = 2**63 - 1
+"""The largest EXP, count or threshold the library handles: what a 64-bit column holds."""
 
 EMPTY_COUNTS: Mapping[str, int] = MappingProxyType({})
 """The read-only, empty action-count mapping of a fresh day."""
@@ -52,8 +56,10 @@ class ProgressState:
         for name in ("exp", "daily_exp_gained"):
             _check_count(name, getattr(self, name))
         level: object = self.level
-        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
-            raise StateError("level", f"must be an integer of at least 1, got {level!r}")
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= _MAX_LEVEL:
+            raise StateError(
+                "level", f"must be an integer from 1 to {_MAX_LEVEL:,}, got {describe_value(level)}"
+            )
         for name in ("last_exp_reset_date", "last_chat_date"):
             _check_moment(name, getattr(self, name))
         counts = self.daily_action_counts
@@ -100,6 +106,10 @@ class ProgressState:
 
         Missing fields take a new user's value; unknown fields raise ``StateError``.
         """
+        if not isinstance(data, Mapping):
+            raise StateError(
+                "state", f"must be a mapping of field -> value, got {describe_value(data)}"
+            )
         for key in data:
             if key not in STATE_FIELDS:
                 raise StateError(
@@ -112,23 +122,36 @@ class ProgressState:
                 try:
                     values[name] = datetime.fromisoformat(raw)
                 except ValueError as exc:
-                    raise StateError(name, f"not an ISO 8601 datetime: {raw!r}") from exc
+                    raise StateError(
+                        name, f"not an ISO 8601 datetime: {describe_value(raw)}"
+                    ) from exc
         return cls(**values)
 
 
+_MAX_LEVEL = 2**31 - 1
+"""The largest level: what the platform's ``integer`` column holds."""
+
+
 def _check_count(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise StateError(name, f"must be a non-negative integer, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+        raise StateError(
+            name,
+            f"must be a non-negative integer of at most 2**63 - 1, got {describe_value(value)}",
+        )
 
 
 def _check_moment(name: str, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, datetime):
-        raise StateError(name, f"must be an aware datetime or None, got {value!r}")
+        raise StateError(name, f"must be an aware datetime or None, got {describe_value(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise StateError(
             name, f"must be timezone-aware, got naive {value.isoformat()} (attach a tzinfo)"
+        )
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise StateError(
+            name, f"must lie in the years {FIRST_YEAR} to {LAST_YEAR}, got {value.isoformat()}"
         )
 
 

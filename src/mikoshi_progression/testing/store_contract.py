@@ -321,9 +321,9 @@ def check_award_persists(factory: StoreFactory) -> None:
     first = service.award(user, "create_character", key="req-1")
     assert (first.outcome, first.exp_added, first.state.exp) == (Outcome.AWARDED, 30, 30)
     clock.advance(minutes=1)
-    service.award(user, "paid_char_sold")
+    service.award(user, "paid_char_sold", actor_id="a-buyer")
     clock.advance(minutes=1)
-    up = service.award(user, "paid_char_sold")
+    up = service.award(user, "paid_char_sold", actor_id="a-buyer")
     assert (up.previous_level, up.state.level, up.state.exp) == (1, 2, 130)
     assert _service(factory(), clock).state(user) == up.state
     entries = service.ledger(user)
@@ -360,10 +360,10 @@ def check_limits_caps_and_partial_awards(factory: StoreFactory) -> None:
     user = _user("caps")
     outcomes = [service.award(user, "create_character").outcome for _ in range(3)]
     assert outcomes == [Outcome.AWARDED, Outcome.AWARDED, Outcome.ACTION_LIMIT]
-    assert service.award(user, "paid_char_sold").exp_added == 50
-    partial = service.award(user, "paid_char_sold")
+    assert service.award(user, "paid_char_sold", actor_id="a-buyer").exp_added == 50
+    partial = service.award(user, "paid_char_sold", actor_id="a-buyer")
     assert (partial.outcome, partial.exp_added) == (Outcome.PARTIAL, 40)
-    capped = service.award(user, "paid_char_sold")
+    capped = service.award(user, "paid_char_sold", actor_id="a-buyer")
     assert (capped.outcome, capped.http_status) == (Outcome.DAILY_CAP, 429)
     stored = _service(factory()).state(user)
     assert (stored.exp, stored.level, stored.daily_exp_gained) == (150, 2, 150)
@@ -485,7 +485,9 @@ def check_concurrent_same_key(factory: StoreFactory, *, threads: int = 8) -> Non
     """Threads retrying one keyed award at once award it once and all get the first result."""
     service = _service(factory())
     user = _user("same-key")
-    results = _run_threads(threads, lambda _: service.award(user, "paid_char_sold", key="pay-1"))
+    results = _run_threads(
+        threads, lambda _: service.award(user, "paid_char_sold", key="pay-1", actor_id="a-buyer")
+    )
     assert all(r == results[0] for r in results), results
     assert service.state(user).exp == 50
     assert len([e for e in service.ledger(user) if e.kind is EntryKind.AWARD]) == 1
@@ -563,8 +565,8 @@ def check_revoke_takes_back_partial_exp(factory: StoreFactory) -> None:
     service = _service(factory())
     user = _user("revoke-partial")
     for action in ("paid_char_sold", "paid_char_sold", "create_character"):
-        service.award(user, action)
-    partial = service.award(user, "paid_char_sold", key="sale-3")
+        service.award(user, action, actor_id="a-buyer")
+    partial = service.award(user, "paid_char_sold", key="sale-3", actor_id="a-buyer")
     assert (partial.outcome, partial.exp_added) == (Outcome.PARTIAL, 20)
     entry = service.revoke(user, "sale-3")
     assert entry is not None
