@@ -417,6 +417,7 @@ def test_create_schema_twice_and_concurrently(schema, make_store):
     assert stores[3].check_schema().missing_tables == (
         f"{schema}_c.progression_state",
         f"{schema}_c.progression_ledger",
+        f"{schema}_c.progression_request_keys",
     )
 
 
@@ -430,10 +431,21 @@ def test_check_schema_reports_missing_columns(admin, schema, make_store):
         f"{users}.last_exp_reset_date",
         f"{users}.daily_action_counts",
     )
-    assert report.missing_tables == (f"{schema}.progression_ledger",)
+    assert report.missing_tables == (
+        f"{schema}.progression_ledger",
+        f"{schema}.progression_request_keys",
+    )
     assert not report.ok
-    missing = make_store(users_table=f"{schema}.no_such_table", create=False).check_schema()
-    assert missing.missing_tables == (f"{schema}.no_such_table", f"{schema}.progression_ledger")
+
+
+def test_in_place_missing_users_table_is_reported_at_open(admin, schema, make_store):
+    """A users_table or id_column that does not exist fails when the store opens, not at
+    the first award."""
+    with pytest.raises(StoreError, match=r"no table .*no_such_table"):
+        make_store(users_table=f"{schema}.no_such_table", create=False)
+    users = create_platform_users(admin, schema)
+    with pytest.raises(StoreError, match="has no column 'uid'"):
+        make_store(users_table=users, id_column="uid")
 
 
 def test_check_schema_reports_missing_unique_indexes(admin, schema, make_store):
@@ -561,10 +573,10 @@ def test_counter_versions_see_edits_that_bump_the_counter(admin, schema, make_st
 
 
 def test_version_token_is_checked(admin, schema, make_store):
-    with pytest.raises(ValueError, match="version_token must be 'xmin' or 'counter'"):
+    with pytest.raises(ValueError, match="version_token: must be 'xmin' or 'counter'"):
         make_store(version_token="ctid")
     users = create_platform_users(admin, schema)
-    with pytest.raises(ValueError, match="needs the library's own tables"):
+    with pytest.raises(ValueError, match="'counter' needs the library's own tables"):
         make_store(users_table=users, version_token="counter")
 
 
@@ -625,7 +637,7 @@ def test_snapshot_cache_stops_guessing_when_guesses_keep_failing(make_store):
 
 
 def test_snapshot_cache_size_is_checked(make_store):
-    with pytest.raises(ValueError, match="snapshot_cache must be 0"):
+    with pytest.raises(ValueError, match="snapshot_cache: must be 0"):
         make_store(snapshot_cache=-1)
 
 

@@ -165,7 +165,17 @@ class UnsupportedStoreError(StoreError, ValueError):
 
 
 class IdempotencyError(ProgressionError, ValueError):
-    """An idempotency key was reused for a different request."""
+    """An idempotency key was reused for a different request; nothing was stored.
+
+    Attributes:
+        key: The key, if known.
+    """
+
+    key: str | None
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(message)
 
 
 class SelfAwardError(ProgressionError, PermissionError):

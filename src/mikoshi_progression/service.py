@@ -17,13 +17,21 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .config import DEFAULT_CONFIG, ProgressionConfig
-from .daily import next_reset_at, reset_daily_limits, reset_daily_limits_if_needed
+from .daily import (
+    is_clock_fault,
+    next_reset_at,
+    reset_daily_limits,
+    reset_daily_limits_if_needed,
+)
+from .days import require_aware
 from .errors import (
     ConcurrencyError,
     IdempotencyError,
+    InvalidArgumentError,
     StoreError,
     StoreUnavailableError,
 )
+from .identity import check_id, check_optional_id
 from .results import AwardResult, Outcome
 from .rules import (
     apply_events,
@@ -34,10 +42,13 @@ from .rules import (
 )
 from .state import ProgressState
 from .stores.base import (
+    CLOCK_FAULT,
+    CanonicalIdStore,
     EntryKind,
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    RequestKeyStore,
     Snapshot,
     StaleSnapshotError,
     StaleVersionError,
@@ -97,12 +108,16 @@ class ProgressionService:
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = 50,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        attempts: object = max_attempts
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+            raise InvalidArgumentError("max_attempts", "an integer of at least 1", attempts)
+        if not isinstance(config, ProgressionConfig):
+            raise InvalidArgumentError("config", "a ProgressionConfig", config)
         self.store = store
         self.config = config
         self.clock = clock
         self.max_attempts = max_attempts
+        self._canonical = store.check_user_id if isinstance(store, CanonicalIdStore) else None
 
     # --- commands --------------------------------------------------------------------
 
@@ -113,28 +128,46 @@ class ProgressionService:
         *,
         key: str | None = None,
         actor_id: str | None = None,
+        target: str | None = None,
     ) -> AwardResult:
         """Award ``action`` to ``user_id`` under the config's rules, exactly once per ``key``.
 
         ``key`` (an idempotency key, scoped to the user) makes the call safe to
-        retry: a second call with the same key awards nothing and returns the
-        first call's result. Creator awards (``ActionRule.creator_award``, such
-        as ``character_liked``) need ``actor_id``, the user who acted, and are
-        refused when the actor is the recipient.
+        retry: a second call with the same key and the same request awards nothing
+        and returns the first call's result. The key names one request, which the
+        ledger records: the action, ``actor_id`` and ``target``. The same key for
+        another one is an :class:`~mikoshi_progression.errors.IdempotencyError`, and
+        nothing is stored.
+
+        Creator awards (``ActionRule.creator_award``: ``character_liked``, ``forked``,
+        ``paid_char_sold``) need ``actor_id``, the user who acted (the fan, the
+        buyer), and are refused when the actor is the recipient. ``target`` names
+        what the award is for (``"character:42"``); it is recorded in the ledger.
+
+        Ids, keys and targets are canonical strings (see
+        :func:`~mikoshi_progression.check_id`): ``42`` and ``"42"`` are never
+        compared, one of them is refused.
 
         Raises:
+            InvalidIdError: an id, key or target that is not a canonical string, or a
+                spelling of a user id the store keeps under another one.
             SelfAwardError: a creator award without an actor, or to the actor.
-            IdempotencyError: ``key`` was already used for another action.
+            IdempotencyError: ``key`` was already used for another request.
+            InvalidMomentError: the clock returned a naive or unsupported moment.
             ConcurrencyError: conflicts persisted through every attempt.
             StoreError: the store failed (a keyed award is retried first).
         """
-        check_actor(action, recipient=user_id, actor=actor_id, config=self.config)
+        user_id = self._user(user_id, "user_id")
+        actor = None if actor_id is None else self._user(actor_id, "actor_id")
+        key = check_optional_id(key, "key")
+        target = check_optional_id(target, "target")
+        check_actor(action, recipient=user_id, actor=actor, config=self.config)
 
         def attempt(tx: StoreTransaction) -> AwardResult:
-            now = self.clock()
+            now = self._now()
             snap = tx.load(key)
             if snap.keyed_award is not None:
-                return self._repeat(snap.keyed_award, action, key)
+                return self._repeat(snap.keyed_award, action, key, actor, target)
             result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
             if result.outcome is Outcome.INVALID_ACTION:
                 return result
@@ -151,6 +184,8 @@ class ProgressionService:
                         level_before=result.previous_level,
                         key=key,
                         outcome=str(result.outcome),
+                        actor=actor,
+                        target=target,
                     )
                 )
             if entries:
@@ -168,6 +203,8 @@ class ProgressionService:
         ``config.levels_can_drop``. Returns the revocation entry (the same one
         again on a repeated call), or ``None`` if ``key`` awarded nothing.
         """
+        user_id = self._user(user_id, "user_id")
+        key = check_id(key, "key")
 
         def attempt(tx: StoreTransaction) -> LedgerEntry | None:
             snap = tx.load(key)
@@ -177,7 +214,7 @@ class ProgressionService:
             if award is None:
                 return None
             new_state = revoke_exp(snap.state, award.exp_delta, config=self.config)
-            now = self.clock()
+            now = self._now()
             entry = self._entry(
                 user_id,
                 EntryKind.REVOKE,
@@ -187,6 +224,8 @@ class ProgressionService:
                 exp_delta=new_state.exp - snap.state.exp,
                 level_before=snap.state.level,
                 key=key,
+                actor=award.actor,
+                target=award.target,
             )
             tx.write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
             return entry
@@ -195,10 +234,11 @@ class ProgressionService:
 
     def reset_daily(self, user_id: str) -> ProgressState:
         """An operator's manual reset of today's EXP gained and action counts."""
+        user_id = self._user(user_id, "user_id")
 
         def attempt(tx: StoreTransaction) -> ProgressState:
             snap = tx.load()
-            now = self.clock()
+            now = self._now()
             new_state = reset_daily_limits(snap.state, now=now)
             entry = self._entry(
                 user_id, EntryKind.DAY, new_state, now, level_before=new_state.level
@@ -213,6 +253,7 @@ class ProgressionService:
 
     def state(self, user_id: str) -> ProgressState:
         """The user's state as stored (a new user's if unknown); no day is opened."""
+        user_id = self._user(user_id, "user_id")
         return self._run(user_id, lambda tx: tx.load().state, retry_faults=True)
 
     def limits(self, user_id: str) -> dict[str, Any]:
@@ -221,10 +262,11 @@ class ProgressionService:
         Beside the platform's keys, ``resets_at``: when these limits next reset (ISO
         8601, UTC), as the core reckons it (a day never reopens under clock skew).
         """
+        user_id = self._user(user_id, "user_id")
 
         def attempt(tx: StoreTransaction) -> dict[str, Any]:
             snap = tx.load()
-            now = self.clock()
+            now = self._now()
             today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
             if today is not snap.state:
                 tx.write(today, snap.version, self._day_entries(user_id, snap, today, now))
@@ -236,10 +278,11 @@ class ProgressionService:
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """Every change to the user's progression, oldest first."""
-        return self.store.ledger(user_id)
+        return self.store.ledger(self._user(user_id, "user_id"))
 
     def replay(self, user_id: str) -> ReplayReport:
         """Rebuild the user's state from their ledger and compare it with the stored one."""
+        user_id = self._user(user_id, "user_id")
         entries = self.store.ledger(user_id)
         stored = self.state(user_id)
         state = replay_ledger(entries, self.config)
@@ -259,7 +302,57 @@ class ProgressionService:
             self.config.daily_exp_caps, self._today(), limit
         )
 
+    def claim_key(self, scope: str, key: str, request: str) -> str:
+        """Tie idempotency key ``key`` of caller ``scope`` to ``request``, once.
+
+        For keys that a caller sends for awards whose recipient is not themselves:
+        the FastAPI router claims a fan's ``Idempotency-Key`` for a like before it
+        awards the liked character's creator, so the same key cannot pay a second
+        creator. ``request`` is any text that names the request (the router uses
+        canonical JSON of the action, target and recipient).
+
+        Returns the request the key is tied to: ``request`` on the first claim and
+        on a faithful retry, the earlier request if the key named another one.
+
+        Raises:
+            InvalidIdError: ``scope`` or ``key`` is not a canonical string.
+            StoreError: the store does not implement
+                :class:`~mikoshi_progression.stores.RequestKeyStore`, or failed
+                (a claim is safe to retry and is retried through faults first).
+        """
+        scope = self._user(scope, "scope")
+        key = check_id(key, "key")
+        text: object = request
+        if not isinstance(text, str) or not 0 < len(text) <= _MAX_REQUEST_LENGTH:
+            raise InvalidArgumentError(
+                "request", f"a string of 1 to {_MAX_REQUEST_LENGTH} characters", request
+            )
+        store = self.store
+        if not isinstance(store, RequestKeyStore):
+            raise StoreError(
+                f"{type(store).__name__} does not remember request keys (RequestKeyStore)"
+            )
+        faults = 0
+        while True:
+            try:
+                return store.claim_key(scope, key, request, self._now())
+            except StoreUnavailableError:
+                faults += 1
+                if faults >= _FAULT_ATTEMPTS:
+                    raise
+                _backoff(faults)
+
     # --- internals ---------------------------------------------------------------------
+
+    def _user(self, value: object, field: str) -> str:
+        """A canonical user id, as the core and then the store take it."""
+        user_id = check_id(value, field)
+        canonical = self._canonical
+        return user_id if canonical is None else canonical(user_id, field)
+
+    def _now(self) -> datetime:
+        """The clock's moment, refused unless aware and within the supported years."""
+        return require_aware(self.clock(), "clock()")
 
     def _monitoring(self) -> MonitoringStore:
         if not isinstance(self.store, MonitoringStore):
@@ -315,11 +408,29 @@ class ProgressionService:
             f"{conflicts} conflicts with concurrent writers ({last_error})"
         ) from last_error
 
-    def _repeat(self, entry: LedgerEntry, action: str, key: str | None) -> AwardResult:
-        if entry.action != action:
+    def _repeat(
+        self,
+        entry: LedgerEntry,
+        action: str,
+        key: str | None,
+        actor: str | None,
+        target: str | None,
+    ) -> AwardResult:
+        """The first result of a keyed award, if this call repeats the same request."""
+        differences = [
+            f"{name} {then!r}, not {now!r}"
+            for name, then, now in (
+                ("action", entry.action, action),
+                ("actor_id", entry.actor, actor),
+                ("target", entry.target, target),
+            )
+            if then != now
+        ]
+        if differences:
             raise IdempotencyError(
-                f"idempotency key {key!r} was already used for {entry.action!r}, "
-                f"not {action!r}: use a new key for a new request"
+                f"idempotency key {key!r} was already used for another request "
+                f"({'; '.join(differences)}): use a new key for a new request",
+                key=key,
             )
         return AwardResult(
             action=entry.action,
@@ -346,8 +457,16 @@ class ProgressionService:
         entries = self._import_entries(user_id, snap, now)
         if new_state.last_exp_reset_date != snap.state.last_exp_reset_date:
             opened = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
+            fault = is_clock_fault(snap.state, now=now, config=self.config)
             entries.append(
-                self._entry(user_id, EntryKind.DAY, opened, now, level_before=opened.level)
+                self._entry(
+                    user_id,
+                    EntryKind.DAY,
+                    opened,
+                    now,
+                    level_before=opened.level,
+                    outcome=CLOCK_FAULT if fault else "",
+                )
             )
         return entries
 
@@ -363,6 +482,8 @@ class ProgressionService:
         exp_delta: int = 0,
         key: str | None = None,
         outcome: str = "",
+        actor: str | None = None,
+        target: str | None = None,
     ) -> LedgerEntry:
         return LedgerEntry(
             user_id=user_id,
@@ -376,6 +497,8 @@ class ProgressionService:
             config_fingerprint=self.config.fingerprint,
             state_after=state_after,
             outcome=outcome,
+            actor=actor,
+            target=target,
         )
 
 
@@ -411,6 +534,9 @@ def replay_ledger(
 
 _FAULT_ATTEMPTS = 3
 """Attempts of a retryable operation through store faults before the fault is raised."""
+
+_MAX_REQUEST_LENGTH = 4096
+"""The longest request text :meth:`ProgressionService.claim_key` records."""
 
 _SNAPSHOT_MISSES = 3
 """Out-of-date cached snapshots retried at once, before they count as conflicts."""

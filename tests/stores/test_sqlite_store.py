@@ -81,12 +81,16 @@ def test_check_schema_reports_what_is_missing(path):
     with SQLiteStore(path, table_prefix="old_", create=False) as store:
         report = store.check_schema()
         assert not report.ok
-        assert report.missing_tables == ("old_ledger",)
+        assert report.missing_tables == ("old_ledger", "old_request_keys")
         assert "old_progress.version" in report.missing_columns
         assert "old_progress.exp" not in report.missing_columns
     with SQLiteStore(path, create=False) as fresh:
         report = fresh.check_schema()
-        assert report.missing_tables == ("mikoshi_progress", "mikoshi_ledger")
+        assert report.missing_tables == (
+            "mikoshi_progress",
+            "mikoshi_ledger",
+            "mikoshi_request_keys",
+        )
         fresh.create_schema()
         assert fresh.check_schema().ok
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
-from ..errors import StateError
+from ..errors import ProgressionError
 from ..stores import LedgerEntry
 from ._common import CliError, Command, ExitCode, format_table, read_json_records
 from .stores import add_store_options, display_url, opened_store
@@ -44,16 +44,10 @@ def read_ledger(path: str, option: str = "--ledger") -> list[LedgerEntry]:
 
 
 def _entry(record: dict[str, Any], prefix: str) -> LedgerEntry:
-    seq = record.get("seq")
-    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
-        raise CliError(f"{prefix}: seq must be an integer or null, got {seq!r}")
     try:
-        entry = LedgerEntry.from_dict(record)
-    except KeyError as exc:
-        raise CliError(f"{prefix}: missing {exc.args[0]!r}") from exc
-    except (StateError, ValueError, TypeError, AttributeError) as exc:
+        return LedgerEntry.from_dict(record)
+    except ProgressionError as exc:
         raise CliError(f"{prefix}: {exc}") from exc
-    return entry
 
 
 def by_user(entries: Iterable[LedgerEntry]) -> dict[str, list[LedgerEntry]]:

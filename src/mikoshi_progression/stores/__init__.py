@@ -14,10 +14,13 @@ from typing import Any
 from ..errors import UnsupportedStoreError
 from ._snapshots import SnapshotCacheInfo
 from .base import (
+    CLOCK_FAULT,
+    CanonicalIdStore,
     EntryKind,
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    RequestKeyStore,
     SchemaReport,
     SchemaStore,
     Snapshot,
@@ -31,11 +34,14 @@ from .memory import InMemoryStore
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "CLOCK_FAULT",
+    "CanonicalIdStore",
     "EntryKind",
     "InMemoryStore",
     "LedgerEntry",
     "MonitoringStore",
     "ProgressStore",
+    "RequestKeyStore",
     "SQLiteStore",
     "SchemaReport",
     "SchemaStore",

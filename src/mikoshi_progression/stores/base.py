@@ -20,14 +20,18 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ..days import require_aware
-from ..errors import StoreError
+from ..errors import InvalidArgumentError, StateError, StoreError
+from ..identity import check_id, check_optional_id
 from ..state import ProgressState
 
 __all__ = [
+    "CLOCK_FAULT",
+    "CanonicalIdStore",
     "EntryKind",
     "LedgerEntry",
     "MonitoringStore",
     "ProgressStore",
+    "RequestKeyStore",
     "SchemaReport",
     "SchemaStore",
     "Snapshot",
@@ -45,11 +49,18 @@ class EntryKind(StrEnum):
     IMPORT = "import"
     """A state adopted as-is (a legacy row met for the first time): replay starts here."""
     DAY = "day"
-    """A new day was opened (or limits reset by an operator): counts and gained zeroed."""
+    """A new day was opened (or limits reset by an operator): counts and gained zeroed.
+
+    Its ``outcome`` is :data:`CLOCK_FAULT` when the day was reopened because the stored
+    one lay further ahead of the clock than ``max_clock_skew_minutes``."""
     AWARD = "award"
     """EXP granted by an action."""
     REVOKE = "revoke"
     """EXP of an earlier keyed award taken back."""
+
+
+CLOCK_FAULT = "clock_fault"
+"""The ``outcome`` of a day entry that reopened a day stamped too far ahead of the clock."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,11 +76,17 @@ class LedgerEntry:
         level_after: The level after it.
         key: The idempotency key of a keyed award, and of the revocation of that
             award; unique per user and kind.
+        actor: Who acted, when it was not the user: the fan who liked or forked, the
+            buyer of a sale (``None`` otherwise). A revocation repeats its award's.
+        target: What the award was for, as the caller named it (``"character:42"``),
+            or ``None``. With ``action`` and ``actor`` it is the request a key names:
+            the same key for another action, actor or target is refused.
         at: When it happened (aware).
         config_fingerprint: ``ProgressionConfig.fingerprint`` of the rules applied.
         state_after: The full state after the change, so that the first result of
             a keyed award can be returned again and an import can be replayed.
-        outcome: For awards, ``"awarded"`` or ``"partial"``; else ``""``.
+        outcome: For awards, ``"awarded"`` or ``"partial"``; for a day reopened after a
+            clock fault, :data:`CLOCK_FAULT`; else ``""``.
         seq: Position in the user's ledger, assigned by the store (``None`` before).
     """
 
@@ -84,6 +101,8 @@ class LedgerEntry:
     config_fingerprint: str
     state_after: ProgressState
     outcome: str = ""
+    actor: str | None = None
+    target: str | None = None
     seq: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,32 +119,76 @@ class LedgerEntry:
             "config_fingerprint": self.config_fingerprint,
             "state_after": self.state_after.to_dict(),
             "outcome": self.outcome,
+            "actor": self.actor,
+            "target": self.target,
             "seq": self.seq,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
-        """Read back :meth:`to_dict` output.
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
+        """Read back :meth:`to_dict` output (entries exported before ``actor`` and
+        ``target`` existed read them as ``None``).
 
         Raises:
-            ValueError: a moment is not ISO 8601 or carries no time zone.
+            InvalidArgumentError: a field is missing or of the wrong form (an unknown
+                kind, a naive or malformed moment, a user id that is not canonical...);
+                its ``field`` names it.
             StateError: ``state_after`` is not a valid state.
-            KeyError: a required field is missing.
         """
+        if not isinstance(data, Mapping):
+            raise InvalidArgumentError("entry", "a mapping of field -> value", data)
+
+        def required(name: str) -> Any:
+            if name not in data:
+                raise InvalidArgumentError(name, "present (a ledger entry field)")
+            return data[name]
+
+        def integer(name: str, value: object) -> int:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidArgumentError(name, "an integer", value)
+            return value
+
+        def text(name: str) -> str:
+            value = data.get(name, "")
+            if not isinstance(value, str):
+                raise InvalidArgumentError(name, "a string", value)
+            return value
+
+        user_id = check_id(required("user_id"), "user_id")
+        kind = required("kind")
+        if kind not in _KINDS:
+            raise InvalidArgumentError("kind", f"one of {', '.join(_KINDS)}", kind)
+        exp_delta = integer("exp_delta", required("exp_delta"))
+        level_before = integer("level_before", required("level_before"))
+        level_after = integer("level_after", required("level_after"))
+        at = required("at")
+        try:
+            moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+        except ValueError:
+            raise InvalidArgumentError("at", "an ISO 8601 moment with a time zone", at) from None
+        seq = data.get("seq")
+        state_after = required("state_after")
+        if not isinstance(state_after, Mapping):
+            raise StateError("state_after", "must be a mapping of field -> value")
         return cls(
-            user_id=str(data["user_id"]),
-            kind=EntryKind(data["kind"]),
-            action=str(data.get("action", "")),
-            exp_delta=int(data["exp_delta"]),
-            level_before=int(data["level_before"]),
-            level_after=int(data["level_after"]),
-            key=data.get("key"),
-            at=require_aware(datetime.fromisoformat(data["at"]), "at"),
-            config_fingerprint=str(data.get("config_fingerprint", "")),
-            state_after=ProgressState.from_dict(data["state_after"]),
-            outcome=str(data.get("outcome", "")),
-            seq=data.get("seq"),
+            user_id=user_id,
+            kind=EntryKind(kind),
+            action=text("action"),
+            exp_delta=exp_delta,
+            level_before=level_before,
+            level_after=level_after,
+            key=check_optional_id(data.get("key"), "key"),
+            at=require_aware(moment, "at"),
+            config_fingerprint=text("config_fingerprint"),
+            state_after=ProgressState.from_dict(state_after),
+            outcome=text("outcome"),
+            actor=check_optional_id(data.get("actor"), "actor"),
+            target=check_optional_id(data.get("target"), "target"),
+            seq=None if seq is None else integer("seq", seq),
         )
+
+
+_KINDS = tuple(kind.value for kind in EntryKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +305,46 @@ class StoredFormStore(Protocol):
         ...
 
 
+@runtime_checkable
+class CanonicalIdStore(Protocol):
+    """Optional: stores that find a user under more than one spelling of their id.
+
+    A store in place on a table whose id column is not text (an ``integer`` or
+    ``uuid`` ``users.id``) finds row 5 for ``"5"``, ``"05"`` and ``"+5"``. One row
+    must have one ledger and one key namespace, and one person must never pass for
+    two in the self-award check, so such a store takes only the column's canonical
+    spelling (what ``id::text`` gives) and refuses every other one.
+    """
+
+    def check_user_id(self, user_id: str, field: str = "user_id") -> str:
+        """Return ``user_id`` if it is the spelling this store keeps the user under.
+
+        Raises:
+            InvalidIdError: another spelling (the message names the canonical one
+                where it can), or a value the id column cannot hold.
+        """
+        ...
+
+
+@runtime_checkable
+class RequestKeyStore(Protocol):
+    """Optional: stores that remember which request a caller's idempotency key named.
+
+    Award keys live in the recipient's ledger. A caller whose awards go to someone
+    else (a fan liking characters of many creators over HTTP) needs their keys
+    remembered in a namespace of their own, so that one key cannot pay two creators.
+    """
+
+    def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
+        """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already.
+
+        Returns the request the key is tied to: ``request`` itself when the key is new
+        (or was tied to the same request), the earlier request otherwise. Atomic:
+        of concurrent claims of one key, exactly one ties it.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class UserActivity:
     """A row of a monitoring query.
@@ -270,7 +373,7 @@ def rank_activity(
     caps; a level it lacks takes the highest level's cap.
     """
     if not caps:
-        raise ValueError("caps must map at least one level to its cap")
+        raise InvalidArgumentError("caps", "a mapping of at least one level to its cap", caps)
     last_cap = caps[max(caps)]
     rows = [
         UserActivity(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..errors import StoreError
+from ..identity import check_id
 from ..state import ProgressState
 from .base import (
     EntryKind,
@@ -45,6 +46,7 @@ class InMemoryStore:
         self._users: dict[str, _UserRecord] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
+        self._claims: dict[tuple[str, str], str] = {}
         self._closed = False
 
     def create_schema(self) -> None:
@@ -59,6 +61,7 @@ class InMemoryStore:
 
     def put_state(self, user_id: str, state: ProgressState) -> None:
         """Seed a user's state without a ledger entry, as a legacy row would be."""
+        user_id = check_id(user_id)
         with self._lock_for(user_id):
             record = self._users.get(user_id)
             if record is None:
@@ -69,15 +72,25 @@ class InMemoryStore:
 
     @contextmanager
     def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        user_id = check_id(user_id)
         with self._lock_for(user_id):
             tx = _MemoryTransaction(self._users, user_id)
             yield tx
             tx.commit()
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
+        user_id = check_id(user_id)
         with self._lock_for(user_id):
             record = self._users.get(user_id)
             return list(record.ledger) if record else []
+
+    def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
+        """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already."""
+        claim = (check_id(scope, "scope"), check_id(key, "key"))
+        with self._registry_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            return self._claims.setdefault(claim, request)
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         return at_daily_cap(self._activity(caps, since))

@@ -93,11 +93,13 @@ the driver's exception as ``__cause__``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -115,7 +117,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         name=exc.name,
     ) from exc
 
-from ..errors import StoreError, StoreUnavailableError, UnknownUserError
+from ..days import require_aware
+from ..errors import (
+    InvalidArgumentError,
+    InvalidIdError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownUserError,
+)
+from ..identity import check_id
 from ..state import ProgressState
 from ._rows import counts_from_db, counts_to_json, state_from_row
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
@@ -159,7 +169,10 @@ _LEDGER_COLUMNS = (
     "config_fingerprint",
     "state_after",
     "outcome",
+    "actor",
+    "target",
 )
+_REQUEST_KEY_COLUMNS = ("scope", "key", "request", "at")
 # The ledger columns read back into a LedgerEntry, in this order.
 _ENTRY_COLUMNS = (*_LEDGER_COLUMNS[2:], "seq")
 
@@ -175,6 +188,45 @@ DEFAULT_SNAPSHOT_CACHE = 10_000
 
 _UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 """Failures that a retry elsewhere can cure: read-only transaction (a failed-over primary)."""
+_PERMANENT_SQLSTATES = frozenset({"55000", "55P02", "55P04"})
+"""Operational errors that no retry cures (an object in the wrong state), beside class 54,
+program limits exceeded (a statement or a value too large)."""
+_BAD_VALUE_SQLSTATES = frozenset({"22P02", "22003", "22007", "22008", "22021"})
+"""A value the column's type cannot read: invalid text, out of range, bad encoding."""
+
+_ADDED_LEDGER_COLUMNS = ("actor", "target")
+"""Ledger columns added after the first release: opening a store adds them to old tables."""
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name"})
+"""Id column types whose every canonical string is its own spelling."""
+_INTEGER_BITS = {"int2": 16, "int4": 32, "int8": 64}
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_CAST_IN_SQL = object()
+"""What :func:`_canonical_id` answers for a type it cannot spell in Python."""
+
+
+@dataclass(frozen=True, slots=True)
+class _IdType:
+    """In place: the id column's base type name (``int8``) and declared type (``bigint``)."""
+
+    base: str
+    declared: str
+
+
+def _canonical_id(base: str, user_id: str) -> object:
+    """The column's own spelling of ``user_id``, ``None`` if it cannot hold it, or
+    :data:`_CAST_IN_SQL`."""
+    bits = _INTEGER_BITS.get(base)
+    if bits is not None:
+        if _INTEGER_TEXT.fullmatch(user_id) is None:
+            return None
+        number = int(user_id)
+        return str(number) if -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) else None
+    if base == "uuid":
+        try:
+            return str(uuid.UUID(user_id))
+        except ValueError:
+            return None
+    return _CAST_IN_SQL
 
 
 class PostgresStore:
@@ -219,7 +271,9 @@ class PostgresStore:
     Raises:
         StoreError: the connection string is malformed.
         StoreUnavailableError: the server cannot be reached.
-        ValueError: ``locking`` or ``snapshot_cache`` is out of range.
+        InvalidArgumentError: an option is out of range, or a name is longer than
+            PostgreSQL's 63 bytes (``table_prefix``: 51, so that every table fits).
+        StoreError: in place, ``users_table`` or its ``id_column`` does not exist.
     """
 
     def __init__(
@@ -240,15 +294,18 @@ class PostgresStore:
         version_token: VersionToken = "xmin",
     ) -> None:
         if locking not in ("optimistic", "row", "adaptive"):
-            raise ValueError(f"locking must be 'optimistic', 'row' or 'adaptive', got {locking!r}")
-        if snapshot_cache < 0:
-            raise ValueError(f"snapshot_cache must be 0 (off) or more, got {snapshot_cache!r}")
+            raise InvalidArgumentError("locking", "'optimistic', 'row' or 'adaptive'", locking)
+        cache: object = snapshot_cache
+        if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
+            raise InvalidArgumentError("snapshot_cache", "0 (off) or a positive integer", cache)
         if version_token not in ("xmin", "counter"):
-            raise ValueError(f"version_token must be 'xmin' or 'counter', got {version_token!r}")
+            raise InvalidArgumentError("version_token", "'xmin' or 'counter'", version_token)
         if version_token == "counter" and users_table is not None:
-            raise ValueError(
-                "version_token='counter' needs the library's own tables: the platform's "
-                f"{users_table!r} has no version column, so in place the version is its xmin"
+            raise InvalidArgumentError(
+                "version_token",
+                "'xmin' in place: the platform's table has no version column, so there the "
+                "version is the row's xmin ('counter' needs the library's own tables)",
+                version_token,
             )
         self.version_token: VersionToken = version_token
         self.schema = schema
@@ -262,19 +319,21 @@ class PostgresStore:
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
         self._snapshots = SnapshotCache(snapshot_cache) if snapshot_cache else None
+        self._id_type: _IdType | None = None
         if isinstance(dsn_or_pool, ConnectionPool):
             self._pool: ConnectionPool[Any] = dsn_or_pool
             self._owns_pool = False
         else:
             self._pool = _open_pool(dsn_or_pool, min_size, max_size, timeout, connect_kwargs)
             self._owns_pool = True
-        if create:
-            try:
-                if self._missing_tables():
-                    self.create_schema()
-            except BaseException:
-                self.close()
-                raise
+        try:
+            if users_table is not None:
+                self._id_type = self._find_id_type()
+            if create and self._schema_behind():
+                self.create_schema()
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         where = f"users_table={self.users_table!r}" if self.users_table else "own tables"
@@ -289,9 +348,10 @@ class PostgresStore:
     # --- the protocol ----------------------------------------------------------------
 
     def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
-        return _PostgresTransaction(self, user_id)
+        return _PostgresTransaction(self, check_id(user_id))
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
+        user_id = check_id(user_id)
         with self._connection() as conn:
             rows = _fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [_entry_from_row(user_id, row) for row in rows]
@@ -384,14 +444,114 @@ class PostgresStore:
         ]
         return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
 
-    def _missing_tables(self) -> list[str]:
-        """The library's own tables that do not exist (``users`` is not the library's)."""
-        own = [regclass for regclass, _, _ in self._names.required_columns()]
+    def _schema_behind(self) -> bool:
+        """Whether a table of the library's, or a ledger column of a later release, is
+        missing (``users`` is not the library's: it is never created or altered)."""
+        own = self._names.required_columns()
         if self.users_table is not None:
             own = own[1:]
         with self._connection() as conn:
-            rows = _fetchall(conn, self._sql.exists, (own,), "check the schema")
-        return [str(name) for name, found in rows if not found]
+            rows = _fetchall(conn, self._sql.columns, ([r for r, _, _ in own],), "check the schema")
+        present: dict[str, set[str]] = {}
+        for regclass, column in rows:
+            if column is not None:
+                present.setdefault(str(regclass), set()).add(str(column))
+        ledger = render(self._names.ledger)
+        return any(regclass not in present for regclass, _, _ in own) or any(
+            column not in present[ledger] for column in _ADDED_LEDGER_COLUMNS
+        )
+
+    def _find_id_type(self) -> _IdType:
+        """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
+        users = render(self._names.users) if self._names.users is not None else ""
+        with self._connection() as conn:
+            rows = _fetchall(
+                conn,
+                self._sql.id_type,
+                {"t": users, "c": self.id_column},
+                "inspect the users table",
+            )
+        exists, base, declared = rows[0] if rows else (False, None, None)
+        if not exists:
+            raise StoreError(
+                f"in place: no table {self.users_table!r} (users_table); the store works on "
+                "the platform's existing users table and never creates it"
+            )
+        if base is None:
+            raise StoreError(
+                f"in place: table {self.users_table!r} has no column {self.id_column!r} (id_column)"
+            )
+        return _IdType(str(base), str(declared))
+
+    def check_user_id(self, user_id: str, field: str = "user_id") -> str:
+        """Return ``user_id`` if it is the spelling this store keeps the user under.
+
+        With the library's own tables, or in place on a text id column, every canonical
+        string (:func:`~mikoshi_progression.check_id`) is its own spelling. In place on
+        an ``integer`` column only the integer's decimal text is (``"5"``, never
+        ``"05"``, ``"+5"`` or ``" 5"``); on a ``uuid`` column only the lower-case,
+        hyphenated form; on any other type, what ``CAST(user_id AS type)::text`` gives.
+
+        Raises:
+            InvalidIdError: another spelling, or a value the id column cannot hold.
+        """
+        user_id = check_id(user_id, field)
+        id_type = self._id_type
+        if id_type is None or id_type.base in _TEXT_TYPES:
+            return user_id
+        canonical = _canonical_id(id_type.base, user_id)
+        if canonical is _CAST_IN_SQL:
+            canonical = self._cast_id(user_id, field)
+        if canonical != user_id:
+            raise self._spelling_error(user_id, canonical, field)
+        return user_id
+
+    def _cast_id(self, user_id: str, field: str) -> str | None:
+        assert self._id_type is not None
+        query = sql.SQL("SELECT CAST(%s AS {})::text").format(sql.SQL(self._id_type.declared))
+        with self._connection() as conn:
+            try:
+                row = conn.execute(query, (user_id,)).fetchone()
+            except psycopg.Error as exc:
+                raise self._wrap_id_error(exc, user_id, "check a user id", field) from exc
+        return None if row is None else str(row[0])
+
+    def _spelling_error(self, user_id: str, canonical: object, field: str) -> InvalidIdError:
+        """The error for an id the store would find under another spelling (or none)."""
+        id_type = self._id_type
+        column = f"{self.users_table}.{self.id_column}"
+        declared = "text" if id_type is None else id_type.declared
+        if isinstance(canonical, str):
+            expected = f"the spelling {column} ({declared}) keeps this user under: {canonical!r}"
+        else:
+            expected = f"a value of {column} ({declared}) in its canonical spelling"
+        return InvalidIdError(field, expected, user_id)
+
+    def _wrap_id_error(
+        self, exc: psycopg.Error, user_id: str, doing: str, field: str = "user_id"
+    ) -> StoreError | InvalidIdError:
+        """A driver error; in place, a value the id column cannot read is the id's fault."""
+        if self._id_type is not None and (exc.sqlstate or "") in _BAD_VALUE_SQLSTATES:
+            return self._spelling_error(user_id, None, field)
+        return _wrap(exc, doing)
+
+    def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
+        """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
+        the request it is tied to. One ``INSERT ... ON CONFLICT DO NOTHING``, and a read
+        when the key was taken (then by a committed claim: autocommit sees it)."""
+        params = {
+            "scope": check_id(scope, "scope"),
+            "key": check_id(key, "key"),
+            "request": request,
+            "at": require_aware(at, "at"),
+        }
+        with self._connection() as conn:
+            rows = _fetchall(conn, self._sql.claim, params, "claim a request key")
+            if not rows:
+                rows = _fetchall(conn, self._sql.claimed, params, "read a request key")
+        if not rows:  # pragma: no cover - a claimed key is never deleted
+            raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
+        return str(rows[0][0])
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         """Users whose day opened at or after ``since`` and who reached their level's cap."""
@@ -408,6 +568,7 @@ class PostgresStore:
 
         In place, the user's row must exist; its progression columns are overwritten.
         """
+        user_id = self.check_user_id(user_id)
         params = self._state_params(user_id, state)
         self._forget(user_id)
         with self._connection() as conn:
@@ -637,25 +798,35 @@ class _PostgresTransaction:
             else:
                 row = conn.execute(query, params, prepare=True).fetchone()
         except psycopg.Error as exc:
-            raise _wrap(exc, f"load user {self._user_id!r}") from exc
+            raise self._store._wrap_id_error(
+                exc, self._user_id, f"load user {self._user_id!r}"
+            ) from exc
         if row is None or row[6] is None:  # no state row (a keyed load still returns one)
             if self._sql.requires_row:
                 raise UnknownUserError(self._store._no_such_user(self._user_id))
             state, version, has_ledger = ProgressState(), None, bool(row and row[7])
         else:
-            level, exp, chat, gained, reset, counts, version, has_ledger = row[:8]
-            state = state_from_row(
-                level=level,
-                exp=exp,
-                last_chat_date=chat,
-                daily_exp_gained=gained,
-                last_exp_reset_date=reset,
-                daily_action_counts=counts,
-            )
+            level, exp, chat, gained, reset, counts, version, has_ledger, found_as = row[:9]
+            if found_as != self._user_id:
+                # In place on a non-text id column, the row was found under another spelling.
+                raise self._store._spelling_error(self._user_id, found_as, "user_id")
+            try:
+                state = state_from_row(
+                    level=level,
+                    exp=exp,
+                    last_chat_date=chat,
+                    daily_exp_gained=gained,
+                    last_exp_reset_date=reset,
+                    daily_action_counts=counts,
+                )
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"the stored state of user {self._user_id!r} is unreadable: {exc}"
+                ) from exc
         award = revoke = None
-        if row is not None and len(row) > 8:
+        if row is not None and len(row) > 9:
             width = len(_ENTRY_COLUMNS)
-            award_row, revoke_row = row[8 : 8 + width], row[8 + width :]
+            award_row, revoke_row = row[9 : 9 + width], row[9 + width :]
             if award_row[0] is not None:
                 award = _entry_from_row(self._user_id, award_row)
             if revoke_row[0] is not None:
@@ -757,12 +928,15 @@ class _Names:
     def __init__(
         self, schema: str | None, users_table: str | None, id_column: str, prefix: str
     ) -> None:
+        _check_identifiers(schema, users_table, id_column, prefix)
+
         def qualified(name: str) -> sql.Identifier:
             return sql.Identifier(schema, name) if schema else sql.Identifier(name)
 
         self.schema = sql.Identifier(schema) if schema else None
         self.state = qualified(f"{prefix}state")
         self.ledger = qualified(f"{prefix}ledger")
+        self.request_keys = qualified(f"{prefix}{_LONGEST_TABLE_SUFFIX}")
         self.ledger_key_index = sql.Identifier(f"{prefix}ledger_key")
         self.state_day_index = sql.Identifier(f"{prefix}state_day")
         self.users = sql.Identifier(*users_table.split(".")) if users_table else None
@@ -782,16 +956,66 @@ class _Names:
             first = (render(self.users), self.users_label, (self._id_name,))
         else:
             first = (render(self.state), self.label(f"{self._prefix}state"), ("user_id",))
-        return [first, (*ledger, ("user_id", "seq")), (*ledger, ("user_id", "kind", "key"))]
+        keys = (render(self.request_keys), self.label(f"{self._prefix}{_LONGEST_TABLE_SUFFIX}"))
+        return [
+            first,
+            (*ledger, ("user_id", "seq")),
+            (*ledger, ("user_id", "kind", "key")),
+            (*keys, ("scope", "key")),
+        ]
 
     def required_columns(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """``(regclass text, label, columns)`` of every table the store needs."""
+        """``(regclass text, label, columns)`` of every table the store needs; the
+        platform's ``users`` first when in place."""
         ledger = (render(self.ledger), self.label(f"{self._prefix}ledger"), _LEDGER_COLUMNS)
+        keys = (
+            render(self.request_keys),
+            self.label(f"{self._prefix}{_LONGEST_TABLE_SUFFIX}"),
+            _REQUEST_KEY_COLUMNS,
+        )
         if self.users is not None:
             users = (render(self.users), self.users_label, (self._id_name, *PROGRESS_COLUMNS))
-            return [users, ledger]
+            return [users, ledger, keys]
         state = (render(self.state), self.label(f"{self._prefix}state"), _STATE_COLUMNS)
-        return [state, ledger]
+        return [state, ledger, keys]
+
+
+_IDENTIFIER_BYTES = 63
+"""PostgreSQL's longest identifier (NAMEDATALEN - 1): longer names are silently cut."""
+_LONGEST_TABLE_SUFFIX = "request_keys"
+"""The longest name the store appends to ``table_prefix``."""
+
+
+def _check_identifiers(
+    schema: object, users_table: object, id_column: object, prefix: object
+) -> None:
+    """Refuse names PostgreSQL would cut to 63 bytes: two tables could then collide."""
+
+    def check(field: str, name: object, room: int = _IDENTIFIER_BYTES) -> None:
+        if not isinstance(name, str) or not name or len(name.encode()) > room:
+            raise InvalidArgumentError(
+                field, f"a name of 1 to {room} bytes (PostgreSQL cuts longer names)", name
+            )
+
+    if schema is not None:
+        check("schema", schema)
+    if users_table is not None:
+        parts = users_table.split(".") if isinstance(users_table, str) else [users_table]
+        if len(parts) > 2:
+            raise InvalidArgumentError("users_table", "a table name, or schema.table", users_table)
+        for part in parts:
+            check("users_table", part)
+    check("id_column", id_column)
+    if not isinstance(prefix, str) or len(prefix.encode()) > _IDENTIFIER_BYTES - len(
+        _LONGEST_TABLE_SUFFIX
+    ):
+        room = _IDENTIFIER_BYTES - len(_LONGEST_TABLE_SUFFIX)
+        raise InvalidArgumentError(
+            "table_prefix",
+            f"at most {room} bytes, so that '<prefix>{_LONGEST_TABLE_SUFFIX}' fits "
+            f"PostgreSQL's {_IDENTIFIER_BYTES}-byte names",
+            prefix,
+        )
 
 
 def render(composable: sql.Composable) -> str:
@@ -801,7 +1025,8 @@ def render(composable: sql.Composable) -> str:
 
 _LEDGER_TYPES = (
     "kind text, action text, exp_delta bigint, level_before integer, level_after integer, "
-    "key text, at timestamptz, config_fingerprint text, state_after jsonb, outcome text"
+    "key text, at timestamptz, config_fingerprint text, state_after jsonb, outcome text, "
+    "actor text, target text"
 )
 _LOAD_COLUMNS = (
     "level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, daily_action_counts"
@@ -836,12 +1061,12 @@ class _Statements:
             if n.users is not None:
                 source = sql.SQL(
                     _LOAD_COLUMNS + ", s.xmin::text, "
-                    "EXISTS (SELECT FROM {ledger} WHERE user_id = %(user)s::text) "
-                    "FROM {users} AS s WHERE s.{id} = %(uid)s"
+                    "EXISTS (SELECT FROM {ledger} WHERE user_id = %(user)s::text), "
+                    "s.{id}::text FROM {users} AS s WHERE s.{id} = %(uid)s"
                 ).format(ledger=n.ledger, users=n.users, id=n.id_column)
             else:
                 source = sql.SQL(
-                    _LOAD_COLUMNS + ", {token}, seq > 0 FROM {state} AS s "
+                    _LOAD_COLUMNS + ", {token}, seq > 0, s.user_id FROM {state} AS s "
                     "WHERE user_id = %(user)s::text"
                 ).format(token=token, state=n.state)
             query = sql.SQL("SELECT ") + source
@@ -873,12 +1098,12 @@ class _Statements:
             "%(e_kind)s::text, %(e_action)s::text, %(e_delta)s::bigint, "
             "%(e_before)s::integer, %(e_after)s::integer, %(e_key)s::text, "
             "%(e_at)s::timestamptz, %(e_fingerprint)s::text, %(e_state)s::jsonb, "
-            "%(e_outcome)s::text FROM w"
+            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text FROM w"
         ).format(ledger=n.ledger, cols=ledger_cols)
         many = sql.SQL(
             "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + e.i, e.kind, "
             "e.action, e.exp_delta, e.level_before, e.level_after, e.key, e.at, "
-            "e.config_fingerprint, e.state_after, e.outcome "
+            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target "
             "FROM w CROSS JOIN jsonb_to_recordset(%(entries)s::jsonb) AS e(i bigint, "
             + _LEDGER_TYPES
             + ")"
@@ -976,9 +1201,18 @@ class _Statements:
         )
         self.most_active = render(activity + order)
 
-        self.exists = render(
+        self.id_type = render(
             sql.SQL(
-                "SELECT t.name, to_regclass(t.name) IS NOT NULL FROM unnest(%s::text[]) AS t (name)"
+                "SELECT to_regclass(%(t)s) IS NOT NULL, "
+                "(SELECT b.typname::text FROM pg_attribute AS a "
+                "JOIN pg_type AS t ON t.oid = a.atttypid "
+                "JOIN pg_type AS b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype "
+                "ELSE t.oid END "
+                "WHERE a.attrelid = to_regclass(%(t)s) AND a.attname = %(c)s "
+                "AND a.attnum > 0 AND NOT a.attisdropped), "
+                "(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+                "WHERE a.attrelid = to_regclass(%(t)s) AND a.attname = %(c)s "
+                "AND a.attnum > 0 AND NOT a.attisdropped)"
             )
         )
         self.unique_indexes = render(
@@ -1035,8 +1269,23 @@ class _Statements:
                 "config_fingerprint text NOT NULL DEFAULT '', "
                 "state_after jsonb NOT NULL, "
                 "outcome text NOT NULL DEFAULT '', "
+                "actor text, "
+                "target text, "
                 "PRIMARY KEY (user_id, seq))"
             ).format(ledger=n.ledger),
+            # Columns of later releases, added to a ledger created before them.
+            sql.SQL(
+                "ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS actor text, "
+                "ADD COLUMN IF NOT EXISTS target text"
+            ).format(ledger=n.ledger),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {keys} ("
+                "scope text NOT NULL, "
+                "key text NOT NULL, "
+                "request text NOT NULL, "
+                "at timestamptz NOT NULL, "
+                "PRIMARY KEY (scope, key))"
+            ).format(keys=n.request_keys),
             sql.SQL(
                 "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {ledger} (user_id, kind, key) "
                 "WHERE key IS NOT NULL"
@@ -1046,8 +1295,22 @@ class _Statements:
 
         self.drop_tables = render(
             sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join([n.ledger] if in_place else [n.ledger, n.state])
+                sql.SQL(", ").join(
+                    [n.ledger, n.request_keys] if in_place else [n.ledger, n.request_keys, n.state]
+                )
             )
+        )
+        self.claim = render(
+            sql.SQL(
+                "INSERT INTO {keys} (scope, key, request, at) VALUES (%(scope)s::text, "
+                "%(key)s::text, %(request)s::text, %(at)s::timestamptz) "
+                "ON CONFLICT (scope, key) DO NOTHING RETURNING request"
+            ).format(keys=n.request_keys)
+        )
+        self.claimed = render(
+            sql.SQL(
+                "SELECT request FROM {keys} WHERE scope = %(scope)s::text AND key = %(key)s::text"
+            ).format(keys=n.request_keys)
         )
         self.drop_schema = (
             None
@@ -1130,9 +1393,13 @@ def _fetchall(conn: psycopg.Connection[Any], query: str, params: Any, doing: str
 def _wrap(exc: psycopg.Error, doing: str, *, writing: bool = False) -> StoreError:
     """The library's error for a driver error (the caller chains it with ``from``)."""
     message = f"PostgreSQL: cannot {doing}: {type(exc).__name__}: {exc}".rstrip()
+    if len(message) > 500:  # a statement's parameters can be echoed back whole
+        message = message[:497] + "..."
     sqlstate = exc.sqlstate or ""
     if sqlstate.startswith("40") or (writing and isinstance(exc, pg_errors.UniqueViolation)):
         return StaleVersionError(message)
+    if sqlstate.startswith("54") or sqlstate in _PERMANENT_SQLSTATES:
+        return StoreError(message)  # permanent: retrying the same statement fails again
     if isinstance(exc, psycopg.OperationalError) or sqlstate in _UNAVAILABLE_SQLSTATES:
         return StoreUnavailableError(message)
     if isinstance(exc, (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)):
@@ -1153,6 +1420,8 @@ def _entry_params(entry: LedgerEntry) -> dict[str, Any]:
         "e_fingerprint": entry.config_fingerprint,
         "e_state": json.dumps(entry.state_after.to_dict(), separators=(",", ":")),
         "e_outcome": entry.outcome,
+        "e_actor": entry.actor,
+        "e_target": entry.target,
     }
 
 
@@ -1171,6 +1440,8 @@ def _entries_json(entries: Sequence[LedgerEntry]) -> str:
                 "config_fingerprint": e.config_fingerprint,
                 "state_after": e.state_after.to_dict(),
                 "outcome": e.outcome,
+                "actor": e.actor,
+                "target": e.target,
             }
             for i, e in enumerate(entries, 1)
         ],
@@ -1179,18 +1450,37 @@ def _entries_json(entries: Sequence[LedgerEntry]) -> str:
 
 
 def _entry_from_row(user_id: str, row: Sequence[Any]) -> LedgerEntry:
-    kind, action, delta, before, after, key, at, fingerprint, state_after, outcome, seq = row
-    return LedgerEntry(
-        user_id=user_id,
-        kind=EntryKind(kind),
-        action=action,
-        exp_delta=int(delta),
-        level_before=int(before),
-        level_after=int(after),
-        key=key,
-        at=at,
-        config_fingerprint=fingerprint,
-        state_after=ProgressState.from_dict(state_after),
-        outcome=outcome,
-        seq=int(seq),
-    )
+    (
+        kind,
+        action,
+        delta,
+        before,
+        after,
+        key,
+        at,
+        fingerprint,
+        state_after,
+        outcome,
+        actor,
+        target,
+        seq,
+    ) = row
+    try:
+        return LedgerEntry(
+            user_id=user_id,
+            kind=EntryKind(kind),
+            action=action,
+            exp_delta=int(delta),
+            level_before=int(before),
+            level_after=int(after),
+            key=key,
+            at=at,
+            config_fingerprint=fingerprint,
+            state_after=ProgressState.from_dict(state_after),
+            outcome=outcome,
+            actor=actor,
+            target=target,
+            seq=int(seq),
+        )
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..days import require_aware
 from ..errors import StoreError, StoreUnavailableError
+from ..identity import check_id
 from ..state import STATE_FIELDS, ProgressState
 from ._rows import counts_to_json, state_from_row
 from .base import (
@@ -71,8 +72,14 @@ _LEDGER_COLUMNS = (
     "config_fingerprint",
     "state_after",
     "outcome",
+    "actor",
+    "target",
 )
 _ENTRY_COLUMNS = ", ".join(_LEDGER_COLUMNS)
+_ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT"}
+"""Ledger columns added after the first release: ``create_schema`` adds them to old files."""
+_KEY_COLUMNS = ("scope", "key", "request", "at")
+_REQUEST_KEYS = (("scope", "key"),)
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Primary result codes meaning "not reachable now, may work later": the lock wait
@@ -106,6 +113,7 @@ class _Sql:
     def __init__(self, prefix: str) -> None:
         self.progress = progress = f"{prefix}progress"
         self.ledger = ledger = f"{prefix}ledger"
+        self.request_keys = request_keys = f"{prefix}request_keys"
         self.schema = (
             f"""CREATE TABLE IF NOT EXISTS "{progress}" (
                 user_id TEXT PRIMARY KEY NOT NULL,
@@ -133,13 +141,28 @@ class _Sql:
                 at TEXT NOT NULL,
                 config_fingerprint TEXT NOT NULL,
                 state_after TEXT NOT NULL,
-                outcome TEXT NOT NULL DEFAULT ''
+                outcome TEXT NOT NULL DEFAULT '',
+                actor TEXT,
+                target TEXT
             )""",
             f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq" ON "{ledger}" (user_id, seq)""",
             f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
                 ON "{ledger}" (user_id, kind, idempotency_key)
                 WHERE idempotency_key IS NOT NULL""",
+            f"""CREATE TABLE IF NOT EXISTS "{request_keys}" (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                request TEXT NOT NULL,
+                at TEXT NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
         )
+        self.add_column = f'ALTER TABLE "{ledger}" ADD COLUMN {{}} {{}}'
+        self.claim = (
+            f'INSERT INTO "{request_keys}" (scope, key, request, at) '
+            "VALUES (:scope, :key, :request, :at) ON CONFLICT (scope, key) DO NOTHING"
+        )
+        self.claimed = f'SELECT request FROM "{request_keys}" WHERE scope = :scope AND key = :key'
         state = ", ".join(_STATE_COLUMNS)
         self.load = (
             f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = :user_id) '
@@ -275,11 +298,17 @@ class SQLiteStore:
         """The names of the state table and the ledger table."""
         return self._sql.progress, self._sql.ledger
 
+    @property
+    def request_keys_table(self) -> str:
+        """The name of the table of claimed request keys (:meth:`claim_key`)."""
+        return self._sql.request_keys
+
     # --- the protocol ------------------------------------------------------------------
 
     @contextmanager
     def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
         """Open ``user_id``'s transaction under the database's write lock."""
+        user_id = check_id(user_id)
         # Threads of this process queue on a lock of ours, woken as soon as it is
         # free; only one per process then polls SQLite's lock against other processes.
         self._check_fork()
@@ -305,6 +334,7 @@ class SQLiteStore:
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
+        user_id = check_id(user_id)
         with self._connection() as conn:
             rows = _execute(
                 conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
@@ -312,12 +342,19 @@ class SQLiteStore:
         return [_entry_from_row(row) for row in rows]
 
     def create_schema(self) -> None:
-        """Create the two tables and their indexes if they are missing (safe to run twice)."""
+        """Create the tables and indexes that are missing, and add the ledger columns of
+        newer releases to an older file (safe to run twice)."""
         with self._connection() as conn:
             _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             try:
                 for statement in self._sql.schema:
                     conn.execute(statement)
+                present = {
+                    row[1] for row in conn.execute(f'PRAGMA table_info("{self._sql.ledger}")')
+                }
+                for column, kind in _ADDED_LEDGER_COLUMNS.items():
+                    if column not in present:
+                        conn.execute(self._sql.add_column.format(column, kind))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 _rollback(conn)
@@ -331,6 +368,7 @@ class SQLiteStore:
         expected = {
             self._sql.progress: (_PROGRESS_COLUMNS, _PROGRESS_KEYS),
             self._sql.ledger: (_LEDGER_COLUMNS, _LEDGER_KEYS),
+            self._sql.request_keys: (_KEY_COLUMNS, _REQUEST_KEYS),
         }
         with self._connection() as conn:
             for table, (columns, keys) in expected.items():
@@ -359,6 +397,22 @@ class SQLiteStore:
             if self._shared is not None:
                 self._shared.close()
                 self._shared = None
+
+    def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
+        """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
+        the request it is tied to (one ``INSERT ... ON CONFLICT DO NOTHING``, then a read)."""
+        params = {
+            "scope": check_id(scope, "scope"),
+            "key": check_id(key, "key"),
+            "request": request,
+            "at": require_aware(at, "at").isoformat(),
+        }
+        with self._connection() as conn:
+            _execute(conn, self._sql.claim, params, doing="claim a request key")
+            row = _execute(conn, self._sql.claimed, params, doing="read a request key").fetchone()
+        if row is None:  # pragma: no cover - the row was just written or already there
+            raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
+        return str(row[0])
 
     # --- monitoring --------------------------------------------------------------------
 
@@ -564,11 +618,28 @@ def _entry_params(entry: LedgerEntry) -> dict[str, object]:
             entry.state_after.to_dict(), sort_keys=True, separators=(",", ":")
         ),
         "outcome": entry.outcome,
+        "actor": entry.actor,
+        "target": entry.target,
     }
 
 
 def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
-    (user_id, seq, kind, action, delta, before, after, key, at, fingerprint, state, outcome) = row
+    (
+        user_id,
+        seq,
+        kind,
+        action,
+        delta,
+        before,
+        after,
+        key,
+        at,
+        fingerprint,
+        state,
+        outcome,
+        actor,
+        target,
+    ) = row
     try:
         return LedgerEntry(
             user_id=user_id,
@@ -582,6 +653,8 @@ def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
             config_fingerprint=fingerprint,
             state_after=ProgressState.from_dict(json.loads(state)),
             outcome=outcome,
+            actor=actor,
+            target=target,
             seq=seq,
         )
     except (ValueError, TypeError) as exc:
