@@ -21,6 +21,7 @@ httpx = pytest.importorskip("httpx")
 from mikoshi_progression import (  # noqa: E402
     DEFAULT_CONFIG,
     ProgressState,
+    StoreError,
     StoreUnavailableError,
     levels_view,
 )
@@ -325,8 +326,8 @@ def test_gain_without_a_user_is_401(api, kwargs):
         {"json": "daily_chat"},
         {"content": b"not json", "headers": {"Content-Type": "application/json"}},
         {"content": b'{"action": "daily_chat"', "headers": {"Content-Type": "application/json"}},
-        {"content": b"\xff\xfe\x00garbage"},
-        {},
+        {"content": b"\xff\xfe\x00garbage", "headers": {"Content-Type": "application/json"}},
+        {"content": b"", "headers": {"Content-Type": "application/json"}},
     ],
     ids=lambda kw: repr(kw)[:60],
 )
@@ -571,7 +572,7 @@ def test_a_key_reused_for_another_action_is_409():
     assert api.gain({"action": "daily_chat"}, user="alice", key="k").status_code == 200
     response = api.gain({"action": "create_character"}, user="alice", key="k")
     assert response.status_code == 409
-    assert response.json() == {"detail": "Idempotency-Key was already used for another action"}
+    assert response.json() == {"detail": "Idempotency-Key was already used for another request"}
     assert api.service.state("alice").exp == 20
 
 
@@ -580,7 +581,11 @@ def test_a_malformed_idempotency_key_is_400(api, key):
     """An empty or over-long Idempotency-Key is refused before anything is awarded."""
     response = api.gain({"action": "daily_chat"}, user="alice", key=key)
     assert response.status_code == 400
-    assert response.json() == {"detail": "Idempotency-Key must be 1 to 255 characters"}
+    assert response.json() == {
+        "detail": (
+            "Idempotency-Key must be 1 to 255 printable characters, without spaces at either end"
+        )
+    }
     assert api.service.ledger("alice") == []
 
 
@@ -648,7 +653,18 @@ def test_openapi_documents_every_status_and_no_422(creator_api):
     """The OpenAPI schema lists every status the endpoints send, and no 422."""
     paths = creator_api.app.openapi()["paths"]
     gain = paths["/api/exp/gain"]["post"]
-    assert set(gain["responses"]) == {"200", "400", "401", "403", "404", "409", "429", "503"}
+    assert set(gain["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "413",
+        "415",
+        "429",
+        "503",
+    }
     assert gain["requestBody"]["content"]["application/json"]["schema"]["required"] == ["action"]
     assert [p["name"] for p in gain["parameters"]] == ["Idempotency-Key"]
     assert set(paths["/api/exp/limits"]["get"]["responses"]) == {"200", "401", "503"}
@@ -736,3 +752,230 @@ def test_example_create_character_awards_server_side(example_app):
     )
     assert (chat.status_code, chat.json()["total_exp"]) == (200, 50)
     assert request(example_app, "GET", "/api/exp/limits").status_code == 401
+
+
+# --- trust at the seams: ids, keys, bodies --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrmUser:
+    """An ORM user whose id column is an integer."""
+
+    id: int
+
+
+def test_an_integer_creator_id_cannot_like_its_own_character():
+    """creator_of returning an int (an ORM column) for the caller's own character is still
+    a self-award (403): ids are compared in one canonical form, so nothing is awarded."""
+
+    def orm_creator_of(target_type: str, target_id: int | str) -> int | None:
+        return 7 if target_id == 70 else None
+
+    api = make_api(claimable_actions=CREATOR_ACTIONS, creator_of=orm_creator_of)
+    api.app.dependency_overrides[current_user] = lambda: User("7")
+    for action in ("character_liked", "forked"):
+        response = api.gain({"action": action, "target_type": "character", "target_id": 70})
+        assert response.status_code == 403, response.json()
+    api.app.dependency_overrides[current_user] = lambda: OrmUser(7)
+    response = api.gain({"action": "character_liked", "target_type": "character", "target_id": 70})
+    assert response.status_code == 403
+    assert api.service.ledger("7") == []
+
+
+def test_an_integer_creator_id_is_paid_under_its_text():
+    """An int creator id (7) is awarded as "7", the same user a string id names."""
+
+    def orm_creator_of(target_type: str, target_id: int | str) -> int | None:
+        return 7
+
+    api = make_api(claimable_actions=CREATOR_ACTIONS, creator_of=orm_creator_of)
+    body = {"action": "character_liked", "target_type": "character", "target_id": 70}
+    response = api.gain(body, user="alice")
+    assert (response.status_code, response.json()["awarded_to"]) == (200, "7")
+    (entry,) = api.awards("7")
+    assert (entry.actor, entry.target) == ("alice", "character:70")
+
+
+def test_the_same_key_for_another_target_is_409_and_pays_nobody(creator_api):
+    """A caller's Idempotency-Key reused for another character is a 409: the second
+    creator gets nothing, and the first award stays the only one."""
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    first = creator_api.gain(like, user="carol", key="req-1")
+    assert first.status_code == 200
+    other = creator_api.gain({**like, "target_id": 2}, user="carol", key="req-1")
+    assert other.status_code == 409
+    assert other.json() == {"detail": "Idempotency-Key was already used for another request"}
+    assert creator_api.awards("bob") == []
+    assert len(creator_api.awards("alice")) == 1
+    again = creator_api.gain(like, user="carol", key="req-1")
+    assert (again.status_code, again.json()) == (200, first.json())
+
+
+def test_the_same_key_for_another_action_of_the_caller_is_409(creator_api):
+    """A key used for a like cannot then claim the caller's own daily_chat."""
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    assert creator_api.gain(like, user="bob", key="k").status_code == 200
+    assert creator_api.gain({"action": "daily_chat"}, user="bob", key="k").status_code == 409
+    assert creator_api.awards("bob") == []
+
+
+def test_a_retry_after_the_creator_changed_pays_the_first_creator_once():
+    """The key remembers the recipient its first call resolved: a retry after the
+    character changed hands returns the first result and pays nobody else."""
+    owners = {1: "alice"}
+    api = make_api(
+        claimable_actions=CREATOR_ACTIONS,
+        creator_of=lambda _type, target_id: owners.get(target_id),  # type: ignore[arg-type]
+    )
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    first = api.gain(like, user="carol", key="req-9")
+    owners[1] = "bob"
+    again = api.gain(like, user="carol", key="req-9")
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert again.json()["awarded_to"] == "alice"
+    assert api.awards("bob") == []
+
+
+def test_two_fans_may_send_the_same_key_to_one_creator(creator_api):
+    """Keys are the caller's: the same header from two fans is two likes."""
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    assert creator_api.gain(like, user="bob", key="k").status_code == 200
+    assert creator_api.gain(like, user="carol", key="k").status_code == 200
+    assert [e.actor for e in creator_api.awards("alice")] == ["bob", "carol"]
+
+
+@pytest.mark.parametrize("target_id", ["x" * 300, "a\x00b", "\u200b1"])
+def test_a_malformed_target_is_400(creator_api, target_id):
+    """A target id that cannot be recorded (too long, control characters) is a 400."""
+    body = {"action": "character_liked", "target_type": "character", "target_id": target_id}
+    response = creator_api.gain(body, user="bob")
+    assert (response.status_code, response.json()) == (400, {"detail": "Invalid character target"})
+
+
+@pytest.mark.parametrize("key", [b"k" * 256, b" k", b"a\tb", b"a\x7fb", b"a\x85b"])
+def test_keys_that_are_not_canonical_are_400(api, key):
+    """An Idempotency-Key that is too long, padded, or holds a control character (a C1
+    one too, as header bytes read as Latin-1) is refused before anything is awarded."""
+    headers = {"Idempotency-Key": key}
+    response = api.gain({"action": "daily_chat"}, user="alice", headers=headers)
+    assert response.status_code == 400
+    assert api.service.ledger("alice") == []
+
+
+def test_a_router_over_a_store_without_request_keys_refuses_creator_claims():
+    """Claimable creator awards need a store that claims request keys: refused at build."""
+    with pytest.raises(ValueError, match="RequestKeyStore"):
+        progression_router(
+            ProgressionService(DownStore()),
+            current_user,
+            claimable_actions=CREATOR_ACTIONS,
+            creator_of=creator_of,
+        )
+    progression_router(ProgressionService(DownStore()), current_user)  # daily_chat alone
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        {},
+    ],
+)
+def test_anything_but_json_is_415_before_it_is_read(api, headers):
+    """A form or text/plain post (what a cross-site page can send with the victim's
+    cookies, without a preflight) is refused with 415 and awards nothing."""
+    response = api.gain(content=b'{"action": "daily_chat"}', user="alice", headers=headers)
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Content-Type must be application/json"}
+    assert api.service.ledger("alice") == []
+
+
+def test_json_with_a_charset_is_read(api):
+    """``application/json; charset=utf-8`` is JSON."""
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    response = api.gain(content=b'{"action": "daily_chat"}', user="alice", headers=headers)
+    assert response.status_code == 200
+
+
+def test_a_declared_large_body_is_413_unread(api):
+    """A Content-Length over the limit is refused from the header alone."""
+    body = b'{"action": "daily_chat", "pad": "' + b"x" * 20_000 + b'"}'
+    response = api.gain(content=body, user="alice", headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body larger than 16384 bytes"}
+    assert api.service.ledger("alice") == []
+
+
+def test_a_streamed_body_stops_being_read_at_the_limit():
+    """A chunked body without Content-Length is read only up to the limit: of a 50 MB
+    stream, the router pulls a few chunks and answers 413."""
+    api = make_api(max_body_bytes=1024)
+    pulled = 0
+
+    async def chunks() -> Any:
+        nonlocal pulled
+        for _ in range(50 * 1024):
+            pulled += 1
+            yield b"x" * 1024
+
+    response = api.gain(
+        content=chunks(), user="alice", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert pulled <= 3
+    assert api.service.ledger("alice") == []
+
+
+def test_a_body_at_the_limit_is_read():
+    """A body of exactly max_body_bytes is accepted."""
+    api = make_api(max_body_bytes=64)
+    body = b'{"action": "daily_chat"}'.ljust(64)
+    response = api.gain(content=body, user="alice", headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+
+
+class BrokenStore(DownStore):
+    """A store whose every transaction fails permanently (an SQL error, not an outage)."""
+
+    @contextmanager
+    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        raise StoreError("PostgreSQL: cannot save: ProgramLimitExceeded: index row too large")
+        yield  # pragma: no cover
+
+
+def test_a_permanent_store_error_is_a_500_not_a_503():
+    """A permanent store error is not retried and never answered 503 'try again shortly'."""
+    api = make_api(BrokenStore())
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post(
+                "/api/exp/gain",
+                json={"action": "daily_chat"},
+                headers={"Authorization": "Bearer alice", "Idempotency-Key": "k"},
+            )
+
+    response = asyncio.run(send())
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+
+
+def test_paid_char_sold_pays_the_creator_of_the_sold_character():
+    """The platform's third creator award: a sale pays the character's creator, the buyer
+    is the actor, and a creator buying their own character earns nothing (403)."""
+    api = make_api(
+        claimable_actions={"daily_chat", "paid_char_sold"},
+        creator_of=creator_of,
+    )
+    sale = {"action": "paid_char_sold", "target_type": "character", "target_id": 1}
+    response = api.gain(sale, user="bob", key="order-1")
+    assert (response.status_code, response.json()["awarded_to"]) == (200, "alice")
+    assert response.json()["exp_added"] == 50
+    (entry,) = api.awards("alice")
+    assert (entry.action, entry.actor, entry.target) == ("paid_char_sold", "bob", "character:1")
+    assert api.gain(sale, user="alice").status_code == 403
+    assert api.gain({"action": "paid_char_sold"}, user="bob").json() == MISSING_TARGET
+    assert len(api.awards("alice")) == 1

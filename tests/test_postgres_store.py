@@ -29,7 +29,14 @@ from mikoshi_progression import (
     ProgressionConfig,
     ProgressState,
 )
-from mikoshi_progression.errors import StoreError, StoreUnavailableError, UnknownUserError
+from mikoshi_progression.errors import (
+    InvalidArgumentError,
+    InvalidIdError,
+    SelfAwardError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownUserError,
+)
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.stores import EntryKind, StaleVersionError, open_store
 
@@ -377,6 +384,117 @@ def test_in_place_with_an_integer_id_column(admin, schema, make_store):
     assert [e.user_id for e in service.ledger("42")] == ["42"] * 3
     with pytest.raises(StoreError, match="no such user"):
         service.award("43", "create_scene")
+
+
+def create_members(admin: Any, schema: str, id_type: str, *ids: str) -> str:
+    """A platform users table named ``members`` whose id column is of ``id_type``."""
+    table = sql.Identifier(schema, "members")
+    admin.execute(
+        sql.SQL(
+            "CREATE TABLE {} (id " + id_type + " PRIMARY KEY, level integer DEFAULT 1, "
+            "exp integer DEFAULT 0, last_chat_date date, daily_exp_gained integer DEFAULT 0, "
+            "last_exp_reset_date timestamptz, daily_action_counts jsonb DEFAULT '{{}}')"
+        ).format(table)
+    )
+    for user_id in ids:
+        admin.execute(sql.SQL("INSERT INTO {} (id) VALUES (%s)").format(table), [user_id])
+    return f"{schema}.members"
+
+
+@pytest.mark.parametrize(
+    ("id_type", "canonical", "other_spellings"),
+    [
+        ("integer", "5", ["05", "+5", "005", "5.0", "\u0665", "0x5"]),
+        ("bigint", "-12", ["-012", "- 12", "-12 "]),
+        ("smallint", "7", ["07", "70000", "+7"]),
+        (
+            "uuid",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            [
+                "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+                "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+            ],
+        ),
+        ("numeric", "5", ["5.0", "05", "5e0"]),
+    ],
+)
+def test_in_place_one_row_has_one_spelling(
+    admin, schema, make_store, id_type, canonical, other_spellings
+):
+    """In place on a non-text id, every spelling the column would read as the same row is
+    refused (InvalidIdError naming the canonical one where it can), so one row has one
+    ledger and one key namespace: a key awards once, and replay matches."""
+    members = create_members(admin, schema, id_type, canonical)
+    store = make_store(users_table=members)
+    service = ProgressionService(store, clock=lambda: NOW)
+    assert service.award(canonical, "create_scene", key="req-1").exp_added == 15
+    for spelling in other_spellings:
+        with pytest.raises(InvalidIdError) as caught:
+            service.award(spelling, "create_scene", key="req-1")
+        assert caught.value.field == "user_id"
+        with pytest.raises(InvalidIdError):
+            service.award(canonical, "forked", actor_id=spelling)
+        with pytest.raises(InvalidIdError), store.transaction(spelling) as tx:
+            tx.load()
+    assert service.state(canonical).exp == 15
+    assert {e.user_id for e in service.ledger(canonical)} == {canonical}
+    assert [e.key for e in service.ledger(canonical) if e.key] == ["req-1"]
+    assert service.replay(canonical).matches
+
+
+def test_in_place_self_award_cannot_hide_behind_a_spelling(admin, schema, make_store):
+    """A creator whose integer id is 5 cannot like their own character as actor "05"."""
+    members = create_members(admin, schema, "integer", "5", "6")
+    service = ProgressionService(make_store(users_table=members), clock=lambda: NOW)
+    for actor in ("5", "05", "+5", "5 "):
+        with pytest.raises((SelfAwardError, InvalidIdError)):
+            service.award("5", "character_liked", actor_id=actor)
+    assert service.ledger("5") == []
+    assert service.award("5", "character_liked", actor_id="6").exp_added == 5
+
+
+def test_in_place_canonical_spelling_names_the_row(admin, schema, make_store):
+    """The refusal says which spelling to use."""
+    members = create_members(admin, schema, "uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    store = make_store(users_table=members)
+    with pytest.raises(InvalidIdError, match="'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"):
+        store.check_user_id("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")
+    with pytest.raises(InvalidIdError, match="in its canonical spelling"):
+        store.check_user_id("not-a-uuid")
+
+
+def test_table_prefix_longer_than_postgres_names_is_refused(make_store):
+    """A prefix PostgreSQL would cut to 63 bytes (so that tables collide) is refused."""
+    with pytest.raises(InvalidArgumentError, match="table_prefix") as caught:
+        make_store(table_prefix="p" * 52)
+    assert caught.value.field == "table_prefix"
+    store = make_store(table_prefix="p" * 51)
+    assert ProgressionService(store, clock=lambda: NOW).award("u", "create_scene").exp_added == 15
+    with pytest.raises(InvalidArgumentError, match="schema"):
+        make_store(schema="s" * 64)
+
+
+def test_permanent_errors_are_not_unavailable():
+    """A program limit (a key too large for an index) is a permanent StoreError: the
+    service does not retry it and the router never answers 503 for it."""
+    from mikoshi_progression.stores.postgres import _wrap
+
+    error = _wrap(psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), "save")
+    assert type(error) is StoreError
+    error = _wrap(psycopg.errors.AdminShutdown("terminating connection"), "save")
+    assert isinstance(error, StoreUnavailableError)
+    error = _wrap(psycopg.errors.LockNotAvailable("could not obtain lock"), "save")
+    assert isinstance(error, StoreUnavailableError)
+
+
+def test_a_huge_key_is_refused_before_postgres(make_store):
+    """A 1 MB key never reaches the server: a typed error, not a retried 'unavailable'."""
+    service = ProgressionService(make_store(), clock=lambda: NOW)
+    with pytest.raises(InvalidIdError, match="key"):
+        service.award("u", "create_scene", key="k" * 1_000_000)
+    assert service.ledger("u") == []
 
 
 # --- own tables -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .config import (
     load_config,
 )
 from .daily import (
+    is_clock_fault,
     is_new_day,
     next_reset_at,
     reset_daily_limits,
@@ -31,6 +32,9 @@ from .errors import (
     ConfigFileError,
     CreatorUserNotFound,
     IdempotencyError,
+    InvalidArgumentError,
+    InvalidIdError,
+    InvalidMomentError,
     ProgressionError,
     SelfAwardError,
     StateError,
@@ -40,6 +44,7 @@ from .errors import (
     UnknownUserError,
     UnsupportedStoreError,
 )
+from .identity import MAX_ID_LENGTH, check_id
 from .levels import can_perform_action, level_for_exp, level_progress, levels_view
 from .results import AwardResult, Outcome
 from .rules import (
@@ -58,6 +63,7 @@ __all__ = [
     "DAILY_CHAT",
     "DEFAULT_CONFIG",
     "EMPTY_COUNTS",
+    "MAX_ID_LENGTH",
     "ActionRule",
     "AwardResult",
     "AwardResults",
@@ -67,6 +73,9 @@ __all__ = [
     "CreatorUserNotFound",
     "DayBoundary",
     "IdempotencyError",
+    "InvalidArgumentError",
+    "InvalidIdError",
+    "InvalidMomentError",
     "Level",
     "Outcome",
     "ProgressState",
@@ -83,8 +92,10 @@ __all__ = [
     "apply_events",
     "award_exp_with_limits",
     "can_perform_action",
+    "check_id",
     "config_problems",
     "exp_limits_view",
+    "is_clock_fault",
     "is_new_day",
     "level_for_exp",
     "level_progress",

@@ -32,6 +32,7 @@ This module needs the ``[fastapi]`` extra; the core never imports it.
 (403, {'detail': 'create_character cannot be claimed by clients: the server awards it'})
 """
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
+from uuid import UUID
 
 try:
     from fastapi import APIRouter, Depends, HTTPException, Request
@@ -55,16 +57,20 @@ from .errors import (
     ConcurrencyError,
     CreatorUserNotFound,
     IdempotencyError,
+    InvalidIdError,
     SelfAwardError,
     StoreUnavailableError,
     UnknownUserError,
 )
+from .identity import MAX_ID_LENGTH, check_id
 from .levels import levels_view
 from .results import AwardResult, Outcome
 from .rules import DAILY_CHAT
 from .service import ProgressionService
+from .stores.base import RequestKeyStore
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "MAX_IDEMPOTENCY_KEY_LENGTH",
     "RETRY_AFTER_SECONDS",
     "AwardBody",
@@ -75,27 +81,36 @@ __all__ = [
     "LevelInfo",
     "LimitsBody",
     "RejectionBody",
+    "creator_id",
     "default_user_id",
     "progression_router",
     "scoped_idempotency_key",
 ]
 
-CreatorLookup = Callable[[str, int | str], str | None]
+CreatorLookup = Callable[[str, int | str], str | int | None]
 """``creator_of(target_type, target_id)``: the user id of the target's creator.
 
 Returns ``None`` when there is no such target or it has no creator (404
 ``Character or creator not found``), and raises :class:`CreatorUserNotFound`
 when the target names a creator whose user row is missing (404 ``Creator user
-not found``). It is called synchronously, in FastAPI's thread pool.
+not found``). An integer id (an ORM column) is taken as its decimal text, the
+same canonical form the caller's own id gets (:func:`creator_id`), so a creator
+can never pass for someone else by the type of their id. It is called
+synchronously, in FastAPI's thread pool.
 """
 
 RETRY_AFTER_SECONDS = 1
 """The ``Retry-After`` of a 503 (the store is down or too contended right now)."""
 
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
-"""The longest ``Idempotency-Key`` header accepted."""
+MAX_IDEMPOTENCY_KEY_LENGTH = MAX_ID_LENGTH
+"""The longest ``Idempotency-Key`` header accepted (255 characters)."""
+
+MAX_BODY_BYTES = 16 * 1024
+"""The largest ``POST /api/exp/gain`` body read (413 beyond it; the platform's is ~80 bytes)."""
 
 _INVALID_ACTION = "Invalid or unsupported action"
+_UNSUPPORTED_MEDIA_TYPE = "Content-Type must be application/json"
+_INVALID_TARGET = "Invalid character target"
 _NOT_AUTHENTICATED = "Not authenticated"
 _MISSING_TARGET = "Missing character target for creator award"
 _TARGET_NOT_FOUND = "Character or creator not found"
@@ -103,27 +118,46 @@ _CREATOR_USER_NOT_FOUND = "Creator user not found"
 _CHARACTER = "character"
 
 
+def creator_id(value: object, field: str = "creator id") -> str:
+    """A user id in the one canonical form the router compares: integer ids (an ORM
+    column) as their decimal text, strings as they are, both checked by
+    :func:`~mikoshi_progression.check_id`.
+
+    >>> creator_id(7), creator_id("7"), creator_id(7) == creator_id("7")
+    ('7', '7', True)
+
+    Raises:
+        InvalidIdError: neither an integer nor a canonical string.
+    """
+    if (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, UUID):
+        value = str(value)
+    return check_id(value, field)
+
+
 def default_user_id(user: object) -> str:
     """The id of the object the authentication dependency returned.
 
     A string is the id itself; a mapping gives its ``"id"``; anything else (an
-    ORM ``User``) its ``id`` attribute, as a string.
+    ORM ``User``) its ``id`` attribute. Integer and UUID ids become their text
+    (:func:`creator_id`), the form creators' ids are compared in.
 
     >>> default_user_id("u1"), default_user_id({"id": 7})
     ('u1', '7')
 
     Raises:
-        TypeError: no id can be found; pass ``progression_router(..., user_id=...)``.
+        InvalidIdError: no usable id can be found; pass
+            ``progression_router(..., user_id=...)``.
     """
     if isinstance(user, str):
-        return user
+        return creator_id(user, "current user id")
     uid = user.get("id") if isinstance(user, Mapping) else getattr(user, "id", None)
     if uid is None:
-        raise TypeError(
-            f"cannot tell the id of the current user {user!r}: "
-            "pass progression_router(..., user_id=lambda user: ...)"
+        raise InvalidIdError(
+            "current user id",
+            f"found on the current user {type(user).__name__} (an 'id' key or attribute); "
+            "else pass progression_router(..., user_id=lambda user: ...)",
         )
-    return str(uid)
+    return creator_id(uid, "current user id")
 
 
 def scoped_idempotency_key(actor_id: str, header: str) -> str:
@@ -134,14 +168,22 @@ def scoped_idempotency_key(actor_id: str, header: str) -> str:
     send the same header value to one creator get two awards. The actor id is
     percent-encoded, so no pair of (actor, header) can spell another's key, and
     the ``exp-gain:`` prefix keeps them apart from the keys a backend uses for
-    its own server-side awards.
+    its own server-side awards. A pair too long for a key (255 characters) is
+    named by its SHA-256 instead, under its own prefix.
 
     >>> scoped_idempotency_key("alice", "req-1")
     'exp-gain:alice:req-1'
     >>> scoped_idempotency_key("a:b", "c") != scoped_idempotency_key("a", "b:c")
     True
+    >>> len(scoped_idempotency_key("u" * 255, "k" * 255))
+    80
     """
-    return f"exp-gain:{quote(actor_id, safe='')}:{header}"
+    actor = quote(actor_id, safe="")
+    key = f"exp-gain:{actor}:{header}"
+    if len(key) <= MAX_ID_LENGTH:
+        return key
+    digest = hashlib.sha256(f"{actor}:{header}".encode()).hexdigest()
+    return f"exp-gain-sha256:{digest}"
 
 
 # --- OpenAPI documentation models (the endpoints build plain dicts) ---------------------
@@ -244,16 +286,44 @@ class _GainRequest:
     idempotency_key: str | None
 
 
-async def _read_gain_request(request: Request) -> _GainRequest:
-    """Parse the body leniently, so that no malformed request ever gets FastAPI's 422.
+def _gain_request_reader(max_body_bytes: int) -> Callable[[Request], Any]:
+    """The dependency that reads ``POST /api/exp/gain``'s body, at most ``max_body_bytes``."""
 
-    The platform answers a missing action with 400, and its client never parses
-    errors; anything that is not a JSON object with a string ``action`` is read
-    as "no action", and a target of the wrong type as "no target".
-    """
-    key = request.headers.get("idempotency-key")
+    async def read_gain_request(request: Request) -> _GainRequest:
+        """Refuse what is not JSON (415) or too large (413), then parse leniently, so
+        that no malformed request ever gets FastAPI's 422.
+
+        Only ``application/json`` is read: a cross-site form or ``text/plain`` post
+        (which a browser sends without asking, with the victim's cookies) is refused
+        before anything is read. The size is checked against ``Content-Length`` first
+        and then while the body streams in, so a large body is never read whole. The
+        platform answers a missing action with 400, and its client never parses
+        errors; anything that is not a JSON object with a string ``action`` is read
+        as "no action", and a target of the wrong type as "no target".
+        """
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise HTTPException(status_code=415, detail=_UNSUPPORTED_MEDIA_TYPE)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
+            raise _too_large(max_body_bytes)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                raise _too_large(max_body_bytes)
+        return _parse_gain_request(bytes(body), request.headers.get("idempotency-key"))
+
+    return read_gain_request
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(status_code=413, detail=f"Request body larger than {limit} bytes")
+
+
+def _parse_gain_request(body: bytes, key: str | None) -> _GainRequest:
     try:
-        data = json.loads(await request.body())
+        data = json.loads(body)
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
@@ -285,7 +355,7 @@ _GAIN_OPENAPI: dict[str, Any] = {
             "description": (
                 "Makes the request safe to retry: a repeat with the same key awards nothing "
                 "and returns the first response. Scoped to the caller; reusing a key for "
-                "another action is a 409."
+                "another request (another action or target) is a 409, and nothing is done."
             ),
             "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
         }
@@ -305,6 +375,7 @@ def progression_router(
     creator_of: CreatorLookup | None = None,
     prefix: str = "/api",
     tags: Sequence[str] = ("progression",),
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> APIRouter:
     """An ``APIRouter`` serving the platform's progression endpoints over ``service``.
 
@@ -324,10 +395,13 @@ def progression_router(
             :data:`CreatorLookup`); required if a claimable action is one.
         prefix: Where the endpoints live (``/api`` like the platform's).
         tags: OpenAPI tags of the endpoints.
+        max_body_bytes: The largest ``POST /api/exp/gain`` body read (413 beyond).
 
     Raises:
-        ValueError: ``claimable_actions`` names an action the config lacks, or a
-            claimable creator award has no ``creator_of``.
+        ValueError: ``claimable_actions`` names an action the config lacks, a
+            claimable creator award has no ``creator_of``, or the service's store
+            cannot claim request keys (needed when creator awards are claimable:
+            see :class:`~mikoshi_progression.stores.RequestKeyStore`).
     """
     config = service.config
     claimable = frozenset(claimable_actions)
@@ -343,6 +417,18 @@ def progression_router(
             f"claimable creator awards ({', '.join(creator_actions)}) need creator_of, "
             "which finds the creator of a target"
         )
+    # A caller's key may pay someone else only if it is claimed in the caller's own
+    # namespace first: then every keyed request is, so one key names one request.
+    claims_keys = bool(creator_actions)
+    if claims_keys and not isinstance(service.store, RequestKeyStore):
+        raise ValueError(
+            f"claimable creator awards ({', '.join(creator_actions)}) need a store that "
+            f"claims request keys (RequestKeyStore); {type(service.store).__name__} does not"
+        )
+    limit: object = max_body_bytes
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"max_body_bytes must be a positive integer, got {limit!r}")
+    read_gain_request = _gain_request_reader(max_body_bytes)
 
     router = APIRouter(prefix=prefix, tags=list(tags))
 
@@ -392,7 +478,7 @@ def progression_router(
             200: {"model": AwardBody, "description": "EXP awarded (in full or in part)."},
             400: _doc(
                 f"`{_INVALID_ACTION}` (missing, malformed or unknown action), "
-                f"`{_MISSING_TARGET}`, or a malformed `Idempotency-Key`."
+                f"`{_MISSING_TARGET}`, `{_INVALID_TARGET}`, or a malformed `Idempotency-Key`."
             ),
             401: _UNAUTHORIZED,
             403: _doc(
@@ -400,7 +486,12 @@ def progression_router(
                 "creator award would go to the user who acted."
             ),
             404: _doc(f"`{_TARGET_NOT_FOUND}` or `{_CREATOR_USER_NOT_FOUND}`."),
-            409: _doc("The `Idempotency-Key` was already used for another action."),
+            409: _doc(
+                "The `Idempotency-Key` was already used for another request (another "
+                "action or target); nothing was done."
+            ),
+            413: _doc(f"The body is larger than {max_body_bytes} bytes; it was not read."),
+            415: _doc(f"`{_UNSUPPORTED_MEDIA_TYPE}`; the body was not read."),
             429: _doc(
                 "Rejected by the rules: the action's daily limit or the daily EXP cap. "
                 "`Retry-After` says when the day resets.",
@@ -412,7 +503,7 @@ def progression_router(
     )
     def gain_exp(
         actor: Annotated[str, Depends(current_user_id)],
-        request: Annotated[_GainRequest, Depends(_read_gain_request)],
+        request: Annotated[_GainRequest, Depends(read_gain_request)],
     ) -> Any:
         """Award an action's EXP under the daily limits and caps, to the caller or a creator."""
         action = request.action
@@ -424,31 +515,23 @@ def progression_router(
                 status_code=403,
                 detail=f"{action} cannot be claimed by clients: the server awards it",
             )
-        key = None
-        if request.idempotency_key is not None:
-            header = request.idempotency_key
-            if not 0 < len(header) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-                raise HTTPException(
-                    status_code=400,
-                    detail=(
-                        f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
-                    ),
-                )
-            key = scoped_idempotency_key(actor, header)
-        recipient = actor
+        header = _idempotency_header(request.idempotency_key)
+        recipient, target = actor, None
         if rule.creator_award:
-            recipient = _creator(creator_of, request)
+            recipient, target = _creator(creator_of, request)
+        key = None
         try:
-            result = service.award(recipient, action, key=key, actor_id=actor)
+            if header is not None:
+                key = scoped_idempotency_key(actor, header)
+                if claims_keys:
+                    recipient = _claim(service, actor, header, action, target, recipient)
+            result = service.award(recipient, action, key=key, actor_id=actor, target=target)
         except SelfAwardError as exc:
             raise HTTPException(
                 status_code=403, detail=f"{action} cannot be awarded to yourself"
             ) from exc
         except IdempotencyError as exc:
-            raise HTTPException(
-                status_code=409,
-                detail="Idempotency-Key was already used for another action",
-            ) from exc
+            raise _key_reused() from exc
         except UnknownUserError as exc:  # a store in place on users that lacks the row
             detail = _CREATOR_USER_NOT_FOUND if rule.creator_award else "User not found"
             raise HTTPException(status_code=404, detail=detail) from exc
@@ -459,11 +542,35 @@ def progression_router(
     return router
 
 
-def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> str:
-    """The recipient of a creator award, or the platform's 400/404."""
+def _idempotency_header(header: str | None) -> str | None:
+    """The ``Idempotency-Key`` header, checked like every key (400 if malformed)."""
+    if header is None:
+        return None
+    try:
+        return check_id(header, "Idempotency-Key")
+    except InvalidIdError as exc:
+        raise HTTPException(
+            status_code=400,
+            detail=(
+                f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable "
+                "characters, without spaces at either end"
+            ),
+        ) from exc
+
+
+def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> tuple[str, str]:
+    """The recipient of a creator award and the target it is for, or the platform's 400/404.
+
+    The creator's id is put in the canonical form the caller's id has (:func:`creator_id`),
+    so that the self-award check compares like with like.
+    """
     target_id = request.target_id
     if request.target_type != _CHARACTER or target_id is None:
         raise HTTPException(status_code=400, detail=_MISSING_TARGET)
+    try:
+        target = check_id(f"{_CHARACTER}:{target_id}", "target")
+    except InvalidIdError as exc:
+        raise HTTPException(status_code=400, detail=_INVALID_TARGET) from exc
     assert creator_of is not None  # checked when the router was built
     try:
         creator = creator_of(_CHARACTER, target_id)
@@ -471,7 +578,42 @@ def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> str:
         raise HTTPException(status_code=404, detail=_CREATOR_USER_NOT_FOUND) from exc
     if creator is None:
         raise HTTPException(status_code=404, detail=_TARGET_NOT_FOUND)
-    return creator
+    return creator_id(creator), target
+
+
+def _claim(
+    service: ProgressionService,
+    actor: str,
+    header: str,
+    action: str,
+    target: str | None,
+    recipient: str,
+) -> str:
+    """Claim the caller's key for this request; return the recipient to award.
+
+    A retry of the same request gets the recipient its first call resolved, even if the
+    target's creator changed since, so it can never pay a second creator. A key that
+    named another request (another action or target) is a 409.
+    """
+    request = json.dumps(
+        {"action": action, "target": target, "recipient": recipient},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    named = service.claim_key(actor, header, request)
+    if named == request:
+        return recipient
+    first = json.loads(named)
+    if first.get("action") != action or first.get("target") != target:
+        raise _key_reused()
+    return str(first["recipient"])
+
+
+def _key_reused() -> HTTPException:
+    return HTTPException(
+        status_code=409,
+        detail="Idempotency-Key was already used for another request",
+    )
 
 
 def _unavailable() -> HTTPException:

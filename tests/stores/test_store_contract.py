@@ -173,3 +173,49 @@ def test_duplicate_key_is_stale(store_factory):
 def test_transaction_rolls_back_on_error(store_factory):
     """An exception inside a transaction keeps nothing of it."""
     run(contract.check_transaction_rolls_back_on_error, store_factory)
+
+
+# --- identity, keys and clocks (issue: trust at the seams)
+
+
+def test_ids_are_canonical_strings(store_factory):
+    """Non-canonical ids (an int, padded, a lone surrogate, NFD...) are refused everywhere."""
+    run(contract.check_ids_are_canonical_strings, store_factory)
+
+
+def test_no_self_award_across_id_types(store_factory):
+    """42 and "42" never let a user like, fork or buy their own character."""
+    run(contract.check_no_self_award_across_id_types, store_factory)
+
+
+def test_key_names_one_request(store_factory):
+    """A key reused with another action, actor or target is refused; the ledger records both."""
+    run(contract.check_key_names_one_request, store_factory)
+
+
+def test_request_keys_claimed_once(store_factory):
+    """A caller's key is tied to one request, once, even under concurrent claims."""
+    run(contract.check_request_keys_claimed_once, store_factory)
+
+
+def test_clock_fault_reopens_the_day(store_factory):
+    """A day stamped in 2099 by a broken clock reopens at the real moment, recorded."""
+    run(contract.check_clock_fault_reopens_the_day, store_factory)
+
+
+def test_far_future_days_never_overflow(store_factory):
+    """Rows stamped in year 9999 or year 1 load, award and answer limits without overflow."""
+    run(contract.check_far_future_days_never_overflow, store_factory)
+
+
+# --- the version check and the single transaction, a second time
+
+
+def test_every_write_is_version_checked(store_factory):
+    """Generated interleavings: a write commits exactly when it holds the current version."""
+    run(contract.check_every_write_is_version_checked, store_factory)
+
+
+def test_write_is_all_or_nothing(store_factory):
+    """A write refused for one entry keeps none of its state, version or entries."""
+    run(contract.check_write_is_all_or_nothing, store_factory)

@@ -11,8 +11,10 @@ Loading is forgiving, because the platform's own ``users`` rows are not clean:
 - keys of removed actions (``chat_used_50``) are kept as they are: the rules ignore
   actions the config does not know, and the next day's reset clears them;
 - a ``DATE`` (the platform's ``last_chat_date``) reads as midnight UTC of that day,
-  and a naive timestamp as UTC; text that is no date at all reads as ``None`` (for
-  ``last_exp_reset_date`` that means the next award opens a new day).
+  and a naive timestamp as UTC; text that is no date at all, and a moment outside the
+  years the library supports (1900 to 8999: a ``0001-01-01`` placeholder, a clock
+  that ran to 9999), read as ``None`` (for ``last_exp_reset_date`` that means the
+  next award opens a new day).
 
 Saving writes plain values back; nothing here decides anything about the rules.
 """
@@ -23,6 +25,7 @@ import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from ..days import FIRST_YEAR, LAST_YEAR
 from ..state import ProgressState
 
 __all__ = ["counts_from_db", "counts_to_json", "moment_from_db", "state_from_row"]
@@ -80,6 +83,8 @@ def moment_from_db(value: object) -> datetime | None:
             )
         except ValueError:
             return None
+    if isinstance(value, date) and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, date):

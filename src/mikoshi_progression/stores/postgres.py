@@ -490,7 +490,8 @@ class PostgresStore:
         string (:func:`~mikoshi_progression.check_id`) is its own spelling. In place on
         an ``integer`` column only the integer's decimal text is (``"5"``, never
         ``"05"``, ``"+5"`` or ``" 5"``); on a ``uuid`` column only the lower-case,
-        hyphenated form; on any other type, what ``CAST(user_id AS type)::text`` gives.
+        hyphenated form; on any other type (``numeric``...), the text of the row the
+        column's own equality finds for it (one query), else ``CAST(user_id AS type)::text``.
 
         Raises:
             InvalidIdError: another spelling, or a value the id column cannot hold.
@@ -507,11 +508,21 @@ class PostgresStore:
         return user_id
 
     def _cast_id(self, user_id: str, field: str) -> str | None:
+        """The spelling of the row equal to ``user_id`` under the column's own equality
+        (``numeric`` 5.0 = 5), or of the value itself when no row has it."""
         assert self._id_type is not None
-        query = sql.SQL("SELECT CAST(%s AS {})::text").format(sql.SQL(self._id_type.declared))
+        assert self._names.users is not None
+        query = sql.SQL(
+            "SELECT COALESCE((SELECT s.{id}::text FROM {users} AS s "
+            "WHERE s.{id} = CAST(%(v)s AS {type}) LIMIT 1), CAST(%(v)s AS {type})::text)"
+        ).format(
+            id=self._names.id_column,
+            users=self._names.users,
+            type=sql.SQL(self._id_type.declared),
+        )
         with self._connection() as conn:
             try:
-                row = conn.execute(query, (user_id,)).fetchone()
+                row = conn.execute(query, {"v": user_id}).fetchone()
             except psycopg.Error as exc:
                 raise self._wrap_id_error(exc, user_id, "check a user id", field) from exc
         return None if row is None else str(row[0])

@@ -39,15 +39,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ..config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
-from ..errors import IdempotencyError, SelfAwardError
+from ..errors import IdempotencyError, InvalidIdError, SelfAwardError
 from ..results import Outcome
 from ..service import ProgressionService
 from ..state import STATE_FIELDS, ProgressState
 from ..stores import (
+    CLOCK_FAULT,
     EntryKind,
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    RequestKeyStore,
     SchemaStore,
     StaleVersionError,
     open_store,
@@ -112,13 +114,24 @@ def _service(
     return ProgressionService(store, config=config, clock=clock or FakeClock(START))
 
 
+def _generated(max_examples: int) -> settings:
+    """The hypothesis settings of a generated check: no deadline, no example database
+    (a store's data outlives the examples, so replaying saved ones proves nothing)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
 @contextmanager
-def _raises(kind: type[BaseException]) -> Iterator[None]:
+def _raises(*kinds: type[BaseException]) -> Iterator[None]:
     try:
         yield
-    except kind:
+    except kinds:
         return
-    raise AssertionError(f"{kind.__name__} was not raised")
+    raise AssertionError(f"{' or '.join(k.__name__ for k in kinds)} was not raised")
 
 
 def _run_threads(count: int, work: Callable[[int], T]) -> list[T]:
@@ -344,6 +357,7 @@ def check_award_persists(factory: StoreFactory) -> None:
         outcome="awarded",
     )
     assert entries[1] == expected
+    assert (entries[2].actor, entries[2].target) == ("a-buyer", None)
     last = entries[3]
     assert (last.level_before, last.level_after, last.key, last.state_after) == (
         1,
@@ -537,12 +551,7 @@ def check_replay_matches(factory: StoreFactory, *, max_examples: int = 20) -> No
     """Replaying the ledger of any sequence of awards, revocations and resets gives the state."""
     store = factory()
 
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @_generated(max_examples)
     @given(operations=_OPERATIONS, can_drop=st.booleans())
     def replay_matches(operations: list[tuple[Any, ...]], can_drop: bool) -> None:
         clock = FakeClock(START)
@@ -884,6 +893,242 @@ def check_ledger_entries_round_trip(factory: StoreFactory) -> None:
     _assert_positions(stored)
 
 
+# --- identity, keys and clocks -----------------------------------------------------------
+
+_NOT_IDS: tuple[object, ...] = (
+    42,
+    4.2,
+    None,
+    b"user",
+    ["user"],
+    "",
+    " user",
+    "user ",
+    "us\x00er",
+    "us\ner",
+    "\udc80",
+    "e\u0301",
+    "\u200buser",
+    "u" * 256,
+)
+"""Values that are not canonical ids: other types, empty, padded, control, lone surrogate,
+not NFC, invisible, too long."""
+
+
+def check_ids_are_canonical_strings(factory: StoreFactory) -> None:
+    """Ids that are not canonical strings are refused by the store and the service alike,
+    and nothing is stored: the store never merges ``42`` and ``"42"``."""
+    store = factory()
+    service = _service(store)
+    user = _user("ids")
+    for bad in _NOT_IDS:
+        with _raises(InvalidIdError), store.transaction(bad):  # type: ignore[arg-type]
+            pass
+        with _raises(InvalidIdError):
+            store.ledger(bad)  # type: ignore[arg-type]
+        with _raises(InvalidIdError):
+            service.award(bad, "create_scene")  # type: ignore[arg-type]
+        if bad is not None:  # None is "no actor", "no key", "no target"
+            with _raises(InvalidIdError):
+                service.award(user, "character_liked", actor_id=bad)  # type: ignore[arg-type]
+            with _raises(InvalidIdError):
+                service.award(user, "create_scene", key=bad)  # type: ignore[arg-type]
+            with _raises(InvalidIdError):
+                service.award(user, "create_scene", target=bad)  # type: ignore[arg-type]
+    assert service.ledger(user) == []
+    assert service.state(user) == ProgressState()
+
+
+def check_no_self_award_across_id_types(factory: StoreFactory) -> None:
+    """A user whose id is a number can never like or buy their own character by passing it
+    once as a string and once as an integer."""
+    service = _service(factory())
+    user = str(uuid.uuid4().int % 10**12 + 10**12)
+    for recipient, actor in ((user, int(user)), (int(user), user), (user, user)):
+        for action in ("character_liked", "forked", "paid_char_sold"):
+            with _raises(InvalidIdError, SelfAwardError):
+                service.award(recipient, action, actor_id=actor)  # type: ignore[arg-type]
+    assert service.ledger(user) == []
+    assert service.state(user) == ProgressState()
+
+
+def check_key_names_one_request(factory: StoreFactory) -> None:
+    """A key reused for another action, actor or target is refused, storing nothing; the
+    same request again gets the first result; the ledger records actor and target."""
+    service = _service(factory())
+    creator = _user("creator")
+    request: dict[str, Any] = {"actor_id": "a-fan", "target": "character:1"}
+    first = service.award(creator, "character_liked", key="like-1", **request)
+    entries, state = service.ledger(creator), service.state(creator)
+    for action, changed in (
+        ("character_liked", {"actor_id": "b-fan"}),
+        ("character_liked", {"target": "character:2"}),
+        ("character_liked", {"target": None}),
+        ("forked", {}),
+    ):
+        with _raises(IdempotencyError):
+            service.award(creator, action, key="like-1", **{**request, **changed})
+    assert service.ledger(creator) == entries
+    assert service.state(creator) == state
+    assert service.award(creator, "character_liked", key="like-1", **request) == first
+    (award,) = [e for e in entries if e.key == "like-1"]
+    assert (award.actor, award.target) == ("a-fan", "character:1")
+    revoked = service.revoke(creator, "like-1")
+    assert revoked is not None
+    assert (revoked.actor, revoked.target) == ("a-fan", "character:1")
+
+
+def check_request_keys_claimed_once(factory: StoreFactory, *, threads: int = 8) -> None:
+    """A caller's key is tied to the first request it names, once, even under concurrent
+    claims; faithful retries get it back, other requests get the first one."""
+    store = factory()
+    if not isinstance(store, RequestKeyStore):
+        raise NotApplicable(f"{factory.name} does not claim request keys")
+    fan, other = _user("fan"), _user("other")
+    assert store.claim_key(fan, "k", "request A", START) == "request A"
+    assert store.claim_key(fan, "k", "request A", START) == "request A"
+    assert store.claim_key(fan, "k", "request B", START) == "request A"
+    assert store.claim_key(other, "k", "request B", START) == "request B"
+    reopened = factory()
+    assert isinstance(reopened, RequestKeyStore)
+    assert reopened.claim_key(fan, "k", "request C", START) == "request A"
+    answers = _run_threads(threads, lambda n: store.claim_key(fan, "race", f"request {n}", START))
+    assert len(set(answers)) == 1, answers
+    assert answers[0] in {f"request {n}" for n in range(threads)}
+    with _raises(InvalidIdError):
+        store.claim_key(fan, "\udc80", "request D", START)
+
+
+def check_clock_fault_reopens_the_day(factory: StoreFactory) -> None:
+    """A lagging clock never reopens a day, but a day stamped beyond the clock tolerance (a
+    server whose clock ran to 2099) reopens at the real moment, recorded as a clock fault,
+    instead of freezing the user's day until 2099."""
+    clock = FakeClock(START)
+    service = _service(factory(), clock)
+    user = _user("clock")
+    for _ in range(2):
+        service.award(user, "create_character")
+    clock.advance(hours=-3)  # a server 3 hours behind: the same day, still spent
+    assert service.award(user, "create_character").outcome is Outcome.ACTION_LIMIT
+    clock.set(START.replace(year=2099))
+    assert service.award(user, "create_character").exp_added == 30
+    back = clock.set(START + timedelta(hours=1))
+    assert service.award(user, "create_character").exp_added == 30
+    faults = [e for e in service.ledger(user) if e.outcome == CLOCK_FAULT]
+    assert [(e.kind, e.at) for e in faults] == [(EntryKind.DAY, back)]
+    limits = service.limits(user)
+    assert limits["resets_at"] == (START + timedelta(days=1)).replace(hour=0, minute=0).isoformat()
+    assert service.replay(user).matches
+
+
+def check_far_future_days_never_overflow(factory: StoreFactory) -> None:
+    """Rows stamped at the ends of time (year 9999, year 1) read as "no day yet", a row
+    stamped in 8999 is a clock fault: every one awards, and nothing overflows."""
+    if factory.seed_row is None:
+        raise NotApplicable(f"{factory.name} cannot hold raw legacy rows")
+    store = factory()
+    service = _service(store)
+    for stamp, chat in (
+        ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00"),
+        ("0001-01-01T00:00:00+00:00", None),
+        ("8999-06-01T00:00:00+00:00", None),
+    ):
+        user = _user("end-of-time")
+        factory.seed_row(
+            user,
+            {
+                "exp": 10,
+                "level": 1,
+                "daily_exp_gained": 150,
+                "last_exp_reset_date": stamp,
+                "daily_action_counts": '{"create_scene": 2}',
+                "last_chat_date": chat,
+            },
+        )
+        assert service.limits(user)["remaining_exp"] == 150
+        assert service.award(user, "create_scene").exp_added == 15
+        kinds = [(e.kind, e.outcome) for e in service.ledger(user)]
+        fault = stamp.startswith("8999")
+        assert (EntryKind.DAY, CLOCK_FAULT if fault else "") in kinds, kinds
+        assert service.replay(user).matches
+
+
+# --- the version check and the single transaction, once more ------------------------------
+
+
+def check_every_write_is_version_checked(factory: StoreFactory, *, max_examples: int = 15) -> None:
+    """Whatever versions a writer holds, a write commits exactly when its version is the
+    current one (``None`` for a user not stored yet): a second, generated check of the
+    version, independent of ``stale_version_rejected``."""
+    store = factory()
+
+    @_generated(max_examples)
+    @given(choices=st.lists(st.integers(min_value=0, max_value=6), min_size=2, max_size=8))
+    def writes_commit_only_at_the_current_version(choices: list[int]) -> None:
+        user = _user("versions")
+        seen: list[object] = [None]  # every version a reader has held, oldest first
+        kept = ProgressState()
+        keys: list[str] = []
+        for step, choice in enumerate(choices):
+            state = ProgressState(exp=step + 1)
+            key = f"w{step}"
+            current = False
+            try:
+                with store.transaction(user) as tx:
+                    snap = tx.load()
+                    assert snap.state == kept, (snap.state, kept)
+                    if snap.version not in seen:
+                        seen.append(snap.version)
+                    held = seen[-1 - choice % len(seen)]
+                    current = held == snap.version
+                    entry = _entry(user, EntryKind.AWARD, key, state_after=state)
+                    tx.write(state, held, [entry])  # refused now or at commit
+            except StaleVersionError:
+                assert not current, "a write at the current version was refused"
+                continue
+            if current:
+                kept = state
+                keys.append(key)
+            else:  # pragma: no cover - reached only by a store that ignores versions
+                raise AssertionError(f"a write at an outdated version {held!r} committed")
+        with store.transaction(user) as tx:
+            assert tx.load().state == kept
+        assert [e.key for e in store.ledger(user)] == keys
+
+    writes_commit_only_at_the_current_version()
+
+
+def check_write_is_all_or_nothing(factory: StoreFactory) -> None:
+    """A write refused for one of its entries keeps nothing of it: not the state, not the
+    version, not its other entries (state and ledger are one transaction): a second check,
+    independent of ``duplicate_key_is_stale``."""
+    store = factory()
+    user = _user("atomic")
+    first = _entry(user, EntryKind.AWARD, "k1")
+    with store.transaction(user) as tx:
+        tx.write(ProgressState(exp=15), tx.load().version, [first])
+    with store.transaction(user) as tx:
+        version = tx.load().version
+    refused = [
+        [_entry(user, EntryKind.DAY, None), _entry(user, EntryKind.AWARD, "k2"), first],
+        [_entry(user, EntryKind.AWARD, "k3"), _entry(user, EntryKind.AWARD, "k3")],
+    ]
+    for entries in refused:
+        with _raises(StaleVersionError), store.transaction(user) as tx:
+            tx.load()
+            tx.write(ProgressState(exp=99), version, entries)
+        with store.transaction(user) as tx:
+            snap = tx.load()
+        assert snap.state == ProgressState(exp=15), "the state of a refused write was kept"
+        assert snap.version == version, "a refused write changed the version"
+        assert store.ledger(user) == [first], "entries of a refused write were kept"
+    second = _entry(user, EntryKind.AWARD, "k2", exp_delta=30)
+    with store.transaction(user) as tx:
+        tx.load()
+        tx.write(ProgressState(exp=45), version, [second])
+    assert store.ledger(user) == [first, second]
+
+
 CHECKS: dict[str, Callable[[StoreFactory], None]] = {
     check.__name__.removeprefix("check_"): check
     for check in (
@@ -913,6 +1158,14 @@ CHECKS: dict[str, Callable[[StoreFactory], None]] = {
         check_duplicate_key_is_stale,
         check_transaction_rolls_back_on_error,
         check_ledger_entries_round_trip,
+        check_ids_are_canonical_strings,
+        check_no_self_award_across_id_types,
+        check_key_names_one_request,
+        check_request_keys_claimed_once,
+        check_clock_fault_reopens_the_day,
+        check_far_future_days_never_overflow,
+        check_every_write_is_version_checked,
+        check_write_is_all_or_nothing,
     )
 }
 """Every check, by name (without the ``check_`` prefix), in the order a suite runs them."""

@@ -1,0 +1,242 @@
+"""Regressions of the trust issue, item by item, where no other test file is their home.
+
+Each test names the item of the issue it reproduces ("Trust: no self-award, no double
+award and no frozen day through identities, keys or clocks"). Store-level guarantees are
+in the store contract (``mikoshi_progression.testing.store_contract``), router-level ones
+in ``test_fastapi.py``, in-place PostgreSQL ones in ``test_postgres_store.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mikoshi_progression import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    ConfigFileError,
+    DayBoundary,
+    InvalidArgumentError,
+    InvalidIdError,
+    InvalidMomentError,
+    ProgressionConfig,
+    ProgressionError,
+    ProgressState,
+    SelfAwardError,
+    StateError,
+    apply_events,
+    award_exp_with_limits,
+    config_problems,
+    load_config,
+    revoke_exp,
+)
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.state import MAX_COUNT
+from mikoshi_progression.stores import InMemoryStore, LedgerEntry, open_store
+from mikoshi_progression.stores.sqlite import SQLiteStore
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+# --- 5. every failure is a ProgressionError ---------------------------------------------
+
+
+def _calls() -> dict[str, Callable[[], object]]:
+    service = ProgressionService(InMemoryStore(), clock=lambda: NOW)
+    state = ProgressState()
+    return {
+        "naive now": lambda: award_exp_with_limits(state, "daily_chat", now=datetime(2026, 1, 1)),
+        "now not a datetime": lambda: award_exp_with_limits(state, "daily_chat", now="today"),  # type: ignore[arg-type]
+        "now in year 9999": lambda: award_exp_with_limits(
+            state, "daily_chat", now=datetime(9999, 12, 31, tzinfo=UTC)
+        ),
+        "naive event": lambda: apply_events(state, [(datetime(2026, 1, 1), "daily_chat")]),
+        "negative revoke": lambda: revoke_exp(state, -1),
+        "state past 2**63": lambda: ProgressState(exp=2**63),
+        "state in year 9999": lambda: ProgressState(
+            last_exp_reset_date=datetime(9999, 1, 1, tzinfo=UTC)
+        ),
+        "unknown zone": lambda: DayBoundary("Mars/Olympus_Mons"),
+        "hour 24": lambda: DayBoundary("UTC", 24),
+        "unhashable user id": lambda: service.award(["u"], "daily_chat"),  # type: ignore[arg-type]
+        "integer user id": lambda: service.award(42, "daily_chat"),  # type: ignore[arg-type]
+        "lone surrogate id": lambda: service.award("\udc80", "daily_chat"),
+        "lone surrogate key": lambda: service.award("u", "daily_chat", key="\udc80"),
+        "megabyte key": lambda: service.award("u", "daily_chat", key="k" * 2**20),
+        "empty actor": lambda: service.award("u", "character_liked", actor_id=""),
+        "integer actor": lambda: service.award("u", "forked", actor_id=7),  # type: ignore[arg-type]
+        "max_attempts 0": lambda: ProgressionService(InMemoryStore(), max_attempts=0),
+        "unknown store url": lambda: open_store("ftp://x"),
+        "ledger record without fields": lambda: LedgerEntry.from_dict({"user_id": "u"}),
+        "ledger record not a mapping": lambda: LedgerEntry.from_dict([1]),  # type: ignore[arg-type]
+        "state from a list": lambda: ProgressState.from_dict([1]),  # type: ignore[arg-type]
+        "config from a list": lambda: ProgressionConfig.from_dict([1]),  # type: ignore[arg-type]
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_calls()))
+def test_every_bad_input_raises_a_progression_error(name):
+    """Item 5: each of these once raised a bare ValueError, TypeError, OverflowError or
+    UnicodeEncodeError; now one ``except ProgressionError`` catches them all."""
+    with pytest.raises(ProgressionError):
+        _calls()[name]()
+
+
+def test_argument_errors_name_the_field_and_keep_the_builtin_bases():
+    """An argument error says which argument and what it must be, and is still the
+    ValueError and TypeError that code written against the builtins catches."""
+    with pytest.raises(InvalidIdError) as caught:
+        ProgressionService(InMemoryStore()).award(42, "daily_chat")  # type: ignore[arg-type]
+    assert caught.value.field == "user_id"
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, TypeError)
+    assert "must be a string" in str(caught.value)
+    with pytest.raises(InvalidMomentError) as moment:
+        ProgressionService(InMemoryStore(), clock=lambda: datetime(2026, 1, 1)).award(
+            "u", "daily_chat"
+        )
+    assert moment.value.field == "clock()"
+
+
+def test_a_naive_clock_stores_nothing():
+    """Item 5: a clock that returns naive moments is refused before anything is stored."""
+    store = InMemoryStore()
+    service = ProgressionService(store, clock=lambda: datetime(2026, 1, 1, 9))
+    for call in (
+        lambda: service.award("u", "daily_chat"),
+        lambda: service.limits("u"),
+        lambda: service.reset_daily("u"),
+    ):
+        with pytest.raises(InvalidMomentError):
+            call()
+    assert ProgressionService(store).ledger("u") == []
+
+
+def test_an_award_past_64_bits_is_refused_and_stores_nothing(tmp_path):
+    """Item 5: EXP that would pass 2**63 - 1 (what SQLite and PostgreSQL hold) is a typed
+    error raised by the core before the store is asked to write."""
+    for store in (InMemoryStore(), SQLiteStore(tmp_path / "big.db")):
+        with store.transaction("whale") as tx:
+            tx.write(ProgressState(exp=MAX_COUNT - 5), tx.load().version, [])
+        service = ProgressionService(store, clock=lambda: NOW)
+        with pytest.raises(StateError, match="2\\*\\*63"):
+            service.award("whale", "paid_char_sold", actor_id="buyer")
+        assert service.state("whale").exp == MAX_COUNT - 5
+        assert service.ledger("whale") == []
+        store.close()
+
+
+def test_a_deeply_nested_config_file_is_a_config_file_error(tmp_path):
+    """Item 5: a JSON config nested 100,000 deep once raised RecursionError."""
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigFileError, match="nested too deeply"):
+        load_config(path)
+
+
+# --- 9. smaller ---------------------------------------------------------------------------
+
+
+def test_level_keys_have_one_spelling():
+    """Item 9: cap keys "01" and "1" were both accepted, the later silently winning."""
+    data = DEFAULT_CONFIG.to_dict()
+    data["daily_exp_caps"] = {"1": 150, "01": 999}
+    assert config_problems(data) == [
+        'daily_exp_caps.01: keys must be level numbers written without leading zeros ("1", '
+        "\"2\"...), got '01'"
+    ]
+    data["daily_exp_caps"] = {1: 150, "1": 999}
+    assert config_problems(data) == ["daily_exp_caps.1: level 1 has two caps (keys 1 and '1')"]
+    with pytest.raises(ConfigError):
+        ProgressionConfig.from_dict(data)
+
+
+def test_an_empty_actor_is_no_actor_at_all():
+    """Item 9: an empty actor_id passed the creator check; now it is refused as an id."""
+    service = ProgressionService(InMemoryStore(), clock=lambda: NOW)
+    with pytest.raises(InvalidIdError, match="actor_id"):
+        service.award("creator", "character_liked", actor_id="")
+    with pytest.raises(SelfAwardError):
+        service.award("creator", "character_liked")
+    assert service.ledger("creator") == []
+
+
+# --- 4. clocks far ahead ------------------------------------------------------------------
+
+
+def test_limits_for_a_row_stamped_in_9999_answer(tmp_path):
+    """Item 4: a stored reset near year 9999 made limits() raise OverflowError after the
+    award was stored; now the row reads as "no day yet" and limits answer."""
+    path = tmp_path / "p.db"
+    store = SQLiteStore(path)
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO mikoshi_progress (user_id, exp, level, daily_exp_gained, "
+            "last_exp_reset_date, daily_action_counts) VALUES "
+            "('u', 10, 1, 150, '9999-12-31T23:00:00+00:00', '{}')"
+        )
+    service = ProgressionService(store, clock=lambda: NOW)
+    limits = service.limits("u")
+    assert limits["remaining_exp"] == 150
+    assert limits["resets_at"] == "2026-03-03T00:00:00+00:00"
+    assert service.award("u", "daily_chat").exp_added == 20
+    store.close()
+
+
+def test_max_clock_skew_is_a_validated_setting():
+    """Item 4: the tolerance is configurable, at least a minute and never over 48 hours."""
+    data = DEFAULT_CONFIG.to_dict()
+    for bad in (0, 2881, 1.5, "4h", True):
+        data["max_clock_skew_minutes"] = bad
+        assert [p.split(":")[0] for p in config_problems(data)] == ["max_clock_skew_minutes"]
+    data["max_clock_skew_minutes"] = 60
+    config = ProgressionConfig.from_dict(data)
+    assert config.max_clock_skew == timedelta(hours=1)
+    assert config.fingerprint != DEFAULT_CONFIG.fingerprint
+
+
+def test_the_default_tolerance_keeps_old_fingerprints():
+    """Adding the setting at its default changes no config's fingerprint, so ledgers
+    written before it still replay without foreign fingerprints."""
+    data = DEFAULT_CONFIG.to_dict()
+    del data["max_clock_skew_minutes"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert DEFAULT_CONFIG.fingerprint == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# --- 7. the platform's third creator award --------------------------------------------------
+
+
+def test_a_sale_needs_a_buyer_who_is_not_the_creator():
+    """Item 7: paid_char_sold pays the creator of the sold character, like the platform's
+    route: without a buyer, or bought by its own creator, it pays nothing."""
+    assert DEFAULT_CONFIG.actions["paid_char_sold"].creator_award
+    service = ProgressionService(InMemoryStore(), clock=lambda: NOW)
+    with pytest.raises(SelfAwardError):
+        service.award("creator", "paid_char_sold")
+    with pytest.raises(SelfAwardError):
+        service.award("creator", "paid_char_sold", actor_id="creator")
+    sold: Any = service.award("creator", "paid_char_sold", actor_id="buyer", key="order-1")
+    assert sold.exp_added == 50
+    (entry,) = [e for e in service.ledger("creator") if e.action == "paid_char_sold"]
+    assert entry.actor == "buyer"
+
+
+def test_example_config_file_is_the_platforms(tmp_path: Path) -> None:
+    """examples/mikoshi.toml follows: its paid_char_sold is a creator award too."""
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / "mikoshi.toml")
+    assert config.actions["paid_char_sold"].creator_award
+    assert config == DEFAULT_CONFIG
+
+
+def test_argument_error_type():
+    """InvalidArgumentError is the base of id and moment errors."""
+    assert issubclass(InvalidIdError, InvalidArgumentError)
+    assert issubclass(InvalidMomentError, InvalidArgumentError)
