@@ -58,6 +58,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ..config import DEFAULT_CONFIG, ProgressionConfig
+from ..days import LAST_YEAR
 from ..errors import ProgressionError, SelfAwardError
 from ..results import AwardResult
 from ..service import ProgressionService
@@ -84,6 +85,8 @@ DEFAULT_USERS = ("alice", "bob", "carol")
 _START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _VISITOR = "visitor"
 _OFFSETS = (0, 9 * 60, -5 * 60, 5 * 60 + 30)
+_LATEST = datetime(LAST_YEAR, 6, 1, tzinfo=UTC)
+"""How far a clock running ahead goes at most (inside the supported years)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +401,17 @@ class StoreMachine(RuleBasedStateMachine):
     def skew_clock_back(self, seconds: int) -> None:
         """The next request lands on a server whose clock lags a few seconds."""
         self.clock.advance(timedelta(seconds=-seconds))
+
+    @rule(years=st.integers(1, 70))
+    def clock_runs_far_ahead(self, years: int) -> None:
+        """A server whose clock ran years ahead serves one request; the next request finds
+        the clock right again: the day it stamped is a clock fault and reopens."""
+        real = self.clock()
+        self.clock.set(min(real + timedelta(days=365 * years), _LATEST))
+        user = self.users[years % len(self.users)]
+        self._both(f"limits({user!r}) at {self.clock()}", lambda s: s.limits(user))
+        self._touched.add(user)
+        self.clock.set(real)
 
     @rule(minutes=st.sampled_from(_OFFSETS))
     def change_clock_offset(self, minutes: int) -> None:
