@@ -58,6 +58,9 @@ def _calls() -> dict[str, Callable[[], object]]:
             state, "daily_chat", now=datetime(9999, 12, 31, tzinfo=UTC)
         ),
         "naive event": lambda: apply_events(state, [(datetime(2026, 1, 1), "daily_chat")]),
+        "unhashable action": lambda: award_exp_with_limits(state, ["x"], now=NOW),  # type: ignore[arg-type]
+        "unhashable event action": lambda: apply_events(state, [(NOW, ["x"])]),  # type: ignore[list-item]
+        "action not a string": lambda: service.award("u", 7),  # type: ignore[arg-type]
         "negative revoke": lambda: revoke_exp(state, -1),
         "state past 2**63": lambda: ProgressState(exp=2**63),
         "state in year 9999": lambda: ProgressState(

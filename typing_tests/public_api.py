@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, assert_type
 
 from mikoshi_progression import (
     DEFAULT_CONFIG,
     AwardResult,
     AwardResults,
+    InvalidIdError,
     Outcome,
     ProgressionConfig,
     ProgressState,
     apply_events,
     award_exp_with_limits,
+    check_id,
     exp_limits_view,
+    is_clock_fault,
     level_for_exp,
     level_progress,
     levels_view,
@@ -58,3 +61,17 @@ assert_type(service.award("u", "daily_chat", key="k"), AwardResult)
 assert_type(service.revoke("u", "k"), LedgerEntry | None)
 assert_type(service.replay("u"), ReplayReport)
 assert_type(service.limits("u"), dict[str, Any])
+
+# Identities, keys and clocks.
+assert_type(check_id("u"), str)
+assert_type(is_clock_fault(state, now=now), bool)
+assert_type(DEFAULT_CONFIG.max_clock_skew, timedelta)
+assert_type(
+    service.award("u", "forked", key="k", actor_id="fan", target="character:1"), AwardResult
+)
+assert_type(service.claim_key("fan", "k", "request"), str)
+entry = LedgerEntry.from_dict({})
+assert_type(entry.actor, str | None)
+assert_type(entry.target, str | None)
+error = InvalidIdError("user_id", "a string")
+assert_type(error.field, str)

@@ -73,6 +73,8 @@ def check_actor(
     """
     recipient = check_id(recipient, "user_id")
     actor = check_optional_id(actor, "actor_id")
+    if not isinstance(action, str):
+        raise _not_an_action(action)
     rule = config.actions.get(action)
     if rule is None or not rule.creator_award:
         return
@@ -120,7 +122,10 @@ def award_exp_with_limits(
     """
     if getattr(now, "tzinfo", None) is None or not FIRST_YEAR <= now.year <= LAST_YEAR:
         require_aware(now)
-    rule = config._rule_table.get(action)
+    try:
+        rule = config._rule_table.get(action)
+    except TypeError:  # unhashable: no action name at all
+        raise _not_an_action(action) from None
     if rule is None:
         return _build_result(action, _INVALID, 0, state.level, state, now, config)
     reward, limit, cap_exempt = rule
@@ -221,6 +226,10 @@ def exp_limits_view(
         "action_limits": {name: r.daily_limit for name, r in config.actions.items()},
         "exp_rewards": {name: r.exp for name, r in config.actions.items()},
     }
+
+
+def _not_an_action(action: object) -> InvalidArgumentError:
+    return InvalidArgumentError("action", "an action name (a string)", action)
 
 
 def _exp_overflow(exp: int, added: int) -> StateError:
@@ -362,7 +371,10 @@ def apply_events(
             require_aware(now)
         previous = level
         added = 0
-        rule = rules.get(action)
+        try:
+            rule = rules.get(action)
+        except TypeError:
+            raise _not_an_action(action) from None
         if rule is None:
             outcome = _INVALID
         else:

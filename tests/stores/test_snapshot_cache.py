@@ -116,5 +116,5 @@ def test_guesses_that_keep_failing_pause_all_guessing(clock):
 
 
 def test_size_must_be_positive():
-    with pytest.raises(ValueError, match="max_users must be at least 1"):
+    with pytest.raises(ValueError, match="max_users: must be an integer of at least 1"):
         SnapshotCache(0)

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import InvalidArgumentError
 from .base import Snapshot
 
 __all__ = ["SnapshotCache", "SnapshotCacheInfo"]
@@ -71,7 +72,7 @@ class SnapshotCache:
 
     def __init__(self, max_users: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if max_users < 1:
-            raise ValueError(f"max_users must be at least 1, got {max_users!r}")
+            raise InvalidArgumentError("max_users", "an integer of at least 1", max_users)
         self.max_users = max_users
         self._clock = clock
         self._lock = threading.Lock()
