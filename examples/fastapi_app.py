@@ -30,6 +30,8 @@ Try it::
     # creating a character awards create_character server-side (+30, 2 a day)
     curl -X POST localhost:8000/api/characters -H 'Authorization: Bearer carol' \\
          -H 'Content-Type: application/json' -d '{"name": "Nova"}'
+    # a sale pays the creator of the sold character (+50); buying your own pays nothing
+    curl -X POST localhost:8000/api/characters/1/purchases -H 'Authorization: Bearer bob'
 
 ``uvicorn --factory fastapi_app:build_app`` (from ``examples/``) serves it too.
 """
@@ -212,10 +214,35 @@ def build_app(
                     "character_liked",
                     key=f"like:{user}:{character_id}:{like_id}",
                     actor_id=user,
+                    target=f"character:{character_id}",
                 )
             except SelfAwardError:
                 return {"liked": True, "award": None}  # liking your own character pays nothing
             return {"liked": True, "award": {"awarded_to": creator, **result.to_dict()}}
+
+    @app.post("/api/characters/{character_id}/purchases", status_code=201)
+    def buy(character_id: int, user: Annotated[str, Depends(require_user)]) -> dict[str, Any]:
+        """Buy a character; its creator earns ``paid_char_sold``, the buyer being the actor.
+
+        The order's id keys the award, so a retried payment callback pays once. A
+        creator buying their own character is a sale like any other, but pays nothing.
+        """
+        character = tables.character(character_id)
+        order = uuid.uuid4().hex
+        creator = character.creator_id
+        if creator is None or creator not in tables.users:
+            return {"order": order, "award": None}
+        try:
+            result = service.award(
+                creator,
+                "paid_char_sold",
+                key=f"order:{order}",
+                actor_id=user,
+                target=f"character:{character_id}",
+            )
+        except SelfAwardError:
+            return {"order": order, "award": None}
+        return {"order": order, "award": {"awarded_to": creator, **result.to_dict()}}
 
     @app.delete("/api/characters/{character_id}/like")
     def unlike(character_id: int, user: Annotated[str, Depends(require_user)]) -> dict[str, Any]:

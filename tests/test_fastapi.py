@@ -754,6 +754,22 @@ def test_example_create_character_awards_server_side(example_app):
     assert request(example_app, "GET", "/api/exp/limits").status_code == 401
 
 
+def test_example_sale_pays_the_creator_not_the_buyer(example_app):
+    """A purchase pays the sold character's creator (the platform's third creator award);
+    a creator buying their own character, or an orphan's, pays nobody."""
+    sale = request(example_app, "POST", "/api/characters/1/purchases", user="bob")
+    assert sale.status_code == 201
+    award = sale.json()["award"]
+    assert (award["awarded_to"], award["exp_added"]) == ("alice", 50)
+    for character_id, buyer in ((1, "alice"), (4, "bob")):
+        own = request(example_app, "POST", f"/api/characters/{character_id}/purchases", user=buyer)
+        assert own.json()["award"] is None
+    service = example_app.state.service
+    (entry,) = [e for e in service.ledger("alice") if e.action == "paid_char_sold"]
+    assert (entry.actor, entry.target) == ("bob", "character:1")
+    assert service.state("bob").exp == 0
+
+
 # --- trust at the seams: ids, keys, bodies --------------------------------------------------
 
 
