@@ -62,7 +62,6 @@ _PENDING = {
     "fastapi.md",
     "performance.md",
     "scaling.md",
-    "simulation.md",
     "stores.md",
     "testing.md",
 }
