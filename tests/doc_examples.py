@@ -60,8 +60,6 @@ from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 ROOT = Path(__file__).resolve().parent.parent
 _PENDING = {
     "fastapi.md",
-    "performance.md",
-    "scaling.md",
     "stores.md",
     "testing.md",
 }
