@@ -59,7 +59,6 @@ from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parent.parent
 _PENDING = {
-    "fastapi.md",
     "stores.md",
     "testing.md",
 }
@@ -91,16 +90,17 @@ class DocExampleError(AssertionError):
 
 @dataclass
 class Block:
-    """A fenced block and the line before it."""
+    """A fenced block and the paragraph before it."""
 
     language: str
     source: str
-    caption: str
+    paragraph: str  # the paragraph right before the block, its lines joined by spaces
+    caption: str  # the last line of that paragraph
     line: int
 
     @property
     def marker(self) -> str | None:
-        match = MARKER.match(self.caption)
+        match = MARKER.match(self.paragraph)
         return match["reason"] if match else None
 
 
@@ -114,13 +114,15 @@ class DocState:
 
 
 def blocks(document: Document) -> Iterator[tuple[Region, Block]]:
-    """Each fenced block of ``document`` with the nearest non-blank line before it."""
+    """Each fenced block of ``document`` with the paragraph before it."""
     for region in _LEXER(document):
-        before = document.text[: region.start].rstrip().rsplit("\n", 1)[-1].strip()
+        before = document.text[: region.start].rstrip().rsplit("\n\n", 1)[-1]
+        lines = [line.strip() for line in before.splitlines()] or [""]
         info = region.lexemes["info"].strip()
         language = info.split()[0] if info else ""
         line = document.text.count("\n", 0, region.start) + 1
-        yield region, Block(language, str(region.lexemes["source"]), before, line)
+        source = str(region.lexemes["source"])
+        yield region, Block(language, source, " ".join(lines), lines[-1], line)
 
 
 # --- running commands ------------------------------------------------------------------------
