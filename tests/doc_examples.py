@@ -412,53 +412,64 @@ def evaluate_sql(example: Example) -> None:
         _check_postgres_schema(example, source)
 
 
-def _sqlite_shape(path: Path) -> dict[str, Any]:
+def _compare_schemas(report: Any, shown: list[str], real: list[str], hint: str = "") -> None:
+    """Fail unless the store accepts the schema shown and it has the store's own shape."""
+    if report.ok and shown == real:
+        return
+    diff = "\n".join(
+        difflib.unified_diff(shown, real, "made from the document", "made by the store", "", "", 0)
+    )
+    raise DocExampleError(
+        f"the schema shown is not the store's.\ncheck_schema() on it: {report}\n{diff}\n{hint}"
+    )
+
+
+def _sqlite_shape(path: Path) -> list[str]:
+    """One line per column and per index of the SQLite database at ``path``."""
+    shape: list[str] = []
     with contextlib.closing(sqlite3.connect(path)) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        shape: dict[str, Any] = {}
-        for table in sorted(tables):
-            columns = db.execute(f"PRAGMA table_info({table})").fetchall()
-            indexes = [
-                (row[1], bool(row[2]), [c[2] for c in db.execute(f"PRAGMA index_info({row[1]})")])
-                for row in db.execute(f"PRAGMA index_list({table})")
-            ]
-            shape[table] = {"columns": columns, "indexes": sorted(indexes)}
-        return shape
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY 1"):
+            for _, name, type_, notnull, default, pk in db.execute(f"PRAGMA table_info({table})"):
+                shape.append(f"{table}.{name} {type_} notnull={notnull} default={default} pk={pk}")
+            for _, index, unique, _, partial in db.execute(f"PRAGMA index_list({table})"):
+                columns = [row[2] for row in db.execute(f"PRAGMA index_info({index})")]
+                shape.append(
+                    f"index {index} on {table} {columns} unique={unique} partial={partial}"
+                )
+    return sorted(shape)
 
 
 def _check_sqlite_schema(example: Example, source: str) -> None:
     from mikoshi_progression.stores.sqlite import SQLiteStore
 
-    state = _state(example)
-    by_hand, by_store = state.workdir / "by-hand.db", state.workdir / "by-store.db"
+    directory = Path(tempfile.mkdtemp(prefix="sql-", dir=_state(example).workdir))
+    by_hand, by_store = directory / "by-hand.db", directory / "by-store.db"
     with contextlib.closing(sqlite3.connect(by_hand)) as db:
         db.executescript(source)
     with SQLiteStore(by_hand, create=False) as store:
         report = store.check_schema()
     with SQLiteStore(by_store):
         pass
-    shown, real = _sqlite_shape(by_hand), _sqlite_shape(by_store)
-    if not report.ok or shown != real:
-        with contextlib.closing(sqlite3.connect(by_store)) as db:
-            ddl = [row[0] + ";" for row in db.execute("SELECT sql FROM sqlite_master") if row[0]]
-        raise DocExampleError(
-            f"the schema shown differs from the store's ({report}):\n"
-            f"shown: {shown}\nstore: {real}\nThe store's own DDL:\n" + "\n".join(ddl)
-        )
+    with contextlib.closing(sqlite3.connect(by_store)) as db:
+        ddl = [row[0] + ";" for row in db.execute("SELECT sql FROM sqlite_master") if row[0]]
+    hint = "The store's own statements:\n" + "\n".join(ddl)
+    _compare_schemas(report, _sqlite_shape(by_hand), _sqlite_shape(by_store), hint)
 
 
-def _postgres_shape(connection: Any, schema: str) -> dict[str, Any]:
+def _postgres_shape(connection: Any, schema: str) -> list[str]:
+    """One line per column and per index of the PostgreSQL ``schema``."""
     columns = connection.execute(
         "SELECT table_name, column_name, data_type, is_nullable, column_default "
-        "FROM information_schema.columns WHERE table_schema = %s ORDER BY 1, ordinal_position",
+        "FROM information_schema.columns WHERE table_schema = %s",
         (schema,),
     ).fetchall()
     indexes = connection.execute(
         "SELECT tablename, regexp_replace(indexdef, ' ON \\S+ ', ' ON ') FROM pg_indexes "
-        "WHERE schemaname = %s ORDER BY 1, 2",
+        "WHERE schemaname = %s",
         (schema,),
     ).fetchall()
-    return {"columns": columns, "indexes": indexes}
+    shape = [f"{t}.{c} {type_} nullable={n} default={d}" for t, c, type_, n, d in columns]
+    return sorted(shape + [f"{table}: {index}" for table, index in indexes])
 
 
 def _check_postgres_schema(example: Example, source: str) -> None:
@@ -481,11 +492,7 @@ def _check_postgres_schema(example: Example, source: str) -> None:
         with PostgresStore(PG_DSN, schema=by_store, max_size=1):
             pass
         shown, real = _postgres_shape(connection, by_hand), _postgres_shape(connection, by_store)
-        if not report.ok or shown != real:
-            raise DocExampleError(
-                f"the schema shown differs from the store's ({report}):\n"
-                f"shown: {shown}\nstore: {real}"
-            )
+        _compare_schemas(report, shown, real)
     finally:
         for schema in (by_hand, by_store):
             connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -598,9 +605,9 @@ def teardown(namespace: dict[str, Any]) -> None:
 
     for value in list(namespace.values()):
         store = value.store if isinstance(value, ProgressionService) else value
-        if type(store).__module__.startswith("mikoshi_progression.stores"):
-            with contextlib.suppress(Exception):
-                store.close()
+        close = getattr(store, "close", None)
+        if type(store).__module__.startswith("mikoshi_progression.stores") and callable(close):
+            close()  # safe to call twice
     state: DocState = namespace[STATE]
     for restore in state.restore:
         restore()
