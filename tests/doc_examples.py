@@ -2,7 +2,7 @@
 
 Every fenced block of a document is either run or visibly marked as not run:
 
-- A block right after a line ``*Not run by the test suite: <reason>.*`` (italic on
+- A block right after a paragraph ``*Not run by the test suite: <reason>.*`` (italic on
   GitHub) is skipped. It is the only way to skip one.
 - A data block (not ``python``, ``console`` or ``sh``) right after a line ending in
   ```name.ext`:`` is the file ``name.ext``: it is written to the document's directory
@@ -156,16 +156,16 @@ class Command:
     """One ``$`` command of a console block, with what the block shows after it."""
 
     text: list[str]  # the lines as written, continuation lines included
-    shown: list[str]  # the output lines shown after it, trailing blank lines excluded
-    blank_after: int  # blank lines between the output and the next command
+    blank_after: int  # blank lines between its output and the next command
 
     @property
     def argv(self) -> list[str]:
         joined = " ".join(line.removesuffix("\\").strip() for line in self.text)
-        return shlex.split(joined.removeprefix("$ "))
+        return shlex.split(joined.removeprefix("$ "), comments=True)
 
 
 def parse_console(source: str) -> list[Command]:
+    """The commands of a console block (the output lines are only compared as a whole)."""
     commands: list[Command] = []
     lines = source.splitlines()
     i = 0
@@ -181,10 +181,10 @@ def parse_console(source: str) -> list[Command]:
         while i < len(lines) and not lines[i].startswith("$ "):
             output.append(lines[i])
             i += 1
-        shown = list(output)
-        while shown and not shown[-1].strip():
-            shown.pop()
-        commands.append(Command(text, shown, len(output) - len(shown)))
+        blank = 0
+        while blank < len(output) and not output[-1 - blank].strip():
+            blank += 1
+        commands.append(Command(text, blank))
     return commands
 
 
