@@ -23,3 +23,17 @@ collect_ignore = [
     for path, module in _OPTIONAL.items()
     if not module or importlib.util.find_spec(module) is None
 ]
+
+# The code blocks of README.md and docs/*.md are tests too: tests/doc_examples.py says how
+# each kind of block runs. pyproject.toml puts both in ``testpaths`` (so the plain
+# ``pytest`` collects them) and ``tests`` on ``pythonpath``; this hook collects exactly
+# those documents, so no other Markdown file (in .venv, say) is ever parsed.
+from doc_examples import DOCUMENTS, SYBIL  # noqa: E402
+
+_collect_document = SYBIL.pytest()
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path in DOCUMENTS:
+        return _collect_document(file_path, parent)
+    return None

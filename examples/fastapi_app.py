@@ -3,7 +3,7 @@
 Run it (progress is kept in ``mikoshi-example.db`` in the current directory; set
 ``MIKOSHI_DATABASE`` to another store URL to change that)::
 
-    pip install 'mikoshi-progression[fastapi]' uvicorn
+    pip install -e '.[fastapi]' uvicorn   # in a clone of the repository
     python examples/fastapi_app.py        # then open http://127.0.0.1:8000/docs
 
 The toy authentication takes the user id as the bearer token: ``alice``, ``bob``
