@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from mikoshi_progression.errors import StoreError, StoreUnavailableError
+from mikoshi_progression.errors import InvalidArgumentError, StoreError, StoreUnavailableError
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.stores import MonitoringStore, SchemaStore, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
@@ -115,14 +115,37 @@ def test_table_prefix_keeps_stores_apart(path):
 
 @pytest.mark.parametrize(
     "options",
-    [{"table_prefix": "x; DROP"}, {"synchronous": "sometimes"}, {"timeout": -1}],
-    ids=["prefix", "synchronous", "timeout"],
+    [
+        {"table_prefix": "x; DROP"},
+        {"table_prefix": 5},
+        {"synchronous": "sometimes"},
+        {"synchronous": None},
+        {"timeout": -1},
+        {"timeout": float("inf")},
+        {"timeout": float("nan")},
+        {"timeout": "30"},
+        {"pool_size": -1},
+        {"pool_size": 2.5},
+    ],
+    ids=repr,
 )
 def test_invalid_options(path, options):
-    """Options that cannot work are refused before anything is opened."""
-    with pytest.raises(ValueError, match=next(iter(options))):
+    """Options that cannot work are refused with InvalidArgumentError before anything is opened."""
+    (field,) = options
+    with pytest.raises(InvalidArgumentError, match=field) as caught:
         SQLiteStore(path, **options)
+    assert caught.value.field == field
+    assert isinstance(caught.value, ValueError)
     assert not path.exists()
+
+
+@pytest.mark.parametrize("bad", [42, b"progress.db", "progress\0.db"], ids=repr)
+def test_invalid_path(tmp_path, bad, monkeypatch):
+    """A path that cannot name a file is refused with InvalidArgumentError, nothing created."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="path"):
+        SQLiteStore(bad)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_busy_database_is_unavailable(path):

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from ..days import require_aware
-from ..errors import StoreError, StoreUnavailableError
+from ..errors import InvalidArgumentError, StoreError, StoreUnavailableError
 from ..state import STATE_FIELDS, ProgressState
 from ._rows import counts_to_json, state_from_row
 from .base import (
@@ -75,6 +75,8 @@ _LEDGER_COLUMNS = (
 _ENTRY_COLUMNS = ", ".join(_LEDGER_COLUMNS)
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
+_MAX_TIMEOUT = 2_000_000
 # Primary result codes meaning "not reachable now, may work later": the lock wait
 # timed out, the disk failed or is full, the file cannot be opened.
 _UNAVAILABLE = frozenset(
@@ -199,6 +201,7 @@ class SQLiteStore:
         create: Create the tables on opening if they are missing (default).
 
     Raises:
+        InvalidArgumentError: an option that cannot work (before anything is opened).
         StoreUnavailableError: the file cannot be opened (or created).
         StoreError: it is not a database, or another SQLite failure.
     """
@@ -213,21 +216,13 @@ class SQLiteStore:
         pool_size: int = 8,
         create: bool = True,
     ) -> None:
-        if not _PREFIX.match(table_prefix):
-            raise ValueError(
-                f"table_prefix must be letters, digits and underscores, got {table_prefix!r}"
-            )
-        mode = synchronous.upper()
-        if mode not in _SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {mode!r}")
-        if timeout < 0:
-            raise ValueError(f"timeout must not be negative, got {timeout}")
-        if pool_size < 0:
-            raise ValueError(f"pool_size must not be negative, got {pool_size}")
-        self.path = os.fspath(path) or ":memory:"
+        _check_options(
+            timeout=timeout, table_prefix=table_prefix, synchronous=synchronous, pool_size=pool_size
+        )
+        self.path = _checked_path(path)
         self.timeout = timeout
         self.table_prefix = table_prefix
-        self._synchronous = mode
+        self._synchronous = synchronous.upper()
         self._pool_size = pool_size
         self._sql = _Sql(table_prefix)
         self._lock = threading.Lock()
@@ -586,6 +581,41 @@ def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+
+
+def _checked_path(path: object) -> str:
+    """``path`` as a string (``":memory:"`` for an empty one), if it can name a file."""
+    try:
+        text = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        text = None
+    if not isinstance(text, str) or "\0" in text:
+        raise InvalidArgumentError("path", "a file path (str or os.PathLike) or ':memory:'", path)
+    return text or ":memory:"
+
+
+def _check_options(
+    *, timeout: object, table_prefix: object, synchronous: object, pool_size: object
+) -> None:
+    """Refuse options that cannot work, before anything is opened."""
+    if not isinstance(table_prefix, str) or not _PREFIX.match(table_prefix):
+        raise InvalidArgumentError(
+            "table_prefix",
+            "letters, digits and underscores, not starting with a digit",
+            table_prefix,
+        )
+    if not isinstance(synchronous, str) or synchronous.upper() not in _SYNCHRONOUS:
+        raise InvalidArgumentError("synchronous", f"one of {', '.join(_SYNCHRONOUS)}", synchronous)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 <= timeout <= _MAX_TIMEOUT
+    ):
+        raise InvalidArgumentError(
+            "timeout", f"a number of seconds from 0 to {_MAX_TIMEOUT:,}", timeout
+        )
+    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
+        raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
 
 
 def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
