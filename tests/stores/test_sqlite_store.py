@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -259,3 +260,31 @@ def test_monitoring_compares_instants_across_offsets(store):
     assert store.users_at_daily_cap(caps, since) == []
     with pytest.raises(ValueError, match="aware"):
         store.most_active_users(caps, since.replace(tzinfo=None))
+
+
+# --- opening, and reading beside a writer ----------------------------------------------------
+
+
+def test_opening_a_complete_store_takes_no_write_lock(path):
+    """Opening a store whose tables exist only reads the schema: it never waits for a writer."""
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with SQLiteStore(path, timeout=2) as store:
+            assert store.check_schema().ok
+        assert time.monotonic() - started < 1
+        holder.execute("ROLLBACK")
+
+
+def test_opening_creates_what_is_missing_under_the_write_lock(path):
+    """A store missing an index waits for the write lock on opening, then creates it."""
+    SQLiteStore(path).close()
+    raw(path, "DROP INDEX mikoshi_ledger_key")
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            SQLiteStore(path, timeout=0.05)
+        holder.execute("ROLLBACK")
+    with SQLiteStore(path) as store:
+        assert store.check_schema().ok

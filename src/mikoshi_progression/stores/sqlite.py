@@ -74,6 +74,7 @@ _LEDGER_COLUMNS = (
 )
 _ENTRY_COLUMNS = ", ".join(_LEDGER_COLUMNS)
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CREATED = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+"([^"]+)"')
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 # SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
 _MAX_TIMEOUT = 2_000_000
@@ -198,7 +199,8 @@ class SQLiteStore:
             every committed award survive a power cut; ``"NORMAL"`` is faster and
             still never corrupts the file, but may lose the last commits then.
         pool_size: How many idle connections to keep for reuse.
-        create: Create the tables on opening if they are missing (default).
+        create: Create the tables and indexes on opening if any is missing
+            (default); a complete schema is only read, without the write lock.
 
     Raises:
         InvalidArgumentError: an option that cannot work (before anything is opened).
@@ -225,6 +227,7 @@ class SQLiteStore:
         self._synchronous = synchronous.upper()
         self._pool_size = pool_size
         self._sql = _Sql(table_prefix)
+        self._schema_names = _created_names(self._sql.schema)
         self._lock = threading.Lock()
         self._writer = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
@@ -307,8 +310,20 @@ class SQLiteStore:
         return [_entry_from_row(row) for row in rows]
 
     def create_schema(self) -> None:
-        """Create the two tables and their indexes if they are missing (safe to run twice)."""
+        """Create the two tables and their indexes if they are missing (safe to run twice).
+
+        The schema is read first, without any lock: the database's write lock is
+        taken only when something is missing, so opening a complete store never
+        waits behind a writer in another process.
+        """
         with self._connection() as conn:
+            present = _execute(
+                conn,
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
+                doing="inspect the schema",
+            ).fetchall()
+            if set(self._schema_names) <= {name for (name,) in present}:
+                return
             _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             try:
                 for statement in self._sql.schema:
@@ -616,6 +631,15 @@ def _check_options(
         )
     if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
         raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
+
+
+def _created_names(statements: Sequence[str]) -> tuple[str, ...]:
+    """The tables and indexes that ``CREATE ... IF NOT EXISTS`` statements create."""
+    return tuple(
+        match.group(1)
+        for statement in statements
+        if (match := _CREATED.match(statement.strip())) is not None
+    )
 
 
 def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
