@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 from contextlib import closing
@@ -288,3 +289,97 @@ def test_opening_creates_what_is_missing_under_the_write_lock(path):
         holder.execute("ROLLBACK")
     with SQLiteStore(path) as store:
         assert store.check_schema().ok
+
+
+# --- corrupt files ------------------------------------------------------------------------------
+
+
+def many_pages(path):
+    """A closed store whose tables span many pages: 150 users, and user u awarded on 150 days."""
+    clock = FakeClock(START)
+    with SQLiteStore(path, synchronous="OFF") as store:
+        svc = ProgressionService(store, clock=clock)
+        for number in range(150):
+            svc.award(f"user{number:03}", "create_scene")
+        for number in range(150):
+            svc.award("u", "create_scene", key=f"k{number}")
+            clock.advance(days=1)
+
+
+def garbage(size, seed=0):
+    return random.Random(seed).randbytes(size)
+
+
+def corrupt_last_leaves(path):
+    """Garbage over the last leaf page of each table: reads fail midway, after the first rows."""
+    rows = raw(path, "SELECT name, max(pageno) FROM dbstat WHERE pagetype = 'leaf' GROUP BY name")
+    (page_size,) = raw(path, "PRAGMA page_size")[0]
+    with open(path, "r+b") as file:
+        for name, page in rows:
+            if name in ("mikoshi_progress", "mikoshi_ledger"):
+                file.seek((page - 1) * page_size)
+                file.write(garbage(page_size, page))
+
+
+def garbage_after_header(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + garbage(len(data) - 100))
+
+
+def truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def not_a_database(path):
+    path.write_bytes(garbage(len(path.read_bytes())))
+
+
+def reads(store):
+    """Every read of the store and of the service over it."""
+    svc = service(store)
+    caps = {1: 150}
+    return {
+        "ledger": lambda: store.ledger("u"),
+        "replay": lambda: svc.replay("u"),
+        "state": lambda: svc.state("u"),
+        "state of another": lambda: svc.state("user149"),
+        "most active": lambda: store.most_active_users(caps, START),
+        "at cap": lambda: store.users_at_daily_cap(caps, START),
+        "schema": store.check_schema,
+    }
+
+
+def outcome(call):
+    """``"ok"``, or the class of the library's error raised and of its driver cause."""
+    try:
+        call()
+    except StoreError as exc:
+        return type(exc), type(exc.__cause__)
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    "corrupt", [corrupt_last_leaves, garbage_after_header, truncated, not_a_database]
+)
+@pytest.mark.parametrize("when", ["before opening", "while open"])
+def test_corrupt_file_raises_store_errors(path, corrupt, when):
+    """Reading a corrupt file (also midway through fetching rows) raises StoreError, never raw."""
+    many_pages(path)
+    options = {"create": False}
+    if when == "before opening":
+        corrupt(path)
+        opened = outcome(lambda: SQLiteStore(path, **options).close())
+        if opened != "ok":  # found out on opening, as it should be
+            assert corrupt is not corrupt_last_leaves
+            assert issubclass(opened[1], sqlite3.DatabaseError)
+            return
+    with SQLiteStore(path, **options) as store:
+        if when == "while open":
+            corrupt(path)
+        outcomes = {name: outcome(read) for name, read in reads(store).items()}
+    failed = {name for name, result in outcomes.items() if result != "ok"}
+    assert all(issubclass(outcomes[name][1], sqlite3.DatabaseError) for name in failed)
+    assert {"ledger", "replay", "most active", "at cap"} <= failed
+    if corrupt is corrupt_last_leaves:
+        assert "schema" not in failed

@@ -189,6 +189,9 @@ class SQLiteStore:
     after forking, never before). ``":memory:"`` gives a private in-memory
     database on a single connection that transactions take turns on.
 
+    Every driver error, including one met while fetching the rows of a corrupt
+    file, is raised as the library's :class:`~mikoshi_progression.errors.StoreError`.
+
     Args:
         path: The database file (created if missing), or ``":memory:"``.
         timeout: Seconds to wait for another writer's lock before giving up with
@@ -535,6 +538,40 @@ class _SQLiteTransaction:
             raise _wrap(exc, "write a state") from exc
 
 
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose fetches raise the library's errors, as its ``execute`` does.
+
+    SQLite reads rows as they are fetched, so a corrupt page can fail a fetch
+    long after ``execute`` returned.
+    """
+
+    doing = "read"
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+
 def _execute(
     conn: sqlite3.Connection,
     sql: str,
@@ -542,8 +579,11 @@ def _execute(
     *,
     doing: str,
 ) -> sqlite3.Cursor:
+    """Run ``sql``; a driver error, now or while fetching its rows, becomes the library's."""
     try:
-        return conn.execute(sql, params)
+        cursor = conn.cursor(_Cursor)
+        cursor.doing = doing
+        return cursor.execute(sql, params)
     except sqlite3.Error as exc:
         raise _wrap(exc, doing) from exc
 
