@@ -10,8 +10,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from mikoshi_progression.errors import InvalidArgumentError, StoreError, StoreUnavailableError
+from mikoshi_progression.errors import (
+    InvalidArgumentError,
+    StateError,
+    StoreError,
+    StoreUnavailableError,
+)
 from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.state import MAX_COUNT
 from mikoshi_progression.stores import MonitoringStore, SchemaStore, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing import store_contract as contract
@@ -383,3 +389,78 @@ def test_corrupt_file_raises_store_errors(path, corrupt, when):
     assert {"ledger", "replay", "most active", "at cap"} <= failed
     if corrupt is corrupt_last_leaves:
         assert "schema" not in failed
+
+
+# --- 64-bit bounds ------------------------------------------------------------------------------
+
+
+def legacy_row(path, user, **columns):
+    """Insert a raw state row, as the platform or an older version might have left it."""
+    names = ", ".join(["user_id", *columns])
+    marks = ", ".join("?" * (len(columns) + 1))
+    raw(path, f"INSERT INTO mikoshi_progress ({names}) VALUES ({marks})", (user, *columns.values()))
+
+
+def test_state_at_the_64_bit_bound_round_trips(store, path):
+    """An award landing exactly on 2**63 - 1 EXP is stored as an integer, read back, replayed."""
+    legacy_row(path, "max", exp=MAX_COUNT - 15, level=6, daily_action_counts='{"forked": 3}')
+    svc = service(store)
+    result = svc.award("max", "create_scene", key="k")
+    assert (result.exp_added, result.state.exp) == (15, MAX_COUNT)
+    assert raw(path, "SELECT exp, typeof(exp) FROM mikoshi_progress") == [(MAX_COUNT, "integer")]
+    assert svc.state("max").exp == MAX_COUNT
+    assert [(e.kind.value, e.state_after.exp) for e in store.ledger("max")] == [
+        ("import", MAX_COUNT - 15),
+        ("day", MAX_COUNT - 15),
+        ("award", MAX_COUNT),
+    ]
+    assert svc.replay("max").matches
+    assert [a.user_id for a in store.most_active_users({1: 150}, START)] == ["max"]
+
+
+def test_award_past_the_64_bit_bound_stores_nothing(store, path):
+    """An award that would pass 2**63 - 1 EXP raises StateError: no state, version or entry kept."""
+    legacy_row(path, "max", exp=MAX_COUNT - 1, level=6)
+    before = raw(path, "SELECT * FROM mikoshi_progress")
+    for key in ("k", None):
+        with pytest.raises(StateError, match="exp"):
+            service(store).award("max", "create_scene", key=key)
+    assert raw(path, "SELECT * FROM mikoshi_progress") == before
+    assert store.ledger("max") == []
+    assert service(store).state("max").exp == MAX_COUNT - 1
+
+
+@pytest.mark.parametrize(
+    ("column", "stored", "reads_as"),
+    [
+        ("exp", 45.0, {"exp": 45}),
+        ("exp", 1e30, None),
+        ("exp", 2.0**63, None),
+        ("exp", "99999999999999999999", None),
+        ("level", 2**40, None),
+        ("daily_exp_gained", 2.5, {"daily_exp_gained": 0}),
+        ("daily_action_counts", '{"forked": 1e400}', {"daily_action_counts": {}}),
+        ("daily_action_counts", '{"forked": 99999999999999999999}', None),
+        ("version", 1.5, None),
+    ],
+    ids=repr,
+)
+def test_legacy_numbers_beyond_64_bits(store, path, column, stored, reads_as):
+    """A REAL or huge stored number reads normalised, or raises a StoreError naming the user."""
+    legacy_row(path, "old", **{column: stored})
+    svc = service(store)
+    monitored = store.most_active_users({1: 150}, datetime(2000, 1, 1, tzinfo=UTC))
+    assert monitored == []  # the row opened no day: skipped, whatever it holds
+    if reads_as is None:
+        with pytest.raises(StoreError, match="'old'") as caught:
+            svc.state("old")
+        assert not isinstance(caught.value, StoreUnavailableError)
+    else:
+        state = svc.state("old")
+        assert {name: getattr(state, name) for name in reads_as} == reads_as
+    if reads_as is None or column == "version":
+        with pytest.raises(StoreError, match="'old'"):
+            svc.award("old", "create_scene")
+        assert store.ledger("old") == []
+    else:
+        assert svc.award("old", "create_scene").exp_added == 15

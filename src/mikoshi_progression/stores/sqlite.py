@@ -489,12 +489,12 @@ class _SQLiteTransaction:
         if row is None:
             return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
         *values, version, has_ledger = row
-        try:
-            state = state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
-        except (ValueError, TypeError) as exc:
+        state = _stored_state(self._user_id, values)
+        if not isinstance(version, int):  # a legacy row's REAL or text
             raise StoreError(
-                f"the stored state of user {self._user_id!r} is unreadable: {exc}"
-            ) from exc
+                f"the stored state of user {self._user_id!r} is unreadable: "
+                f"its version is not an integer: {version!r}"
+            )
         return Snapshot(
             state,
             version,
@@ -586,6 +586,14 @@ def _execute(
         return cursor.execute(sql, params)
     except sqlite3.Error as exc:
         raise _wrap(exc, doing) from exc
+
+
+def _stored_state(user_id: str, values: Sequence[object]) -> ProgressState:
+    """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
+    try:
+        return state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
