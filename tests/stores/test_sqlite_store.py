@@ -17,8 +17,8 @@ from mikoshi_progression.errors import (
     StoreUnavailableError,
 )
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.state import MAX_COUNT
-from mikoshi_progression.stores import MonitoringStore, SchemaStore, open_store
+from mikoshi_progression.state import MAX_COUNT, ProgressState
+from mikoshi_progression.stores import MonitoringStore, SchemaStore, StateReader, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing import store_contract as contract
 from mikoshi_progression.testing.clock import FakeClock
@@ -65,9 +65,10 @@ def test_open_store_urls(path):
 
 
 def test_optional_protocols(store):
-    """The SQLite store answers schema checks and the monitoring queries."""
+    """The SQLite store answers schema checks, the monitoring queries and lock-free reads."""
     assert isinstance(store, SchemaStore)
     assert isinstance(store, MonitoringStore)
+    assert isinstance(store, StateReader)
 
 
 def test_file_runs_in_wal_mode(store, path):
@@ -297,6 +298,22 @@ def test_opening_creates_what_is_missing_under_the_write_lock(path):
         assert store.check_schema().ok
 
 
+def test_state_is_read_beside_a_writer(path):
+    """service.state and replay return the committed state at once while another holds the lock."""
+    with SQLiteStore(path, timeout=1) as store:
+        svc = service(store)
+        svc.award("u", "create_scene")
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            holder.execute("UPDATE mikoshi_progress SET exp = 999")
+            started = time.monotonic()
+            assert svc.state("u").exp == 15
+            assert svc.state("nobody") == ProgressState()
+            assert svc.replay("u").matches
+            assert time.monotonic() - started < 0.5
+            holder.execute("ROLLBACK")
+
+
 # --- corrupt files ------------------------------------------------------------------------------
 
 
@@ -441,7 +458,7 @@ def test_award_past_the_64_bit_bound_stores_nothing(store, path):
         ("daily_exp_gained", 2.5, {"daily_exp_gained": 0}),
         ("daily_action_counts", '{"forked": 1e400}', {"daily_action_counts": {}}),
         ("daily_action_counts", '{"forked": 99999999999999999999}', None),
-        ("version", 1.5, None),
+        ("version", 1.5, {}),
     ],
     ids=repr,
 )

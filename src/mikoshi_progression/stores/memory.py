@@ -74,6 +74,12 @@ class InMemoryStore:
             yield tx
             tx.commit()
 
+    def read_state(self, user_id: str) -> ProgressState:
+        """The user's committed state (a new user's if unknown)."""
+        with self._lock_for(user_id):
+            record = self._users.get(user_id)
+            return record.state if record else ProgressState()
+
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         with self._lock_for(user_id):
             record = self._users.get(user_id)

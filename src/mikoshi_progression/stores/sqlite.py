@@ -177,6 +177,7 @@ class _Sql:
             f'SELECT user_id, {state} FROM "{progress}" '
             "WHERE substr(last_exp_reset_date, 1, 10) >= :day_floor"
         )
+        self.read_state = f'SELECT {state} FROM "{progress}" WHERE user_id = :user_id'
 
 
 class SQLiteStore:
@@ -189,8 +190,13 @@ class SQLiteStore:
     after forking, never before). ``":memory:"`` gives a private in-memory
     database on a single connection that transactions take turns on.
 
-    Every driver error, including one met while fetching the rows of a corrupt
-    file, is raised as the library's :class:`~mikoshi_progression.errors.StoreError`.
+    Reads take no write lock: :meth:`read_state` (what ``ProgressionService.state``
+    and ``replay`` use, see :class:`~mikoshi_progression.stores.StateReader`),
+    :meth:`ledger`, the monitoring queries and :meth:`check_schema` read what is
+    committed, never waiting for a writer. Opening reads the schema and takes the
+    write lock only to create what is missing. Every driver error, including one
+    met while fetching rows of a corrupt file, is raised as the library's
+    :class:`~mikoshi_progression.errors.StoreError`.
 
     Args:
         path: The database file (created if missing), or ``":memory:"``.
@@ -303,6 +309,22 @@ class SQLiteStore:
                     raise _wrap(exc, "commit") from exc
         finally:
             self._writer.release()
+
+    def read_state(self, user_id: str) -> ProgressState:
+        """The user's committed state (a new user's if unknown), read without a lock.
+
+        A plain read in WAL mode: it never waits for a writer and sees only what is
+        committed. Legacy values are normalised as a transaction's ``load`` does.
+
+        Raises:
+            StoreError: the stored row cannot be read as a state (the message names
+                the user), or the database failed.
+        """
+        with self._connection() as conn:
+            rows = _execute(
+                conn, self._sql.read_state, {"user_id": user_id}, doing="read a state"
+            ).fetchall()
+        return _stored_state(user_id, rows[0]) if rows else ProgressState()
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
