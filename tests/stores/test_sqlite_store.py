@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from mikoshi_progression.errors import (
     InvalidArgumentError,
+    ReadOnlyStoreError,
     StateError,
     StoreError,
     StoreUnavailableError,
@@ -314,6 +317,198 @@ def test_state_is_read_beside_a_writer(path):
             holder.execute("ROLLBACK")
 
 
+# --- read-only ---------------------------------------------------------------------------------
+
+
+def filled(path, journal="wal"):
+    """A store at ``path`` with two users' history, closed, in ``journal`` mode; its bytes."""
+    with SQLiteStore(path) as store:
+        svc = service(store)
+        svc.award("u", "create_character", key="k1")
+        svc.award("u", "create_scene")
+        svc.award("v", "daily_chat")
+    raw(path, f"PRAGMA journal_mode = {journal}")
+    return path.read_bytes()
+
+
+def read_everything(store):
+    """What a read-only store must answer: state, ledger, replay, monitoring and schema."""
+    svc = service(store)
+    caps = {1: 150}
+    return {
+        "exp": svc.state("u").exp,
+        "unknown": svc.state("nobody") == ProgressState(),
+        "ledger": [e.kind.value for e in store.ledger("u")],
+        "replay": svc.replay("u").matches,
+        "active": [a.user_id for a in store.most_active_users(caps, START)],
+        "at_cap": store.users_at_daily_cap(caps, START),
+        "schema": store.check_schema().ok,
+    }
+
+
+EVERYTHING = {
+    "exp": 45,
+    "unknown": True,
+    "ledger": ["day", "award", "award"],
+    "replay": True,
+    "active": ["u", "v"],
+    "at_cap": [],
+    "schema": True,
+}
+
+
+def write_attempts(store):
+    """Every write of the service and the store, each as the message of its ReadOnlyStoreError."""
+    svc = service(store)
+    messages = []
+    for write in (
+        lambda: svc.award("u", "create_scene", key="k2"),
+        lambda: svc.award("new", "create_scene"),
+        lambda: svc.revoke("u", "k1"),
+        lambda: svc.reset_daily("u"),
+        store.create_schema,
+    ):
+        with pytest.raises(ReadOnlyStoreError) as caught:
+            write()
+        messages.append(str(caught.value))
+    return messages
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_only_store_reads_and_refuses_every_write(path, journal):
+    """read_only=True reads, refuses each write with ReadOnlyStoreError and alters nothing."""
+    before = filled(path, journal)
+    with SQLiteStore(path, read_only=True) as store:
+        assert store.read_only
+        assert read_everything(store) == EVERYTHING
+        messages = write_attempts(store)
+        assert all("read-only" in m for m in messages), messages
+        assert read_everything(store) == EVERYTHING
+    assert issubclass(ReadOnlyStoreError, StoreError)
+    assert path.read_bytes() == before
+    # A WAL reader needs the -shm (and an empty -wal), as any SQLite reader does.
+    beside = {p.name: p.stat().st_size for p in path.parent.iterdir() if p != path}
+    assert beside == (
+        {} if journal == "delete" else {"progress.db-shm": 32768, "progress.db-wal": 0}
+    )
+    assert raw(path, "PRAGMA journal_mode") == [(journal,)]
+
+
+def test_read_only_store_creates_nothing(tmp_path):
+    """A read-only store never creates a file or a table, and refuses an in-memory database."""
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreUnavailableError, match="read-only"):
+        SQLiteStore(missing, read_only=True)
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    raw(empty, "PRAGMA user_version = 1")
+    with SQLiteStore(empty, read_only=True) as store:
+        assert store.check_schema().missing_tables == ("mikoshi_progress", "mikoshi_ledger")
+    assert raw(empty, "SELECT name FROM sqlite_master") == []
+    with pytest.raises(InvalidArgumentError, match="read_only"):
+        SQLiteStore(":memory:", read_only=True)
+
+
+def test_open_store_passes_read_only(path):
+    """open_store("sqlite:///...", read_only=True) opens the file read-only."""
+    filled(path)
+    with closing(open_store(f"sqlite:///{path}", read_only=True)) as store:
+        assert isinstance(store, SQLiteStore)
+        assert store.read_only
+        assert service(store).state("u").exp == 45
+        with pytest.raises(ReadOnlyStoreError):
+            service(store).award("u", "create_scene")
+
+
+def locked_down(folder, journal="wal"):
+    """A filled store in ``folder/db/`` with the file and its directory read-only; its path."""
+    path = folder / "db" / "progress.db"
+    path.parent.mkdir()
+    filled(path, journal)
+    path.chmod(0o444)
+    path.parent.chmod(0o555)
+    return path
+
+
+def read_locked_down(path):
+    """In an unprivileged child: everything a read-only store reads, and the errors of writes."""
+    with SQLiteStore(path, read_only=True) as store:
+        answers = read_everything(store)
+        try:
+            service(store).award("u", "create_scene")
+        except StoreError as exc:
+            answers["write"] = type(exc).__name__
+    try:  # the child cannot write here: a store that may write fails (typed), as it should
+        SQLiteStore(path).close()
+    except StoreError as exc:
+        answers["writable open"] = type(exc).__name__
+    return answers
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_only_file_in_a_read_only_directory(public_dir, unprivileged, journal):
+    """A chmod 444 file in a read-only directory is read (WAL too, as immutable), never changed."""
+    path = locked_down(public_dir, journal)
+    before = path.read_bytes()
+    assert unprivileged(lambda: read_locked_down(path)) == {
+        **EVERYTHING,
+        "write": "ReadOnlyStoreError",
+        "writable open": "ReadOnlyStoreError",
+    }
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["progress.db"]
+
+
+def test_read_only_wal_sees_commits_not_yet_in_the_file(public_dir, unprivileged):
+    """Beside a writer whose commits are still in the -wal, a read-only store reads them too."""
+    path = locked_down(public_dir)
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("UPDATE mikoshi_progress SET exp = 1000 WHERE user_id = 'u'")
+        assert os.path.getsize(f"{path}-wal") > 0
+
+        def read():
+            with SQLiteStore(path, read_only=True) as store:
+                return service(store).state("u").exp
+
+        assert unprivileged(read) == 1000
+
+
+@pytest.mark.parametrize("unsafe", ["wal with commits", "writable file"])
+def test_read_only_refuses_what_it_cannot_read_safely(public_dir, unprivileged, unsafe):
+    """A WAL file with no -shm in a read-only directory is refused unless nobody can change it."""
+    path = public_dir / "db" / "progress.db"
+    path.parent.mkdir()
+    filled(path)
+    if unsafe == "wal with commits":  # a crash's leftovers: commits in the -wal, no -shm
+        with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("UPDATE mikoshi_progress SET exp = 1000 WHERE user_id = 'u'")
+            wal = Path(f"{path}-wal").read_bytes()
+        Path(f"{path}-wal").write_bytes(wal)
+        path.chmod(0o444)
+    path.parent.chmod(0o555)
+
+    def read():
+        with SQLiteStore(path, read_only=True) as store:
+            return service(store).state("u").exp
+
+    raised = unprivileged(read)
+    assert "StoreUnavailableError" in raised.classes, raised
+    assert "-shm" in raised.message
+
+
+def test_read_only_unreadable_file_is_unavailable(public_dir, unprivileged):
+    """A file the process may not read raises StoreUnavailableError saying so, and is not read."""
+    path = public_dir / "progress.db"
+    filled(path)
+    path.chmod(0)
+    raised = unprivileged(lambda: SQLiteStore(path, read_only=True).close())
+    assert "StoreUnavailableError" in raised.classes, raised
+    assert "unable to open database file" in raised.message
+    assert "-shm" not in raised.message
+
+
 # --- corrupt files ------------------------------------------------------------------------------
 
 
@@ -386,10 +581,11 @@ def outcome(call):
     "corrupt", [corrupt_last_leaves, garbage_after_header, truncated, not_a_database]
 )
 @pytest.mark.parametrize("when", ["before opening", "while open"])
-def test_corrupt_file_raises_store_errors(path, corrupt, when):
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+def test_corrupt_file_raises_store_errors(path, corrupt, when, read_only):
     """Reading a corrupt file (also midway through fetching rows) raises StoreError, never raw."""
     many_pages(path)
-    options = {"create": False}
+    options = {"create": False, **({"read_only": True} if read_only else {})}
     if when == "before opening":
         corrupt(path)
         opened = outcome(lambda: SQLiteStore(path, **options).close())

@@ -55,7 +55,8 @@ __all__ = [
 def open_store(url: str, **options: Any) -> ProgressStore:
     """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``.
 
-    ``options`` go to the store's constructor.
+    ``options`` go to the store's constructor: ``open_store("sqlite:///progress.db",
+    read_only=True)`` opens a SQLite file read-only.
 
     Raises:
         UnsupportedStoreError: the scheme is none of those.

@@ -9,6 +9,8 @@ or any other). The write is still version-checked (``UPDATE ... WHERE version
 a unique index on the ledger, raises :class:`StaleVersionError`, so the service
 reloads and returns the first result. The file runs in WAL mode, so readers are
 never blocked by the writer, and waits up to ``timeout`` seconds for the lock.
+``read_only=True`` opens an existing file for reading only, even one this process
+cannot write.
 
 >>> from mikoshi_progression.service import ProgressionService
 >>> store = SQLiteStore(":memory:")
@@ -34,9 +36,10 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from ..days import require_aware
-from ..errors import InvalidArgumentError, StoreError, StoreUnavailableError
+from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
 from ..state import STATE_FIELDS, ProgressState
 from ._rows import counts_to_json, state_from_row
 from .base import (
@@ -100,6 +103,11 @@ def _wrap(exc: sqlite3.Error, doing: str) -> StoreError:
     message = f"SQLite could not {doing}: {exc}"
     if isinstance(code, int) and code & 0xFF in _UNAVAILABLE:
         return StoreUnavailableError(message)
+    if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY:
+        return ReadOnlyStoreError(
+            f"{message} (the database cannot be written here: open it with read_only=True "
+            "to read it)"
+        )
     return StoreError(message)
 
 
@@ -209,11 +217,27 @@ class SQLiteStore:
             still never corrupts the file, but may lose the last commits then.
         pool_size: How many idle connections to keep for reuse.
         create: Create the tables and indexes on opening if any is missing
-            (default); a complete schema is only read, without the write lock.
+            (default); a complete schema is only read.
+        read_only: Open an existing file read-only (``mode=ro``): nothing is ever
+            created or altered (not the file, its journal mode or a table; ``create``
+            is ignored), every read works, and every write (an award, a revocation,
+            a reset, :meth:`create_schema`) raises
+            :class:`~mikoshi_progression.errors.ReadOnlyStoreError`. It reads a file
+            it cannot write, in WAL mode too: as any SQLite reader of a WAL database
+            it uses the ``-shm`` and ``-wal`` files beside it, creating them where the
+            directory allows; where it does not, the file is read as immutable if
+            nobody can change it (read-only for everyone, or on a read-only file
+            system, with no ``-wal`` left), and refused with StoreUnavailableError
+            otherwise. Not for ``":memory:"``.
+
+    Attributes:
+        path: The database file, as given (``":memory:"`` in memory).
+        read_only: Whether the store was opened read-only.
 
     Raises:
         InvalidArgumentError: an option that cannot work (before anything is opened).
-        StoreUnavailableError: the file cannot be opened (or created).
+        StoreUnavailableError: the file cannot be opened (or created; a read-only
+            store's file is never created).
         StoreError: it is not a database, or another SQLite failure.
     """
 
@@ -226,17 +250,26 @@ class SQLiteStore:
         synchronous: str = "FULL",
         pool_size: int = 8,
         create: bool = True,
+        read_only: bool = False,
     ) -> None:
         _check_options(
             timeout=timeout, table_prefix=table_prefix, synchronous=synchronous, pool_size=pool_size
         )
         self.path = _checked_path(path)
+        if read_only and self.path == ":memory:":
+            raise InvalidArgumentError(
+                "read_only", "False for an in-memory database (it starts empty)", read_only
+            )
         self.timeout = timeout
         self.table_prefix = table_prefix
+        self.read_only = bool(read_only)
         self._synchronous = synchronous.upper()
         self._pool_size = pool_size
         self._sql = _Sql(table_prefix)
         self._schema_names = _created_names(self._sql.schema)
+        # A read-only store opens the file through a URI (see _connect_read_only).
+        self._uri = _read_only_uri(self.path) if self.read_only else ""
+        self._immutable = False
         self._lock = threading.Lock()
         self._writer = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
@@ -249,7 +282,7 @@ class SQLiteStore:
             self._shared = self._connect()
         else:
             self._idle.append(self._connect())
-        if create:
+        if create and not self.read_only:
             try:
                 self.create_schema()
             except BaseException:
@@ -286,7 +319,19 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
-        """Open ``user_id``'s transaction under the database's write lock."""
+        """Open ``user_id``'s transaction under the database's write lock.
+
+        A read-only store takes no lock: its transaction reads a snapshot of what
+        is committed, and its ``write`` raises :class:`ReadOnlyStoreError`.
+        """
+        if self.read_only:
+            with self._connection() as conn:
+                _execute(conn, "BEGIN", doing="begin a transaction")
+                try:
+                    yield _ReadOnlyTransaction(self._sql, conn, user_id)
+                finally:
+                    _rollback(conn)
+            return
         # Threads of this process queue on a lock of ours, woken as soon as it is
         # free; only one per process then polls SQLite's lock against other processes.
         self._check_fork()
@@ -340,7 +385,14 @@ class SQLiteStore:
         The schema is read first, without any lock: the database's write lock is
         taken only when something is missing, so opening a complete store never
         waits behind a writer in another process.
+
+        Raises:
+            ReadOnlyStoreError: the store was opened with ``read_only=True``.
         """
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the SQLite store {self.path!r} is read-only: it cannot create its schema"
+            )
         with self._connection() as conn:
             present = _execute(
                 conn,
@@ -429,6 +481,8 @@ class SQLiteStore:
     # --- connections -------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
@@ -444,6 +498,54 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             conn.close()
             raise _wrap(exc, f"open {self.path!r}") from exc
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that can only read: the journal mode is left as it is, no table made.
+
+        ``mode=ro`` takes SQLite's usual shared locks, so the store reads safely beside
+        writers in other processes. A database in WAL mode needs its ``-shm`` (and
+        ``-wal``) file for that: SQLite creates it if it is missing and the directory
+        is writable, and reads through an existing one even where it cannot write it.
+        Where neither is possible (a WAL database in a read-only directory with no
+        ``-shm``), the file is opened ``immutable=1``, which reads it without locks or
+        WAL, but only when that is safe (see :func:`_unchangeable`): every commit is
+        in the file and nobody can change it. ``immutable`` on a file that can change
+        would read torn pages when a writer checkpoints into it, and beside a ``-wal``
+        holding commits would miss them; ``nolock`` has the first fault. Such a
+        database is refused with StoreUnavailableError rather than read wrongly.
+        """
+        try:
+            conn = sqlite3.connect(
+                self._uri,
+                uri=True,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _wrap(exc, f"open {self.path!r} read-only") from exc
+        try:
+            # The file is opened lazily: a first read tells whether it can be read.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except sqlite3.Error as exc:
+            conn.close()
+            code = getattr(exc, "sqlite_errorcode", 0) or 0
+            # What a file that exists and is readable fails with when its -shm is missing.
+            no_shm = code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+            if not no_shm or not os.access(self.path, os.R_OK):
+                raise _wrap(exc, f"open {self.path!r} read-only") from exc
+            if not self._immutable and _unchangeable(self.path):
+                self._immutable = True
+                self._uri += "&immutable=1"
+                return self._connect_read_only()
+            raise StoreUnavailableError(
+                f"SQLite could not open {self.path!r} read-only: {exc}. A database in WAL "
+                "mode is read through its -shm file, which is missing and cannot be created "
+                "in its directory: make the directory writable, or, if nothing writes the "
+                "database any more, make the file read-only for everyone (chmod a-w) with no "
+                "-wal, -shm or -journal file beside it"
+            ) from exc
         return conn
 
     @contextmanager
@@ -594,6 +696,15 @@ class _Cursor(sqlite3.Cursor):
             raise _wrap(exc, self.doing) from exc
 
 
+class _ReadOnlyTransaction(_SQLiteTransaction):
+    """A transaction of a read-only store: it loads, and refuses to write."""
+
+    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
+        raise ReadOnlyStoreError(
+            f"the SQLite store is read-only: user {self._user_id!r} cannot be written"
+        )
+
+
 def _execute(
     conn: sqlite3.Connection,
     sql: str,
@@ -710,6 +821,29 @@ def _created_names(statements: Sequence[str]) -> tuple[str, ...]:
         for statement in statements
         if (match := _CREATED.match(statement.strip())) is not None
     )
+
+
+def _read_only_uri(path: str) -> str:
+    """The URI that opens ``path`` read-only: SQLite never creates or writes the file."""
+    return "file:" + quote(os.path.abspath(path), safe="/") + "?mode=ro"
+
+
+def _unchangeable(path: str) -> bool:
+    """Whether the database at ``path`` can be read as ``immutable``: nobody can change it.
+
+    Every commit is in the file (no ``-wal``, ``-shm`` or ``-journal`` beside it:
+    while any connection has a WAL database open, its ``-wal`` exists), and no
+    process can write it short of the superuser or a ``chmod``: it sits on a
+    read-only file system, or the file has no write permission for anyone.
+    """
+    if any(os.path.lexists(path + suffix) for suffix in ("-wal", "-shm", "-journal")):
+        return False
+    try:
+        if hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY:
+            return True
+        return not os.stat(path).st_mode & 0o222
+    except OSError:
+        return False
 
 
 def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
