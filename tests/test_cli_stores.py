@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sqlite3
-from contextlib import closing
+from contextlib import closing, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -409,3 +410,76 @@ def test_diff_counts_users_from_a_ledger_export(capsys, tmp_path):
     code, _, err = run(capsys, "diff", "default", "default", "--ledger", "a", "--states", "b")
     assert code == ExitCode.USAGE
     assert "not allowed with argument" in err
+
+
+# --- read-only --------------------------------------------------------------------------
+
+
+READ_COMMANDS = [
+    ["ledger", "--user", "alice", "--user", "bob"],
+    ["replay", "--user", "alice", "--user", "carol"],
+    ["schema", "check"],
+]
+
+
+def read_commands(url: str) -> list[tuple[int, str, str]]:
+    """Run ledger, replay --store and schema check on ``url``; their codes and outputs."""
+    results = []
+    for argv in READ_COMMANDS:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main([*argv, "--store", url])
+        results.append((code, out.getvalue(), err.getvalue()))
+    return results
+
+
+def assert_read(results: list[tuple[int, str, str]]) -> None:
+    (ledger, replay, check) = results
+    assert all(code == 0 for code, _, _ in results), results
+    assert "Ledger of alice" in ledger[1]
+    assert "Ledger of bob" in ledger[1]
+    assert "All 2 users match the stored state." in replay[1]
+    assert check[1].startswith("OK:")
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_commands_leave_the_file_as_it_was(tmp_path, journal):
+    """ledger, replay --store and schema check open SQLite read-only: the file never changes."""
+    url = filled_store(tmp_path)
+    path = tmp_path / "progress.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA journal_mode = {journal}")
+    before = path.read_bytes()
+    assert_read(read_commands(url))
+    assert path.read_bytes() == before
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == (journal,)
+
+
+def test_read_commands_create_no_table(tmp_path):
+    """On an empty file, schema check and ledger report the missing tables and create none."""
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    url = f"sqlite:///{empty}"
+    results = read_commands(url)
+    assert [code for code, _, _ in results] == [ExitCode.STORE, ExitCode.STORE, ExitCode.INVALID]
+    assert "missing table: mikoshi_progress" in results[2][1]
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_commands_on_a_read_only_file(public_dir, unprivileged, journal):
+    """The read commands work on a chmod 444 file in a read-only directory (WAL too)."""
+    folder = public_dir / "db"
+    folder.mkdir()
+    url = filled_store(folder)
+    path = folder / "progress.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA journal_mode = {journal}")
+    path.chmod(0o444)
+    folder.chmod(0o555)
+    before = path.read_bytes()
+    assert_read(unprivileged(lambda: read_commands(url)))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["progress.db"]

@@ -476,6 +476,35 @@ def test_table_prefix_longer_than_postgres_names_is_refused(make_store):
         make_store(schema="s" * 64)
 
 
+@pytest.mark.parametrize("layout", ["own", "in place"])
+def test_tables_of_an_earlier_release_are_upgraded_on_opening(admin, schema, make_store, layout):
+    """A ledger made before actor and target were recorded, without the request-keys
+    table, gains both when a store opens it (in place too); history stays readable."""
+    options: dict[str, Any] = {}
+    if layout == "in place":
+        options["users_table"] = create_platform_users(admin, schema)
+        insert_user(admin, schema, "u")
+    first = make_store(**options)
+    ProgressionService(first, clock=lambda: NOW).award("u", "create_scene", key="k")
+    ledger = sql.Identifier(schema, "progression_ledger")
+    admin.execute(sql.SQL("ALTER TABLE {} DROP COLUMN actor, DROP COLUMN target").format(ledger))
+    admin.execute(
+        sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "progression_request_keys"))
+    )
+    assert not make_store(create=False, **options).check_schema().ok
+    store = make_store(**options)
+    assert store.check_schema().ok
+    service = ProgressionService(store, clock=lambda: NOW)
+    assert {e.actor for e in service.ledger("u")} == {None}
+    service.award("u", "forked", actor_id="fan", target="character:1")
+    assert (service.ledger("u")[-1].actor, service.ledger("u")[-1].target) == (
+        "fan",
+        "character:1",
+    )
+    assert store.claim_key("fan", "k", "request", NOW) == "request"
+    assert service.replay("u").matches
+
+
 def test_permanent_errors_are_not_unavailable():
     """A program limit (a key too large for an index) is a permanent StoreError: the
     service does not retry it and the router never answers 503 for it."""

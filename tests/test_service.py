@@ -15,10 +15,12 @@ from mikoshi_progression import (
     StoreUnavailableError,
 )
 from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.state import ProgressState
 from mikoshi_progression.stores import (
     InMemoryStore,
     StaleSnapshotError,
     StaleVersionError,
+    StateReader,
     StoreTransaction,
 )
 from mikoshi_progression.testing import FakeClock
@@ -173,3 +175,43 @@ def test_ledger_entries_round_trip_through_dicts_and_refuse_naive_moments():
     naive = {**entries[-1].to_dict(), "at": "2026-04-01T10:00:00"}
     with pytest.raises(ValueError, match="timezone-aware"):
         LedgerEntry.from_dict(naive)
+
+
+class FlakyReader(FlakyStore):
+    """A store whose first ``failures`` reads of a state fail with StoreUnavailableError."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(StoreUnavailableError, failures=0)
+        self.read_failures = failures
+        self.reads = 0
+
+    def read_state(self, user_id: str) -> ProgressState:
+        self.reads += 1
+        if self.reads <= self.read_failures:
+            raise StoreUnavailableError("injected")
+        return super().read_state(user_id)
+
+
+def test_state_is_read_outside_any_transaction():
+    """A StateReader store answers state() and replay() without opening a transaction."""
+    store = FlakyReader(failures=0)
+    svc = service(store)
+    svc.award("u", "create_scene")
+    store.attempts = 0
+    assert isinstance(store, StateReader)
+    assert svc.state("u").exp == 15
+    assert svc.state("nobody") == ProgressState()
+    assert svc.replay("u").matches
+    assert (store.attempts, store.reads) == (0, 3)
+
+
+def test_state_reads_are_retried_through_faults(monkeypatch):
+    """A state read that fails transiently is retried a few times, then the fault is raised."""
+    monkeypatch.setattr("mikoshi_progression.service.time.sleep", lambda seconds: None)
+    store = FlakyReader(failures=2)
+    assert service(store).state("u") == ProgressState()
+    assert store.reads == 3
+    down = FlakyReader(failures=10**6)
+    with pytest.raises(StoreUnavailableError):
+        service(down).state("u")
+    assert down.reads == 3

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidIdError",
     "InvalidMomentError",
     "ProgressionError",
+    "ReadOnlyStoreError",
     "SelfAwardError",
     "StateError",
     "StoreError",
@@ -157,6 +158,13 @@ class StoreUnavailableError(StoreError):
 
     A write interrupted this way may or may not have been applied: retry it only
     with the same idempotency key (the service does so by itself for keyed calls).
+    """
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write was asked of a store opened read-only, or of a database that cannot be written.
+
+    Nothing was changed. Reads of the same store keep working.
     """
 
 

@@ -52,6 +52,7 @@ from .stores.base import (
     Snapshot,
     StaleSnapshotError,
     StaleVersionError,
+    StateReader,
     StoredFormStore,
     StoreTransaction,
     UserActivity,
@@ -252,8 +253,15 @@ class ProgressionService:
     # --- queries -----------------------------------------------------------------------
 
     def state(self, user_id: str) -> ProgressState:
-        """The user's state as stored (a new user's if unknown); no day is opened."""
+        """The user's state as stored (a new user's if unknown); no day is opened.
+
+        A store that offers :class:`~mikoshi_progression.stores.StateReader` is read
+        without a transaction, so the read never waits behind writers.
+        """
         user_id = self._user(user_id, "user_id")
+        store = self.store
+        if isinstance(store, StateReader):
+            return self._read(lambda: store.read_state(user_id))
         return self._run(user_id, lambda tx: tx.load().state, retry_faults=True)
 
     def limits(self, user_id: str) -> dict[str, Any]:
@@ -332,15 +340,8 @@ class ProgressionService:
             raise StoreError(
                 f"{type(store).__name__} does not remember request keys (RequestKeyStore)"
             )
-        faults = 0
-        while True:
-            try:
-                return store.claim_key(scope, key, request, self._now())
-            except StoreUnavailableError:
-                faults += 1
-                if faults >= _FAULT_ATTEMPTS:
-                    raise
-                _backoff(faults)
+        # A claim is safe to repeat: retried through faults like a read.
+        return self._read(lambda: store.claim_key(scope, key, request, self._now()))
 
     # --- internals ---------------------------------------------------------------------
 
@@ -365,6 +366,19 @@ class ProgressionService:
         """When the current progression day began (aware UTC)."""
         boundary = self.config.day_boundary
         return boundary.start_of(boundary.day_of(self.clock()))
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """A read (or a claim, as safe to repeat) outside any transaction, retried through
+        faults as a transaction's read is."""
+        faults = 0
+        while True:
+            try:
+                return read()
+            except StoreUnavailableError:
+                faults += 1
+                if faults >= _FAULT_ATTEMPTS:
+                    raise
+            _backoff(faults - 1)
 
     def _run(
         self,

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import random
 import sqlite3
+import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from mikoshi_progression.errors import StoreError, StoreUnavailableError
+from mikoshi_progression.errors import (
+    InvalidArgumentError,
+    ReadOnlyStoreError,
+    StateError,
+    StoreError,
+    StoreUnavailableError,
+)
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.stores import MonitoringStore, SchemaStore, open_store
+from mikoshi_progression.state import MAX_COUNT, ProgressState
+from mikoshi_progression.stores import MonitoringStore, SchemaStore, StateReader, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing import store_contract as contract
 from mikoshi_progression.testing.clock import FakeClock
@@ -57,9 +68,10 @@ def test_open_store_urls(path):
 
 
 def test_optional_protocols(store):
-    """The SQLite store answers schema checks and the monitoring queries."""
+    """The SQLite store answers schema checks, the monitoring queries and lock-free reads."""
     assert isinstance(store, SchemaStore)
     assert isinstance(store, MonitoringStore)
+    assert isinstance(store, StateReader)
 
 
 def test_file_runs_in_wal_mode(store, path):
@@ -119,14 +131,37 @@ def test_table_prefix_keeps_stores_apart(path):
 
 @pytest.mark.parametrize(
     "options",
-    [{"table_prefix": "x; DROP"}, {"synchronous": "sometimes"}, {"timeout": -1}],
-    ids=["prefix", "synchronous", "timeout"],
+    [
+        {"table_prefix": "x; DROP"},
+        {"table_prefix": 5},
+        {"synchronous": "sometimes"},
+        {"synchronous": None},
+        {"timeout": -1},
+        {"timeout": float("inf")},
+        {"timeout": float("nan")},
+        {"timeout": "30"},
+        {"pool_size": -1},
+        {"pool_size": 2.5},
+    ],
+    ids=repr,
 )
 def test_invalid_options(path, options):
-    """Options that cannot work are refused before anything is opened."""
-    with pytest.raises(ValueError, match=next(iter(options))):
+    """Options that cannot work are refused with InvalidArgumentError before anything is opened."""
+    (field,) = options
+    with pytest.raises(InvalidArgumentError, match=field) as caught:
         SQLiteStore(path, **options)
+    assert caught.value.field == field
+    assert isinstance(caught.value, ValueError)
     assert not path.exists()
+
+
+@pytest.mark.parametrize("bad", [42, b"progress.db", "progress\0.db"], ids=repr)
+def test_invalid_path(tmp_path, bad, monkeypatch):
+    """A path that cannot name a file is refused with InvalidArgumentError, nothing created."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="path"):
+        SQLiteStore(bad)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_busy_database_is_unavailable(path):
@@ -240,3 +275,434 @@ def test_monitoring_compares_instants_across_offsets(store):
     assert store.users_at_daily_cap(caps, since) == []
     with pytest.raises(ValueError, match="aware"):
         store.most_active_users(caps, since.replace(tzinfo=None))
+
+
+# --- opening, and reading beside a writer ----------------------------------------------------
+
+
+def test_opening_a_complete_store_takes_no_write_lock(path):
+    """Opening a store whose tables exist only reads the schema: it never waits for a writer."""
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with SQLiteStore(path, timeout=2) as store:
+            assert store.check_schema().ok
+        assert time.monotonic() - started < 1
+        holder.execute("ROLLBACK")
+
+
+def test_opening_creates_what_is_missing_under_the_write_lock(path):
+    """A store missing an index waits for the write lock on opening, then creates it."""
+    SQLiteStore(path).close()
+    raw(path, "DROP INDEX mikoshi_ledger_key")
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            SQLiteStore(path, timeout=0.05)
+        holder.execute("ROLLBACK")
+    with SQLiteStore(path) as store:
+        assert store.check_schema().ok
+
+
+def test_state_is_read_beside_a_writer(path):
+    """service.state and replay return the committed state at once while another holds the lock."""
+    with SQLiteStore(path, timeout=1) as store:
+        svc = service(store)
+        svc.award("u", "create_scene")
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            holder.execute("UPDATE mikoshi_progress SET exp = 999")
+            started = time.monotonic()
+            assert svc.state("u").exp == 15
+            assert svc.state("nobody") == ProgressState()
+            assert svc.replay("u").matches
+            assert time.monotonic() - started < 0.5
+            holder.execute("ROLLBACK")
+
+
+# --- read-only ---------------------------------------------------------------------------------
+
+
+def filled(path, journal="wal"):
+    """A store at ``path`` with two users' history, closed, in ``journal`` mode; its bytes."""
+    with SQLiteStore(path) as store:
+        svc = service(store)
+        svc.award("u", "create_character", key="k1")
+        svc.award("u", "create_scene")
+        svc.award("v", "daily_chat")
+    raw(path, f"PRAGMA journal_mode = {journal}")
+    return path.read_bytes()
+
+
+def read_everything(store):
+    """What a read-only store must answer: state, ledger, replay, monitoring and schema."""
+    svc = service(store)
+    caps = {1: 150}
+    return {
+        "exp": svc.state("u").exp,
+        "unknown": svc.state("nobody") == ProgressState(),
+        "ledger": [e.kind.value for e in store.ledger("u")],
+        "replay": svc.replay("u").matches,
+        "active": [a.user_id for a in store.most_active_users(caps, START)],
+        "at_cap": store.users_at_daily_cap(caps, START),
+        "schema": store.check_schema().ok,
+    }
+
+
+EVERYTHING = {
+    "exp": 45,
+    "unknown": True,
+    "ledger": ["day", "award", "award"],
+    "replay": True,
+    "active": ["u", "v"],
+    "at_cap": [],
+    "schema": True,
+}
+
+
+def write_attempts(store):
+    """Every write of the service and the store, each as the message of its ReadOnlyStoreError."""
+    svc = service(store)
+    messages = []
+    for write in (
+        lambda: svc.award("u", "create_scene", key="k2"),
+        lambda: svc.award("new", "create_scene"),
+        lambda: svc.revoke("u", "k1"),
+        lambda: svc.reset_daily("u"),
+        store.create_schema,
+    ):
+        with pytest.raises(ReadOnlyStoreError) as caught:
+            write()
+        messages.append(str(caught.value))
+    return messages
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_only_store_reads_and_refuses_every_write(path, journal):
+    """read_only=True reads, refuses each write with ReadOnlyStoreError and alters nothing."""
+    before = filled(path, journal)
+    with SQLiteStore(path, read_only=True) as store:
+        assert store.read_only
+        assert read_everything(store) == EVERYTHING
+        messages = write_attempts(store)
+        assert all("read-only" in m for m in messages), messages
+        assert read_everything(store) == EVERYTHING
+    assert issubclass(ReadOnlyStoreError, StoreError)
+    assert path.read_bytes() == before
+    # A WAL reader needs the -shm (and an empty -wal), as any SQLite reader does.
+    beside = {p.name: p.stat().st_size for p in path.parent.iterdir() if p != path}
+    assert beside == (
+        {} if journal == "delete" else {"progress.db-shm": 32768, "progress.db-wal": 0}
+    )
+    assert raw(path, "PRAGMA journal_mode") == [(journal,)]
+
+
+def test_read_only_store_creates_nothing(tmp_path):
+    """A read-only store never creates a file or a table, and refuses an in-memory database."""
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreUnavailableError, match="read-only"):
+        SQLiteStore(missing, read_only=True)
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    raw(empty, "PRAGMA user_version = 1")
+    with SQLiteStore(empty, read_only=True) as store:
+        assert store.check_schema().missing_tables == (
+            "mikoshi_progress",
+            "mikoshi_ledger",
+            "mikoshi_request_keys",
+        )
+    assert raw(empty, "SELECT name FROM sqlite_master") == []
+    with pytest.raises(InvalidArgumentError, match="read_only"):
+        SQLiteStore(":memory:", read_only=True)
+
+
+def test_open_store_passes_read_only(path):
+    """open_store("sqlite:///...", read_only=True) opens the file read-only."""
+    filled(path)
+    with closing(open_store(f"sqlite:///{path}", read_only=True)) as store:
+        assert isinstance(store, SQLiteStore)
+        assert store.read_only
+        assert service(store).state("u").exp == 45
+        with pytest.raises(ReadOnlyStoreError):
+            service(store).award("u", "create_scene")
+
+
+def locked_down(folder, journal="wal"):
+    """A filled store in ``folder/db/`` with the file and its directory read-only; its path."""
+    path = folder / "db" / "progress.db"
+    path.parent.mkdir()
+    filled(path, journal)
+    path.chmod(0o444)
+    path.parent.chmod(0o555)
+    return path
+
+
+def read_locked_down(path):
+    """In an unprivileged child: everything a read-only store reads, and the errors of writes."""
+    with SQLiteStore(path, read_only=True) as store:
+        answers = read_everything(store)
+        try:
+            service(store).award("u", "create_scene")
+        except StoreError as exc:
+            answers["write"] = type(exc).__name__
+    try:  # the child cannot write here: a store that may write fails (typed), as it should
+        SQLiteStore(path).close()
+    except StoreError as exc:
+        answers["writable open"] = type(exc).__name__
+    return answers
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_only_file_in_a_read_only_directory(public_dir, unprivileged, journal):
+    """A chmod 444 file in a read-only directory is read (WAL too, as immutable), never changed."""
+    path = locked_down(public_dir, journal)
+    before = path.read_bytes()
+    assert unprivileged(lambda: read_locked_down(path)) == {
+        **EVERYTHING,
+        "write": "ReadOnlyStoreError",
+        "writable open": "ReadOnlyStoreError",
+    }
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["progress.db"]
+
+
+def test_read_only_wal_sees_commits_not_yet_in_the_file(public_dir, unprivileged):
+    """Beside a writer whose commits are still in the -wal, a read-only store reads them too."""
+    path = locked_down(public_dir)
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("UPDATE mikoshi_progress SET exp = 1000 WHERE user_id = 'u'")
+        assert os.path.getsize(f"{path}-wal") > 0
+
+        def read():
+            with SQLiteStore(path, read_only=True) as store:
+                return service(store).state("u").exp
+
+        assert unprivileged(read) == 1000
+
+
+@pytest.mark.parametrize("unsafe", ["wal with commits", "writable file"])
+def test_read_only_refuses_what_it_cannot_read_safely(public_dir, unprivileged, unsafe):
+    """A WAL file with no -shm in a read-only directory is refused unless nobody can change it."""
+    path = public_dir / "db" / "progress.db"
+    path.parent.mkdir()
+    filled(path)
+    if unsafe == "wal with commits":  # a crash's leftovers: commits in the -wal, no -shm
+        with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("UPDATE mikoshi_progress SET exp = 1000 WHERE user_id = 'u'")
+            wal = Path(f"{path}-wal").read_bytes()
+        Path(f"{path}-wal").write_bytes(wal)
+        path.chmod(0o444)
+    path.parent.chmod(0o555)
+
+    def read():
+        with SQLiteStore(path, read_only=True) as store:
+            return service(store).state("u").exp
+
+    raised = unprivileged(read)
+    assert "StoreUnavailableError" in raised.classes, raised
+    assert "-shm" in raised.message
+
+
+def test_read_only_unreadable_file_is_unavailable(public_dir, unprivileged):
+    """A file the process may not read raises StoreUnavailableError saying so, and is not read."""
+    path = public_dir / "progress.db"
+    filled(path)
+    path.chmod(0)
+    raised = unprivileged(lambda: SQLiteStore(path, read_only=True).close())
+    assert "StoreUnavailableError" in raised.classes, raised
+    assert "unable to open database file" in raised.message
+    assert "-shm" not in raised.message
+
+
+# --- corrupt files ------------------------------------------------------------------------------
+
+
+def many_pages(path):
+    """A closed store whose tables span many pages: 150 users, and user u awarded on 150 days."""
+    clock = FakeClock(START)
+    with SQLiteStore(path, synchronous="OFF") as store:
+        svc = ProgressionService(store, clock=clock)
+        for number in range(150):
+            svc.award(f"user{number:03}", "create_scene")
+        for number in range(150):
+            svc.award("u", "create_scene", key=f"k{number}")
+            clock.advance(days=1)
+
+
+def garbage(size, seed=0):
+    return random.Random(seed).randbytes(size)
+
+
+def corrupt_last_leaves(path):
+    """Garbage over the last leaf page of each table: reads fail midway, after the first rows."""
+    rows = raw(path, "SELECT name, max(pageno) FROM dbstat WHERE pagetype = 'leaf' GROUP BY name")
+    (page_size,) = raw(path, "PRAGMA page_size")[0]
+    with open(path, "r+b") as file:
+        for name, page in rows:
+            if name in ("mikoshi_progress", "mikoshi_ledger"):
+                file.seek((page - 1) * page_size)
+                file.write(garbage(page_size, page))
+
+
+def garbage_after_header(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + garbage(len(data) - 100))
+
+
+def truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def not_a_database(path):
+    path.write_bytes(garbage(len(path.read_bytes())))
+
+
+def reads(store):
+    """Every read of the store and of the service over it."""
+    svc = service(store)
+    caps = {1: 150}
+    return {
+        "ledger": lambda: store.ledger("u"),
+        "replay": lambda: svc.replay("u"),
+        "state": lambda: svc.state("u"),
+        "state of another": lambda: svc.state("user149"),
+        "most active": lambda: store.most_active_users(caps, START),
+        "at cap": lambda: store.users_at_daily_cap(caps, START),
+        "schema": store.check_schema,
+    }
+
+
+def outcome(call):
+    """``"ok"``, or the class of the library's error raised and of its driver cause."""
+    try:
+        call()
+    except StoreError as exc:
+        return type(exc), type(exc.__cause__)
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    "corrupt", [corrupt_last_leaves, garbage_after_header, truncated, not_a_database]
+)
+@pytest.mark.parametrize("when", ["before opening", "while open"])
+@pytest.mark.parametrize("read_only", [False, True], ids=["writable", "read-only"])
+def test_corrupt_file_raises_store_errors(path, corrupt, when, read_only):
+    """Reading a corrupt file (also midway through fetching rows) raises StoreError, never raw."""
+    many_pages(path)
+    options = {"create": False, **({"read_only": True} if read_only else {})}
+    if when == "before opening":
+        corrupt(path)
+        opened = outcome(lambda: SQLiteStore(path, **options).close())
+        if opened != "ok":  # found out on opening, as it should be
+            assert corrupt is not corrupt_last_leaves
+            assert issubclass(opened[1], sqlite3.DatabaseError)
+            return
+    with SQLiteStore(path, **options) as store:
+        if when == "while open":
+            corrupt(path)
+        outcomes = {name: outcome(read) for name, read in reads(store).items()}
+    failed = {name for name, result in outcomes.items() if result != "ok"}
+    assert all(issubclass(outcomes[name][1], sqlite3.DatabaseError) for name in failed)
+    assert {"ledger", "replay", "most active", "at cap"} <= failed
+    if corrupt is corrupt_last_leaves:
+        assert "schema" not in failed
+
+
+# --- 64-bit bounds ------------------------------------------------------------------------------
+
+
+def legacy_row(path, user, **columns):
+    """Insert a raw state row, as the platform or an older version might have left it."""
+    names = ", ".join(["user_id", *columns])
+    marks = ", ".join("?" * (len(columns) + 1))
+    raw(path, f"INSERT INTO mikoshi_progress ({names}) VALUES ({marks})", (user, *columns.values()))
+
+
+def test_state_at_the_64_bit_bound_round_trips(store, path):
+    """An award landing exactly on 2**63 - 1 EXP is stored as an integer, read back, replayed."""
+    legacy_row(path, "max", exp=MAX_COUNT - 15, level=6, daily_action_counts='{"forked": 3}')
+    svc = service(store)
+    result = svc.award("max", "create_scene", key="k")
+    assert (result.exp_added, result.state.exp) == (15, MAX_COUNT)
+    assert raw(path, "SELECT exp, typeof(exp) FROM mikoshi_progress") == [(MAX_COUNT, "integer")]
+    assert svc.state("max").exp == MAX_COUNT
+    assert [(e.kind.value, e.state_after.exp) for e in store.ledger("max")] == [
+        ("import", MAX_COUNT - 15),
+        ("day", MAX_COUNT - 15),
+        ("award", MAX_COUNT),
+    ]
+    assert svc.replay("max").matches
+    assert [a.user_id for a in store.most_active_users({1: 150}, START)] == ["max"]
+
+
+def test_award_past_the_64_bit_bound_stores_nothing(store, path):
+    """An award that would pass 2**63 - 1 EXP raises StateError: no state, version or entry kept."""
+    legacy_row(path, "max", exp=MAX_COUNT - 1, level=6)
+    before = raw(path, "SELECT * FROM mikoshi_progress")
+    for key in ("k", None):
+        with pytest.raises(StateError, match="exp"):
+            service(store).award("max", "create_scene", key=key)
+    assert raw(path, "SELECT * FROM mikoshi_progress") == before
+    assert store.ledger("max") == []
+    assert service(store).state("max").exp == MAX_COUNT - 1
+
+
+@pytest.mark.parametrize(
+    ("column", "stored", "reads_as"),
+    [
+        ("exp", 45.0, {"exp": 45}),
+        ("exp", 1e30, None),
+        ("exp", 2.0**63, None),
+        ("exp", "99999999999999999999", None),
+        ("level", 2**40, None),
+        ("daily_exp_gained", 2.5, {"daily_exp_gained": 0}),
+        ("daily_action_counts", '{"forked": 1e400}', {"daily_action_counts": {}}),
+        ("daily_action_counts", '{"forked": 99999999999999999999}', None),
+        ("version", 1.5, {}),
+    ],
+    ids=repr,
+)
+def test_legacy_numbers_beyond_64_bits(store, path, column, stored, reads_as):
+    """A REAL or huge stored number reads normalised, or raises a StoreError naming the user."""
+    legacy_row(path, "old", **{column: stored})
+    svc = service(store)
+    monitored = store.most_active_users({1: 150}, datetime(2000, 1, 1, tzinfo=UTC))
+    assert monitored == []  # the row opened no day: skipped, whatever it holds
+    if reads_as is None:
+        with pytest.raises(StoreError, match="'old'") as caught:
+            svc.state("old")
+        assert not isinstance(caught.value, StoreUnavailableError)
+    else:
+        state = svc.state("old")
+        assert {name: getattr(state, name) for name in reads_as} == reads_as
+    if reads_as is None or column == "version":
+        with pytest.raises(StoreError, match="'old'"):
+            svc.award("old", "create_scene")
+        assert store.ledger("old") == []
+    else:
+        assert svc.award("old", "create_scene").exp_added == 15
+
+
+def test_a_file_of_an_earlier_release_is_upgraded_on_opening(path):
+    """A file made before ledgers recorded actor and target, and before request keys,
+    gains both when a store opens it; its history stays and new awards record the actor."""
+    filled(path)
+    raw(path, "ALTER TABLE mikoshi_ledger DROP COLUMN actor")
+    raw(path, "ALTER TABLE mikoshi_ledger DROP COLUMN target")
+    raw(path, "DROP TABLE mikoshi_request_keys")
+    with SQLiteStore(path, create=False) as old:
+        report = old.check_schema()
+        assert report.missing_tables == ("mikoshi_request_keys",)
+        assert report.missing_columns == ("mikoshi_ledger.actor", "mikoshi_ledger.target")
+    with SQLiteStore(path) as store:
+        assert store.check_schema().ok
+        svc = service(store)
+        assert [e.actor for e in svc.ledger("u")] == [None, None, None]
+        svc.award("u", "forked", actor_id="fan", target="character:1")
+        assert svc.ledger("u")[-1].actor == "fan"
+        assert svc.replay("u").matches
+        assert store.claim_key("fan", "k", "request", START) == "request"

@@ -83,7 +83,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    with opened_store(args) as store:
+    with opened_store(args, read_only=True) as store:
         ledgers = [(user, store.ledger(user)) for user in args.user]
     if args.json:
         for _, entries in ledgers:

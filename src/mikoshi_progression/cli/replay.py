@@ -106,7 +106,7 @@ def _from_ledger(
 
 def _from_store(args: argparse.Namespace, config: ProgressionConfig) -> list[_Replayed]:
     replayed = []
-    with opened_store(args) as store:
+    with opened_store(args, read_only=True) as store:
         service = ProgressionService(store, config=config)
         for user in dict.fromkeys(args.user):
             report = service.replay(user)

@@ -136,7 +136,7 @@ def _run_init(args: argparse.Namespace) -> int:
 
 def _run_check(args: argparse.Namespace) -> int:
     url = display_url(args.store)
-    with opened_store(args, needs_tables=False) as store:
+    with opened_store(args, needs_tables=False, read_only=True) as store:
         report = store.check_schema() if isinstance(store, SchemaStore) else None
     if report is None:
         if args.json:

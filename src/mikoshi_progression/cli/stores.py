@@ -4,7 +4,10 @@ The commands that work on a database (``schema init|check``, ``ledger``,
 ``replay --store``) take the same options, added by :func:`add_store_options`,
 and open the store with :func:`opened_store`, which turns every way opening can
 fail into a one-line :class:`CliError` with the right exit code: a URL no store
-handles or a missing SQLite file (2), a missing ``[postgres]`` extra (3). A
+handles or a missing SQLite file (2), a missing ``[postgres]`` extra (3). The
+commands that only read (``schema check``, ``ledger``, ``replay --store``) open a
+SQLite file read-only, so they work on a file they cannot write and never change
+it. A
 :class:`~mikoshi_progression.StoreError` raised later (the server is down, a
 connection broke) is left to ``main``, which prints it and exits 4.
 """
@@ -91,9 +94,9 @@ def _sqlite_file(url: str) -> str | None:
     return None if path in ("", ":memory:") else path
 
 
-def _options(args: argparse.Namespace, scheme: str) -> dict[str, Any]:
+def _options(args: argparse.Namespace, scheme: str, *, read_only: bool) -> dict[str, Any]:
     """The store's keyword options: never create tables on opening (``schema init`` does
-    that explicitly, to report what it created)."""
+    that explicitly, to report what it created); a SQLite file opened read-only if asked."""
     given = {
         "--pg-schema": getattr(args, "pg_schema", None),
         "--users-table": getattr(args, "users_table", None),
@@ -103,7 +106,9 @@ def _options(args: argparse.Namespace, scheme: str) -> dict[str, Any]:
         for option, value in given.items():
             if value is not None:
                 raise CliError(f"{option} is only for postgresql:// stores")
-        return {} if scheme == "memory" else {"create": False}
+        if scheme == "memory":
+            return {}
+        return {"create": False, "read_only": True} if read_only else {"create": False}
     if given["--id-column"] is not None and given["--users-table"] is None:
         raise CliError("--id-column needs --users-table")
     options: dict[str, Any] = {"create": False}
@@ -122,6 +127,7 @@ def opened_store(
     *,
     must_exist: bool = True,
     needs_tables: bool = True,
+    read_only: bool = False,
 ) -> Iterator[ProgressStore]:
     """The store ``args.store`` names, closed when the block exits.
 
@@ -131,11 +137,13 @@ def opened_store(
             create an empty one.
         needs_tables: Refuse a store whose tables are missing (exit 4, with a hint
             to run ``schema init``) rather than fail on the first query.
+        read_only: The command only reads: open a SQLite file read-only (other
+            stores, and an in-memory SQLite database, as usual).
     """
     url: str = args.store
     scheme = store_scheme(url)
-    options = _options(args, scheme)
     path = _sqlite_file(url) if scheme == "sqlite" else None
+    options = _options(args, scheme, read_only=read_only and path is not None)
     if path is not None:
         if must_exist and not Path(path).is_file():
             raise CliError(f"--store {url}: no such database file: {path}")

@@ -26,6 +26,7 @@ from .base import (
     Snapshot,
     StaleSnapshotError,
     StaleVersionError,
+    StateReader,
     StoredFormStore,
     StoreTransaction,
     UserActivity,
@@ -49,6 +50,7 @@ __all__ = [
     "SnapshotCacheInfo",
     "StaleSnapshotError",
     "StaleVersionError",
+    "StateReader",
     "StoreTransaction",
     "StoredFormStore",
     "UserActivity",
@@ -59,7 +61,8 @@ __all__ = [
 def open_store(url: str, **options: Any) -> ProgressStore:
     """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``.
 
-    ``options`` go to the store's constructor.
+    ``options`` go to the store's constructor: ``open_store("sqlite:///progress.db",
+    read_only=True)`` opens a SQLite file read-only.
 
     Raises:
         UnsupportedStoreError: the scheme is none of those.

@@ -6,8 +6,8 @@ ledger entries and remembers idempotency keys (the ledger is the key record: a
 key is unique per user and kind). It decides nothing: every rule lives in the
 pure core and every decision in :class:`~mikoshi_progression.service.ProgressionService`.
 
-Optional capabilities (monitoring queries, schema checks) are separate small
-protocols, so a third-party adapter implements only what it can.
+Optional capabilities (monitoring queries, schema checks, lock-free state reads)
+are separate small protocols, so a third-party adapter implements only what it can.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "Snapshot",
     "StaleSnapshotError",
     "StaleVersionError",
+    "StateReader",
     "StoreTransaction",
     "StoredFormStore",
     "UserActivity",
@@ -290,6 +291,19 @@ class SchemaStore(Protocol):
     """Optional: stores that can report what of their schema is missing."""
 
     def check_schema(self) -> SchemaReport: ...
+
+
+@runtime_checkable
+class StateReader(Protocol):
+    """Optional: stores that read a user's state without a write transaction's lock.
+
+    ``ProgressionService.state`` (and so ``replay``) uses it when a store offers it,
+    so a pure read never waits behind writers.
+    """
+
+    def read_state(self, user_id: str) -> ProgressState:
+        """The user's committed state, legacy values normalised (a new user's if unknown)."""
+        ...
 
 
 @runtime_checkable

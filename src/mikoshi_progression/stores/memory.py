@@ -78,6 +78,13 @@ class InMemoryStore:
             yield tx
             tx.commit()
 
+    def read_state(self, user_id: str) -> ProgressState:
+        """The user's committed state (a new user's if unknown)."""
+        user_id = check_id(user_id)
+        with self._lock_for(user_id):
+            record = self._users.get(user_id)
+            return record.state if record else ProgressState()
+
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         user_id = check_id(user_id)
         with self._lock_for(user_id):

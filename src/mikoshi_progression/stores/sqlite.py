@@ -9,6 +9,8 @@ or any other). The write is still version-checked (``UPDATE ... WHERE version
 a unique index on the ledger, raises :class:`StaleVersionError`, so the service
 reloads and returns the first result. The file runs in WAL mode, so readers are
 never blocked by the writer, and waits up to ``timeout`` seconds for the lock.
+``read_only=True`` opens an existing file for reading only, even one this process
+cannot write.
 
 >>> from mikoshi_progression.service import ProgressionService
 >>> store = SQLiteStore(":memory:")
@@ -34,9 +36,10 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from ..days import require_aware
-from ..errors import StoreError, StoreUnavailableError
+from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
 from ..identity import check_id
 from ..state import STATE_FIELDS, ProgressState
 from ._rows import counts_to_json, state_from_row
@@ -81,7 +84,10 @@ _ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT"}
 _KEY_COLUMNS = ("scope", "key", "request", "at")
 _REQUEST_KEYS = (("scope", "key"),)
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CREATED = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+"([^"]+)"')
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
+_MAX_TIMEOUT = 2_000_000
 # Primary result codes meaning "not reachable now, may work later": the lock wait
 # timed out, the disk failed or is full, the file cannot be opened.
 _UNAVAILABLE = frozenset(
@@ -104,6 +110,11 @@ def _wrap(exc: sqlite3.Error, doing: str) -> StoreError:
     message = f"SQLite could not {doing}: {exc}"
     if isinstance(code, int) and code & 0xFF in _UNAVAILABLE:
         return StoreUnavailableError(message)
+    if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY:
+        return ReadOnlyStoreError(
+            f"{message} (the database cannot be written here: open it with read_only=True "
+            "to read it)"
+        )
     return StoreError(message)
 
 
@@ -197,6 +208,7 @@ class _Sql:
             f'SELECT user_id, {state} FROM "{progress}" '
             "WHERE substr(last_exp_reset_date, 1, 10) >= :day_floor"
         )
+        self.read_state = f'SELECT {state} FROM "{progress}" WHERE user_id = :user_id'
 
 
 class SQLiteStore:
@@ -209,6 +221,14 @@ class SQLiteStore:
     after forking, never before). ``":memory:"`` gives a private in-memory
     database on a single connection that transactions take turns on.
 
+    Reads take no write lock: :meth:`read_state` (what ``ProgressionService.state``
+    and ``replay`` use, see :class:`~mikoshi_progression.stores.StateReader`),
+    :meth:`ledger`, the monitoring queries and :meth:`check_schema` read what is
+    committed, never waiting for a writer. Opening reads the schema and takes the
+    write lock only to create what is missing. Every driver error, including one
+    met while fetching rows of a corrupt file, is raised as the library's
+    :class:`~mikoshi_progression.errors.StoreError`.
+
     Args:
         path: The database file (created if missing), or ``":memory:"``.
         timeout: Seconds to wait for another writer's lock before giving up with
@@ -219,10 +239,28 @@ class SQLiteStore:
             every committed award survive a power cut; ``"NORMAL"`` is faster and
             still never corrupts the file, but may lose the last commits then.
         pool_size: How many idle connections to keep for reuse.
-        create: Create the tables on opening if they are missing (default).
+        create: Create the tables and indexes on opening if any is missing
+            (default); a complete schema is only read.
+        read_only: Open an existing file read-only (``mode=ro``): nothing is ever
+            created or altered (not the file, its journal mode or a table; ``create``
+            is ignored), every read works, and every write (an award, a revocation,
+            a reset, :meth:`create_schema`) raises
+            :class:`~mikoshi_progression.errors.ReadOnlyStoreError`. It reads a file
+            it cannot write, in WAL mode too: as any SQLite reader of a WAL database
+            it uses the ``-shm`` and ``-wal`` files beside it, creating them where the
+            directory allows; where it does not, the file is read as immutable if
+            nobody can change it (read-only for everyone, or on a read-only file
+            system, with no ``-wal`` left), and refused with StoreUnavailableError
+            otherwise. Not for ``":memory:"``.
+
+    Attributes:
+        path: The database file, as given (``":memory:"`` in memory).
+        read_only: Whether the store was opened read-only.
 
     Raises:
-        StoreUnavailableError: the file cannot be opened (or created).
+        InvalidArgumentError: an option that cannot work (before anything is opened).
+        StoreUnavailableError: the file cannot be opened (or created; a read-only
+            store's file is never created).
         StoreError: it is not a database, or another SQLite failure.
     """
 
@@ -235,24 +273,26 @@ class SQLiteStore:
         synchronous: str = "FULL",
         pool_size: int = 8,
         create: bool = True,
+        read_only: bool = False,
     ) -> None:
-        if not _PREFIX.match(table_prefix):
-            raise ValueError(
-                f"table_prefix must be letters, digits and underscores, got {table_prefix!r}"
+        _check_options(
+            timeout=timeout, table_prefix=table_prefix, synchronous=synchronous, pool_size=pool_size
+        )
+        self.path = _checked_path(path)
+        if read_only and self.path == ":memory:":
+            raise InvalidArgumentError(
+                "read_only", "False for an in-memory database (it starts empty)", read_only
             )
-        mode = synchronous.upper()
-        if mode not in _SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {mode!r}")
-        if timeout < 0:
-            raise ValueError(f"timeout must not be negative, got {timeout}")
-        if pool_size < 0:
-            raise ValueError(f"pool_size must not be negative, got {pool_size}")
-        self.path = os.fspath(path) or ":memory:"
         self.timeout = timeout
         self.table_prefix = table_prefix
-        self._synchronous = mode
+        self.read_only = bool(read_only)
+        self._synchronous = synchronous.upper()
         self._pool_size = pool_size
         self._sql = _Sql(table_prefix)
+        self._schema_names = _created_names(self._sql.schema)
+        # A read-only store opens the file through a URI (see _connect_read_only).
+        self._uri = _read_only_uri(self.path) if self.read_only else ""
+        self._immutable = False
         self._lock = threading.Lock()
         self._writer = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
@@ -265,7 +305,7 @@ class SQLiteStore:
             self._shared = self._connect()
         else:
             self._idle.append(self._connect())
-        if create:
+        if create and not self.read_only:
             try:
                 self.create_schema()
             except BaseException:
@@ -307,8 +347,20 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
-        """Open ``user_id``'s transaction under the database's write lock."""
+        """Open ``user_id``'s transaction under the database's write lock.
+
+        A read-only store takes no lock: its transaction reads a snapshot of what
+        is committed, and its ``write`` raises :class:`ReadOnlyStoreError`.
+        """
         user_id = check_id(user_id)
+        if self.read_only:
+            with self._connection() as conn:
+                _execute(conn, "BEGIN", doing="begin a transaction")
+                try:
+                    yield _ReadOnlyTransaction(self._sql, conn, user_id)
+                finally:
+                    _rollback(conn)
+            return
         # Threads of this process queue on a lock of ours, woken as soon as it is
         # free; only one per process then polls SQLite's lock against other processes.
         self._check_fork()
@@ -332,6 +384,23 @@ class SQLiteStore:
         finally:
             self._writer.release()
 
+    def read_state(self, user_id: str) -> ProgressState:
+        """The user's committed state (a new user's if unknown), read without a lock.
+
+        A plain read in WAL mode: it never waits for a writer and sees only what is
+        committed. Legacy values are normalised as a transaction's ``load`` does.
+
+        Raises:
+            StoreError: the stored row cannot be read as a state (the message names
+                the user), or the database failed.
+        """
+        user_id = check_id(user_id)
+        with self._connection() as conn:
+            rows = _execute(
+                conn, self._sql.read_state, {"user_id": user_id}, doing="read a state"
+            ).fetchall()
+        return _stored_state(user_id, rows[0]) if rows else ProgressState()
+
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = check_id(user_id)
@@ -343,22 +412,46 @@ class SQLiteStore:
 
     def create_schema(self) -> None:
         """Create the tables and indexes that are missing, and add the ledger columns of
-        newer releases to an older file (safe to run twice)."""
+        newer releases to an older file (safe to run twice).
+
+        The schema is read first, without any lock: the database's write lock is
+        taken only when something is missing, so opening a complete store never
+        waits behind a writer in another process.
+
+        Raises:
+            ReadOnlyStoreError: the store was opened with ``read_only=True``.
+        """
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the SQLite store {self.path!r} is read-only: it cannot create its schema"
+            )
         with self._connection() as conn:
+            present = _execute(
+                conn,
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
+                doing="inspect the schema",
+            ).fetchall()
+            if set(self._schema_names) <= {name for (name,) in present} and set(
+                _ADDED_LEDGER_COLUMNS
+            ) <= self._ledger_columns(conn):
+                return
             _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             try:
                 for statement in self._sql.schema:
                     conn.execute(statement)
-                present = {
-                    row[1] for row in conn.execute(f'PRAGMA table_info("{self._sql.ledger}")')
-                }
+                columns = self._ledger_columns(conn)
                 for column, kind in _ADDED_LEDGER_COLUMNS.items():
-                    if column not in present:
+                    if column not in columns:
                         conn.execute(self._sql.add_column.format(column, kind))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 _rollback(conn)
                 raise _wrap(exc, "create the schema") from exc
+
+    def _ledger_columns(self, conn: sqlite3.Connection) -> set[str]:
+        """The ledger's columns (none if it does not exist)."""
+        query = f'PRAGMA table_info("{self._sql.ledger}")'
+        return {row[1] for row in _execute(conn, query, doing="inspect the schema").fetchall()}
 
     def check_schema(self) -> SchemaReport:
         """Report the tables, columns and unique indexes this store needs that are missing."""
@@ -400,7 +493,15 @@ class SQLiteStore:
 
     def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
-        the request it is tied to (one ``INSERT ... ON CONFLICT DO NOTHING``, then a read)."""
+        the request it is tied to (one ``INSERT ... ON CONFLICT DO NOTHING``, then a read).
+
+        Raises:
+            ReadOnlyStoreError: the store was opened with ``read_only=True``.
+        """
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the SQLite store {self.path!r} is read-only: it cannot claim a request key"
+            )
         params = {
             "scope": check_id(scope, "scope"),
             "key": check_id(key, "key"),
@@ -448,6 +549,8 @@ class SQLiteStore:
     # --- connections -------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
@@ -463,6 +566,54 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             conn.close()
             raise _wrap(exc, f"open {self.path!r}") from exc
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that can only read: the journal mode is left as it is, no table made.
+
+        ``mode=ro`` takes SQLite's usual shared locks, so the store reads safely beside
+        writers in other processes. A database in WAL mode needs its ``-shm`` (and
+        ``-wal``) file for that: SQLite creates it if it is missing and the directory
+        is writable, and reads through an existing one even where it cannot write it.
+        Where neither is possible (a WAL database in a read-only directory with no
+        ``-shm``), the file is opened ``immutable=1``, which reads it without locks or
+        WAL, but only when that is safe (see :func:`_unchangeable`): every commit is
+        in the file and nobody can change it. ``immutable`` on a file that can change
+        would read torn pages when a writer checkpoints into it, and beside a ``-wal``
+        holding commits would miss them; ``nolock`` has the first fault. Such a
+        database is refused with StoreUnavailableError rather than read wrongly.
+        """
+        try:
+            conn = sqlite3.connect(
+                self._uri,
+                uri=True,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _wrap(exc, f"open {self.path!r} read-only") from exc
+        try:
+            # The file is opened lazily: a first read tells whether it can be read.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except sqlite3.Error as exc:
+            conn.close()
+            code = getattr(exc, "sqlite_errorcode", 0) or 0
+            # What a file that exists and is readable fails with when its -shm is missing.
+            no_shm = code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+            if not no_shm or not os.access(self.path, os.R_OK):
+                raise _wrap(exc, f"open {self.path!r} read-only") from exc
+            if not self._immutable and _unchangeable(self.path):
+                self._immutable = True
+                self._uri += "&immutable=1"
+                return self._connect_read_only()
+            raise StoreUnavailableError(
+                f"SQLite could not open {self.path!r} read-only: {exc}. A database in WAL "
+                "mode is read through its -shm file, which is missing and cannot be created "
+                "in its directory: make the directory writable, or, if nothing writes the "
+                "database any more, make the file read-only for everyone (chmod a-w) with no "
+                "-wal, -shm or -journal file beside it"
+            ) from exc
         return conn
 
     @contextmanager
@@ -530,12 +681,12 @@ class _SQLiteTransaction:
         if row is None:
             return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
         *values, version, has_ledger = row
-        try:
-            state = state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
-        except (ValueError, TypeError) as exc:
+        state = _stored_state(self._user_id, values)
+        if not isinstance(version, int):  # a legacy row's REAL or text
             raise StoreError(
-                f"the stored state of user {self._user_id!r} is unreadable: {exc}"
-            ) from exc
+                f"the stored state of user {self._user_id!r} is unreadable: "
+                f"its version is not an integer: {version!r}"
+            )
         return Snapshot(
             state,
             version,
@@ -579,6 +730,49 @@ class _SQLiteTransaction:
             raise _wrap(exc, "write a state") from exc
 
 
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose fetches raise the library's errors, as its ``execute`` does.
+
+    SQLite reads rows as they are fetched, so a corrupt page can fail a fetch
+    long after ``execute`` returned.
+    """
+
+    doing = "read"
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.doing) from exc
+
+
+class _ReadOnlyTransaction(_SQLiteTransaction):
+    """A transaction of a read-only store: it loads, and refuses to write."""
+
+    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
+        raise ReadOnlyStoreError(
+            f"the SQLite store is read-only: user {self._user_id!r} cannot be written"
+        )
+
+
 def _execute(
     conn: sqlite3.Connection,
     sql: str,
@@ -586,10 +780,21 @@ def _execute(
     *,
     doing: str,
 ) -> sqlite3.Cursor:
+    """Run ``sql``; a driver error, now or while fetching its rows, becomes the library's."""
     try:
-        return conn.execute(sql, params)
+        cursor = conn.cursor(_Cursor)
+        cursor.doing = doing
+        return cursor.execute(sql, params)
     except sqlite3.Error as exc:
         raise _wrap(exc, doing) from exc
+
+
+def _stored_state(user_id: str, values: Sequence[object]) -> ProgressState:
+    """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
+    try:
+        return state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -659,6 +864,73 @@ def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
         )
     except (ValueError, TypeError) as exc:
         raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+
+
+def _checked_path(path: object) -> str:
+    """``path`` as a string (``":memory:"`` for an empty one), if it can name a file."""
+    try:
+        text = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        text = None
+    if not isinstance(text, str) or "\0" in text:
+        raise InvalidArgumentError("path", "a file path (str or os.PathLike) or ':memory:'", path)
+    return text or ":memory:"
+
+
+def _check_options(
+    *, timeout: object, table_prefix: object, synchronous: object, pool_size: object
+) -> None:
+    """Refuse options that cannot work, before anything is opened."""
+    if not isinstance(table_prefix, str) or not _PREFIX.match(table_prefix):
+        raise InvalidArgumentError(
+            "table_prefix",
+            "letters, digits and underscores, not starting with a digit",
+            table_prefix,
+        )
+    if not isinstance(synchronous, str) or synchronous.upper() not in _SYNCHRONOUS:
+        raise InvalidArgumentError("synchronous", f"one of {', '.join(_SYNCHRONOUS)}", synchronous)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 <= timeout <= _MAX_TIMEOUT
+    ):
+        raise InvalidArgumentError(
+            "timeout", f"a number of seconds from 0 to {_MAX_TIMEOUT:,}", timeout
+        )
+    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
+        raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
+
+
+def _created_names(statements: Sequence[str]) -> tuple[str, ...]:
+    """The tables and indexes that ``CREATE ... IF NOT EXISTS`` statements create."""
+    return tuple(
+        match.group(1)
+        for statement in statements
+        if (match := _CREATED.match(statement.strip())) is not None
+    )
+
+
+def _read_only_uri(path: str) -> str:
+    """The URI that opens ``path`` read-only: SQLite never creates or writes the file."""
+    return "file:" + quote(os.path.abspath(path), safe="/") + "?mode=ro"
+
+
+def _unchangeable(path: str) -> bool:
+    """Whether the database at ``path`` can be read as ``immutable``: nobody can change it.
+
+    Every commit is in the file (no ``-wal``, ``-shm`` or ``-journal`` beside it:
+    while any connection has a WAL database open, its ``-wal`` exists), and no
+    process can write it short of the superuser or a ``chmod``: it sits on a
+    read-only file system, or the file has no write permission for anyone.
+    """
+    if any(os.path.lexists(path + suffix) for suffix in ("-wal", "-shm", "-journal")):
+        return False
+    try:
+        if hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY:
+            return True
+        return not os.stat(path).st_mode & 0o222
+    except OSError:
+        return False
 
 
 def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
