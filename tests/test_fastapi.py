@@ -852,6 +852,15 @@ def test_a_retry_after_the_creator_changed_pays_the_first_creator_once():
     assert api.awards("bob") == []
 
 
+def test_a_key_claimed_outside_the_router_is_409(creator_api):
+    """A key the backend claimed for something else in the caller's namespace is another
+    request to the router: 409, nothing paid."""
+    creator_api.service.claim_key("bob", "k", "refund of order 7")
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    assert creator_api.gain(like, user="bob", key="k").status_code == 409
+    assert creator_api.awards("alice") == []
+
+
 def test_two_fans_may_send_the_same_key_to_one_creator(creator_api):
     """Keys are the caller's: the same header from two fans is two likes."""
     like = {"action": "character_liked", "target_type": "character", "target_id": 1}

@@ -603,8 +603,16 @@ def _claim(
     named = service.claim_key(actor, header, request)
     if named == request:
         return recipient
-    first = json.loads(named)
-    if first.get("action") != action or first.get("target") != target:
+    try:
+        first = json.loads(named)
+    except ValueError:
+        first = None  # claimed by something else than this router: another request
+    if (
+        not isinstance(first, dict)
+        or first.get("action") != action
+        or first.get("target") != target
+        or not isinstance(first.get("recipient"), str)
+    ):
         raise _key_reused()
     return str(first["recipient"])
 
