@@ -34,9 +34,12 @@ from mikoshi_progression import (
     apply_events,
     award_exp_with_limits,
     config_problems,
+    is_new_day,
     load_config,
+    next_reset_at,
     revoke_exp,
 )
+from mikoshi_progression.days import EARLIEST_MOMENT, LATEST_MOMENT
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.state import MAX_COUNT
 from mikoshi_progression.stores import InMemoryStore, LedgerEntry, open_store
@@ -243,3 +246,66 @@ def test_argument_error_type():
     """InvalidArgumentError is the base of id and moment errors."""
     assert issubclass(InvalidIdError, InvalidArgumentError)
     assert issubclass(InvalidMomentError, InvalidArgumentError)
+
+
+# --- 4. the ends of time, in every zone ---------------------------------------------------
+
+_OUTSIDE = [
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(1899, 12, 31, 23, 59, tzinfo=UTC),
+    datetime(9000, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+]
+_ZONES = ["UTC", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+
+
+def _zoned(zone: str) -> ProgressionConfig:
+    data = DEFAULT_CONFIG.to_dict()
+    data["reset_timezone"], data["reset_hour"] = zone, 4
+    return ProgressionConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("zone", _ZONES)
+@pytest.mark.parametrize("now", _OUTSIDE, ids=lambda m: m.isoformat()[:10])
+def test_moments_outside_the_supported_years_are_refused_never_overflowed(zone, now):
+    """Item 4: at the ends of datetime's range a time-zone shift overflows; every entry
+    point refuses such a moment with InvalidMomentError instead, for a new user and for
+    one with a day open, in zones east and west of UTC."""
+    config = _zoned(zone)
+    opened = award_exp_with_limits(ProgressState(), "create_scene", now=NOW, config=config).state
+    for state in (ProgressState(), opened):
+        for action in ("create_scene", "daily_chat", "no_such_action"):
+            with pytest.raises(InvalidMomentError):
+                award_exp_with_limits(state, action, now=now, config=config)
+            with pytest.raises(InvalidMomentError):
+                apply_events(state, [(NOW, "create_scene"), (now, action)], config)
+        with pytest.raises(InvalidMomentError):
+            is_new_day(state, now=now, config=config)
+        with pytest.raises(InvalidMomentError):
+            next_reset_at(state, now=now, config=config)
+
+
+@pytest.mark.parametrize("zone", _ZONES)
+def test_the_first_and_last_supported_instants_award_and_reset(zone):
+    """The range's own ends award, and their resets_at is reckoned without overflow."""
+    config = _zoned(zone)
+    for now in (EARLIEST_MOMENT, LATEST_MOMENT):
+        result = award_exp_with_limits(ProgressState(), "daily_chat", now=now, config=config)
+        assert result.exp_added == 20
+        assert result.resets_at > now
+        assert ProgressState.from_dict(result.state.to_dict()) == result.state
+
+
+def test_a_moment_just_past_the_range_never_enters_a_state():
+    """A moment past the last supported instant may still be the same day as a stored one
+    (east of UTC), but it never becomes a state's moment: a chat stamped with it, like a
+    day opened at it, is refused."""
+    config = _zoned("Pacific/Kiritimati")
+    last = datetime(8999, 12, 31, 20, tzinfo=UTC)
+    state = award_exp_with_limits(ProgressState(), "create_scene", now=last, config=config).state
+    beyond = datetime(9000, 1, 1, 9, tzinfo=UTC)  # still 1 January 9000 in Kiritimati
+    assert award_exp_with_limits(state, "create_scene", now=beyond, config=config).success
+    with pytest.raises(InvalidMomentError):
+        award_exp_with_limits(state, "daily_chat", now=beyond, config=config)
+    with pytest.raises(InvalidMomentError):
+        apply_events(state, [(beyond, "daily_chat")], config)

@@ -14,24 +14,37 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidArgumentError, InvalidMomentError
 
-__all__ = ["FIRST_YEAR", "LAST_YEAR", "DayBoundary", "is_supported_moment", "require_aware"]
+__all__ = [
+    "EARLIEST_MOMENT",
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "LATEST_MOMENT",
+    "DayBoundary",
+    "is_supported_moment",
+    "require_aware",
+]
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "utc"})
 
 FIRST_YEAR = 1900
-"""The earliest year of a moment the library takes."""
+"""The earliest year of a moment the library takes (from its first instant, UTC)."""
 LAST_YEAR = 8999
-"""The latest year of a moment the library takes.
+"""The latest year of a moment the library takes (to its last instant, UTC).
 
 Far enough inside ``datetime``'s own range (years 1 to 9999) that no day boundary,
 time-zone shift or clock tolerance computed from a supported moment can overflow."""
 
-_SUPPORTED = f"an aware datetime from year {FIRST_YEAR} to {LAST_YEAR}"
+EARLIEST_MOMENT = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+"""The first supported instant."""
+LATEST_MOMENT = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""The last supported instant."""
+
+_SUPPORTED = f"an aware datetime from year {FIRST_YEAR} to {LAST_YEAR} (UTC)"
 
 
 def is_supported_moment(moment: datetime) -> bool:
-    """Whether an aware ``moment``'s year (as written) is within ``FIRST_YEAR..LAST_YEAR``."""
-    return FIRST_YEAR <= moment.year <= LAST_YEAR
+    """Whether aware ``moment`` lies from :data:`EARLIEST_MOMENT` to :data:`LATEST_MOMENT`."""
+    return EARLIEST_MOMENT <= moment <= LATEST_MOMENT
 
 
 def require_aware(moment: datetime, name: str = "now") -> datetime:
@@ -49,7 +62,7 @@ def require_aware(moment: datetime, name: str = "now") -> datetime:
             f"timezone-aware (for example datetime.now(timezone.utc)), "
             f"not naive {moment.isoformat()}",
         )
-    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+    if not EARLIEST_MOMENT <= moment <= LATEST_MOMENT:
         raise InvalidMomentError(name, _SUPPORTED, moment)
     return moment
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, overload
 from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
-from .days import FIRST_YEAR, LAST_YEAR, require_aware
+from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .errors import InvalidArgumentError, SelfAwardError, StateError
 from .identity import check_id, check_optional_id
 from .results import AwardResult, Outcome
@@ -43,6 +43,8 @@ _ACTION_LIMIT = Outcome.ACTION_LIMIT
 _DAILY_CAP = Outcome.DAILY_CAP
 _INVALID = Outcome.INVALID_ACTION
 _EMPTY = EMPTY_COUNTS
+_EARLIEST = EARLIEST_MOMENT
+_LATEST = LATEST_MOMENT
 
 
 def check_actor(
@@ -120,22 +122,33 @@ def award_exp_with_limits(
         InvalidMomentError: ``now`` is naive, or outside the supported years.
         StateError: the award would take EXP past 2**63 - 1.
     """
-    if getattr(now, "tzinfo", None) is None or not FIRST_YEAR <= now.year <= LAST_YEAR:
+    if getattr(now, "tzinfo", None) is None:
         require_aware(now)
     try:
         rule = config._rule_table.get(action)
     except TypeError:  # unhashable: no action name at all
         raise _not_an_action(action) from None
     if rule is None:
+        if not _EARLIEST <= now <= _LATEST:  # resets_at is reckoned from it
+            require_aware(now)
         return _build_result(action, _INVALID, 0, state.level, state, now, config)
     reward, limit, cap_exempt = rule
-    # open_day(), inlined: a call frame here is a tenth of an award's cost.
+    # open_day(), inlined: a call frame here is a tenth of an award's cost. ``now``'s
+    # years are checked where it can enter a state (a day's opening, a chat's stamp):
+    # otherwise it lies within a day or the clock tolerance of a checked moment.
     last = state.last_exp_reset_date
-    if (
-        last is None
-        or config._is_later_day(now, last)
-        or (now < last and last - now > config._max_skew)  # a clock fault
-    ):
+    try:
+        opens = (
+            last is None
+            or (now < last and last - now > config._max_skew)  # a clock fault
+            or config._is_later_day(now, last)
+        )
+    except OverflowError:  # a moment so far out that a time-zone shift overflows
+        require_aware(now)
+        raise
+    if opens:
+        if not _EARLIEST <= now <= _LATEST:
+            require_aware(now)
         today = _build_state(state.exp, state.level, 0, now, _EMPTY, state.last_chat_date)
     else:
         today = state
@@ -166,13 +179,20 @@ def award_exp_with_limits(
     # Always a MappingProxyType over a dict; its copy() is five times faster than dict().
     new_counts: dict[str, int] = counts.copy()  # type: ignore[attr-defined]
     new_counts[action] = count + 1
+    last_chat: datetime | None
+    if action == DAILY_CHAT:
+        if not _EARLIEST <= now <= _LATEST:
+            require_aware(now)
+        last_chat = now
+    else:
+        last_chat = today.last_chat_date
     new_state = _build_state(
         exp,
         new_level,
         gained,
         today.last_exp_reset_date,
         MappingProxyType(new_counts),
-        now if action == DAILY_CHAT else today.last_chat_date,
+        last_chat,
     )
     outcome = _AWARDED if added == reward else _PARTIAL
     return _build_result(action, outcome, added, level, new_state, now, config)
@@ -359,6 +379,7 @@ def apply_events(
     thresholds = config._thresholds
     can_drop = config.levels_can_drop
     max_skew = config._max_skew
+    earliest, latest = _EARLIEST, _LATEST
     day = None if last_reset is None else day_of(last_reset)
     # An event before this moment finds the day stamped beyond the clock tolerance.
     fault_before = None if last_reset is None else last_reset - max_skew
@@ -367,7 +388,10 @@ def apply_events(
     empty: dict[str, int] = {}
 
     for now, action in events:
-        if getattr(now, "tzinfo", None) is None or not FIRST_YEAR <= now.year <= LAST_YEAR:
+        try:
+            if now.tzinfo is None:
+                require_aware(now)
+        except AttributeError:  # not a datetime at all
             require_aware(now)
         previous = level
         added = 0
@@ -376,11 +400,20 @@ def apply_events(
         except TypeError:
             raise _not_an_action(action) from None
         if rule is None:
+            if not earliest <= now <= latest:  # the result is reckoned from it
+                require_aware(now)
             outcome = _INVALID
         else:
             reward, limit, cap_exempt = rule
-            today = day_of(now)
+            try:
+                today = day_of(now)
+            except OverflowError:  # so far out that a time-zone shift overflows
+                require_aware(now)
+                raise
             if day is None or today > day or now < fault_before:  # type: ignore[operator]
+                # As in award_exp_with_limits, years are checked where a moment is kept.
+                if not earliest <= now <= latest:
+                    require_aware(now)
                 day = today
                 gained = 0
                 counts = empty
@@ -408,6 +441,8 @@ def apply_events(
                 counts = counts.copy()  # a new dict: recorded ones are never mutated
                 counts[action] = count + 1
                 if action == DAILY_CHAT:
+                    if not earliest <= now <= latest:
+                        require_aware(now)
                     last_chat = now
         record(
             (

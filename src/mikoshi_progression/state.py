@@ -12,7 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from .days import FIRST_YEAR, LAST_YEAR
+from .days import FIRST_YEAR, LAST_YEAR, is_supported_moment
 from .errors import StateError, describe_value
 
 __all__ = ["EMPTY_COUNTS", "MAX_COUNT", "STATE_FIELDS", "ProgressState"]
@@ -149,9 +149,10 @@ def _check_moment(name: str, value: object) -> None:
         raise StateError(
             name, f"must be timezone-aware, got naive {value.isoformat()} (attach a tzinfo)"
         )
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+    if not is_supported_moment(value):
         raise StateError(
-            name, f"must lie in the years {FIRST_YEAR} to {LAST_YEAR}, got {value.isoformat()}"
+            name,
+            f"must lie in the years {FIRST_YEAR} to {LAST_YEAR} (UTC), got {value.isoformat()}",
         )
 
 

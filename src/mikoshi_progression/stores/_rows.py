@@ -25,7 +25,7 @@ import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from ..days import FIRST_YEAR, LAST_YEAR
+from ..days import FIRST_YEAR, LAST_YEAR, is_supported_moment
 from ..state import ProgressState
 
 __all__ = ["counts_from_db", "counts_to_json", "moment_from_db", "state_from_row"]
@@ -86,7 +86,8 @@ def moment_from_db(value: object) -> datetime | None:
     if isinstance(value, date) and not FIRST_YEAR <= value.year <= LAST_YEAR:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment if moment.utcoffset() is None or is_supported_moment(moment) else None
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
     raise TypeError(f"not a timestamp or date: {value!r}")
