@@ -351,7 +351,7 @@ class PostgresStore:
         return _PostgresTransaction(self, check_id(user_id))
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
-        user_id = check_id(user_id)
+        user_id = self.check_user_id(user_id)
         with self._connection() as conn:
             rows = _fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [_entry_from_row(user_id, row) for row in rows]
