@@ -477,6 +477,7 @@ def test_a_level_beyond_the_table_takes_the_last_cap_in_both_paths():
     config = small_table()
     result = award(state, "forked", config=config)
     assert (result.exp_added, result.outcome, result.daily_exp_cap) == (5, Outcome.PARTIAL, 300)
+    assert result.to_dict()["progress"]["level_name"] == "Three"
     assert result.remaining_exp == 0
     final, results = apply_events(state, [(DAY1, "forked"), (DAY1, "forked")], config)
     assert [r.exp_added for r in results] == [5, 0]
