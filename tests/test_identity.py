@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mikoshi_progression import DEFAULT_CONFIG, ActionRule, ProgressionConfig, SelfAwardError
-from mikoshi_progression.errors import InvalidArgumentError, InvalidIdError
+from mikoshi_progression.errors import InvalidArgumentError, InvalidIdError, describe_value
 from mikoshi_progression.identity import MAX_ID_LENGTH, check_id, check_optional_id
 from mikoshi_progression.rules import check_actor
 
@@ -96,6 +96,7 @@ def test_unprintable_characters_are_refused_by_code_point(value, code_point):
     """Control, format, separator, surrogate and private-use characters are named in the error."""
     error = refused(value)
     assert error.expected == f"{PRINTABLE} (it holds the unprintable character {code_point})"
+    assert str(error) == f"user_id: must be {error.expected}, got {describe_value(value)}"
 
 
 @pytest.mark.parametrize("value", [" a", "a ", " ", "  b  ", " é", "é "])

@@ -24,6 +24,7 @@ from mikoshi_progression import (
     reset_daily_limits_if_needed,
     revoke_exp,
 )
+from mikoshi_progression.days import require_aware
 from mikoshi_progression.errors import InvalidArgumentError, InvalidMomentError
 
 DAY1 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -572,14 +573,17 @@ def test_revoke_refuses_anything_but_a_non_negative_integer(amount, got):
 )
 def test_both_award_paths_refuse_naive_unsupported_and_non_moments(now):
     """award_exp_with_limits and apply_events take only aware datetimes from 1900 to 8999."""
+    with pytest.raises(InvalidMomentError) as reference:
+        require_aware(now)
     with pytest.raises(InvalidMomentError) as info:
         award_exp_with_limits(ProgressState(), "forked", now=now)
-    assert info.value.field == "now"
+    assert str(info.value) == str(reference.value)
     with pytest.raises(InvalidMomentError) as info:
         apply_events(ProgressState(), [(DAY1, "forked"), (now, "forked")])
-    assert info.value.field == "now"
-    with pytest.raises(InvalidMomentError):
+    assert str(info.value) == str(reference.value)
+    with pytest.raises(InvalidMomentError) as info:
         apply_events(ProgressState(), [(now, "no_such_action")])
+    assert str(info.value) == str(reference.value)
 
 
 @pytest.mark.parametrize(
