@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from mikoshi_progression import (
     config_problems,
     load_config,
 )
+from mikoshi_progression.config import read_data_file
 from mikoshi_progression.errors import UnknownFeatureError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,3 +302,367 @@ def test_reset_timezone_and_hour_move_the_day_boundary():
     assert boundary.is_later_day(after, before)
     assert not boundary.is_later_day(before, datetime(2026, 5, 1, 0, 0, tzinfo=UTC))
     assert boundary.next_reset(before) == after
+
+
+ALL_KEYS = (
+    "levels, actions, daily_exp_caps, features, reset_timezone, reset_hour, levels_can_drop, "
+    "max_clock_skew_minutes"
+)
+LEVEL_TABLE = "must be a table with number, name, unlock, exp_required"
+
+
+def minimal() -> dict:
+    """The default table with only the three required keys."""
+    data = valid()
+    return {key: data[key] for key in ("levels", "actions", "daily_exp_caps")}
+
+
+def problems_of(mutate) -> list[str]:
+    """Every problem with the default table after ``mutate`` changed it."""
+    data = valid()
+    mutate(data)
+    return config_problems(data)
+
+
+def test_optional_keys_take_their_defaults():
+    """Without the optional keys a config resets at UTC midnight, keeps levels, trusts 4 h."""
+    assert config_problems(minimal()) == []
+    config = ProgressionConfig.from_dict(minimal())
+    assert config == ProgressionConfig(
+        levels=DEFAULT_CONFIG.levels,
+        actions=DEFAULT_CONFIG.actions,
+        daily_exp_caps=DEFAULT_CONFIG.daily_exp_caps,
+    )
+    assert dict(config.features) == {}
+    assert (config.reset_timezone, config.reset_hour) == ("UTC", 0)
+    assert config.levels_can_drop is False
+    assert config.max_clock_skew_minutes == 240
+    assert config.max_clock_skew == timedelta(hours=4)
+
+
+def test_from_dict_reads_every_optional_key():
+    """Each optional key given in the data reaches the config."""
+    data = minimal() | {
+        "features": {"fork": 3},
+        "reset_timezone": "Asia/Tokyo",
+        "reset_hour": 4,
+        "levels_can_drop": True,
+        "max_clock_skew_minutes": 30,
+    }
+    config = ProgressionConfig.from_dict(data)
+    assert dict(config.features) == {"fork": 3}
+    assert (config.reset_timezone, config.reset_hour) == ("Asia/Tokyo", 4)
+    assert config.levels_can_drop is True
+    assert config.max_clock_skew == timedelta(minutes=30)
+    assert config.to_dict() == data | {"daily_exp_caps": valid()["daily_exp_caps"]}
+
+
+def test_the_fingerprint_is_stable_and_leaves_out_new_settings_at_their_default():
+    """The default table's fingerprint never changes; a non-default new setting changes it."""
+    assert DEFAULT_CONFIG.fingerprint == "0e5efae521adfc7c"
+    explicit = ProgressionConfig.from_dict(valid() | {"max_clock_skew_minutes": 240})
+    assert explicit.fingerprint == DEFAULT_CONFIG.fingerprint
+    other = ProgressionConfig.from_dict(valid() | {"max_clock_skew_minutes": 60})
+    assert other.fingerprint != DEFAULT_CONFIG.fingerprint
+    assert hash(other) != hash(DEFAULT_CONFIG)
+    assert hash(explicit) == hash(DEFAULT_CONFIG)
+
+
+def test_caps_for_levels_beyond_the_table_and_the_level_for_negative_exp():
+    """Past the last level the last cap applies; EXP below 0 is still level 1."""
+    config = ProgressionConfig.from_dict(
+        minimal() | {"daily_exp_caps": {"1": 10, "2": 20, "3": 30, "5": 50, "6": 60}}
+    )
+    assert [config.cap_for_level(n) for n in range(1, 9)] == [10, 20, 30, 30, 50, 60, 60, 60]
+    assert config.cap_for_level(config.max_level + 1) == 60
+    assert config.level_for_exp(-1) == 1
+    assert config.level(0) == config.levels[0]
+    assert config.level(99) == config.levels[-1]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d.update(theme="dark"),
+            [f"theme: unknown key (expected one of: {ALL_KEYS})"],
+        ),
+        (lambda d: d.pop("levels"), ["levels: missing"]),
+        (
+            lambda d: (d.pop("levels"), d["daily_exp_caps"].update({"7": 1})),
+            ["levels: missing"],
+        ),
+        (
+            lambda d: d.update(levels=[]),
+            ["levels: must be a non-empty list of levels, got []"],
+        ),
+        (
+            lambda d: d.update(levels="Newbie"),
+            ["levels: must be a non-empty list of levels, got 'Newbie'"],
+        ),
+        (
+            lambda d: d.update(levels=5),
+            ["levels: must be a non-empty list of levels, got 5"],
+        ),
+        (
+            lambda d: d["levels"][0].update(number=0),
+            [
+                "levels[0].number: must be a positive integer, got 0",
+                "levels[0].number: must be 1 (levels are numbered 1..N in order without gaps), "
+                "got 0",
+            ],
+        ),
+        (
+            lambda d: d["levels"][0].update(number="1"),
+            ["levels[0].number: must be a positive integer, got '1'"],
+        ),
+        (lambda d: d["levels"][0].pop("number"), ["levels[0].number: missing"]),
+        (
+            lambda d: (d["levels"][0].update(name=5), d["levels"][1].update(unlock=None)),
+            [
+                "levels[0].name: must be a string, got 5",
+                "levels[1].unlock: must be a string, got None",
+            ],
+        ),
+        (
+            lambda d: (d["levels"][0].pop("name"), d["levels"][1].pop("unlock")),
+            ["levels[0].name: missing", "levels[1].unlock: missing"],
+        ),
+        (
+            lambda d: (d["levels"].__setitem__(1, "Creator"), d["levels"][3].update(name="")),
+            [f"levels[1]: {LEVEL_TABLE}", "levels[3].name: must not be empty"],
+        ),
+        (
+            lambda d: (
+                d["levels"][1].update(exp_required="100"),
+                d["levels"][3].update(exp_required=300),
+            ),
+            [
+                "levels[1].exp_required: must be a non-negative integer, got '100'",
+                "levels[3].exp_required: must be greater than levels[2] (300), got 300",
+            ],
+        ),
+        (
+            lambda d: d["levels"][5].update(exp_required=2**63),
+            [
+                "levels[5].exp_required: must be at most 2**63 - 1 (what a 64-bit column "
+                "holds), got 9223372036854775808"
+            ],
+        ),
+        (
+            lambda d: d.update(actions={}),
+            ["actions: must be a non-empty table of actions, got {}"],
+        ),
+        (
+            lambda d: d.update(actions=["forked"]),
+            ["actions: must be a non-empty table of actions, got ['forked']"],
+        ),
+        (
+            lambda d: d["actions"].update({" ": {"exp": 1}, 5: {"exp": 1}}),
+            [
+                "actions: action names must be non-empty strings, got ' '",
+                "actions: action names must be non-empty strings, got 5",
+            ],
+        ),
+        (
+            lambda d: (
+                d["actions"].update(forked=10),
+                d["actions"]["paid_char_sold"].update(creator_award="yes"),
+            ),
+            [
+                "actions.forked: must be a table with exp and optional daily_limit",
+                "actions.paid_char_sold.creator_award: must be true or false, got 'yes'",
+            ],
+        ),
+        (
+            lambda d: d["actions"]["forked"].update(daily_limit=2**63),
+            [
+                "actions.forked.daily_limit: must be at most 2**63 - 1 (what a 64-bit column "
+                "holds), got 9223372036854775808"
+            ],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps={}),
+            ["daily_exp_caps: must be a non-empty table of level -> cap, got {}"],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps=[150]),
+            ["daily_exp_caps: must be a non-empty table of level -> cap, got [150]"],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps={"01": 150, "1": 150, "2": -1}),
+            [
+                "daily_exp_caps.01: keys must be level numbers written without leading zeros "
+                '("1", "2"...), got \'01\'',
+                "daily_exp_caps.2: must be a non-negative integer, got -1",
+            ],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps={1: 150, "1": 100}),
+            ["daily_exp_caps.1: level 1 has two caps (keys 1 and '1')"],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps={"1": 150, "0": 1, "-1": 1, True: 1, "\u0661": 1}),
+            [
+                "daily_exp_caps.0: no such level (levels are 1..6)",
+                "daily_exp_caps.-1: keys must be level numbers written without leading zeros "
+                '("1", "2"...), got \'-1\'',
+                "daily_exp_caps.True: keys must be level numbers written without leading zeros "
+                '("1", "2"...), got True',
+                "daily_exp_caps.\u0661: keys must be level numbers written without leading zeros "
+                '("1", "2"...), got \'\u0661\'',
+            ],
+        ),
+        (
+            lambda d: d.update(daily_exp_caps={"1": 2**63}),
+            [
+                "daily_exp_caps.1: must be at most 2**63 - 1 (what a 64-bit column holds), "
+                "got 9223372036854775808"
+            ],
+        ),
+        (
+            lambda d: d.update(features={" ": 2, "fork": "2", "beta": 0}),
+            [
+                "features: feature names must be non-empty strings, got ' '",
+                "features.fork: must be a level number, got '2'",
+                "features.beta: must be a level number, got 0",
+            ],
+        ),
+        (
+            lambda d: d.update(features=None),
+            ["features: must be a table of feature -> level, got None"],
+        ),
+        (
+            lambda d: d.update(reset_timezone=9),
+            ["reset_timezone: must be an IANA time zone name, got 9"],
+        ),
+        (
+            lambda d: d.update(reset_hour=True),
+            ["reset_hour: must be an integer from 0 to 23, got True"],
+        ),
+        (
+            lambda d: d.update(levels_can_drop="no"),
+            ["levels_can_drop: must be true or false, got 'no'"],
+        ),
+    ],
+)
+def test_each_problem_is_reported_once_with_its_exact_message(mutate, expected):
+    """A mistake yields exactly its own located messages, and no spurious others."""
+    assert problems_of(mutate) == expected
+
+
+@pytest.mark.parametrize("skew", [0, 2881, -5, True, "60", 60.0, None])
+def test_the_clock_tolerance_is_1_to_2880_minutes(skew):
+    """max_clock_skew_minutes outside 1..2880, or not an integer, is refused."""
+    assert problems_of(lambda d: d.update(max_clock_skew_minutes=skew)) == [
+        f"max_clock_skew_minutes: must be an integer from 1 to 2880 (48 hours), got {skew!r}"
+    ]
+
+
+@pytest.mark.parametrize("skew", [1, 2880])
+def test_the_clock_tolerance_bounds_are_taken(skew):
+    """One minute and 48 hours are both valid tolerances."""
+    config = ProgressionConfig.from_dict(valid() | {"max_clock_skew_minutes": skew})
+    assert config.max_clock_skew == timedelta(minutes=skew)
+
+
+def test_the_largest_counts_a_store_holds_are_taken():
+    """Thresholds, rewards, limits and caps of 2**63 - 1 are valid."""
+    top = 2**63 - 1
+    config = ProgressionConfig(
+        levels=(Level(1, "One", "", 0), Level(2, "Two", "", top)),
+        actions={"big": ActionRule(top, daily_limit=top)},
+        daily_exp_caps={1: top},
+    )
+    assert config.level_for_exp(top) == 2
+    assert config.cap_for_level(2) == top
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"levels": "Newbie"}, "levels: must be a non-empty list of levels, got 'Newbie'"),
+        ({"levels": None}, "levels: must be a non-empty list of levels, got None"),
+        ({"actions": None}, "actions: must be a non-empty table of actions, got None"),
+        (
+            {"actions": {"forked": 10}},
+            "actions.forked: must be a table with exp and optional daily_limit",
+        ),
+        ({"features": ["fork"]}, "features: must be a table of feature -> level, got ['fork']"),
+        (
+            {"daily_exp_caps": None},
+            "daily_exp_caps: must be a non-empty table of level -> cap, got None",
+        ),
+    ],
+)
+def test_direct_construction_reports_malformed_fields_as_problems(kwargs, problem):
+    """ProgressionConfig(...) given a field of the wrong shape raises ConfigError naming it."""
+    fields = {
+        "levels": DEFAULT_CONFIG.levels,
+        "actions": DEFAULT_CONFIG.actions,
+        "daily_exp_caps": {1: 150},
+    }
+    with pytest.raises(ConfigError) as info:
+        ProgressionConfig(**(fields | kwargs))
+    assert info.value.problems == (problem,)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    """Unreadable, undecodable, deeply nested or extensionless files are ConfigFileErrors."""
+    cases = {
+        "missing.toml": None,
+        "latin1.toml": "name = 'caf\u00e9'\n".encode("latin-1"),
+        "deep.json": b"[" * 100_000 + b"]" * 100_000,
+        "noext": b"{}",
+    }
+    messages = {}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(ConfigFileError) as info:
+            load_config(path)
+        assert info.value.source == str(path)
+        assert str(path) in str(info.value)
+        messages[name] = info.value.problems
+    assert messages["missing.toml"] == ("file: cannot read (No such file or directory)",)
+    assert messages["latin1.toml"][0].startswith("file: not UTF-8 text (")
+    assert messages["deep.json"] == (
+        "file: nested too deeply to read (a config is a few levels deep)",
+    )
+    assert messages["noext"] == ("file: unsupported extension '(none)', use .toml or .json",)
+
+
+def test_unsupported_extensions_list_the_accepted_ones(tmp_path):
+    """The message names the extension found and the ones a loader takes."""
+    path = tmp_path / "levels.YAML"
+    path.write_text("")
+    with pytest.raises(ConfigFileError) as info:
+        load_config(path)
+    assert info.value.problems == ("file: unsupported extension '.yaml', use .toml or .json",)
+    with pytest.raises(ConfigFileError) as info:
+        read_data_file(path, (".toml",))
+    assert info.value.problems == ("file: unsupported extension '.yaml', use .toml",)
+
+
+def test_a_utf8_config_file_with_accents_loads(tmp_path):
+    """Files are read as UTF-8, whatever the machine's locale."""
+    data = valid()
+    data["levels"][0]["name"] = "D\u00e9butant"
+    path = tmp_path / "levels.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert load_config(path).levels[0].name == "D\u00e9butant"
+
+
+def test_unknown_feature_errors_list_the_known_ones_or_say_none():
+    """The error names every known feature, comma-separated, or '(none)' for a config without."""
+    with pytest.raises(UnknownFeatureError) as info:
+        can_perform_action(3, "time_travel")
+    assert str(info.value) == (
+        "unknown feature 'time_travel' (known features: basic_analytics, beta_tools, "
+        "creator_badge, featured_chance, fork, private_chars, prompt_controls, revenue_tools)"
+    )
+    bare = ProgressionConfig.from_dict(minimal())
+    with pytest.raises(UnknownFeatureError) as info:
+        can_perform_action(3, "fork", bare)
+    assert str(info.value) == "unknown feature 'fork' (known features: (none))"

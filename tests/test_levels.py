@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mikoshi_progression import DEFAULT_CONFIG, level_for_exp, level_progress, levels_view
+from mikoshi_progression import (
+    DEFAULT_CONFIG,
+    ActionRule,
+    Level,
+    ProgressionConfig,
+    level_for_exp,
+    level_progress,
+    levels_view,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +88,33 @@ def test_levels_view_is_the_get_levels_body():
     }
     assert view["6"]["exp_required"] == 3000
     assert len(view) == len(DEFAULT_CONFIG.levels)
+
+
+def test_progress_of_a_level_below_the_exp_is_full_not_past_full():
+    """Progress for a level the EXP has outgrown is 100% with nothing to go, never negative."""
+    progress = level_progress(150, level=1)
+    assert progress["current_level"] == 1
+    assert progress["current_level_exp"] == 150
+    assert progress["exp_to_next_level"] == 0
+    assert progress["progress_percentage"] == 100.0
+    assert progress["is_max_level"] is False
+
+
+def test_progress_of_a_level_beyond_the_table_is_the_last_levels():
+    """A stored level past the config's table shows as its last level, at 100%."""
+    config = ProgressionConfig(
+        levels=(Level(1, "One", "", 0), Level(2, "Two", "", 50)),
+        actions={"a": ActionRule(1)},
+        daily_exp_caps={1: 10},
+    )
+    progress = level_progress(80, config, level=9)
+    assert progress["current_level"] == 2
+    assert progress["level_name"] == "Two"
+    assert progress["is_max_level"] is True
+    assert progress["current_level_exp"] == 30
+    assert level_progress(20, config)["exp_needed_for_next"] == 50
+    assert level_for_exp(49, config) == 1
+    assert levels_view(config) == {
+        "1": {"name": "One", "unlock": "", "exp_required": 0},
+        "2": {"name": "Two", "unlock": "", "exp_required": 50},
+    }

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mikoshi_progression import (
     DEFAULT_CONFIG,
+    ActionRule,
+    Level,
     Outcome,
     ProgressionConfig,
     ProgressState,
@@ -18,8 +22,10 @@ from mikoshi_progression import (
 )
 from mikoshi_progression.testing import check_award
 from mikoshi_progression.testing.strategies import (
+    action_names,
     configs,
     event_streams,
+    moments,
     scenarios,
     states,
 )
@@ -188,3 +194,128 @@ def test_result_columns_equal_the_built_results(run):
     assert results.column("level") == [r.state.level for r in built]
     assert results.column("daily_exp_gained") == [r.state.daily_exp_gained for r in built]
     assert results.column("now") == [r.now for r in built]
+
+
+T = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+NEXT_DAY = datetime(2026, 3, 11, 0, 0, tzinfo=UTC)
+THREE_LEVELS = ProgressionConfig(
+    levels=(Level(1, "One", "", 0), Level(2, "Two", "", 100), Level(3, "Three", "", 300)),
+    actions={
+        "forked": ActionRule(10),
+        "daily_chat": ActionRule(20, daily_limit=1),
+        "bounty": ActionRule(50, cap_exempt=True),
+        "ping": ActionRule(0, daily_limit=2),
+    },
+    daily_exp_caps={1: 100, 2: 200, 3: 300},
+)
+DROPPING = ProgressionConfig(
+    levels=THREE_LEVELS.levels,
+    actions=THREE_LEVELS.actions,
+    daily_exp_caps=THREE_LEVELS.daily_exp_caps,
+    levels_can_drop=True,
+)
+
+
+def opened(**fields) -> ProgressState:
+    """A state whose day was opened an hour before T."""
+    return ProgressState(last_exp_reset_date=T - timedelta(hours=1), **fields)
+
+
+EDGE_RUNS = {
+    "limit reached": (DEFAULT_CONFIG, ProgressState(), [(T, "daily_chat")] * 2),
+    "cap cut, then reached": (
+        DEFAULT_CONFIG,
+        opened(exp=50, daily_exp_gained=140),
+        [(T, "create_character"), (T, "forked")],
+    ),
+    "one EXP of room": (DEFAULT_CONFIG, opened(daily_exp_gained=149), [(T, "forked")] * 2),
+    "room equal to the reward": (DEFAULT_CONFIG, opened(daily_exp_gained=140), [(T, "forked")] * 2),
+    "gained above the cap": (DEFAULT_CONFIG, opened(daily_exp_gained=200), [(T, "forked")]),
+    "cap-exempt at the cap": (
+        THREE_LEVELS,
+        opened(daily_exp_gained=100),
+        [(T, "bounty"), (T, "forked"), (T, "bounty")],
+    ),
+    "level-up raises the cap": (
+        DEFAULT_CONFIG,
+        opened(exp=290, level=2, daily_exp_gained=100),
+        [(T, "create_character"), (T, "paid_char_sold"), (T, "paid_char_sold")],
+    ),
+    "kept level stays": (DEFAULT_CONFIG, opened(exp=90, level=2), [(T, "character_liked")]),
+    "kept level drops": (DROPPING, opened(exp=90, level=2), [(T, "forked"), (T, "forked")]),
+    "level at the table's end": (
+        THREE_LEVELS,
+        opened(exp=900, level=3, daily_exp_gained=290),
+        [(T, "forked"), (T, "forked")],
+    ),
+    "level one past the table": (
+        THREE_LEVELS,
+        opened(exp=900, level=4, daily_exp_gained=295),
+        [(T, "forked"), (T, "forked")],
+    ),
+    "level far past the table": (
+        THREE_LEVELS,
+        opened(exp=900, level=9, daily_exp_gained=150),
+        [(T, "forked")] * 3,
+    ),
+    "zero reward counted": (THREE_LEVELS, ProgressState(), [(T, "ping")] * 3),
+    "invalid actions change nothing": (
+        DEFAULT_CONFIG,
+        opened(exp=10, daily_action_counts={"forked": 1}),
+        [(NEXT_DAY, "nope"), (T, "nope"), (NEXT_DAY, "forked")],
+    ),
+    "new day resets counts": (
+        DEFAULT_CONFIG,
+        opened(daily_exp_gained=150, daily_action_counts={"daily_chat": 1}),
+        [(T, "daily_chat"), (NEXT_DAY, "daily_chat"), (NEXT_DAY, "daily_chat")],
+    ),
+    "lagging clock keeps the day": (
+        DEFAULT_CONFIG,
+        ProgressState(last_exp_reset_date=NEXT_DAY, daily_action_counts={"daily_chat": 1}),
+        [(NEXT_DAY - timedelta(seconds=2), "daily_chat")],
+    ),
+    "clock fault reopens once": (
+        DEFAULT_CONFIG,
+        ProgressState(last_exp_reset_date=T + timedelta(days=2), daily_action_counts={"forked": 3}),
+        [(T, "daily_chat"), (T + timedelta(hours=1), "daily_chat"), (T, "forked")],
+    ),
+    "chat stamps its moment": (
+        DEFAULT_CONFIG,
+        ProgressState(last_chat_date=T - timedelta(days=3)),
+        [(T, "forked"), (T + timedelta(hours=1), "daily_chat"), (T + timedelta(hours=2), "forked")],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_RUNS))
+def test_apply_events_equals_the_fold_at_every_edge_of_the_rules(name):
+    """At each edge (a limit, an exact cap, a kept level, a clock fault...) both paths agree."""
+    config, state, events = EDGE_RUNS[name]
+    expected_state, expected_results = fold(config, state, events)
+    final, results = apply_events(state, events, config)
+    assert list(results) == expected_results
+    assert final == expected_state
+
+
+@st.composite
+def busy_days(draw):
+    """A config, a state, and 10 to 40 events crowded into two days, so limits and caps bite."""
+    config = draw(configs())
+    events = draw(
+        st.lists(
+            st.tuples(moments(days=2), action_names(config, invalid=False)),
+            min_size=10,
+            max_size=40,
+        )
+    )
+    return config, draw(states(config)), sorted(events, key=lambda e: e[0])
+
+
+@given(busy_days())
+def test_apply_events_equals_the_fold_on_busy_days(run):
+    """On days crowded enough to hit every limit and cap, the fold matches award by award."""
+    config, state, events = run
+    expected_state, expected_results = fold(config, state, events)
+    final, results = apply_events(state, events, config)
+    assert list(results) == expected_results
+    assert final == expected_state

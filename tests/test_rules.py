@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +14,8 @@ from mikoshi_progression import (
     Outcome,
     ProgressionConfig,
     ProgressState,
+    StateError,
+    apply_events,
     award_exp_with_limits,
     exp_limits_view,
     is_new_day,
@@ -21,6 +24,8 @@ from mikoshi_progression import (
     reset_daily_limits_if_needed,
     revoke_exp,
 )
+from mikoshi_progression.days import require_aware
+from mikoshi_progression.errors import InvalidArgumentError, InvalidMomentError
 
 DAY1 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 3, 11, 0, 0, tzinfo=UTC)
@@ -416,3 +421,208 @@ def test_reward_of_zero_is_awarded_and_counted():
     assert result.outcome is Outcome.AWARDED
     assert result.state.daily_action_counts == {"ping": 1}
     assert award(result.state, "ping", config=config).outcome is Outcome.ACTION_LIMIT
+
+
+def small_table(**settings) -> ProgressionConfig:
+    """Three levels (0, 100, 300) whose caps all differ: 100, 200, 300."""
+    return ProgressionConfig(
+        levels=(Level(1, "One", "", 0), Level(2, "Two", "", 100), Level(3, "Three", "", 300)),
+        actions={"forked": ActionRule(10), "like": ActionRule(5, daily_limit=1)},
+        daily_exp_caps={1: 100, 2: 200, 3: 300},
+        **settings,
+    )
+
+
+def test_rejections_report_the_level_they_were_decided_at():
+    """previous_level is the user's level on a limit or a cap rejection too."""
+    limited = award(today(exp=400, level=3, daily_action_counts={"daily_chat": 1}), "daily_chat")
+    assert limited.previous_level == 3
+    capped = award(today(exp=400, level=3, daily_exp_gained=300), "forked")
+    assert capped.previous_level == 3
+    final, results = apply_events(
+        today(exp=400, level=3, daily_exp_gained=300, daily_action_counts={"daily_chat": 1}),
+        [(DAY1, "daily_chat"), (DAY1, "forked"), (DAY1, "nope")],
+    )
+    assert [r.previous_level for r in results] == [3, 3, 3]
+    assert final.level == 3
+
+
+def test_a_level_kept_after_a_revoke_survives_the_next_award():
+    """Levels never drop: a Creator left at 90 EXP by a revoke is still a Creator at 95."""
+    kept = today(exp=90, level=2, daily_exp_gained=10)
+    result = award(kept, "character_liked")
+    assert (result.state.exp, result.state.level) == (95, 2)
+    assert not result.leveled_up
+    assert result.to_dict()["progress"]["current_level"] == 2
+    assert result.to_dict()["progress"]["level_name"] == "Creator"
+    final, results = apply_events(kept, [(DAY1, "character_liked")])
+    assert (final.exp, final.level, results[0].state.level) == (95, 2, 2)
+
+
+def test_with_levels_that_drop_the_next_award_lowers_a_kept_level():
+    """With levels_can_drop, a level the EXP no longer reaches is dropped at the next award."""
+    droppy = small_table(levels_can_drop=True)
+    kept = today(exp=90, level=2, daily_exp_gained=10)
+    result = award(kept, "like", config=droppy)
+    assert (result.state.exp, result.state.level, result.previous_level) == (95, 1, 2)
+    assert not result.leveled_up
+    final, _ = apply_events(kept, [(DAY1, "like")], droppy)
+    assert (final.exp, final.level) == (95, 1)
+    steady = award(kept, "like", config=small_table())
+    assert steady.state.level == 2
+
+
+def test_a_level_beyond_the_table_takes_the_last_cap_in_both_paths():
+    """A stored level past the table (a retune removed levels) is capped at the top level's cap."""
+    state = today(exp=5000, level=7, daily_exp_gained=295)
+    config = small_table()
+    result = award(state, "forked", config=config)
+    assert (result.exp_added, result.outcome, result.daily_exp_cap) == (5, Outcome.PARTIAL, 300)
+    assert result.to_dict()["progress"]["level_name"] == "Three"
+    assert result.remaining_exp == 0
+    final, results = apply_events(state, [(DAY1, "forked"), (DAY1, "forked")], config)
+    assert [r.exp_added for r in results] == [5, 0]
+    assert final.daily_exp_gained == 300
+    assert final.level == 7
+    assert exp_limits_view(state, now=DAY1, config=config)["daily_exp_cap"] == 300
+    assert config.cap_for_level(3) == 300
+    assert config.cap_for_level(2) == 200
+
+
+def test_remaining_exp_is_never_negative():
+    """Gained above the cap (a lowered cap) leaves 0 to earn, not a negative amount."""
+    state = today(exp=60, daily_exp_gained=200)
+    result = award(state, "forked")
+    assert result.outcome is Outcome.DAILY_CAP
+    assert result.remaining_exp == 0
+    assert exp_limits_view(state, now=DAY1)["remaining_exp"] == 0
+    exact = today(exp=60, daily_exp_gained=150)
+    assert exp_limits_view(exact, now=DAY1)["remaining_exp"] == 0
+    assert exp_limits_view(today(daily_exp_gained=149), now=DAY1)["remaining_exp"] == 1
+
+
+def test_exp_limits_view_opens_the_day_by_the_configs_boundary():
+    """The limits view resets by the config's reset zone and hour, not by UTC midnight."""
+    tokyo = ProgressionConfig(
+        levels=DEFAULT_CONFIG.levels,
+        actions=DEFAULT_CONFIG.actions,
+        daily_exp_caps={1: 150},
+        reset_timezone="Asia/Tokyo",
+        reset_hour=4,
+    )
+    state = ProgressState(
+        exp=40,
+        daily_exp_gained=40,
+        last_exp_reset_date=datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
+        daily_action_counts={"forked": 4},
+    )
+    later = datetime(2026, 3, 10, 19, 30, tzinfo=UTC)
+    assert exp_limits_view(state, now=later, config=tokyo)["daily_exp_gained"] == 0
+    assert exp_limits_view(state, now=later, config=tokyo)["daily_action_counts"] == {}
+    assert exp_limits_view(state, now=later)["daily_exp_gained"] == 40
+
+
+def test_revoke_of_nothing_changes_nothing():
+    """revoke_exp(s, 0) gives back an equal state."""
+    state = today(exp=105, level=2, daily_exp_gained=5, daily_action_counts={"forked": 1})
+    assert revoke_exp(state, 0) == state
+
+
+def test_revoke_keeps_the_day_and_the_last_chat():
+    """A revoke changes EXP (and maybe the level), never the day's reset or the last chat."""
+    state = ProgressState(
+        exp=105,
+        level=2,
+        daily_exp_gained=45,
+        last_exp_reset_date=DAY1,
+        daily_action_counts={"forked": 1},
+        last_chat_date=DAY1 - timedelta(days=1),
+    )
+    assert revoke_exp(state, 10) == replace(state, exp=95)
+
+
+@pytest.mark.parametrize(
+    ("amount", "got"),
+    [
+        (-1, "int -1"),
+        (True, "bool True"),
+        (1.0, "float 1.0"),
+        ("5", "str '5'"),
+        (None, "NoneType None"),
+    ],
+)
+def test_revoke_refuses_anything_but_a_non_negative_integer(amount, got):
+    """A negative, boolean, float or text amount is an InvalidArgumentError naming exp."""
+    with pytest.raises(InvalidArgumentError) as info:
+        revoke_exp(ProgressState(exp=10), amount)
+    assert info.value.field == "exp"
+    assert str(info.value) == (
+        f"exp: must be a non-negative integer (the EXP to take back), got {got}"
+    )
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 1, 1),
+        datetime(1899, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(9000, 1, 1, tzinfo=UTC),
+        "2026-01-01T00:00:00+00:00",
+        None,
+    ],
+)
+def test_both_award_paths_refuse_naive_unsupported_and_non_moments(now):
+    """award_exp_with_limits and apply_events take only aware datetimes from 1900 to 8999."""
+    with pytest.raises(InvalidMomentError) as reference:
+        require_aware(now)
+    with pytest.raises(InvalidMomentError) as info:
+        award_exp_with_limits(ProgressState(), "forked", now=now)
+    assert str(info.value) == str(reference.value)
+    with pytest.raises(InvalidMomentError) as info:
+        apply_events(ProgressState(), [(DAY1, "forked"), (now, "forked")])
+    assert str(info.value) == str(reference.value)
+    with pytest.raises(InvalidMomentError) as info:
+        apply_events(ProgressState(), [(now, "no_such_action")])
+    assert str(info.value) == str(reference.value)
+
+
+@pytest.mark.parametrize(
+    "now", [datetime(1900, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, 12, tzinfo=UTC)]
+)
+def test_the_first_and_last_supported_years_are_taken(now):
+    """Moments in 1900 and in 8999 are awarded like any other."""
+    assert award_exp_with_limits(ProgressState(), "forked", now=now).exp_added == 10
+    final, _ = apply_events(ProgressState(), [(now, "forked")])
+    assert final.exp == 10
+    assert final.last_exp_reset_date == now
+
+
+def test_exp_may_reach_but_never_pass_2_63_minus_1():
+    """An award past what a 64-bit column holds raises StateError; reaching it exactly is fine."""
+    top = 2**63 - 1
+    full = award(today(exp=top - 10, level=6), "forked")
+    assert full.state.exp == top
+    final, _ = apply_events(today(exp=top - 10, level=6), [(DAY1, "forked")])
+    assert final.exp == top
+    message = f"exp: an award of 10 would take {top - 5} EXP past 2**63 - 1, what a store can hold"
+    with pytest.raises(StateError) as info:
+        award(today(exp=top - 5, level=6), "forked")
+    assert str(info.value) == message
+    assert info.value.field == "exp"
+    with pytest.raises(StateError) as info:
+        apply_events(today(exp=top - 5, level=6), [(DAY1, "forked")])
+    assert str(info.value) == message
+
+
+def test_a_cap_exempt_award_cannot_overflow_either():
+    """EXP outside the cap is bounded like any other."""
+    config = ProgressionConfig(
+        levels=DEFAULT_CONFIG.levels,
+        actions={"bounty": ActionRule(2**62, cap_exempt=True)},
+        daily_exp_caps={1: 150},
+    )
+    state = today(exp=2**62, level=6)
+    with pytest.raises(StateError, match="an award of 4611686018427387904 would take"):
+        award(state, "bounty", config=config)
+    with pytest.raises(StateError, match="an award of 4611686018427387904 would take"):
+        apply_events(state, [(DAY1, "bounty")], config)

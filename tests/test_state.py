@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from types import MappingProxyType
 
 import pytest
@@ -124,3 +124,123 @@ def test_empty_counts_is_shared_and_read_only():
     assert ProgressState().daily_action_counts is EMPTY_COUNTS
     with pytest.raises(TypeError):
         EMPTY_COUNTS["x"] = 1  # type: ignore[index]
+
+
+class NoOffset(tzinfo):
+    """A tzinfo without an offset: as naive as no tzinfo at all."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+COUNT = "must be a non-negative integer of at most 2**63 - 1, got"
+LEVEL = "must be an integer from 1 to 2,147,483,647, got"
+NAIVE = "must be timezone-aware, got naive 2026-01-01T00:00:00 (attach a tzinfo)"
+YEARS = "must lie in the years 1900 to 8999 (UTC), got"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"exp": 2**63}, "exp", f"{COUNT} int 9223372036854775808"),
+        ({"daily_exp_gained": True}, "daily_exp_gained", f"{COUNT} bool True"),
+        ({"level": 2**31}, "level", f"{LEVEL} int 2147483648"),
+        ({"level": "2"}, "level", f"{LEVEL} str '2'"),
+        (
+            {"daily_action_counts": [("forked", 1)]},
+            "daily_action_counts",
+            "must be a mapping of action -> count, got list",
+        ),
+        (
+            {"daily_action_counts": {3: 1}},
+            "daily_action_counts",
+            "action names must be strings, got 3",
+        ),
+        (
+            {"daily_action_counts": {"forked": 2**63}},
+            "daily_action_counts['forked']",
+            f"{COUNT} int 9223372036854775808",
+        ),
+        (
+            {"last_chat_date": "2026-01-01"},
+            "last_chat_date",
+            "must be an aware datetime or None, got str '2026-01-01'",
+        ),
+        ({"last_exp_reset_date": datetime(2026, 1, 1)}, "last_exp_reset_date", NAIVE),
+        (
+            {"last_exp_reset_date": datetime(2026, 1, 1, tzinfo=NoOffset())},
+            "last_exp_reset_date",
+            NAIVE,
+        ),
+        (
+            {"last_chat_date": datetime(1899, 12, 31, tzinfo=UTC)},
+            "last_chat_date",
+            f"{YEARS} 1899-12-31T00:00:00+00:00",
+        ),
+        (
+            {"last_exp_reset_date": datetime(9000, 1, 1, tzinfo=UTC)},
+            "last_exp_reset_date",
+            f"{YEARS} 9000-01-01T00:00:00+00:00",
+        ),
+    ],
+)
+def test_each_refusal_names_the_field_the_rule_and_the_value(fields, field, message):
+    """A bad state is refused with a message that says which field, which bound and what came."""
+    with pytest.raises(StateError) as info:
+        ProgressState(**fields)
+    assert str(info.value) == f"{field}: {message}"
+    assert info.value.field == field
+
+
+def test_the_largest_values_a_store_holds_are_taken():
+    """EXP and counts up to 2**63 - 1, levels up to 2**31 - 1, moments in 1900 and 8999."""
+    state = ProgressState(
+        exp=2**63 - 1,
+        level=2**31 - 1,
+        daily_exp_gained=2**63 - 1,
+        last_exp_reset_date=datetime(1900, 1, 1, tzinfo=UTC),
+        daily_action_counts={"forked": 2**63 - 1, "daily_chat": 0},
+        last_chat_date=datetime(8999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    )
+    assert state.exp == 2**63 - 1
+    assert ProgressState.from_dict(state.to_dict()) == state
+
+
+def test_different_states_hash_differently():
+    """The hash follows the fields, so states spread over a dict's buckets."""
+    hashes = {
+        hash(ProgressState()),
+        hash(ProgressState(exp=1)),
+        hash(ProgressState(level=2)),
+        hash(ProgressState(daily_exp_gained=1)),
+        hash(ProgressState(last_exp_reset_date=NOW)),
+        hash(ProgressState(last_exp_reset_date=NOW, last_chat_date=NOW)),
+    }
+    assert len(hashes) == 6
+
+
+def test_from_dict_names_what_it_refuses():
+    """A non-mapping, an unknown field and a bad timestamp are refused with their names."""
+    with pytest.raises(StateError) as info:
+        ProgressState.from_dict([("exp", 1)])  # type: ignore[arg-type]
+    assert str(info.value) == "state: must be a mapping of field -> value, got list [('exp', 1)]"
+    assert info.value.field == "state"
+    with pytest.raises(StateError) as info:
+        ProgressState.from_dict({"exp": 1, 7: 2})
+    assert info.value.field == "7"
+    assert str(info.value) == (
+        "7: unknown field (expected one of: daily_action_counts, daily_exp_gained, exp, "
+        "last_chat_date, last_exp_reset_date, level)"
+    )
+    with pytest.raises(StateError) as info:
+        ProgressState.from_dict({"last_exp_reset_date": "2026-13-01"})
+    assert info.value.field == "last_exp_reset_date"
+    assert str(info.value) == "last_exp_reset_date: not an ISO 8601 datetime: str '2026-13-01'"
+
+
+def test_from_dict_fills_missing_fields_and_takes_datetimes_as_they_are():
+    """Absent fields are a new user's; datetime values need no parsing."""
+    assert ProgressState.from_dict({}) == ProgressState()
+    state = ProgressState.from_dict({"exp": 5, "last_chat_date": NOW})
+    assert state == ProgressState(exp=5, last_chat_date=NOW)
+    assert ProgressState.from_dict({"last_chat_date": None}) == ProgressState()

@@ -34,6 +34,7 @@ from mikoshi_progression import (
     apply_events,
     award_exp_with_limits,
     config_problems,
+    is_clock_fault,
     is_new_day,
     load_config,
     next_reset_at,
@@ -309,3 +310,21 @@ def test_a_moment_just_past_the_range_never_enters_a_state():
         award_exp_with_limits(state, "daily_chat", now=beyond, config=config)
     with pytest.raises(InvalidMomentError):
         apply_events(state, [(beyond, "daily_chat")], config)
+
+
+def test_a_config_built_from_plain_mappings_works():
+    """Levels and rules given to ProgressionConfig as plain mappings (validated like the
+    rest) are built into Level and ActionRule, not left to fail later with AttributeError."""
+    config = ProgressionConfig(
+        levels=[{"number": 1, "name": "One", "unlock": "", "exp_required": 0}],  # type: ignore[list-item]
+        actions={"post": {"exp": 5, "daily_limit": 2}},  # type: ignore[dict-item]
+        daily_exp_caps={1: 100},
+    )
+    assert award_exp_with_limits(ProgressState(), "post", now=NOW, config=config).exp_added == 5
+    assert config == ProgressionConfig.from_dict(config.to_dict())
+
+
+def test_is_clock_fault_refuses_a_naive_now_even_without_a_day():
+    """Like every day function, is_clock_fault checks now before anything else."""
+    with pytest.raises(InvalidMomentError):
+        is_clock_fault(ProgressState(), now=datetime(2026, 1, 1))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from .days import DayBoundary, resolve_timezone
 from .errors import ConfigError, ConfigFileError
@@ -159,11 +159,15 @@ class ProgressionConfig:
         problems = config_problems(self._raw_dict())
         if problems:
             raise ConfigError(problems)
-        levels = tuple(self.levels)
+        # Levels and rules may be given as plain mappings (validated just above).
+        given_levels: Sequence[object] = self.levels
+        given_actions: Mapping[str, object] = self.actions
+        levels = tuple(_as(Level, level) for level in given_levels)
+        actions = {name: _as(ActionRule, rule) for name, rule in given_actions.items()}
         caps = _full_caps({int(k): v for k, v in self.daily_exp_caps.items()}, len(levels))
         set_ = object.__setattr__
         set_(self, "levels", levels)
-        set_(self, "actions", MappingProxyType(dict(self.actions)))
+        set_(self, "actions", MappingProxyType(actions))
         # (exp, daily_limit, cap_exempt) per action: one lookup on the award path.
         set_(
             self,
@@ -279,6 +283,16 @@ class ProgressionConfig:
 
 
 _NO_DEFAULT = object()
+
+_Item = TypeVar("_Item", "Level", "ActionRule")
+
+
+def _as(kind: type[_Item], value: object) -> _Item:
+    """``value`` as a ``kind``: itself, or built from the validated mapping it is."""
+    if isinstance(value, kind):
+        return value
+    assert isinstance(value, Mapping)  # config_problems accepted it
+    return kind(**value)
 
 
 def load_config(path: str | Path) -> ProgressionConfig:

@@ -43,8 +43,9 @@ def is_clock_fault(
     it would freeze the user's day until real time caught up; instead the day reopens
     at ``now``, and the service records the reopening as a clock fault in the ledger.
     """
+    now = require_aware(now)
     last = state.last_exp_reset_date
-    return last is not None and last - require_aware(now) > config._max_skew
+    return last is not None and last - now > config._max_skew
 
 
 def reset_daily_limits_if_needed(
