@@ -204,3 +204,17 @@ def test_a_boundary_at_an_hour_moves_every_day_by_that_hour(zone):
     assert boundary.is_later_day(opening, opening - ONE_MICROSECOND)
     assert not boundary.is_later_day(opening - ONE_MICROSECOND, opening - timedelta(hours=20))
     assert boundary.start_of(date(2026, 5, 2)) == opening.astimezone(UTC)
+
+
+def test_the_range_is_closed_at_both_ends():
+    """The first and the last supported instants are themselves supported, to the microsecond."""
+    from mikoshi_progression.days import EARLIEST_MOMENT, LATEST_MOMENT
+
+    for moment in (EARLIEST_MOMENT, LATEST_MOMENT):
+        assert is_supported_moment(moment)
+        assert require_aware(moment) is moment
+    for moment in (
+        EARLIEST_MOMENT - timedelta(microseconds=1),
+        LATEST_MOMENT + timedelta(microseconds=1),
+    ):
+        assert not is_supported_moment(moment)

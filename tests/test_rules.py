@@ -626,3 +626,85 @@ def test_a_cap_exempt_award_cannot_overflow_either():
         award(state, "bounty", config=config)
     with pytest.raises(StateError, match="an award of 4611686018427387904 would take"):
         apply_events(state, [(DAY1, "bounty")], config)
+
+
+# --- moments at the ends of time, in every branch -------------------------------------------
+
+_FAR = [
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(1899, 12, 31, 23, 59, tzinfo=UTC),
+    datetime(9000, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+]
+
+
+def _zone(name: str) -> ProgressionConfig:
+    return replace(DEFAULT_CONFIG, reset_timezone=name, reset_hour=4)
+
+
+def _refusal(now: object) -> str:
+    with pytest.raises(InvalidMomentError) as info:
+        require_aware(now)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Pacific/Kiritimati"])
+@pytest.mark.parametrize("now", _FAR, ids=lambda m: m.isoformat()[:10])
+def test_a_moment_out_of_range_is_refused_by_name_on_every_path(zone, now):
+    """Whether it opens a day, meets a day already open, names an unknown action or is so
+    far out that shifting it to the reset zone overflows, an unsupported moment is refused
+    with require_aware's own message, which names it."""
+    config = _zone(zone)
+    opened = award(ProgressState(), "create_scene", config=config).state
+    message = _refusal(now)
+    assert now.isoformat()[:4] in message
+    for state in (ProgressState(), opened):
+        for action in ("no_such_action", "daily_chat", "forked"):
+            with pytest.raises(InvalidMomentError) as info:
+                award(state, action, now=now, config=config)
+            assert str(info.value) == message
+            with pytest.raises(InvalidMomentError) as info:
+                apply_events(state, [(now, action)], config)
+            assert str(info.value) == message
+
+
+def test_a_moment_past_the_range_may_meet_an_open_day_but_never_stamps_a_chat():
+    """East of UTC, the last supported day runs past the last supported instant: a moment
+    there still meets that open day (no overflow, nothing new kept), but a chat would keep
+    it as ``last_chat_date``, so it is refused by name."""
+    config = _zone("Pacific/Kiritimati")
+    state = award(ProgressState(), "create_scene", datetime(8999, 12, 31, 20, tzinfo=UTC), config)
+    state = state.state
+    beyond = datetime(9000, 1, 1, 9, tzinfo=UTC)
+    met = award(state, "create_scene", now=beyond, config=config)
+    assert (met.exp_added, met.state.last_exp_reset_date) == (15, state.last_exp_reset_date)
+    final, _ = apply_events(state, [(beyond, "create_scene")], config)
+    assert final.exp == 30
+    message = _refusal(beyond)
+    with pytest.raises(InvalidMomentError) as info:
+        award(state, "daily_chat", now=beyond, config=config)
+    assert str(info.value) == message
+    with pytest.raises(InvalidMomentError) as info:
+        apply_events(state, [(beyond, "daily_chat")], config)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("action", [["daily_chat"], {"daily_chat": 1}, 7, None])
+def test_an_action_that_is_no_name_is_refused_by_value(action):
+    """An action that cannot be a name (unhashable, or not a string for check_actor) is an
+    InvalidArgumentError that shows it, never a bare TypeError."""
+    from mikoshi_progression.rules import check_actor
+
+    message = f"action: must be an action name (a string), got {type(action).__name__} "
+    if not isinstance(action, (int, type(None))):
+        with pytest.raises(InvalidArgumentError) as info:
+            award(ProgressState(), action)
+        assert str(info.value).startswith(message)
+        with pytest.raises(InvalidArgumentError) as info:
+            apply_events(ProgressState(), [(DAY1, action)])
+        assert str(info.value).startswith(message)
+    else:
+        assert award(ProgressState(), action).outcome is Outcome.INVALID_ACTION
+    with pytest.raises(InvalidArgumentError) as info:
+        check_actor(action, recipient="u", actor="a")
+    assert str(info.value) == message + repr(action)

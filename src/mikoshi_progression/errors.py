@@ -9,6 +9,7 @@ written against the standard library keeps working.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 __all__ = [
     "ConcurrencyError",
@@ -45,7 +46,12 @@ def describe_value(value: object, limit: int = 60) -> str:
     'int 42'
     >>> describe_value("k" * 1000, limit=12)
     "str 'kkkkkkkk'... (1,000 characters)"
+    >>> from datetime import datetime, timezone
+    >>> describe_value(datetime(9999, 12, 31, tzinfo=timezone.utc))
+    'datetime 9999-12-31T00:00:00+00:00'
     """
+    if isinstance(value, datetime):  # a moment reads best as ISO 8601
+        return f"{type(value).__name__} {value.isoformat()}"
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not hide the real error
