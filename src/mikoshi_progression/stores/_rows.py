@@ -26,9 +26,17 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from ..days import FIRST_YEAR, LAST_YEAR, is_supported_moment
+from ..errors import StoreError
 from ..state import ProgressState
+from .base import EntryKind, LedgerEntry
 
-__all__ = ["counts_from_db", "counts_to_json", "moment_from_db", "state_from_row"]
+__all__ = [
+    "counts_from_db",
+    "counts_to_json",
+    "entry_from_row",
+    "moment_from_db",
+    "state_from_row",
+]
 
 
 def _count(value: object) -> int | None:
@@ -111,3 +119,50 @@ def state_from_row(
         daily_action_counts=counts_from_db(daily_action_counts),
         last_chat_date=moment_from_db(last_chat_date),
     )
+
+
+def entry_from_row(
+    user_id: str,
+    seq: Any,
+    kind: Any,
+    action: Any,
+    exp_delta: Any,
+    level_before: Any,
+    level_after: Any,
+    key: Any,
+    at: Any,
+    config_fingerprint: Any,
+    state_after: Any,
+    outcome: Any,
+    actor: Any,
+    target: Any,
+) -> LedgerEntry:
+    """A ledger entry from its row's values, the ledger columns in their order.
+
+    ``at`` may be a datetime or ISO 8601 text, ``state_after`` a mapping or JSON text (as
+    SQLite keeps them). Ledger rows are the library's own, so nothing is normalised.
+
+    Raises:
+        StoreError: the row is not a ledger entry (the message names it and the user).
+    """
+    try:
+        return LedgerEntry(
+            user_id=user_id,
+            kind=EntryKind(kind),
+            action=action,
+            exp_delta=int(exp_delta),
+            level_before=int(level_before),
+            level_after=int(level_after),
+            key=key,
+            at=datetime.fromisoformat(at) if isinstance(at, str) else at,
+            config_fingerprint=config_fingerprint,
+            state_after=ProgressState.from_dict(
+                json.loads(state_after) if isinstance(state_after, str) else state_after
+            ),
+            outcome=outcome,
+            actor=actor,
+            target=target,
+            seq=int(seq),
+        )
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc

@@ -127,10 +127,9 @@ from ..errors import (
 )
 from ..identity import check_id
 from ..state import ProgressState
-from ._rows import counts_from_db, counts_to_json, state_from_row
+from ._rows import counts_from_db, counts_to_json, entry_from_row, state_from_row
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
-    EntryKind,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -1461,37 +1460,5 @@ def _entries_json(entries: Sequence[LedgerEntry]) -> str:
 
 
 def _entry_from_row(user_id: str, row: Sequence[Any]) -> LedgerEntry:
-    (
-        kind,
-        action,
-        delta,
-        before,
-        after,
-        key,
-        at,
-        fingerprint,
-        state_after,
-        outcome,
-        actor,
-        target,
-        seq,
-    ) = row
-    try:
-        return LedgerEntry(
-            user_id=user_id,
-            kind=EntryKind(kind),
-            action=action,
-            exp_delta=int(delta),
-            level_before=int(before),
-            level_after=int(after),
-            key=key,
-            at=at,
-            config_fingerprint=fingerprint,
-            state_after=ProgressState.from_dict(state_after),
-            outcome=outcome,
-            actor=actor,
-            target=target,
-            seq=int(seq),
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+    *values, seq = row  # _ENTRY_COLUMNS: the ledger columns after user_id and seq, then seq
+    return entry_from_row(user_id, seq, *values)

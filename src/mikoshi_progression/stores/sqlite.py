@@ -42,7 +42,7 @@ from ..days import require_aware
 from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
 from ..identity import check_id
 from ..state import STATE_FIELDS, ProgressState
-from ._rows import counts_to_json, state_from_row
+from ._rows import counts_to_json, entry_from_row, state_from_row
 from .base import (
     EntryKind,
     LedgerEntry,
@@ -829,41 +829,8 @@ def _entry_params(entry: LedgerEntry) -> dict[str, object]:
 
 
 def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
-    (
-        user_id,
-        seq,
-        kind,
-        action,
-        delta,
-        before,
-        after,
-        key,
-        at,
-        fingerprint,
-        state,
-        outcome,
-        actor,
-        target,
-    ) = row
-    try:
-        return LedgerEntry(
-            user_id=user_id,
-            kind=EntryKind(kind),
-            action=action,
-            exp_delta=delta,
-            level_before=before,
-            level_after=after,
-            key=key,
-            at=datetime.fromisoformat(at),
-            config_fingerprint=fingerprint,
-            state_after=ProgressState.from_dict(json.loads(state)),
-            outcome=outcome,
-            actor=actor,
-            target=target,
-            seq=seq,
-        )
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+    user_id, *values = row  # user_id, seq, then the other ledger columns in order
+    return entry_from_row(user_id, *values)
 
 
 def _checked_path(path: object) -> str:
