@@ -98,5 +98,6 @@ def next_reset_at(
     """
     require_aware(now)
     last = state.last_exp_reset_date
-    ahead = last is not None and now < last and last - now <= config._max_skew
-    return config.day_boundary.next_reset(last if ahead and last is not None else now)
+    if last is not None and now < last and last - now <= config._max_skew:
+        return config.day_boundary.next_reset(last)  # a lagging clock: the stored day rules
+    return config.day_boundary.next_reset(now)

@@ -91,12 +91,12 @@ def moment_from_db(value: object) -> datetime | None:
             )
         except ValueError:
             return None
-    if isinstance(value, date) and not FIRST_YEAR <= value.year <= LAST_YEAR:
-        return None
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return moment if moment.utcoffset() is None or is_supported_moment(moment) else None
     if isinstance(value, date):
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            return None
         return datetime.combine(value, time(0), tzinfo=UTC)
     raise TypeError(f"not a timestamp or date: {value!r}")
 
