@@ -14,7 +14,10 @@ _OPTIONAL = {
     "src/mikoshi_progression/pydantic.py": "pydantic",
     "src/mikoshi_progression/testing/strategies.py": "hypothesis",
     "src/mikoshi_progression/testing/machine.py": "hypothesis",
+    "src/mikoshi_progression/testing/store_contract": "hypothesis",
     "src/mikoshi_progression/stores/postgres.py": "psycopg",
+    "src/mikoshi_progression/stores/_postgres_sql.py": "psycopg",
+    "src/mikoshi_progression/stores/_postgres_driver.py": "psycopg",
     "src/mikoshi_progression/__main__.py": "",
 }
 

@@ -510,7 +510,7 @@ def test_tables_of_an_earlier_release_are_upgraded_on_opening(admin, schema, mak
 def test_permanent_errors_are_not_unavailable():
     """A program limit (a key too large for an index) is a permanent StoreError: the
     service does not retry it and the router never answers 503 for it."""
-    from mikoshi_progression.stores.postgres import _wrap
+    from mikoshi_progression.stores._postgres_driver import wrap as _wrap
 
     error = _wrap(psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), "save")
     assert type(error) is StoreError

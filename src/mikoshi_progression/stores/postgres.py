@@ -93,13 +93,11 @@ the driver's exception as ``__cause__``.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -107,8 +105,7 @@ try:
     import psycopg
     from psycopg import errors as pg_errors
     from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict
-    from psycopg.rows import TupleRow, tuple_row
+    from psycopg.rows import tuple_row
     from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -127,6 +124,15 @@ from ..errors import (
 )
 from ..identity import check_id
 from ..state import ProgressState
+from ._postgres_driver import BAD_VALUE_SQLSTATES, fetchall, open_pool, settle, wrap
+from ._postgres_ids import CAST_IN_SQL, TEXT_TYPES, IdType, canonical_id
+from ._postgres_sql import (
+    ADDED_LEDGER_COLUMNS,
+    ENTRY_COLUMNS,
+    Names,
+    Statements,
+    render,
+)
 from ._rows import counts_from_db, counts_to_json, entry_from_row, state_from_row
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
@@ -144,36 +150,6 @@ __all__ = ["PostgresStore"]
 Locking = Literal["optimistic", "row", "adaptive"]
 VersionToken = Literal["xmin", "counter"]
 
-PROGRESS_COLUMNS = (
-    "level",
-    "exp",
-    "last_chat_date",
-    "daily_exp_gained",
-    "last_exp_reset_date",
-    "daily_action_counts",
-)
-"""The platform's progression columns of ``users``, as its migrations create them."""
-
-_STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "version", "seq")
-_LEDGER_COLUMNS = (
-    "user_id",
-    "seq",
-    "kind",
-    "action",
-    "exp_delta",
-    "level_before",
-    "level_after",
-    "key",
-    "at",
-    "config_fingerprint",
-    "state_after",
-    "outcome",
-    "actor",
-    "target",
-)
-_REQUEST_KEY_COLUMNS = ("scope", "key", "request", "at")
-# The ledger columns read back into a LedgerEntry, in this order.
-_ENTRY_COLUMNS = (*_LEDGER_COLUMNS[2:], "seq")
 
 _SCHEMA_LOCK = 0x6D696B6F73686931
 """The advisory lock that serialises concurrent ``create_schema`` calls (b"mikoshi1")."""
@@ -184,48 +160,6 @@ _HOT_USERS_MAX = 10_000
 """Adaptive locking: at most this many users marked."""
 DEFAULT_SNAPSHOT_CACHE = 10_000
 """Users whose last snapshot a store remembers by default (a few MB)."""
-
-_UNAVAILABLE_SQLSTATES = frozenset({"25006"})
-"""Failures that a retry elsewhere can cure: read-only transaction (a failed-over primary)."""
-_PERMANENT_SQLSTATES = frozenset({"55000", "55P02", "55P04"})
-"""Operational errors that no retry cures (an object in the wrong state), beside class 54,
-program limits exceeded (a statement or a value too large)."""
-_BAD_VALUE_SQLSTATES = frozenset({"22P02", "22003", "22007", "22008", "22021"})
-"""A value the column's type cannot read: invalid text, out of range, bad encoding."""
-
-_ADDED_LEDGER_COLUMNS = ("actor", "target")
-"""Ledger columns added after the first release: opening a store adds them to old tables."""
-_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name"})
-"""Id column types whose every canonical string is its own spelling."""
-_INTEGER_BITS = {"int2": 16, "int4": 32, "int8": 64}
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
-_CAST_IN_SQL = object()
-"""What :func:`_canonical_id` answers for a type it cannot spell in Python."""
-
-
-@dataclass(frozen=True, slots=True)
-class _IdType:
-    """In place: the id column's base type name (``int8``) and declared type (``bigint``)."""
-
-    base: str
-    declared: str
-
-
-def _canonical_id(base: str, user_id: str) -> object:
-    """The column's own spelling of ``user_id``, ``None`` if it cannot hold it, or
-    :data:`_CAST_IN_SQL`."""
-    bits = _INTEGER_BITS.get(base)
-    if bits is not None:
-        if _INTEGER_TEXT.fullmatch(user_id) is None:
-            return None
-        number = int(user_id)
-        return str(number) if -(2 ** (bits - 1)) <= number < 2 ** (bits - 1) else None
-    if base == "uuid":
-        try:
-            return str(uuid.UUID(user_id))
-        except ValueError:
-            return None
-    return _CAST_IN_SQL
 
 
 class PostgresStore:
@@ -313,17 +247,17 @@ class PostgresStore:
         self.locking: Locking = locking
         self._timeout = timeout
         self._closed = False
-        self._names = _Names(schema, users_table, id_column, table_prefix)
-        self._sql = _Statements(self._names, counter=version_token == "counter")
+        self._names = Names(schema, users_table, id_column, table_prefix)
+        self._sql = Statements(self._names, counter=version_token == "counter")
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
         self._snapshots = SnapshotCache(snapshot_cache) if snapshot_cache else None
-        self._id_type: _IdType | None = None
+        self._id_type: IdType | None = None
         if isinstance(dsn_or_pool, ConnectionPool):
             self._pool: ConnectionPool[Any] = dsn_or_pool
             self._owns_pool = False
         else:
-            self._pool = _open_pool(dsn_or_pool, min_size, max_size, timeout, connect_kwargs)
+            self._pool = open_pool(dsn_or_pool, min_size, max_size, timeout, connect_kwargs)
             self._owns_pool = True
         try:
             if users_table is not None:
@@ -352,7 +286,7 @@ class PostgresStore:
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         user_id = self.check_user_id(user_id)
         with self._connection() as conn:
-            rows = _fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
+            rows = fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [_entry_from_row(user_id, row) for row in rows]
 
     def create_schema(self) -> None:
@@ -367,7 +301,7 @@ class PostgresStore:
                     for statement in self._sql.create:
                         conn.execute(statement)
             except psycopg.Error as exc:
-                raise _wrap(exc, "create the schema") from exc
+                raise wrap(exc, "create the schema") from exc
 
     def drop_schema(self) -> None:
         """Drop the library's own tables, and ``schema`` if nothing else is left in it.
@@ -387,7 +321,7 @@ class PostgresStore:
                         except pg_errors.DependentObjectsStillExist:
                             pass  # someone else's tables live there too: keep it
             except psycopg.Error as exc:
-                raise _wrap(exc, "drop the schema") from exc
+                raise wrap(exc, "drop the schema") from exc
 
     def close(self) -> None:
         """Close the store's own pool (a pool passed in stays open); idempotent."""
@@ -408,13 +342,13 @@ class PostgresStore:
         wanted = self._names.required_columns()
         keys = self._names.unique_keys()
         with self._connection() as conn:
-            column_rows = _fetchall(
+            column_rows = fetchall(
                 conn,
                 self._sql.columns,
                 ([regclass for regclass, _, _ in wanted],),
                 "check the schema",
             )
-            index_rows = _fetchall(
+            index_rows = fetchall(
                 conn,
                 self._sql.unique_indexes,
                 (sorted({regclass for regclass, _, _ in keys}),),
@@ -450,21 +384,21 @@ class PostgresStore:
         if self.users_table is not None:
             own = own[1:]
         with self._connection() as conn:
-            rows = _fetchall(conn, self._sql.columns, ([r for r, _, _ in own],), "check the schema")
+            rows = fetchall(conn, self._sql.columns, ([r for r, _, _ in own],), "check the schema")
         present: dict[str, set[str]] = {}
         for regclass, column in rows:
             if column is not None:
                 present.setdefault(str(regclass), set()).add(str(column))
         ledger = render(self._names.ledger)
         return any(regclass not in present for regclass, _, _ in own) or any(
-            column not in present[ledger] for column in _ADDED_LEDGER_COLUMNS
+            column not in present[ledger] for column in ADDED_LEDGER_COLUMNS
         )
 
-    def _find_id_type(self) -> _IdType:
+    def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
         users = render(self._names.users) if self._names.users is not None else ""
         with self._connection() as conn:
-            rows = _fetchall(
+            rows = fetchall(
                 conn,
                 self._sql.id_type,
                 {"t": users, "c": self.id_column},
@@ -480,7 +414,7 @@ class PostgresStore:
             raise StoreError(
                 f"in place: table {self.users_table!r} has no column {self.id_column!r} (id_column)"
             )
-        return _IdType(str(base), str(declared))
+        return IdType(str(base), str(declared))
 
     def check_user_id(self, user_id: str, field: str = "user_id") -> str:
         """Return ``user_id`` if it is the spelling this store keeps the user under.
@@ -497,10 +431,10 @@ class PostgresStore:
         """
         user_id = check_id(user_id, field)
         id_type = self._id_type
-        if id_type is None or id_type.base in _TEXT_TYPES:
+        if id_type is None or id_type.base in TEXT_TYPES:
             return user_id
-        canonical = _canonical_id(id_type.base, user_id)
-        if canonical is _CAST_IN_SQL:
+        canonical = canonical_id(id_type.base, user_id)
+        if canonical is CAST_IN_SQL:
             canonical = self._cast_id(user_id, field)
         if canonical != user_id:
             raise self._spelling_error(user_id, canonical, field)
@@ -541,9 +475,9 @@ class PostgresStore:
         self, exc: psycopg.Error, user_id: str, doing: str, field: str = "user_id"
     ) -> StoreError | InvalidIdError:
         """A driver error; in place, a value the id column cannot read is the id's fault."""
-        if self._id_type is not None and (exc.sqlstate or "") in _BAD_VALUE_SQLSTATES:
+        if self._id_type is not None and (exc.sqlstate or "") in BAD_VALUE_SQLSTATES:
             return self._spelling_error(user_id, None, field)
-        return _wrap(exc, doing)
+        return wrap(exc, doing)
 
     def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
@@ -556,9 +490,9 @@ class PostgresStore:
             "at": require_aware(at, "at"),
         }
         with self._connection() as conn:
-            rows = _fetchall(conn, self._sql.claim, params, "claim a request key")
+            rows = fetchall(conn, self._sql.claim, params, "claim a request key")
             if not rows:
-                rows = _fetchall(conn, self._sql.claimed, params, "read a request key")
+                rows = fetchall(conn, self._sql.claimed, params, "read a request key")
         if not rows:  # pragma: no cover - a claimed key is never deleted
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(rows[0][0])
@@ -582,7 +516,7 @@ class PostgresStore:
         params = self._state_params(user_id, state)
         self._forget(user_id)
         with self._connection() as conn:
-            rows = _fetchall(conn, self._sql.put_state, params, "store a state")
+            rows = fetchall(conn, self._sql.put_state, params, "store a state")
         if not rows:
             raise UnknownUserError(self._no_such_user(user_id))
 
@@ -623,7 +557,7 @@ class PostgresStore:
             "limit": limit,
         }
         with self._connection() as conn:
-            rows = _fetchall(conn, query, params, "run a monitoring query")
+            rows = fetchall(conn, query, params, "run a monitoring query")
         return [
             UserActivity(str(uid), int(level), int(gained), int(cap), counts_from_db(counts))
             for uid, level, gained, cap, counts in rows
@@ -725,7 +659,7 @@ class _Borrowed:
                 f"(pool of at most {store._pool.max_size}): {exc}"
             ) from exc
         except psycopg.Error as exc:
-            raise _wrap(exc, "connect") from exc
+            raise wrap(exc, "connect") from exc
         self.conn = conn
         self._autocommit = conn.autocommit
         self._row_factory = conn.row_factory
@@ -741,7 +675,7 @@ class _Borrowed:
 
     def __exit__(self, *exc_info: object) -> None:
         conn = self.conn
-        _settle(conn, self._autocommit, self._row_factory)
+        settle(conn, self._autocommit, self._row_factory)
         self._store._pool.putconn(conn)
 
 
@@ -835,7 +769,7 @@ class _PostgresTransaction:
                 ) from exc
         award = revoke = None
         if row is not None and len(row) > 9:
-            width = len(_ENTRY_COLUMNS)
+            width = len(ENTRY_COLUMNS)
             award_row, revoke_row = row[9 : 9 + width], row[9 + width :]
             if award_row[0] is not None:
                 award = _entry_from_row(self._user_id, award_row)
@@ -881,7 +815,7 @@ class _PostgresTransaction:
             else:
                 row = conn.execute(query, params, prepare=True).fetchone()
         except psycopg.Error as exc:
-            error = _wrap(exc, f"save user {self._user_id!r}", writing=True)
+            error = wrap(exc, f"save user {self._user_id!r}", writing=True)
             if not isinstance(error, StaleVersionError):
                 self._store._forget(self._user_id)
                 raise error from exc
@@ -909,7 +843,7 @@ class _PostgresTransaction:
             try:
                 self._conn.execute("COMMIT")
             except psycopg.Error as exc:
-                raise _wrap(exc, "commit") from exc
+                raise wrap(exc, "commit") from exc
         loaded = self._loaded
         if loaded is None:
             return
@@ -929,492 +863,7 @@ class _PostgresTransaction:
         self._pending = None
 
 
-# --- SQL ------------------------------------------------------------------------------
-
-
-class _Names:
-    """Quoted identifiers of the tables a store uses, and their names in reports."""
-
-    def __init__(
-        self, schema: str | None, users_table: str | None, id_column: str, prefix: str
-    ) -> None:
-        _check_identifiers(schema, users_table, id_column, prefix)
-
-        def qualified(name: str) -> sql.Identifier:
-            return sql.Identifier(schema, name) if schema else sql.Identifier(name)
-
-        self.schema = sql.Identifier(schema) if schema else None
-        self.state = qualified(f"{prefix}state")
-        self.ledger = qualified(f"{prefix}ledger")
-        self.request_keys = qualified(f"{prefix}{_LONGEST_TABLE_SUFFIX}")
-        self.ledger_key_index = sql.Identifier(f"{prefix}ledger_key")
-        self.state_day_index = sql.Identifier(f"{prefix}state_day")
-        self.users = sql.Identifier(*users_table.split(".")) if users_table else None
-        self.id_column = sql.Identifier(id_column)
-        self.users_label = users_table or ""
-        self._id_name = id_column
-        self._schema_name = schema
-        self._prefix = prefix
-
-    def label(self, table: str) -> str:
-        return f"{self._schema_name}.{table}" if self._schema_name else table
-
-    def unique_keys(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """``(regclass text, label, columns)`` of every unique key the store relies on."""
-        ledger = (render(self.ledger), self.label(f"{self._prefix}ledger"))
-        if self.users is not None:
-            first = (render(self.users), self.users_label, (self._id_name,))
-        else:
-            first = (render(self.state), self.label(f"{self._prefix}state"), ("user_id",))
-        keys = (render(self.request_keys), self.label(f"{self._prefix}{_LONGEST_TABLE_SUFFIX}"))
-        return [
-            first,
-            (*ledger, ("user_id", "seq")),
-            (*ledger, ("user_id", "kind", "key")),
-            (*keys, ("scope", "key")),
-        ]
-
-    def required_columns(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """``(regclass text, label, columns)`` of every table the store needs; the
-        platform's ``users`` first when in place."""
-        ledger = (render(self.ledger), self.label(f"{self._prefix}ledger"), _LEDGER_COLUMNS)
-        keys = (
-            render(self.request_keys),
-            self.label(f"{self._prefix}{_LONGEST_TABLE_SUFFIX}"),
-            _REQUEST_KEY_COLUMNS,
-        )
-        if self.users is not None:
-            users = (render(self.users), self.users_label, (self._id_name, *PROGRESS_COLUMNS))
-            return [users, ledger, keys]
-        state = (render(self.state), self.label(f"{self._prefix}state"), _STATE_COLUMNS)
-        return [state, ledger, keys]
-
-
-_IDENTIFIER_BYTES = 63
-"""PostgreSQL's longest identifier (NAMEDATALEN - 1): longer names are silently cut."""
-_LONGEST_TABLE_SUFFIX = "request_keys"
-"""The longest name the store appends to ``table_prefix``."""
-
-
-def _check_identifiers(
-    schema: object, users_table: object, id_column: object, prefix: object
-) -> None:
-    """Refuse names PostgreSQL would cut to 63 bytes: two tables could then collide."""
-
-    def check(field: str, name: object, room: int = _IDENTIFIER_BYTES) -> None:
-        if not isinstance(name, str) or not name or len(name.encode()) > room:
-            raise InvalidArgumentError(
-                field, f"a name of 1 to {room} bytes (PostgreSQL cuts longer names)", name
-            )
-
-    if schema is not None:
-        check("schema", schema)
-    if users_table is not None:
-        parts = users_table.split(".") if isinstance(users_table, str) else [users_table]
-        if len(parts) > 2:
-            raise InvalidArgumentError("users_table", "a table name, or schema.table", users_table)
-        for part in parts:
-            check("users_table", part)
-    check("id_column", id_column)
-    if not isinstance(prefix, str) or len(prefix.encode()) > _IDENTIFIER_BYTES - len(
-        _LONGEST_TABLE_SUFFIX
-    ):
-        room = _IDENTIFIER_BYTES - len(_LONGEST_TABLE_SUFFIX)
-        raise InvalidArgumentError(
-            "table_prefix",
-            f"at most {room} bytes, so that '<prefix>{_LONGEST_TABLE_SUFFIX}' fits "
-            f"PostgreSQL's {_IDENTIFIER_BYTES}-byte names",
-            prefix,
-        )
-
-
-def render(composable: sql.Composable) -> str:
-    """A composed statement as a plain string (built once, executed many times)."""
-    return composable.as_string(None)
-
-
-_LEDGER_TYPES = (
-    "kind text, action text, exp_delta bigint, level_before integer, level_after integer, "
-    "key text, at timestamptz, config_fingerprint text, state_after jsonb, outcome text, "
-    "actor text, target text"
-)
-_LOAD_COLUMNS = (
-    "level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, daily_action_counts"
-)
-
-
-class _Statements:
-    """Every statement a store runs, rendered once at construction.
-
-    ``load[keyed, locked]``: the state row with version and "has a ledger" (no
-    row for an unknown user); keyed, always one row, with the key's award and
-    revocation joined. ``write[new_user, single_entry]``: the version-checked
-    write and its ledger rows in one statement, ``None`` where the layout never
-    writes (in place, no user is ever inserted).
-    """
-
-    def __init__(self, names: _Names, *, counter: bool) -> None:
-        n = names
-        # The version of an own-table row: its xmin, or (``counter``) its version column.
-        token = sql.SQL("s.version::text" if counter else "s.xmin::text")
-        check = sql.SQL(
-            "s.version = %(version)s::bigint" if counter else "s.xmin = %(version)s::xid"
-        )
-        ledger_cols = sql.SQL(", ").join(sql.Identifier(c) for c in _LEDGER_COLUMNS)
-        in_place = n.users is not None
-        self.requires_row = in_place  # in place, a missing row is an error, not a new user
-        # ``%(uid)s`` is compared with the platform's id column, of whatever type it has;
-        # ``%(user)s::text`` is the library's own user_id.
-
-        # --- load ------------------------------------------------------------------
-        def load(keyed: bool, locked: bool) -> str:
-            if n.users is not None:
-                source = sql.SQL(
-                    _LOAD_COLUMNS + ", s.xmin::text, "
-                    "EXISTS (SELECT FROM {ledger} WHERE user_id = %(user)s::text), "
-                    "s.{id}::text FROM {users} AS s WHERE s.{id} = %(uid)s"
-                ).format(ledger=n.ledger, users=n.users, id=n.id_column)
-            else:
-                source = sql.SQL(
-                    _LOAD_COLUMNS + ", {token}, seq > 0, s.user_id FROM {state} AS s "
-                    "WHERE user_id = %(user)s::text"
-                ).format(token=token, state=n.state)
-            query = sql.SQL("SELECT ") + source
-            if locked:
-                query += sql.SQL(" FOR UPDATE OF s")
-            if not keyed:
-                return render(query)
-            entry = sql.SQL(", ").join(
-                sql.Identifier(alias, c) for alias in ("a", "r") for c in _ENTRY_COLUMNS
-            )
-            return render(
-                sql.SQL(
-                    "SELECT s.*, {entry} FROM (VALUES (1)) AS one (x) "
-                    "LEFT JOIN ({query}) AS s ON true "
-                    "LEFT JOIN {ledger} AS a ON a.user_id = %(user)s::text AND a.kind = 'award' "
-                    "AND a.key = %(key)s::text "
-                    "LEFT JOIN {ledger} AS r ON r.user_id = %(user)s::text "
-                    "AND r.kind = 'revoke' AND r.key = %(key)s::text"
-                ).format(entry=entry, query=query, ledger=n.ledger)
-            )
-
-        self.load = {(k, lk): load(k, lk) for k in (False, True) for lk in (False, True)}
-
-        # --- write -----------------------------------------------------------------
-        # The ledger rows follow ``base``, the user's last ledger seq, and are
-        # written only if the state row was: ``FROM w``.
-        single = sql.SQL(
-            "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + 1, "
-            "%(e_kind)s::text, %(e_action)s::text, %(e_delta)s::bigint, "
-            "%(e_before)s::integer, %(e_after)s::integer, %(e_key)s::text, "
-            "%(e_at)s::timestamptz, %(e_fingerprint)s::text, %(e_state)s::jsonb, "
-            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text FROM w"
-        ).format(ledger=n.ledger, cols=ledger_cols)
-        many = sql.SQL(
-            "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + e.i, e.kind, "
-            "e.action, e.exp_delta, e.level_before, e.level_after, e.key, e.at, "
-            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target "
-            "FROM w CROSS JOIN jsonb_to_recordset(%(entries)s::jsonb) AS e(i bigint, "
-            + _LEDGER_TYPES
-            + ")"
-        ).format(ledger=n.ledger, cols=ledger_cols)
-
-        assign = (
-            "level = %(level)s::integer, exp = %(exp)s::bigint, "
-            "daily_exp_gained = %(gained)s::bigint, "
-            "last_exp_reset_date = %(reset)s::timestamptz, "
-            "daily_action_counts = %(counts)s::jsonb, "
-        )
-        new_user: sql.Composable | None
-        if n.users is not None:
-            assignments = sql.SQL(
-                assign + "last_chat_date = (%(chat)s::timestamptz AT TIME ZONE 'UTC')::date"
-            )
-            existing = sql.SQL(
-                "UPDATE {users} AS s SET {assign} "
-                "WHERE s.{id} = %(uid)s AND s.xmin = %(version)s::xid "
-                "RETURNING (SELECT COALESCE(max(seq), 0) FROM {ledger} "
-                "WHERE user_id = %(user)s::text) AS base, s.xmin::text AS version"
-            ).format(users=n.users, assign=assignments, id=n.id_column, ledger=n.ledger)
-            new_user = None
-            self.put_state = render(
-                sql.SQL(
-                    "UPDATE {users} AS s SET {assign} WHERE s.{id} = %(uid)s RETURNING 1"
-                ).format(users=n.users, assign=assignments, id=n.id_column)
-            )
-        else:
-            assignments = sql.SQL(assign + "last_chat_date = %(chat)s::timestamptz")
-            existing = sql.SQL(
-                "UPDATE {state} AS s SET {assign}, version = s.version + 1, "
-                "seq = s.seq + %(n)s::integer "
-                "WHERE s.user_id = %(user)s::text AND {check} "
-                "RETURNING s.seq - %(n)s::integer AS base, {token} AS version"
-            ).format(state=n.state, assign=assignments, check=check, token=token)
-            values = sql.SQL(
-                "INSERT INTO {state} (user_id, level, exp, daily_exp_gained, "
-                "last_exp_reset_date, daily_action_counts, last_chat_date, version, seq) "
-                "VALUES (%(user)s::text, %(level)s::integer, %(exp)s::bigint, "
-                "%(gained)s::bigint, %(reset)s::timestamptz, %(counts)s::jsonb, "
-                "%(chat)s::timestamptz, 1, "
-            ).format(state=n.state)
-            new_user = values + sql.SQL(
-                "%(n)s::integer) ON CONFLICT (user_id) DO NOTHING "
-                "RETURNING 0::bigint AS base, {token} AS version"
-            ).format(token=sql.SQL("version::text" if counter else "xmin::text"))
-            self.put_state = render(
-                values
-                + sql.SQL(
-                    "0) ON CONFLICT (user_id) DO UPDATE SET {assign}, "
-                    "version = {state}.version + 1 RETURNING 1"
-                ).format(assign=assignments, state=n.state)
-            )
-
-        def write(first: sql.Composable | None, rows: sql.Composable) -> str | None:
-            if first is None:
-                return None
-            return render(
-                sql.SQL("WITH w AS ({first}), l AS ({rows}) SELECT w.version FROM w").format(
-                    first=first, rows=rows
-                )
-            )
-
-        self.write = {
-            (False, True): write(existing, single),
-            (False, False): write(existing, many),
-            (True, True): write(new_user, single),
-            (True, False): write(new_user, many),
-        }
-
-        # --- reads -----------------------------------------------------------------
-        self.ledger = render(
-            sql.SQL("SELECT {cols} FROM {ledger} WHERE user_id = %s::text ORDER BY seq").format(
-                cols=sql.SQL(", ").join(sql.Identifier(c) for c in _ENTRY_COLUMNS),
-                ledger=n.ledger,
-            )
-        )
-
-        # Monitoring: legacy NULLs read as the loader reads them (level 1, 0 gained).
-        table, uid = (
-            (n.users, n.id_column) if n.users is not None else (n.state, sql.SQL("user_id"))
-        )
-        activity = sql.SQL(
-            "WITH caps (level, cap) AS (SELECT * FROM unnest(%(levels)s::int[], %(caps)s::int[])), "
-            "u AS (SELECT {uid}::text AS user_id, GREATEST(COALESCE(level, 1), 1) AS level, "
-            "GREATEST(COALESCE(daily_exp_gained, 0), 0) AS gained, daily_action_counts "
-            "FROM {table} WHERE last_exp_reset_date >= %(since)s::timestamptz) "
-            "SELECT u.user_id, u.level, u.gained, COALESCE(caps.cap, %(last)s::int) AS cap, "
-            "u.daily_action_counts FROM u LEFT JOIN caps ON caps.level = u.level "
-        ).format(uid=uid, table=table)
-        order = sql.SQL("ORDER BY u.gained DESC, u.user_id LIMIT %(limit)s::bigint")
-        self.at_cap = render(
-            activity + sql.SQL("WHERE u.gained >= COALESCE(caps.cap, %(last)s::int) ") + order
-        )
-        self.most_active = render(activity + order)
-
-        self.id_type = render(
-            sql.SQL(
-                "SELECT to_regclass(%(t)s) IS NOT NULL, "
-                "(SELECT b.typname::text FROM pg_attribute AS a "
-                "JOIN pg_type AS t ON t.oid = a.atttypid "
-                "JOIN pg_type AS b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype "
-                "ELSE t.oid END "
-                "WHERE a.attrelid = to_regclass(%(t)s) AND a.attname = %(c)s "
-                "AND a.attnum > 0 AND NOT a.attisdropped), "
-                "(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
-                "WHERE a.attrelid = to_regclass(%(t)s) AND a.attname = %(c)s "
-                "AND a.attnum > 0 AND NOT a.attisdropped)"
-            )
-        )
-        self.unique_indexes = render(
-            sql.SQL(
-                "SELECT t.name, array(SELECT a.attname::text "
-                "FROM unnest(i.indkey::int2[]) AS k (attnum) JOIN pg_attribute AS a "
-                "ON a.attrelid = i.indrelid AND a.attnum = k.attnum) "
-                "FROM unnest(%s::text[]) AS t (name) JOIN pg_index AS i "
-                "ON i.indrelid = to_regclass(t.name) AND i.indisunique AND i.indisvalid"
-            )
-        )
-        self.columns = render(
-            sql.SQL(
-                "SELECT t.name, a.attname FROM unnest(%s::text[]) AS t (name) "
-                "LEFT JOIN pg_attribute AS a ON a.attrelid = to_regclass(t.name) "
-                "AND a.attnum > 0 AND NOT a.attisdropped"
-            )
-        )
-
-        # --- DDL -------------------------------------------------------------------
-        create: list[sql.Composable] = []
-        if n.schema is not None:
-            create.append(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(n.schema))
-        if not in_place:
-            create += [
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {state} ("
-                    "user_id text PRIMARY KEY, "
-                    "level integer NOT NULL DEFAULT 1, "
-                    "exp bigint NOT NULL DEFAULT 0, "
-                    "last_chat_date timestamptz, "
-                    "daily_exp_gained bigint NOT NULL DEFAULT 0, "
-                    "last_exp_reset_date timestamptz, "
-                    "daily_action_counts jsonb NOT NULL DEFAULT '{{}}', "
-                    "version bigint NOT NULL DEFAULT 1, "
-                    "seq bigint NOT NULL DEFAULT 0)"
-                ).format(state=n.state),
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {index} ON {state} (last_exp_reset_date)"
-                ).format(index=n.state_day_index, state=n.state),
-            ]
-        create += [
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {ledger} ("
-                "user_id text NOT NULL, "
-                "seq bigint NOT NULL, "
-                "kind text NOT NULL CHECK (kind IN ('import', 'day', 'award', 'revoke')), "
-                "action text NOT NULL DEFAULT '', "
-                "exp_delta bigint NOT NULL, "
-                "level_before integer NOT NULL, "
-                "level_after integer NOT NULL, "
-                "key text, "
-                "at timestamptz NOT NULL, "
-                "config_fingerprint text NOT NULL DEFAULT '', "
-                "state_after jsonb NOT NULL, "
-                "outcome text NOT NULL DEFAULT '', "
-                "actor text, "
-                "target text, "
-                "PRIMARY KEY (user_id, seq))"
-            ).format(ledger=n.ledger),
-            # Columns of later releases, added to a ledger created before them.
-            sql.SQL(
-                "ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS actor text, "
-                "ADD COLUMN IF NOT EXISTS target text"
-            ).format(ledger=n.ledger),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {keys} ("
-                "scope text NOT NULL, "
-                "key text NOT NULL, "
-                "request text NOT NULL, "
-                "at timestamptz NOT NULL, "
-                "PRIMARY KEY (scope, key))"
-            ).format(keys=n.request_keys),
-            sql.SQL(
-                "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {ledger} (user_id, kind, key) "
-                "WHERE key IS NOT NULL"
-            ).format(index=n.ledger_key_index, ledger=n.ledger),
-        ]
-        self.create = [render(s) for s in create]
-
-        self.drop_tables = render(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(
-                sql.SQL(", ").join(
-                    [n.ledger, n.request_keys] if in_place else [n.ledger, n.request_keys, n.state]
-                )
-            )
-        )
-        self.claim = render(
-            sql.SQL(
-                "INSERT INTO {keys} (scope, key, request, at) VALUES (%(scope)s::text, "
-                "%(key)s::text, %(request)s::text, %(at)s::timestamptz) "
-                "ON CONFLICT (scope, key) DO NOTHING RETURNING request"
-            ).format(keys=n.request_keys)
-        )
-        self.claimed = render(
-            sql.SQL(
-                "SELECT request FROM {keys} WHERE scope = %(scope)s::text AND key = %(key)s::text"
-            ).format(keys=n.request_keys)
-        )
-        self.drop_schema = (
-            None
-            if n.schema is None
-            else render(sql.SQL("DROP SCHEMA IF EXISTS {}").format(n.schema))
-        )
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _open_pool(
-    dsn: str,
-    min_size: int,
-    max_size: int,
-    timeout: float,
-    connect_kwargs: Mapping[str, Any] | None,
-) -> ConnectionPool[psycopg.Connection[TupleRow]]:
-    try:
-        given = conninfo_to_dict(dsn)
-    except psycopg.Error as exc:
-        raise StoreError(f"malformed PostgreSQL connection string: {exc}") from exc
-    kwargs: dict[str, Any] = {}
-    if "connect_timeout" not in given:
-        kwargs["connect_timeout"] = max(1, round(timeout))
-    kwargs.update(connect_kwargs or {})
-    kwargs["autocommit"] = True
-    # One direct attempt first: an unreachable server fails at once, with libpq's reason.
-    try:
-        psycopg.connect(dsn, **kwargs).close()
-    except psycopg.Error as exc:
-        raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
-    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        kwargs=kwargs,
-        open=False,
-        timeout=timeout,
-        name="mikoshi-progression",
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except psycopg.Error as exc:
-        pool.close()
-        raise StoreUnavailableError(f"cannot open a PostgreSQL connection pool: {exc}") from exc
-    return pool
-
-
-def _settle(conn: psycopg.Connection[Any], autocommit: bool, row_factory: Any) -> None:
-    """Leave a borrowed connection idle and as it was lent, before it goes back."""
-    if row_factory is not tuple_row:
-        conn.row_factory = row_factory
-    status = conn.info.transaction_status
-    if status == _IDLE:
-        if not autocommit:
-            conn.autocommit = False
-        return
-    if status == _BROKEN:
-        return  # the pool discards it
-    try:
-        conn.execute("ROLLBACK")
-        if not autocommit:
-            conn.autocommit = False
-    except psycopg.Error:
-        pass  # the pool closes a connection it cannot reset
-
-
-_IDLE = psycopg.pq.TransactionStatus.IDLE
-_BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
-
-
-def _fetchall(conn: psycopg.Connection[Any], query: str, params: Any, doing: str) -> list[TupleRow]:
-    try:
-        return conn.execute(query, params).fetchall()
-    except psycopg.Error as exc:
-        raise _wrap(exc, doing) from exc
-
-
-def _wrap(exc: psycopg.Error, doing: str, *, writing: bool = False) -> StoreError:
-    """The library's error for a driver error (the caller chains it with ``from``)."""
-    message = f"PostgreSQL: cannot {doing}: {type(exc).__name__}: {exc}".rstrip()
-    if len(message) > 500:  # a statement's parameters can be echoed back whole
-        message = message[:497] + "..."
-    sqlstate = exc.sqlstate or ""
-    if sqlstate.startswith("40") or (writing and isinstance(exc, pg_errors.UniqueViolation)):
-        return StaleVersionError(message)
-    if sqlstate.startswith("54") or sqlstate in _PERMANENT_SQLSTATES:
-        return StoreError(message)  # permanent: retrying the same statement fails again
-    if isinstance(exc, psycopg.OperationalError) or sqlstate in _UNAVAILABLE_SQLSTATES:
-        return StoreUnavailableError(message)
-    if isinstance(exc, (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)):
-        return StoreError(f"{message} (run create_schema() first?)")
-    return StoreError(message)
 
 
 def _entry_params(entry: LedgerEntry) -> dict[str, Any]:
@@ -1460,5 +909,5 @@ def _entries_json(entries: Sequence[LedgerEntry]) -> str:
 
 
 def _entry_from_row(user_id: str, row: Sequence[Any]) -> LedgerEntry:
-    *values, seq = row  # _ENTRY_COLUMNS: the ledger columns after user_id and seq, then seq
+    *values, seq = row  # ENTRY_COLUMNS: the ledger columns after user_id and seq, then seq
     return entry_from_row(user_id, seq, *values)

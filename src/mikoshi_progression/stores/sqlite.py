@@ -32,17 +32,36 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 from ..days import require_aware
 from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
 from ..identity import check_id
-from ..state import STATE_FIELDS, ProgressState
+from ..state import ProgressState
 from ._rows import counts_to_json, entry_from_row, state_from_row
+from ._sqlite_driver import (
+    DUPLICATE,
+    execute,
+    read_only_uri,
+    rollback,
+    unchangeable,
+    wrap,
+)
+from ._sqlite_sql import (
+    ADDED_LEDGER_COLUMNS,
+    KEY_COLUMNS,
+    LEDGER_COLUMNS,
+    LEDGER_KEYS,
+    PROGRESS_COLUMNS,
+    PROGRESS_KEYS,
+    REQUEST_KEYS,
+    STATE_COLUMNS,
+    Statements,
+    created_names,
+)
 from .base import (
     EntryKind,
     LedgerEntry,
@@ -57,158 +76,10 @@ from .base import (
 
 __all__ = ["SQLiteStore"]
 
-_STATE_COLUMNS = STATE_FIELDS
-_PROGRESS_COLUMNS = ("user_id", *_STATE_COLUMNS, "version")
-_PROGRESS_KEYS = (("user_id",),)
-_LEDGER_KEYS = (("user_id", "seq"), ("user_id", "kind", "idempotency_key"))
-"""The unique keys each table's guarantees rest on."""
-_LEDGER_COLUMNS = (
-    "user_id",
-    "seq",
-    "kind",
-    "action",
-    "exp_delta",
-    "level_before",
-    "level_after",
-    "idempotency_key",
-    "at",
-    "config_fingerprint",
-    "state_after",
-    "outcome",
-    "actor",
-    "target",
-)
-_ENTRY_COLUMNS = ", ".join(_LEDGER_COLUMNS)
-_ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT"}
-"""Ledger columns added after the first release: ``create_schema`` adds them to old files."""
-_KEY_COLUMNS = ("scope", "key", "request", "at")
-_REQUEST_KEYS = (("scope", "key"),)
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_CREATED = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+"([^"]+)"')
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 # SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
 _MAX_TIMEOUT = 2_000_000
-# Primary result codes meaning "not reachable now, may work later": the lock wait
-# timed out, the disk failed or is full, the file cannot be opened.
-_UNAVAILABLE = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_PROTOCOL,
-    }
-)
-# Extended codes of a duplicate: the user's row, or an idempotency key, already exists.
-_DUPLICATE = frozenset({sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE})
-
-
-def _wrap(exc: sqlite3.Error, doing: str) -> StoreError:
-    """The library's error for a driver error (raise it ``from exc``)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    message = f"SQLite could not {doing}: {exc}"
-    if isinstance(code, int) and code & 0xFF in _UNAVAILABLE:
-        return StoreUnavailableError(message)
-    if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY:
-        return ReadOnlyStoreError(
-            f"{message} (the database cannot be written here: open it with read_only=True "
-            "to read it)"
-        )
-    return StoreError(message)
-
-
-class _Sql:
-    """The store's statements, with its table names filled in once."""
-
-    def __init__(self, prefix: str) -> None:
-        self.progress = progress = f"{prefix}progress"
-        self.ledger = ledger = f"{prefix}ledger"
-        self.request_keys = request_keys = f"{prefix}request_keys"
-        self.schema = (
-            f"""CREATE TABLE IF NOT EXISTS "{progress}" (
-                user_id TEXT PRIMARY KEY NOT NULL,
-                exp INTEGER DEFAULT 0,
-                level INTEGER DEFAULT 1,
-                daily_exp_gained INTEGER DEFAULT 0,
-                last_exp_reset_date TEXT,
-                daily_action_counts TEXT DEFAULT '{{}}',
-                last_chat_date TEXT,
-                version INTEGER NOT NULL DEFAULT 0
-            )""",
-            # The day prefix of an ISO timestamp: the monitoring queries' index.
-            f"""CREATE INDEX IF NOT EXISTS "{progress}_day"
-                ON "{progress}" (substr(last_exp_reset_date, 1, 10))""",
-            f"""CREATE TABLE IF NOT EXISTS "{ledger}" (
-                id INTEGER PRIMARY KEY,
-                user_id TEXT NOT NULL,
-                seq INTEGER NOT NULL,
-                kind TEXT NOT NULL,
-                action TEXT NOT NULL DEFAULT '',
-                exp_delta INTEGER NOT NULL,
-                level_before INTEGER NOT NULL,
-                level_after INTEGER NOT NULL,
-                idempotency_key TEXT,
-                at TEXT NOT NULL,
-                config_fingerprint TEXT NOT NULL,
-                state_after TEXT NOT NULL,
-                outcome TEXT NOT NULL DEFAULT '',
-                actor TEXT,
-                target TEXT
-            )""",
-            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq" ON "{ledger}" (user_id, seq)""",
-            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
-                ON "{ledger}" (user_id, kind, idempotency_key)
-                WHERE idempotency_key IS NOT NULL""",
-            f"""CREATE TABLE IF NOT EXISTS "{request_keys}" (
-                scope TEXT NOT NULL,
-                key TEXT NOT NULL,
-                request TEXT NOT NULL,
-                at TEXT NOT NULL,
-                PRIMARY KEY (scope, key)
-            )""",
-        )
-        self.add_column = f'ALTER TABLE "{ledger}" ADD COLUMN {{}} {{}}'
-        self.claim = (
-            f'INSERT INTO "{request_keys}" (scope, key, request, at) '
-            "VALUES (:scope, :key, :request, :at) ON CONFLICT (scope, key) DO NOTHING"
-        )
-        self.claimed = f'SELECT request FROM "{request_keys}" WHERE scope = :scope AND key = :key'
-        state = ", ".join(_STATE_COLUMNS)
-        self.load = (
-            f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = :user_id) '
-            f'FROM "{progress}" WHERE user_id = :user_id'
-        )
-        self.keyed = (
-            f'SELECT {_ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id '
-            "AND idempotency_key = :key AND kind IN ('award', 'revoke')"
-        )
-        self.insert_state = (
-            f'INSERT INTO "{progress}" (user_id, {state}, version) '
-            f"VALUES (:user_id, {', '.join(':' + c for c in _STATE_COLUMNS)}, 1)"
-        )
-        self.update_state = (
-            f'UPDATE "{progress}" SET '
-            + ", ".join(f"{c} = :{c}" for c in _STATE_COLUMNS)
-            + ", version = version + 1 WHERE user_id = :user_id AND version = :version"
-        )
-        # seq: the user's next position, safe to compute under the write lock.
-        values = ", ".join(
-            f'(SELECT COALESCE(MAX(seq), 0) + 1 FROM "{ledger}" WHERE user_id = :user_id)'
-            if c == "seq"
-            else ":" + c
-            for c in _LEDGER_COLUMNS
-        )
-        self.insert_entry = f'INSERT INTO "{ledger}" ({_ENTRY_COLUMNS}) VALUES ({values})'
-
-        self.select_ledger = (
-            f'SELECT {_ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id ORDER BY seq'
-        )
-        self.activity = (
-            f'SELECT user_id, {state} FROM "{progress}" '
-            "WHERE substr(last_exp_reset_date, 1, 10) >= :day_floor"
-        )
-        self.read_state = f'SELECT {state} FROM "{progress}" WHERE user_id = :user_id'
 
 
 class SQLiteStore:
@@ -288,10 +159,10 @@ class SQLiteStore:
         self.read_only = bool(read_only)
         self._synchronous = synchronous.upper()
         self._pool_size = pool_size
-        self._sql = _Sql(table_prefix)
-        self._schema_names = _created_names(self._sql.schema)
+        self._sql = Statements(table_prefix)
+        self._schema_names = created_names(self._sql.schema)
         # A read-only store opens the file through a URI (see _connect_read_only).
-        self._uri = _read_only_uri(self.path) if self.read_only else ""
+        self._uri = read_only_uri(self.path) if self.read_only else ""
         self._immutable = False
         self._lock = threading.Lock()
         self._writer = threading.Lock()
@@ -355,11 +226,11 @@ class SQLiteStore:
         user_id = check_id(user_id)
         if self.read_only:
             with self._connection() as conn:
-                _execute(conn, "BEGIN", doing="begin a transaction")
+                execute(conn, "BEGIN", doing="begin a transaction")
                 try:
                     yield _ReadOnlyTransaction(self._sql, conn, user_id)
                 finally:
-                    _rollback(conn)
+                    rollback(conn)
             return
         # Threads of this process queue on a lock of ours, woken as soon as it is
         # free; only one per process then polls SQLite's lock against other processes.
@@ -370,17 +241,17 @@ class SQLiteStore:
             )
         try:
             with self._connection() as conn:
-                _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+                execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
                 try:
                     yield _SQLiteTransaction(self._sql, conn, user_id)
                 except BaseException:
-                    _rollback(conn)
+                    rollback(conn)
                     raise
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    _rollback(conn)
-                    raise _wrap(exc, "commit") from exc
+                    rollback(conn)
+                    raise wrap(exc, "commit") from exc
         finally:
             self._writer.release()
 
@@ -396,7 +267,7 @@ class SQLiteStore:
         """
         user_id = check_id(user_id)
         with self._connection() as conn:
-            rows = _execute(
+            rows = execute(
                 conn, self._sql.read_state, {"user_id": user_id}, doing="read a state"
             ).fetchall()
         return _stored_state(user_id, rows[0]) if rows else ProgressState()
@@ -405,7 +276,7 @@ class SQLiteStore:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = check_id(user_id)
         with self._connection() as conn:
-            rows = _execute(
+            rows = execute(
                 conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
             ).fetchall()
         return [_entry_from_row(row) for row in rows]
@@ -426,32 +297,32 @@ class SQLiteStore:
                 f"the SQLite store {self.path!r} is read-only: it cannot create its schema"
             )
         with self._connection() as conn:
-            present = _execute(
+            present = execute(
                 conn,
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
                 doing="inspect the schema",
             ).fetchall()
             if set(self._schema_names) <= {name for (name,) in present} and set(
-                _ADDED_LEDGER_COLUMNS
+                ADDED_LEDGER_COLUMNS
             ) <= self._ledger_columns(conn):
                 return
-            _execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             try:
                 for statement in self._sql.schema:
                     conn.execute(statement)
                 columns = self._ledger_columns(conn)
-                for column, kind in _ADDED_LEDGER_COLUMNS.items():
+                for column, kind in ADDED_LEDGER_COLUMNS.items():
                     if column not in columns:
                         conn.execute(self._sql.add_column.format(column, kind))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                _rollback(conn)
-                raise _wrap(exc, "create the schema") from exc
+                rollback(conn)
+                raise wrap(exc, "create the schema") from exc
 
     def _ledger_columns(self, conn: sqlite3.Connection) -> set[str]:
         """The ledger's columns (none if it does not exist)."""
         query = f'PRAGMA table_info("{self._sql.ledger}")'
-        return {row[1] for row in _execute(conn, query, doing="inspect the schema").fetchall()}
+        return {row[1] for row in execute(conn, query, doing="inspect the schema").fetchall()}
 
     def check_schema(self) -> SchemaReport:
         """Report the tables, columns and unique indexes this store needs that are missing."""
@@ -459,13 +330,13 @@ class SQLiteStore:
         missing_columns: list[str] = []
         missing_indexes: list[str] = []
         expected = {
-            self._sql.progress: (_PROGRESS_COLUMNS, _PROGRESS_KEYS),
-            self._sql.ledger: (_LEDGER_COLUMNS, _LEDGER_KEYS),
-            self._sql.request_keys: (_KEY_COLUMNS, _REQUEST_KEYS),
+            self._sql.progress: (PROGRESS_COLUMNS, PROGRESS_KEYS),
+            self._sql.ledger: (LEDGER_COLUMNS, LEDGER_KEYS),
+            self._sql.request_keys: (KEY_COLUMNS, REQUEST_KEYS),
         }
         with self._connection() as conn:
             for table, (columns, keys) in expected.items():
-                rows = _execute(
+                rows = execute(
                     conn, f'PRAGMA table_info("{table}")', doing="inspect the schema"
                 ).fetchall()
                 if not rows:
@@ -509,8 +380,8 @@ class SQLiteStore:
             "at": require_aware(at, "at").isoformat(),
         }
         with self._connection() as conn:
-            _execute(conn, self._sql.claim, params, doing="claim a request key")
-            row = _execute(conn, self._sql.claimed, params, doing="read a request key").fetchone()
+            execute(conn, self._sql.claim, params, doing="claim a request key")
+            row = execute(conn, self._sql.claimed, params, doing="read a request key").fetchone()
         if row is None:  # pragma: no cover - the row was just written or already there
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(row[0])
@@ -533,14 +404,14 @@ class SQLiteStore:
         # narrows by day prefix first (no offset moves a moment by a whole day).
         day_floor = (since.astimezone(UTC) - timedelta(days=1)).date().isoformat()
         with self._connection() as conn:
-            rows = _execute(
+            rows = execute(
                 conn, self._sql.activity, {"day_floor": day_floor}, doing="run a monitoring query"
             ).fetchall()
         states = []
         for user_id, *values in rows:
             try:
                 states.append(
-                    (user_id, state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True))))
+                    (user_id, state_from_row(**dict(zip(STATE_COLUMNS, values, strict=True))))
                 )
             except (ValueError, TypeError):
                 continue  # an unreadable row is skipped here; loading it for an award says why
@@ -556,7 +427,7 @@ class SQLiteStore:
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise _wrap(exc, f"open {self.path!r}") from exc
+            raise wrap(exc, f"open {self.path!r}") from exc
         try:
             if self.path != ":memory:":
                 (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
@@ -565,7 +436,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:
             conn.close()
-            raise _wrap(exc, f"open {self.path!r}") from exc
+            raise wrap(exc, f"open {self.path!r}") from exc
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -577,7 +448,7 @@ class SQLiteStore:
         is writable, and reads through an existing one even where it cannot write it.
         Where neither is possible (a WAL database in a read-only directory with no
         ``-shm``), the file is opened ``immutable=1``, which reads it without locks or
-        WAL, but only when that is safe (see :func:`_unchangeable`): every commit is
+        WAL, but only when that is safe (see :func:`unchangeable`): every commit is
         in the file and nobody can change it. ``immutable`` on a file that can change
         would read torn pages when a writer checkpoints into it, and beside a ``-wal``
         holding commits would miss them; ``nolock`` has the first fault. Such a
@@ -592,7 +463,7 @@ class SQLiteStore:
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise _wrap(exc, f"open {self.path!r} read-only") from exc
+            raise wrap(exc, f"open {self.path!r} read-only") from exc
         try:
             # The file is opened lazily: a first read tells whether it can be read.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
@@ -602,8 +473,8 @@ class SQLiteStore:
             # What a file that exists and is readable fails with when its -shm is missing.
             no_shm = code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
             if not no_shm or not os.access(self.path, os.R_OK):
-                raise _wrap(exc, f"open {self.path!r} read-only") from exc
-            if not self._immutable and _unchangeable(self.path):
+                raise wrap(exc, f"open {self.path!r} read-only") from exc
+            if not self._immutable and unchangeable(self.path):
                 self._immutable = True
                 self._uri += "&immutable=1"
                 return self._connect_read_only()
@@ -660,17 +531,17 @@ class SQLiteStore:
 class _SQLiteTransaction:
     """One user's transaction on a connection that holds the write lock."""
 
-    def __init__(self, sql: _Sql, conn: sqlite3.Connection, user_id: str) -> None:
+    def __init__(self, sql: Statements, conn: sqlite3.Connection, user_id: str) -> None:
         self._sql = sql
         self._conn = conn
         self._user_id = user_id
 
     def load(self, key: str | None = None) -> Snapshot:
         params = {"user_id": self._user_id}
-        row = _execute(self._conn, self._sql.load, params, doing="load a state").fetchone()
+        row = execute(self._conn, self._sql.load, params, doing="load a state").fetchone()
         award = revoke = None
         if key is not None:
-            rows = _execute(
+            rows = execute(
                 self._conn, self._sql.keyed, {**params, "key": key}, doing="look up a key"
             ).fetchall()
             for entry in map(_entry_from_row, rows):
@@ -720,48 +591,14 @@ class _SQLiteTransaction:
             if entries:
                 self._conn.executemany(self._sql.insert_entry, map(_entry_params, entries))
         except sqlite3.IntegrityError as exc:
-            if getattr(exc, "sqlite_errorcode", None) not in _DUPLICATE:
-                raise _wrap(exc, "write a state") from exc
+            if getattr(exc, "sqlite_errorcode", None) not in DUPLICATE:
+                raise wrap(exc, "write a state") from exc
             # The user's row appeared since the load, or a key is taken: reload.
             raise StaleVersionError(
                 f"user {self._user_id!r} changed since it was loaded: {exc}"
             ) from exc
         except sqlite3.Error as exc:
-            raise _wrap(exc, "write a state") from exc
-
-
-class _Cursor(sqlite3.Cursor):
-    """A cursor whose fetches raise the library's errors, as its ``execute`` does.
-
-    SQLite reads rows as they are fetched, so a corrupt page can fail a fetch
-    long after ``execute`` returned.
-    """
-
-    doing = "read"
-
-    def fetchone(self) -> Any:
-        try:
-            return super().fetchone()
-        except sqlite3.Error as exc:
-            raise _wrap(exc, self.doing) from exc
-
-    def fetchmany(self, size: int | None = 1) -> list[Any]:
-        try:
-            return super().fetchmany(self.arraysize if size is None else size)
-        except sqlite3.Error as exc:
-            raise _wrap(exc, self.doing) from exc
-
-    def fetchall(self) -> list[Any]:
-        try:
-            return super().fetchall()
-        except sqlite3.Error as exc:
-            raise _wrap(exc, self.doing) from exc
-
-    def __next__(self) -> Any:
-        try:
-            return super().__next__()
-        except sqlite3.Error as exc:
-            raise _wrap(exc, self.doing) from exc
+            raise wrap(exc, "write a state") from exc
 
 
 class _ReadOnlyTransaction(_SQLiteTransaction):
@@ -773,35 +610,12 @@ class _ReadOnlyTransaction(_SQLiteTransaction):
         )
 
 
-def _execute(
-    conn: sqlite3.Connection,
-    sql: str,
-    params: Mapping[str, object] | Sequence[object] = (),
-    *,
-    doing: str,
-) -> sqlite3.Cursor:
-    """Run ``sql``; a driver error, now or while fetching its rows, becomes the library's."""
-    try:
-        cursor = conn.cursor(_Cursor)
-        cursor.doing = doing
-        return cursor.execute(sql, params)
-    except sqlite3.Error as exc:
-        raise _wrap(exc, doing) from exc
-
-
 def _stored_state(user_id: str, values: Sequence[object]) -> ProgressState:
     """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
     try:
-        return state_from_row(**dict(zip(_STATE_COLUMNS, values, strict=True)))
+        return state_from_row(**dict(zip(STATE_COLUMNS, values, strict=True)))
     except (ValueError, TypeError) as exc:
         raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    """Roll back if a transaction is open; a failure leaves the connection to be closed."""
-    if conn.in_transaction:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -868,44 +682,12 @@ def _check_options(
         raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
 
 
-def _created_names(statements: Sequence[str]) -> tuple[str, ...]:
-    """The tables and indexes that ``CREATE ... IF NOT EXISTS`` statements create."""
-    return tuple(
-        match.group(1)
-        for statement in statements
-        if (match := _CREATED.match(statement.strip())) is not None
-    )
-
-
-def _read_only_uri(path: str) -> str:
-    """The URI that opens ``path`` read-only: SQLite never creates or writes the file."""
-    return "file:" + quote(os.path.abspath(path), safe="/") + "?mode=ro"
-
-
-def _unchangeable(path: str) -> bool:
-    """Whether the database at ``path`` can be read as ``immutable``: nobody can change it.
-
-    Every commit is in the file (no ``-wal``, ``-shm`` or ``-journal`` beside it:
-    while any connection has a WAL database open, its ``-wal`` exists), and no
-    process can write it short of the superuser or a ``chmod``: it sits on a
-    read-only file system, or the file has no write permission for anyone.
-    """
-    if any(os.path.lexists(path + suffix) for suffix in ("-wal", "-shm", "-journal")):
-        return False
-    try:
-        if hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY:
-            return True
-        return not os.stat(path).st_mode & 0o222
-    except OSError:
-        return False
-
-
 def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
     """The column sets of ``table``'s unique indexes (its primary key included)."""
     found: set[frozenset[str]] = set()
-    indexes = _execute(conn, f'PRAGMA index_list("{table}")', doing="inspect the schema")
+    indexes = execute(conn, f'PRAGMA index_list("{table}")', doing="inspect the schema")
     for _, name, unique, *_rest in indexes.fetchall():
         if unique:
-            info = _execute(conn, f'PRAGMA index_info("{name}")', doing="inspect the schema")
+            info = execute(conn, f'PRAGMA index_info("{name}")', doing="inspect the schema")
             found.add(frozenset(str(row[2]) for row in info.fetchall()))
     return found
