@@ -2,14 +2,16 @@
 
 Run:  python benchmarks/bench_core.py [--repeat 7] [--number 200000]
 
-Everything is timed side by side in one process, so the ratios hold even on a
-noisy shared machine; medians of ``--repeat`` runs are printed. This is a
-measurement, never a test: nothing here asserts a time.
+Everything is timed side by side in one process, interleaved round by round (each
+round times every contender once, in turn), so the ratios hold even on a noisy shared
+machine; medians of ``--repeat`` rounds are printed, with the load average before and
+after. This is a measurement, never a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -112,19 +114,38 @@ def events(count: int) -> list[tuple[datetime, str]]:
     return out
 
 
-def median_seconds(stmt: Callable[[], object], number: int, repeat: int) -> float:
-    return statistics.median(timeit.repeat(stmt, number=number, repeat=repeat)) / number
+def interleaved(
+    contenders: dict[str, tuple[Callable[[], object], int]], rounds: int
+) -> dict[str, float]:
+    """Median seconds per call of each contender, timed in turn, round by round.
+
+    Each round times every contender once (``number`` calls each), so a noisy moment of
+    a shared machine falls on all of them alike and their ratios hold.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, (stmt, number) in contenders.items():
+            samples[name].append(timeit.timeit(stmt, number=number) / number)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def load_average() -> str:
+    try:
+        return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=7, help="rounds (medians are printed)")
     parser.add_argument("--number", type=int, default=200_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
 
     print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
-    print(f"median of {args.repeat} runs\n")
+    print(f"median of {args.repeat} rounds, every contender timed in turn in each round")
+    print(f"before: {load_average()}\n")
 
     # Single award on a user with room left (the common case), same day as its reset.
     now = START + timedelta(hours=12)
@@ -143,40 +164,47 @@ def main(argv: list[str] | None = None) -> None:
         user["last_exp_reset_date"] = START
         return user
 
-    frozen = median_seconds(frozen_call, args.number, args.repeat)
-    dict_total = median_seconds(dict_call, args.number, args.repeat)
-    dict_setup = median_seconds(dict_copy_only, args.number, args.repeat)
-    dict_only = dict_total - dict_setup
-    print("single award (character_liked, room left):")
-    print(f"  dict version          {dict_only * 1e6:6.3f} us/call (user setup subtracted)")
-    print(f"  award_exp_with_limits {frozen * 1e6:6.3f} us/call")
-    print(f"  ratio                 {frozen / dict_only:6.2f}x  (target <= 2x)\n")
-
     stream = events(args.events)
-    fold = statistics.median(
-        timeit.repeat(lambda: apply_events(ProgressState(), stream), number=1, repeat=args.repeat)
-    )
+
+    def fold() -> None:
+        apply_events(ProgressState(), stream)
 
     def dict_fold() -> None:
         user = dict_user()
         for at, action in stream:
             dict_award(user, action, at)
 
-    dict_fold_s = statistics.median(timeit.repeat(dict_fold, number=1, repeat=args.repeat))
-
     def naive_fold() -> None:
         state = ProgressState()
         for at, action in stream:
             state = award_exp_with_limits(state, action, now=at).state
 
-    naive_s = statistics.median(
-        timeit.repeat(naive_fold, number=1, repeat=max(3, args.repeat // 2))
+    medians = interleaved(
+        {
+            "award": (frozen_call, args.number),
+            "dict": (dict_call, args.number),
+            "dict setup": (dict_copy_only, args.number),
+            "apply_events": (fold, 1),
+            "dict fold": (dict_fold, 1),
+            "award loop": (naive_fold, 1),
+        },
+        args.repeat,
     )
+    dict_only = medians["dict"] - medians["dict setup"]
+    print("single award (character_liked, room left):")
+    print(f"  dict version          {dict_only * 1e6:6.3f} us/call (user setup subtracted)")
+    print(f"  award_exp_with_limits {medians['award'] * 1e6:6.3f} us/call")
+    print(f"  ratio                 {medians['award'] / dict_only:6.2f}x  (target <= 2x)\n")
     n = len(stream)
     print(f"replay of {n:,} events (12 a day, limits and cap biting):")
-    print(f"  apply_events                 {n / fold:12,.0f} awards/s  (target >= 1,000,000)")
-    print(f"  award_exp_with_limits loop   {n / naive_s:12,.0f} awards/s")
-    print(f"  dict version loop            {n / dict_fold_s:12,.0f} awards/s")
+    print(
+        f"  apply_events                 {n / medians['apply_events']:12,.0f} awards/s  "
+        "(target >= 1,000,000)"
+    )
+    print(f"  award_exp_with_limits loop   {n / medians['award loop']:12,.0f} awards/s")
+    print(f"  dict version loop            {n / medians['dict fold']:12,.0f} awards/s")
+    print(f"  apply_events / dict loop     {medians['dict fold'] / medians['apply_events']:6.2f}x")
+    print(f"\nafter: {load_average()}")
 
 
 if __name__ == "__main__":
