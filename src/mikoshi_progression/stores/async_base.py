@@ -1,0 +1,134 @@
+"""What an asynchronous store must do: the awaitable twin of :mod:`.base`.
+
+The same contract, word for word, as :class:`~mikoshi_progression.stores.ProgressStore`
+and its optional capabilities, with every call that may touch the network or the disk
+awaited. Snapshots, ledger entries, schema reports and errors are the very same
+classes: an async store decides nothing either, and
+:class:`~mikoshi_progression.AsyncProgressionService` makes the same decisions as
+:class:`~mikoshi_progression.ProgressionService` (both run the steps of
+:mod:`mikoshi_progression.service._steps`; only the I/O differs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..state import ProgressState
+from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
+
+__all__ = [
+    "AsyncCanonicalIdStore",
+    "AsyncJoinableStore",
+    "AsyncMonitoringStore",
+    "AsyncProgressStore",
+    "AsyncRequestKeyStore",
+    "AsyncSchemaStore",
+    "AsyncStateReader",
+    "AsyncStoreTransaction",
+    "JoinableStore",
+]
+
+
+class AsyncStoreTransaction(Protocol):
+    """One user's transaction: load, then at most one write; commit on clean exit."""
+
+    async def load(self, key: str | None = None) -> Snapshot:
+        """Read the user's state and version, and the ledger entries made with ``key``."""
+        ...
+
+    async def write(
+        self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]
+    ) -> None:
+        """Save ``state`` and append ``entries`` if the version is still ``version``
+        (see :meth:`~mikoshi_progression.stores.StoreTransaction.write`)."""
+        ...
+
+
+class AsyncProgressStore(Protocol):
+    """The one interface :class:`~mikoshi_progression.AsyncProgressionService` needs."""
+
+    def transaction(self, user_id: str) -> AbstractAsyncContextManager[AsyncStoreTransaction]:
+        """Open a transaction on ``user_id``'s rows; it commits when the block exits cleanly."""
+        ...
+
+    async def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """The user's ledger, oldest first, with ``seq`` set."""
+        ...
+
+    async def create_schema(self) -> None:
+        """Create the store's tables if they are missing (safe to run twice)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class AsyncSchemaStore(Protocol):
+    """Optional: async stores that can report what of their schema is missing."""
+
+    async def check_schema(self) -> SchemaReport: ...
+
+
+@runtime_checkable
+class AsyncStateReader(Protocol):
+    """Optional: async stores that read a state without a write transaction's lock."""
+
+    async def read_state(self, user_id: str) -> ProgressState: ...
+
+
+@runtime_checkable
+class AsyncCanonicalIdStore(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.CanonicalIdStore`."""
+
+    async def check_user_id(self, user_id: str, field: str = "user_id") -> str: ...
+
+
+@runtime_checkable
+class AsyncRequestKeyStore(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.RequestKeyStore`."""
+
+    async def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str: ...
+
+
+@runtime_checkable
+class AsyncMonitoringStore(Protocol):
+    """Optional: the migration guide's monitoring queries, awaited."""
+
+    async def users_at_daily_cap(
+        self, caps: Mapping[int, int], since: datetime
+    ) -> list[UserActivity]: ...
+
+    async def most_active_users(
+        self, caps: Mapping[int, int], since: datetime, limit: int = 10
+    ) -> list[UserActivity]: ...
+
+
+@runtime_checkable
+class JoinableStore(Protocol):
+    """Optional: stores that run an award inside a transaction the caller already holds.
+
+    ``ProgressionService.award(..., within=session)`` uses it: the award's rows are
+    written on the caller's connection, in the caller's transaction, so that the
+    caller's own write and the award commit together or not at all. The store never
+    commits or rolls back the caller's transaction; each attempt runs in a SAVEPOINT,
+    so a conflict rolls back only the attempt and the service tries again.
+    """
+
+    def join(self, within: object, user_id: str) -> AbstractContextManager[StoreTransaction]:
+        """A transaction on ``user_id``'s rows inside ``within`` (a SQLAlchemy ``Session``
+        or ``Connection`` with a transaction begun, or begun on first use)."""
+        ...
+
+
+@runtime_checkable
+class AsyncJoinableStore(Protocol):
+    """Optional: :class:`JoinableStore` for an ``AsyncSession`` or ``AsyncConnection``."""
+
+    def join(
+        self, within: object, user_id: str
+    ) -> AbstractAsyncContextManager[AsyncStoreTransaction]: ...
