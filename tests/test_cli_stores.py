@@ -346,7 +346,10 @@ def test_bad_ledger_entries_exit_2(capsys, tmp_path):
     (line, *_) = export(capsys, url, tmp_path / "bob.jsonl", "bob")
     for change, message in [
         ({"at": "2026-03-14T08:00:00"}, "at: must be timezone-aware"),
-        ({"kind": "gift"}, "kind: must be one of import, day, award, revoke, got str 'gift'"),
+        (
+            {"kind": "gift"},
+            "kind: must be one of import, day, award, revoke, adjust, got str 'gift'",
+        ),
         ({"seq": "first"}, "seq: must be an integer"),
     ]:
         path = tmp_path / "bad.jsonl"

@@ -70,7 +70,7 @@ def test_endless_conflicts_end_in_a_concurrency_error():
 def test_a_stale_cached_snapshot_is_reloaded_at_once(monkeypatch):
     """A store's wrong guess costs no attempt and no back-off: nobody contends."""
     slept: list[float] = []
-    monkeypatch.setattr("mikoshi_progression.service.time.sleep", slept.append)
+    monkeypatch.setattr("mikoshi_progression.service._sync.time.sleep", slept.append)
     store = FlakyStore(StaleSnapshotError, failures=1)
     result = service(store, max_attempts=1).award("u", "create_scene")
     assert result.exp_added == 15
@@ -79,7 +79,7 @@ def test_a_stale_cached_snapshot_is_reloaded_at_once(monkeypatch):
 
 def test_endless_stale_snapshots_end_in_a_concurrency_error(monkeypatch):
     """A store that keeps guessing wrong is bounded like any conflict."""
-    monkeypatch.setattr("mikoshi_progression.service.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("mikoshi_progression.service._sync.time.sleep", lambda seconds: None)
     store = FlakyStore(StaleSnapshotError, failures=10**6)
     with pytest.raises(ConcurrencyError, match="after 4 attempts: 4 conflicts"):
         service(store, max_attempts=4).award("u", "create_scene")
@@ -207,7 +207,7 @@ def test_state_is_read_outside_any_transaction():
 
 def test_state_reads_are_retried_through_faults(monkeypatch):
     """A state read that fails transiently is retried a few times, then the fault is raised."""
-    monkeypatch.setattr("mikoshi_progression.service.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("mikoshi_progression.service._sync.time.sleep", lambda seconds: None)
     store = FlakyReader(failures=2)
     assert service(store).state("u") == ProgressState()
     assert store.reads == 3

@@ -51,6 +51,7 @@ from .results import AwardResult, Outcome
 from .rules import (
     DAILY_CHAT,
     AwardResults,
+    adjust_exp,
     apply_events,
     award_exp_with_limits,
     exp_limits_view,
@@ -91,6 +92,7 @@ __all__ = [
     "UnknownUserError",
     "UnsupportedStoreError",
     "__version__",
+    "adjust_exp",
     "apply_events",
     "award_exp_with_limits",
     "can_perform_action",

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import InvalidIdError
+from .errors import InvalidArgumentError, InvalidIdError
 
-__all__ = ["MAX_ID_LENGTH", "check_id", "check_optional_id"]
+__all__ = ["MAX_ID_LENGTH", "MAX_REASON_LENGTH", "check_id", "check_optional_id", "check_reason"]
 
 MAX_ID_LENGTH = 255
 """The longest id, key or target the library takes, in characters (Stripe's key limit).
@@ -68,6 +68,31 @@ def check_id(value: object, field: str = "user_id") -> str:
 def check_optional_id(value: object, field: str) -> str | None:
     """:func:`check_id` for an argument that may be ``None`` (absent)."""
     return None if value is None else check_id(value, field)
+
+
+MAX_REASON_LENGTH = 1000
+"""The longest reason an operator may give for an adjustment, in characters."""
+
+
+def check_reason(value: object, *, optional: bool = False) -> str | None:
+    """Return ``value`` if it is an operator's reason: 1 to 1,000 printable characters
+    (spaces inside, none at either end), else raise ``InvalidArgumentError`` (field
+    ``reason``). ``None`` passes only when ``optional``.
+
+    >>> check_reason("refund: order 1182 charged twice")
+    'refund: order 1182 charged twice'
+    """
+    if value is None and optional:
+        return None
+    expected = f"a printable text of 1 to {MAX_REASON_LENGTH} characters saying why"
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REASON_LENGTH:
+        raise InvalidArgumentError("reason", expected, value)
+    text = str.__str__(value)
+    if not text.isprintable() or text != text.strip():
+        raise InvalidArgumentError(
+            "reason", f"{expected}, without control characters or spaces at either end", text
+        )
+    return text
 
 
 def _checked_slowly(value: object, field: str) -> str:

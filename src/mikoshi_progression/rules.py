@@ -25,6 +25,7 @@ from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState
 __all__ = [
     "DAILY_CHAT",
     "AwardResults",
+    "adjust_exp",
     "apply_events",
     "award_exp_with_limits",
     "check_actor",
@@ -219,6 +220,47 @@ def revoke_exp(
     level = config.level_for_exp(remaining) if config.levels_can_drop else state.level
     return _build_state(
         remaining,
+        level,
+        state.daily_exp_gained,
+        state.last_exp_reset_date,
+        state.daily_action_counts,
+        state.last_chat_date,
+    )
+
+
+def adjust_exp(
+    state: ProgressState, delta: int, *, config: ProgressionConfig = DEFAULT_CONFIG
+) -> ProgressState:
+    """An operator's adjustment: ``delta`` EXP added (a grant) or, negative, taken away
+    (a deduction), outside the daily rules.
+
+    An adjustment is not an action: today's EXP gained and action counts stay as they
+    are, so it neither uses room under the daily cap nor makes any. The level rises
+    with EXP as the thresholds say; it falls with it only if ``config.levels_can_drop``.
+
+    >>> adjust_exp(ProgressState(exp=90), 20).level
+    2
+
+    Raises:
+        InvalidArgumentError: ``delta`` is not an integer, or would take EXP below 0
+            or above 2**63-1 (``field`` is ``"delta"``).
+    """
+    amount: object = delta
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidArgumentError("delta", "an integer (EXP to add; negative to take away)", delta)
+    exp = state.exp + delta
+    if exp < 0:
+        raise InvalidArgumentError(
+            "delta",
+            f"at least {-state.exp} (the user has {state.exp} EXP; EXP never goes below 0)",
+            delta,
+        )
+    if exp > MAX_COUNT:
+        raise InvalidArgumentError("delta", f"at most {MAX_COUNT - state.exp}", delta)
+    reached = config.level_for_exp(exp)
+    level = reached if config.levels_can_drop else max(reached, state.level)
+    return _build_state(
+        exp,
         level,
         state.daily_exp_gained,
         state.last_exp_reset_date,

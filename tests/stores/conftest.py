@@ -25,8 +25,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from mikoshi_progression.stores import InMemoryStore, ProgressStore, open_store
+from mikoshi_progression.stores import (
+    AsyncInMemoryStore,
+    AsyncSQLiteStore,
+    InMemoryStore,
+    ProgressStore,
+    open_store,
+)
 from mikoshi_progression.stores.sqlite import SQLiteStore
+from mikoshi_progression.testing.bridge import BlockingStore, open_blocking
 from mikoshi_progression.testing.store_contract import StoreFactory
 
 PG_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -36,7 +43,9 @@ _schema_numbers = itertools.count(1)
 
 BACKENDS = [
     pytest.param("memory", id="memory"),
+    pytest.param("async-memory", id="async-memory"),
     pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
+    pytest.param("async-sqlite", id="async-sqlite", marks=pytest.mark.sqlite),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("postgres-counter", id="postgres-counter", marks=pytest.mark.postgres),
 ]
@@ -47,8 +56,12 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     """Reaches one backend's data, empty at the start of the test; closes what it opened."""
     if request.param == "memory":
         backend = _memory_factory()
+    elif request.param == "async-memory":
+        backend = _async_memory_factory()
     elif request.param == "sqlite":
         backend = _sqlite_factory(tmp_path / "progress.db")
+    elif request.param == "async-sqlite":
+        backend = _sqlite_factory(tmp_path / "progress.db", asynchronous=True)
     else:
         options = {"version_token": "counter"} if request.param == "postgres-counter" else {}
         backend = _postgres_factory(request.getfixturevalue("postgres_dsn"), options)
@@ -75,16 +88,31 @@ def _memory_factory() -> Iterator[StoreFactory]:
 
 
 @contextmanager
-def _sqlite_factory(path: Path) -> Iterator[StoreFactory]:
-    opened: list[SQLiteStore] = []
+def _async_memory_factory() -> Iterator[StoreFactory]:
+    """The async in-memory store, driven through the bridge (tasks on one event loop)."""
+    store = BlockingStore(AsyncInMemoryStore)
+    try:
+        yield StoreFactory("async-memory", lambda: store)
+    finally:
+        store.close()
 
-    def open_() -> SQLiteStore:
-        store = SQLiteStore(path)
+
+@contextmanager
+def _sqlite_factory(path: Path, *, asynchronous: bool = False) -> Iterator[StoreFactory]:
+    """SQLiteStore, or AsyncSQLiteStore through the bridge (and in other processes too)."""
+    opened: list[ProgressStore] = []
+
+    def open_() -> ProgressStore:
+        store: ProgressStore = (
+            BlockingStore(lambda: AsyncSQLiteStore(path)) if asynchronous else SQLiteStore(path)
+        )
         opened.append(store)
         return store
 
+    with SQLiteStore(path) as reference:  # creates the schema; names the tables
+        (table, _), url = reference.tables, reference.url
+
     def seed_row(user_id: str, row: Mapping[str, object]) -> None:
-        table, _ = opened[0].tables
         columns = ", ".join(("user_id", *row))
         marks = ", ".join("?" * (len(row) + 1))
         with closing(sqlite3.connect(path)) as conn, conn:
@@ -92,9 +120,15 @@ def _sqlite_factory(path: Path) -> Iterator[StoreFactory]:
                 f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', (user_id, *row.values())
             )
 
-    open_()  # creates the schema
+    open_()
     try:
-        yield StoreFactory("sqlite", open_, url=opened[0].url, seed_row=seed_row)
+        yield StoreFactory(
+            "async-sqlite" if asynchronous else "sqlite",
+            open_,
+            url=url,
+            reopen=open_blocking if asynchronous else open_store,
+            seed_row=seed_row,
+        )
     finally:
         for store in opened:
             store.close()

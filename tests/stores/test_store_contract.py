@@ -219,3 +219,21 @@ def test_every_write_is_version_checked(store_factory):
 def test_write_is_all_or_nothing(store_factory):
     """A write refused for one entry keeps none of its state, version or entries."""
     run(contract.check_write_is_all_or_nothing, store_factory)
+
+
+# --- operators' adjustments
+
+
+def test_adjustments_recorded(store_factory):
+    """Grants, deductions, set balances and manual resets are in the ledger and replay."""
+    run(contract.check_adjustments_recorded, store_factory)
+
+
+def test_adjustment_limits(store_factory):
+    """Impossible adjustments are refused and store nothing; levels follow the policy."""
+    run(contract.check_adjustment_limits, store_factory)
+
+
+def test_keyed_adjustment_once(store_factory):
+    """A keyed adjustment happens once; its key names one request."""
+    run(contract.check_keyed_adjustment_once, store_factory)

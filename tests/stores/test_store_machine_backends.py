@@ -11,8 +11,15 @@ import pytest
 from hypothesis import settings
 
 from mikoshi_progression import DEFAULT_CONFIG
-from mikoshi_progression.stores import LedgerEntry, StoreTransaction, open_store
+from mikoshi_progression.stores import (
+    AsyncInMemoryStore,
+    AsyncSQLiteStore,
+    LedgerEntry,
+    StoreTransaction,
+    open_store,
+)
 from mikoshi_progression.stores.sqlite import SQLiteStore
+from mikoshi_progression.testing.bridge import BlockingStore
 from mikoshi_progression.testing.machine import run_store_machine
 
 from .conftest import RUN_ID, _schema_numbers
@@ -27,6 +34,26 @@ def test_sqlite_store_passes_the_store_machine(tmp_path: Path) -> None:
     for config in (DEFAULT_CONFIG, None):
         run_store_machine(
             lambda: SQLiteStore(tmp_path / f"machine-{next(numbers)}.db"),
+            config=config,
+            settings=QUICK,
+        )
+
+
+def test_async_memory_store_passes_the_store_machine() -> None:
+    """The async in-memory store, through the bridge, behaves as the sync reference."""
+    for config in (DEFAULT_CONFIG, None):
+        run_store_machine(lambda: BlockingStore(AsyncInMemoryStore), config=config, settings=QUICK)
+
+
+@pytest.mark.sqlite
+def test_async_sqlite_store_passes_the_store_machine(tmp_path: Path) -> None:
+    """The async SQLite store (worker threads), through the bridge, behaves as the reference."""
+    numbers = itertools.count()
+    for config in (DEFAULT_CONFIG, None):
+        run_store_machine(
+            lambda: BlockingStore(
+                lambda: AsyncSQLiteStore(tmp_path / f"async-machine-{next(numbers)}.db")
+            ),
             config=config,
             settings=QUICK,
         )

@@ -5,16 +5,36 @@
   ``sqlite://:memory:``: a :class:`SQLiteStore`, the embedded default;
 - ``postgresql://user@host/db``: a ``PostgresStore`` (needs the ``[postgres]`` extra,
   so it is imported from ``mikoshi_progression.stores.postgres``).
+
+``await open_async_store(url)`` opens their async twins (:class:`AsyncInMemoryStore`,
+:class:`AsyncSQLiteStore`, ``AsyncPostgresStore``) for
+:class:`~mikoshi_progression.service.AsyncProgressionService`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..errors import UnsupportedStoreError
+from ._async_adapter import AsyncInMemoryStore, AsyncSQLiteStore
 from ._snapshots import SnapshotCacheInfo
+from .async_base import (
+    AsyncCanonicalIdStore,
+    AsyncJoinableStore,
+    AsyncMonitoringStore,
+    AsyncProgressStore,
+    AsyncRequestKeyStore,
+    AsyncSchemaStore,
+    AsyncStateReader,
+    AsyncStoreTransaction,
+    JoinableStore,
+)
 from .base import (
+    ADJUSTED,
     CLOCK_FAULT,
+    MANUAL_RESET,
+    SET,
     CanonicalIdStore,
     EntryKind,
     LedgerEntry,
@@ -35,10 +55,24 @@ from .memory import InMemoryStore
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "ADJUSTED",
     "CLOCK_FAULT",
+    "MANUAL_RESET",
+    "SET",
+    "AsyncCanonicalIdStore",
+    "AsyncInMemoryStore",
+    "AsyncJoinableStore",
+    "AsyncMonitoringStore",
+    "AsyncProgressStore",
+    "AsyncRequestKeyStore",
+    "AsyncSQLiteStore",
+    "AsyncSchemaStore",
+    "AsyncStateReader",
+    "AsyncStoreTransaction",
     "CanonicalIdStore",
     "EntryKind",
     "InMemoryStore",
+    "JoinableStore",
     "LedgerEntry",
     "MonitoringStore",
     "ProgressStore",
@@ -54,8 +88,45 @@ __all__ = [
     "StoreTransaction",
     "StoredFormStore",
     "UserActivity",
+    "open_async_store",
     "open_store",
 ]
+
+
+def _scheme(url: object) -> tuple[str, str]:
+    scheme, sep, rest = url.partition("://") if isinstance(url, str) else ("", "", "")
+    if not sep:
+        raise UnsupportedStoreError(
+            f"not a store URL: {url!r} (expected memory://, sqlite:///path.db or postgresql://...)"
+        )
+    return scheme.lower(), rest
+
+
+async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
+    """Build an async store from a URL, as :func:`open_store` builds a sync one.
+
+    ``memory://`` gives an :class:`AsyncInMemoryStore`, ``sqlite:///path.db`` an
+    :class:`AsyncSQLiteStore` (opened in a worker thread), ``postgresql://...`` an
+    ``AsyncPostgresStore`` with its pool open. ``options`` go to the store.
+
+    Raises:
+        UnsupportedStoreError: the scheme is none of those.
+    """
+    scheme, rest = _scheme(url)
+    if scheme == "memory":
+        return AsyncInMemoryStore(**options)
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        return await asyncio.to_thread(AsyncSQLiteStore, path or ":memory:", **options)
+    if scheme in ("postgresql", "postgres"):
+        from .postgres_async import AsyncPostgresStore  # type: ignore[import-not-found]
+
+        store: AsyncProgressStore = await AsyncPostgresStore.open(url, **options)
+        return store
+    raise UnsupportedStoreError(
+        f"unsupported store scheme {scheme!r} in {url!r} "
+        "(expected memory://, sqlite:///path.db or postgresql://...)"
+    )
 
 
 def open_store(url: str, **options: Any) -> ProgressStore:
@@ -67,12 +138,7 @@ def open_store(url: str, **options: Any) -> ProgressStore:
     Raises:
         UnsupportedStoreError: the scheme is none of those.
     """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise UnsupportedStoreError(
-            f"not a store URL: {url!r} (expected memory://, sqlite:///path.db or postgresql://...)"
-        )
-    scheme = scheme.lower()
+    scheme, rest = _scheme(url)
     if scheme == "memory":
         return InMemoryStore(**options)
     if scheme == "sqlite":

@@ -50,11 +50,12 @@ LEDGER_COLUMNS = (
     "outcome",
     "actor",
     "target",
+    "reason",
 )
 REQUEST_KEY_COLUMNS = ("scope", "key", "request", "at")
 # The ledger columns read back into a LedgerEntry, in this order.
 ENTRY_COLUMNS = (*LEDGER_COLUMNS[2:], "seq")
-ADDED_LEDGER_COLUMNS = ("actor", "target")
+ADDED_LEDGER_COLUMNS = ("actor", "target", "reason")
 """Ledger columns added after the first release: opening a store adds them to old tables."""
 
 
@@ -74,6 +75,7 @@ class Names:
         self.ledger = qualified(f"{prefix}ledger")
         self.request_keys = qualified(f"{prefix}{_LONGEST_TABLE_SUFFIX}")
         self.ledger_key_index = sql.Identifier(f"{prefix}ledger_key")
+        self.ledger_kind_check = sql.Identifier(f"{prefix}ledger_kinds")
         self.state_day_index = sql.Identifier(f"{prefix}state_day")
         self.users = sql.Identifier(*users_table.split(".")) if users_table else None
         self.id_column = sql.Identifier(id_column)
@@ -154,6 +156,10 @@ def _check_identifiers(
         )
 
 
+_KINDS = "('import', 'day', 'award', 'revoke', 'adjust')"
+"""The ledger's kinds (``EntryKind``), as its CHECK constraint lists them."""
+
+
 def render(composable: sql.Composable) -> str:
     """A composed statement as a plain string (built once, executed many times)."""
     return composable.as_string(None)
@@ -162,7 +168,7 @@ def render(composable: sql.Composable) -> str:
 _LEDGER_TYPES = (
     "kind text, action text, exp_delta bigint, level_before integer, level_after integer, "
     "key text, at timestamptz, config_fingerprint text, state_after jsonb, outcome text, "
-    "actor text, target text"
+    "actor text, target text, reason text"
 )
 _LOAD_COLUMNS = (
     "level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, daily_action_counts"
@@ -217,7 +223,8 @@ class Statements:
                 sql.SQL(
                     "SELECT s.*, {entry} FROM (VALUES (1)) AS one (x) "
                     "LEFT JOIN ({query}) AS s ON true "
-                    "LEFT JOIN {ledger} AS a ON a.user_id = %(user)s::text AND a.kind = 'award' "
+                    "LEFT JOIN {ledger} AS a ON a.user_id = %(user)s::text "
+                    "AND a.kind IN ('award', 'adjust') "
                     "AND a.key = %(key)s::text "
                     "LEFT JOIN {ledger} AS r ON r.user_id = %(user)s::text "
                     "AND r.kind = 'revoke' AND r.key = %(key)s::text"
@@ -234,12 +241,13 @@ class Statements:
             "%(e_kind)s::text, %(e_action)s::text, %(e_delta)s::bigint, "
             "%(e_before)s::integer, %(e_after)s::integer, %(e_key)s::text, "
             "%(e_at)s::timestamptz, %(e_fingerprint)s::text, %(e_state)s::jsonb, "
-            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text FROM w"
+            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text, %(e_reason)s::text "
+            "FROM w"
         ).format(ledger=n.ledger, cols=ledger_cols)
         many = sql.SQL(
             "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + e.i, e.kind, "
             "e.action, e.exp_delta, e.level_before, e.level_after, e.key, e.at, "
-            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target "
+            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target, e.reason "
             "FROM w CROSS JOIN jsonb_to_recordset(%(entries)s::jsonb) AS e(i bigint, "
             + _LEDGER_TYPES
             + ")"
@@ -395,7 +403,7 @@ class Statements:
                 "CREATE TABLE IF NOT EXISTS {ledger} ("
                 "user_id text NOT NULL, "
                 "seq bigint NOT NULL, "
-                "kind text NOT NULL CHECK (kind IN ('import', 'day', 'award', 'revoke')), "
+                "kind text NOT NULL CONSTRAINT {kinds} CHECK (kind IN " + _KINDS + "), "
                 "action text NOT NULL DEFAULT '', "
                 "exp_delta bigint NOT NULL, "
                 "level_before integer NOT NULL, "
@@ -407,13 +415,33 @@ class Statements:
                 "outcome text NOT NULL DEFAULT '', "
                 "actor text, "
                 "target text, "
+                "reason text, "
                 "PRIMARY KEY (user_id, seq))"
-            ).format(ledger=n.ledger),
-            # Columns of later releases, added to a ledger created before them.
+            ).format(ledger=n.ledger, kinds=n.ledger_kind_check),
+            # Columns and kinds of later releases, added to a ledger created before them.
             sql.SQL(
                 "ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS actor text, "
-                "ADD COLUMN IF NOT EXISTS target text"
+                "ADD COLUMN IF NOT EXISTS target text, "
+                "ADD COLUMN IF NOT EXISTS reason text"
             ).format(ledger=n.ledger),
+            # An older ledger's kind check (unnamed then) does not admit 'adjust': replace it.
+            sql.SQL(
+                "DO $$ DECLARE c name; BEGIN "
+                "IF NOT EXISTS (SELECT 1 FROM pg_constraint "
+                "WHERE conrelid = {ledger_text}::regclass AND contype = 'c' "
+                "AND pg_get_constraintdef(oid) LIKE '%''adjust''%') THEN "
+                "FOR c IN SELECT conname FROM pg_constraint "
+                "WHERE conrelid = {ledger_text}::regclass AND contype = 'c' "
+                "AND pg_get_constraintdef(oid) LIKE '%''revoke''%' LOOP "
+                "EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {ledger_text}, c); "
+                "END LOOP; "
+                "ALTER TABLE {ledger} ADD CONSTRAINT {kinds} CHECK (kind IN " + _KINDS + "); "
+                "END IF; END $$"
+            ).format(
+                ledger=n.ledger,
+                ledger_text=sql.Literal(render(n.ledger)),
+                kinds=n.ledger_kind_check,
+            ),
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {keys} ("
                 "scope text NOT NULL, "

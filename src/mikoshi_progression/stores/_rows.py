@@ -136,6 +136,7 @@ def entry_from_row(
     outcome: Any,
     actor: Any,
     target: Any,
+    reason: Any = None,
 ) -> LedgerEntry:
     """A ledger entry from its row's values, the ledger columns in their order.
 
@@ -162,6 +163,7 @@ def entry_from_row(
             outcome=outcome,
             actor=actor,
             target=target,
+            reason=reason,
             seq=int(seq),
         )
     except (ValueError, TypeError, RecursionError) as exc:

@@ -41,9 +41,10 @@ LEDGER_COLUMNS = (
     "outcome",
     "actor",
     "target",
+    "reason",
 )
 ENTRY_COLUMNS = ", ".join(LEDGER_COLUMNS)
-ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT"}
+ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT", "reason": "TEXT"}
 """Ledger columns added after the first release: ``create_schema`` adds them to old files."""
 KEY_COLUMNS = ("scope", "key", "request", "at")
 REQUEST_KEYS = (("scope", "key"),)
@@ -86,7 +87,8 @@ class Statements:
                 state_after TEXT NOT NULL,
                 outcome TEXT NOT NULL DEFAULT '',
                 actor TEXT,
-                target TEXT
+                target TEXT,
+                reason TEXT
             )""",
             f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq" ON "{ledger}" (user_id, seq)""",
             f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
@@ -113,7 +115,7 @@ class Statements:
         )
         self.keyed = (
             f'SELECT {ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id '
-            "AND idempotency_key = :key AND kind IN ('award', 'revoke')"
+            "AND idempotency_key = :key AND kind IN ('award', 'revoke', 'adjust')"
         )
         self.insert_state = (
             f'INSERT INTO "{progress}" (user_id, {state}, version) '

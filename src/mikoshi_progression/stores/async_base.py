@@ -4,8 +4,8 @@ The same contract, word for word, as :class:`~mikoshi_progression.stores.Progres
 and its optional capabilities, with every call that may touch the network or the disk
 awaited. Snapshots, ledger entries, schema reports and errors are the very same
 classes: an async store decides nothing either, and
-:class:`~mikoshi_progression.AsyncProgressionService` makes the same decisions as
-:class:`~mikoshi_progression.ProgressionService` (both run the steps of
+:class:`~mikoshi_progression.service.AsyncProgressionService` makes the same decisions as
+:class:`~mikoshi_progression.service.ProgressionService` (both run the steps of
 :mod:`mikoshi_progression.service._steps`; only the I/O differs).
 """
 
@@ -48,7 +48,7 @@ class AsyncStoreTransaction(Protocol):
 
 
 class AsyncProgressStore(Protocol):
-    """The one interface :class:`~mikoshi_progression.AsyncProgressionService` needs."""
+    """The one interface :class:`~mikoshi_progression.service.AsyncProgressionService` needs."""
 
     def transaction(self, user_id: str) -> AbstractAsyncContextManager[AsyncStoreTransaction]:
         """Open a transaction on ``user_id``'s rows; it commits when the block exits cleanly."""

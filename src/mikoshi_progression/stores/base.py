@@ -21,11 +21,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..days import require_aware
 from ..errors import InvalidArgumentError, StateError, StoreError
-from ..identity import check_id, check_optional_id
+from ..identity import check_id, check_optional_id, check_reason
 from ..state import ProgressState
 
 __all__ = [
+    "ADJUSTED",
     "CLOCK_FAULT",
+    "MANUAL_RESET",
+    "SET",
     "CanonicalIdStore",
     "EntryKind",
     "LedgerEntry",
@@ -58,10 +61,21 @@ class EntryKind(StrEnum):
     """EXP granted by an action."""
     REVOKE = "revoke"
     """EXP of an earlier keyed award taken back."""
+    ADJUST = "adjust"
+    """An operator's adjustment: EXP granted, deducted or set, with a reason.
+
+    Its ``actor`` is the operator, its ``reason`` why; its ``outcome`` is
+    :data:`ADJUSTED` or :data:`SET`."""
 
 
 CLOCK_FAULT = "clock_fault"
 """The ``outcome`` of a day entry that reopened a day stamped too far ahead of the clock."""
+MANUAL_RESET = "manual_reset"
+"""The ``outcome`` of a day entry an operator made (``ProgressionService.reset_daily``)."""
+ADJUSTED = "adjusted"
+"""The ``outcome`` of an adjustment by a delta (``ProgressionService.adjust``)."""
+SET = "set"
+"""The ``outcome`` of an adjustment to a given EXP (``ProgressionService.set_exp``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +92,8 @@ class LedgerEntry:
         key: The idempotency key of a keyed award, and of the revocation of that
             award; unique per user and kind.
         actor: Who acted, when it was not the user: the fan who liked or forked, the
-            buyer of a sale (``None`` otherwise). A revocation repeats its award's.
+            buyer of a sale, the operator of an adjustment or a manual reset (``None``
+            otherwise). A revocation repeats its award's.
         target: What the award was for, as the caller named it (``"character:42"``),
             or ``None``. With ``action`` and ``actor`` it is the request a key names:
             the same key for another action, actor or target is refused.
@@ -87,7 +102,10 @@ class LedgerEntry:
         state_after: The full state after the change, so that the first result of
             a keyed award can be returned again and an import can be replayed.
         outcome: For awards, ``"awarded"`` or ``"partial"``; for a day reopened after a
-            clock fault, :data:`CLOCK_FAULT`; else ``""``.
+            clock fault, :data:`CLOCK_FAULT`; for an operator's reset,
+            :data:`MANUAL_RESET`; for adjustments, :data:`ADJUSTED` or :data:`SET`; else ``""``.
+        reason: Why an operator made the change (adjustments and manual resets), else
+            ``None``.
         seq: Position in the user's ledger, assigned by the store (``None`` before).
     """
 
@@ -104,6 +122,7 @@ class LedgerEntry:
     outcome: str = ""
     actor: str | None = None
     target: str | None = None
+    reason: str | None = None
     seq: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,13 +141,14 @@ class LedgerEntry:
             "outcome": self.outcome,
             "actor": self.actor,
             "target": self.target,
+            "reason": self.reason,
             "seq": self.seq,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
-        """Read back :meth:`to_dict` output (entries exported before ``actor`` and
-        ``target`` existed read them as ``None``).
+        """Read back :meth:`to_dict` output (entries exported before ``actor``,
+        ``target`` and ``reason`` existed read them as ``None``).
 
         Raises:
             InvalidArgumentError: a field is missing or of the wrong form (an unknown
@@ -185,6 +205,7 @@ class LedgerEntry:
             outcome=text("outcome"),
             actor=check_optional_id(data.get("actor"), "actor"),
             target=check_optional_id(data.get("target"), "target"),
+            reason=check_reason(data.get("reason"), optional=True),
             seq=None if seq is None else integer("seq", seq),
         )
 
@@ -203,7 +224,8 @@ class Snapshot:
         exists: Whether the store holds a row for this user.
         has_ledger: Whether the user has any ledger entry (a legacy row without one
             is adopted with an ``import`` entry before its first change).
-        keyed_award: The ledger entry of the award made with the key asked for.
+        keyed_award: The ledger entry of the award made with the key asked for, or of
+            the operator's adjustment made with it (its ``kind`` tells which).
         keyed_revoke: The ledger entry of that award's revocation, if any.
     """
 

@@ -134,7 +134,9 @@ class _MemoryTransaction:
             return Snapshot(ProgressState(), None)
         award = revoke = None
         if key is not None:
-            award = record.keyed.get((EntryKind.AWARD, key))
+            award = record.keyed.get((EntryKind.AWARD, key)) or record.keyed.get(
+                (EntryKind.ADJUST, key)
+            )
             revoke = record.keyed.get((EntryKind.REVOKE, key))
         return Snapshot(
             record.state,

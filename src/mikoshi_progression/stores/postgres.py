@@ -881,6 +881,7 @@ def _entry_params(entry: LedgerEntry) -> dict[str, Any]:
         "e_outcome": entry.outcome,
         "e_actor": entry.actor,
         "e_target": entry.target,
+        "e_reason": entry.reason,
     }
 
 
@@ -901,6 +902,7 @@ def _entries_json(entries: Sequence[LedgerEntry]) -> str:
                 "outcome": e.outcome,
                 "actor": e.actor,
                 "target": e.target,
+                "reason": e.reason,
             }
             for i, e in enumerate(entries, 1)
         ],

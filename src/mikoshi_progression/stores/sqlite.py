@@ -545,10 +545,10 @@ class _SQLiteTransaction:
                 self._conn, self._sql.keyed, {**params, "key": key}, doing="look up a key"
             ).fetchall()
             for entry in map(_entry_from_row, rows):
-                if entry.kind is EntryKind.AWARD:
-                    award = entry
-                else:
+                if entry.kind is EntryKind.REVOKE:
                     revoke = entry
+                else:
+                    award = entry
         if row is None:
             return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
         *values, version, has_ledger = row
@@ -639,6 +639,7 @@ def _entry_params(entry: LedgerEntry) -> dict[str, object]:
         "outcome": entry.outcome,
         "actor": entry.actor,
         "target": entry.target,
+        "reason": entry.reason,
     }
 
 

@@ -302,6 +302,37 @@ class StoreMachine(RuleBasedStateMachine):
         if pair is not None and pair[0] != pair[1]:
             raise AssertionError(f"{what}: store under test {pair[1]}, reference {pair[0]}")
 
+    @rule(
+        user=_USERS,
+        delta=st.integers(-300, 300).filter(bool),
+        key=st.sampled_from([None, "adj-1", "adj-2"]),
+    )
+    def adjust(self, user: str, delta: int, key: str | None) -> None:
+        """An operator's grant or deduction (refused alike by both when it would take EXP
+        below 0, or reuses a key for another request)."""
+        what = f"adjust({user!r}, {delta}, key={key!r})"
+        pair = self._both(
+            what, lambda s: s.adjust(user, delta, reason="support", operator="op", key=key)
+        )
+        self._touched.add(user)
+        if pair is not None and pair[0] != pair[1]:
+            raise AssertionError(
+                f"{what}: store under test {_entry_summary(pair[1])}, "
+                f"reference {_entry_summary(pair[0])}"
+            )
+
+    @rule(user=_USERS, exp=st.integers(0, 4000))
+    def set_exp(self, user: str, exp: int) -> None:
+        """An operator sets a migrated balance."""
+        what = f"set_exp({user!r}, {exp})"
+        pair = self._both(what, lambda s: s.set_exp(user, exp, reason="migrated", operator="op"))
+        self._touched.add(user)
+        if pair is not None and pair[0] != pair[1]:
+            raise AssertionError(
+                f"{what}: store under test {_entry_summary(pair[1])}, "
+                f"reference {_entry_summary(pair[0])}"
+            )
+
     @rule(user=_USERS)
     def limits(self, user: str) -> None:
         """``GET /api/exp/limits``, which persists a day reset when a day has begun."""

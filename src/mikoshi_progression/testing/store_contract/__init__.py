@@ -19,6 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._support import START, FakeClock, NotApplicable, StoreFactory
+from .adjustments import (
+    check_adjustment_limits,
+    check_adjustments_recorded,
+    check_keyed_adjustment_once,
+)
 from .awards import (
     check_award_persists,
     check_creator_award_needs_another_actor,
@@ -97,6 +102,9 @@ CHECKS: dict[str, Callable[[StoreFactory], None]] = {
         check_far_future_days_never_overflow,
         check_every_write_is_version_checked,
         check_write_is_all_or_nothing,
+        check_adjustments_recorded,
+        check_adjustment_limits,
+        check_keyed_adjustment_once,
     )
 }
 """Every check, by name (without the ``check_`` prefix), in the order a suite runs them."""
@@ -107,6 +115,8 @@ __all__ = [
     "FakeClock",
     "NotApplicable",
     "StoreFactory",
+    "check_adjustment_limits",
+    "check_adjustments_recorded",
     "check_award_persists",
     "check_clock_fault_reopens_the_day",
     "check_concurrent_same_key",
@@ -119,6 +129,7 @@ __all__ = [
     "check_ids_are_canonical_strings",
     "check_key_names_one_request",
     "check_key_reused_for_another_action",
+    "check_keyed_adjustment_once",
     "check_keyed_award_once",
     "check_keys_scoped_per_user",
     "check_ledger_entries_round_trip",

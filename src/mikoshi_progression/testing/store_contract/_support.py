@@ -25,6 +25,7 @@ from ...stores import (
     EntryKind,
     LedgerEntry,
     ProgressStore,
+    open_store,
 )
 from ..clock import FakeClock
 
@@ -53,6 +54,9 @@ class StoreFactory:
         url: An ``open_store`` URL at which another process reaches the same data,
             or ``None`` if the data cannot be shared between processes.
         options: Keyword options for ``open_store(url, **options)``.
+        reopen: How another process opens the store at ``url``: ``open_store`` by
+            default; ``testing.bridge.open_blocking`` for an async store (a
+            module-level function, so that it can be sent to a spawned process).
         seed_row: Writes a raw row of the platform's columns (``exp, level,
             daily_exp_gained, last_exp_reset_date, daily_action_counts`` as JSON
             text, ``last_chat_date``; values as given, ``None`` for NULL) for a
@@ -63,6 +67,7 @@ class StoreFactory:
     open: Callable[[], ProgressStore]
     url: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    reopen: Callable[..., ProgressStore] = open_store
     seed_row: Callable[[str, Mapping[str, object]], None] | None = None
 
     def __call__(self) -> ProgressStore:
@@ -91,11 +96,19 @@ def _generated(max_examples: int) -> settings:
     )
 
 
+class _Caught:
+    """What :func:`_raises` caught (``value``), once the block is left."""
+
+    value: Any
+
+
 @contextmanager
-def _raises(*kinds: type[BaseException]) -> Iterator[None]:
+def _raises(*kinds: type[BaseException]) -> Iterator[_Caught]:
+    caught = _Caught()
     try:
-        yield
-    except kinds:
+        yield caught
+    except kinds as exc:
+        caught.value = exc
         return
     raise AssertionError(f"{' or '.join(k.__name__ for k in kinds)} was not raised")
 

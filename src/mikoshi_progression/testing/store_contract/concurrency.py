@@ -7,7 +7,7 @@ import queue
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from ...results import Outcome
 from ...service import ProgressionService
 from ...stores import (
     EntryKind,
-    open_store,
+    ProgressStore,
 )
 from ._support import (
     START,
@@ -83,6 +83,7 @@ def check_threads_no_lost_update(
 
 
 def _award_in_process(
+    reopen: Callable[..., ProgressStore],
     url: str,
     options: Mapping[str, Any],
     user_id: str,
@@ -93,7 +94,7 @@ def _award_in_process(
 ) -> None:
     """A spawned worker: open the store by URL, wait for the others, award, report."""
     try:
-        store = open_store(url, **options)
+        store = reopen(url, **options)
         try:
             service = ProgressionService(store, clock=lambda: now)
             barrier.wait(timeout=60)
@@ -142,6 +143,7 @@ def check_processes_no_lost_update(
         context.Process(
             target=_award_in_process,
             args=(
+                factory.reopen,
                 factory.url,
                 dict(factory.options),
                 user,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ...config import DEFAULT_CONFIG
-from ...errors import IdempotencyError
+from ...errors import IdempotencyError, InvalidArgumentError
 from ...service import ProgressionService
 from ...state import ProgressState
 from ...stores import EntryKind
@@ -39,6 +40,12 @@ _OPERATIONS = st.lists(
         st.tuples(st.just("revoke"), st.sampled_from([*_KEYS, "k-never"])),
         st.tuples(st.just("reset")),
         st.tuples(st.just("limits")),
+        st.tuples(
+            st.just("adjust"),
+            st.integers(min_value=-400, max_value=400).filter(bool),
+            st.sampled_from([None, *_KEYS]),
+        ),
+        st.tuples(st.just("set_exp"), st.integers(min_value=0, max_value=2_000)),
         st.tuples(st.just("advance"), st.integers(min_value=1, max_value=30)),
     ),
     min_size=3,
@@ -56,9 +63,15 @@ def _operate(
             with suppress(IdempotencyError):
                 service.award(user, action, key=key, actor_id=actor)
         case ("revoke", key):
-            service.revoke(user, key)
+            with suppress(IdempotencyError):  # the key made an adjustment
+                service.revoke(user, key)
         case ("reset",):
-            service.reset_daily(user)
+            service.reset_daily(user, reason="support ticket", operator="op-1")
+        case ("adjust", delta, key):
+            with suppress(IdempotencyError, InvalidArgumentError):  # reused key, EXP below 0
+                service.adjust(user, delta, reason="goodwill", operator="op-1", key=key)
+        case ("set_exp", exp):
+            service.set_exp(user, exp, reason="migrated balance", operator="op-2")
         case ("limits",):
             service.limits(user)
         case ("advance", hours):
@@ -66,7 +79,8 @@ def _operate(
 
 
 def check_replay_matches(factory: StoreFactory, *, max_examples: int = 20) -> None:
-    """Replaying the ledger of any sequence of awards, revocations and resets gives the state."""
+    """Replaying the ledger of any sequence of awards, revocations, resets and operators'
+    adjustments gives the state."""
     store = factory()
 
     @_generated(max_examples)
@@ -109,6 +123,19 @@ def check_ledger_entries_round_trip(factory: StoreFactory) -> None:
             at=datetime(2026, 3, 2, 8, 1, 2, 345678, tzinfo=zone),
             state_after=state,
             outcome="partial",
+        ),
+        _entry(
+            user,
+            EntryKind.ADJUST,
+            "adj-1",
+            action="",
+            exp_delta=-20,
+            level_before=2,
+            level_after=2,
+            state_after=replace(state, exp=115),
+            outcome="adjusted",
+            actor="support-7",
+            reason="refund: order #1182 charged twice — ユーザー",
         ),
     ]
     with store.transaction(user) as tx:

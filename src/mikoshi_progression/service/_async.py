@@ -1,0 +1,319 @@
+"""The asynchronous shell: :class:`AsyncProgressionService` runs the shared steps on an
+async store.
+
+It makes exactly the decisions of :class:`~mikoshi_progression.service.ProgressionService`
+(both run the steps of :mod:`._steps` and retry as :class:`._retries.Attempts` says);
+only the I/O is awaited: each load and write, the backoff (``asyncio.sleep``), the
+canonical-id check of a store that needs the database for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ..config import DEFAULT_CONFIG, ProgressionConfig
+from ..errors import StoreUnavailableError
+from ..identity import check_id, check_optional_id, check_reason
+from ..results import AwardResult
+from ..rules import check_actor
+from ..state import ProgressState
+from ..stores.async_base import (
+    AsyncCanonicalIdStore,
+    AsyncJoinableStore,
+    AsyncMonitoringStore,
+    AsyncProgressStore,
+    AsyncRequestKeyStore,
+    AsyncStateReader,
+    AsyncStoreTransaction,
+)
+from ..stores.base import LedgerEntry, StaleVersionError, StoredFormStore, UserActivity
+from ._replay import ReplayReport, replay_report
+from ._retries import FAULT_ATTEMPTS, Observer, backoff, check_request, log
+from ._shell import Shell, check_adjustment, no_capability, not_joinable
+from ._steps import Load, Steps, utc_now
+
+T = TypeVar("T")
+
+__all__ = ["AsyncProgressionService"]
+
+_DEBUG = logging.DEBUG
+
+
+class AsyncProgressionService(Shell):
+    """:class:`~mikoshi_progression.service.ProgressionService` for ``async`` code, on an
+    :class:`~mikoshi_progression.stores.AsyncProgressStore`.
+
+    Every method is the sync service's, awaited, with the same arguments, results,
+    ledger entries, retries and errors (their docs are the sync service's).
+    ``within`` takes an ``AsyncSession`` or ``AsyncConnection`` (the store must
+    implement :class:`~mikoshi_progression.stores.AsyncJoinableStore`).
+    """
+
+    def __init__(
+        self,
+        store: AsyncProgressStore,
+        *,
+        config: ProgressionConfig = DEFAULT_CONFIG,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = 50,
+        observer: Observer | None = None,
+    ) -> None:
+        super().__init__(config, clock, max_attempts, observer)
+        self.store = store
+        self._canonical = store if isinstance(store, AsyncCanonicalIdStore) else None
+
+    # --- commands --------------------------------------------------------------------
+
+    async def award(
+        self,
+        user_id: str,
+        action: str,
+        *,
+        key: str | None = None,
+        actor_id: str | None = None,
+        target: str | None = None,
+        within: object = None,
+    ) -> AwardResult:
+        """As :meth:`.ProgressionService.award`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        actor = None if actor_id is None else await self._user(actor_id, "actor_id")
+        key = check_optional_id(key, "key")
+        target = check_optional_id(target, "target")
+        check_actor(action, recipient=user_id, actor=actor, config=self.config)
+        decisions = self._decisions
+        result = await self._run(
+            "award",
+            user_id,
+            lambda: decisions.award(user_id, action, key, actor, target),
+            retry_faults=key is not None,
+            within=within,
+        )
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+            self._decided("award", user_id, action, str(result.outcome), result.exp_added)
+        return result
+
+    async def revoke(self, user_id: str, key: str, *, within: object = None) -> LedgerEntry | None:
+        """As :meth:`.ProgressionService.revoke`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        key = check_id(key, "key")
+        decisions = self._decisions
+        entry = await self._run(
+            "revoke", user_id, lambda: decisions.revoke(user_id, key), within=within
+        )
+        if entry is not None and (self.observer is not None or log.isEnabledFor(_DEBUG)):
+            self._decided("revoke", user_id, entry.action, "revoked", entry.exp_delta)
+        return entry
+
+    async def reset_daily(
+        self,
+        user_id: str,
+        *,
+        reason: str | None = None,
+        operator: str | None = None,
+        within: object = None,
+    ) -> ProgressState:
+        """As :meth:`.ProgressionService.reset_daily`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        operator = check_optional_id(operator, "operator")
+        reason = check_reason(reason, optional=True)
+        decisions = self._decisions
+        state = await self._run(
+            "reset_daily",
+            user_id,
+            lambda: decisions.reset_daily(user_id, reason, operator),
+            retry_faults=False,
+            within=within,
+        )
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+            self._decided("reset_daily", user_id, "", "manual_reset", 0)
+        return state
+
+    async def adjust(
+        self,
+        user_id: str,
+        delta: int,
+        *,
+        reason: str,
+        operator: str,
+        key: str | None = None,
+        within: object = None,
+    ) -> LedgerEntry:
+        """As :meth:`.ProgressionService.adjust`, awaited."""
+        return await self._adjust("adjust", user_id, delta, reason, operator, key, within)
+
+    async def set_exp(
+        self,
+        user_id: str,
+        exp: int,
+        *,
+        reason: str,
+        operator: str,
+        key: str | None = None,
+        within: object = None,
+    ) -> LedgerEntry:
+        """As :meth:`.ProgressionService.set_exp`, awaited."""
+        return await self._adjust("set_exp", user_id, exp, reason, operator, key, within)
+
+    # --- queries -----------------------------------------------------------------------
+
+    async def state(self, user_id: str) -> ProgressState:
+        """As :meth:`.ProgressionService.state`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        store = self.store
+        if isinstance(store, AsyncStateReader):
+            return await self._read(lambda: store.read_state(user_id))
+        return await self._run("state", user_id, self._decisions.state)
+
+    async def limits(self, user_id: str) -> dict[str, Any]:
+        """As :meth:`.ProgressionService.limits`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        decisions = self._decisions
+        return await self._run("limits", user_id, lambda: decisions.limits(user_id))
+
+    async def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """Every change to the user's progression, oldest first."""
+        return await self.store.ledger(await self._user(user_id, "user_id"))
+
+    async def replay(self, user_id: str) -> ReplayReport:
+        """As :meth:`.ProgressionService.replay`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        entries = await self.store.ledger(user_id)
+        stored = await self.state(user_id)
+        store = self.store
+        form = store.stored_form if isinstance(store, StoredFormStore) else None
+        return replay_report(entries, stored, self.config, form)
+
+    async def users_at_daily_cap(self) -> list[UserActivity]:
+        """Users who reached their level's daily cap today, most EXP first (a guide query)."""
+        return await self._monitoring().users_at_daily_cap(
+            self.config.daily_exp_caps, self._decisions.today()
+        )
+
+    async def most_active_users(self, limit: int = 10) -> list[UserActivity]:
+        """Today's most active users by EXP gained, most first (a guide query)."""
+        return await self._monitoring().most_active_users(
+            self.config.daily_exp_caps, self._decisions.today(), limit
+        )
+
+    async def claim_key(self, scope: str, key: str, request: str) -> str:
+        """As :meth:`.ProgressionService.claim_key`, awaited."""
+        scope = await self._user(scope, "scope")
+        key = check_id(key, "key")
+        request = check_request(request)
+        store = self.store
+        if not isinstance(store, AsyncRequestKeyStore):
+            no_capability(store, "remember request keys (AsyncRequestKeyStore)")
+        now = self._decisions.now
+        return await self._read(lambda: store.claim_key(scope, key, request, now()))
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _adjust(
+        self,
+        operation: str,
+        user_id: str,
+        amount: object,
+        reason: object,
+        operator: object,
+        key: object,
+        within: object,
+    ) -> LedgerEntry:
+        user_id = await self._user(user_id, "user_id")
+        absolute = operation == "set_exp"
+        amount, reason, operator, key = check_adjustment(
+            amount, reason, operator, key, absolute=absolute
+        )
+        decisions = self._decisions
+        entry = await self._run(
+            operation,
+            user_id,
+            lambda: decisions.adjust(
+                user_id, amount, absolute=absolute, reason=reason, operator=operator, key=key
+            ),
+            retry_faults=key is not None,
+            within=within,
+        )
+        return self._adjusted(operation, user_id, entry)
+
+    async def _user(self, value: object, field: str) -> str:
+        """A canonical user id, as the core and then the store take it."""
+        user_id = check_id(value, field)
+        canonical = self._canonical
+        return user_id if canonical is None else await canonical.check_user_id(user_id, field)
+
+    def _monitoring(self) -> AsyncMonitoringStore:
+        if not isinstance(self.store, AsyncMonitoringStore):
+            no_capability(self.store, "implement the monitoring queries")
+        return self.store
+
+    async def _read(self, read: Callable[[], Awaitable[T]]) -> T:
+        """A read (or a claim) outside any transaction, retried through faults."""
+        faults = 0
+        while True:
+            try:
+                return await read()
+            except StoreUnavailableError:
+                faults += 1
+                if faults >= FAULT_ATTEMPTS:
+                    raise
+            await asyncio.sleep(backoff(faults - 1))
+
+    def _transaction(
+        self, user_id: str, within: object
+    ) -> AbstractAsyncContextManager[AsyncStoreTransaction]:
+        if within is None:
+            return self.store.transaction(user_id)
+        store = self.store
+        if not isinstance(store, AsyncJoinableStore):
+            raise not_joinable(store, "AsyncJoinableStore", "AsyncSQLAlchemyStore")
+        return store.join(within, user_id)
+
+    async def _run(
+        self,
+        operation: str,
+        user_id: str,
+        steps: Callable[[], Steps[T]],
+        *,
+        retry_faults: bool = True,
+        within: object = None,
+    ) -> T:
+        attempts = self._attempts(operation, user_id, retry_faults, within)
+        observer = self.observer
+        while True:
+            token = None if observer is None else observer.attempt_started(operation, user_id)
+            try:
+                async with self._transaction(user_id, within) as tx:
+                    result = await _drive(tx, steps())
+            except (StaleVersionError, StoreUnavailableError) as exc:
+                if observer is not None:
+                    observer.attempt_ended(token, exc)
+                delay = attempts.failed(exc)
+            except BaseException as exc:
+                if observer is not None:
+                    observer.attempt_ended(token, exc)
+                raise
+            else:
+                if observer is not None:
+                    observer.attempt_ended(token, None)
+                return result
+            # Even a zero delay yields to the loop, so a retry never starves other tasks.
+            await asyncio.sleep(delay)
+
+
+async def _drive(tx: AsyncStoreTransaction, steps: Steps[T]) -> T:
+    """Run a command's steps on an async store transaction (the async shell's only I/O)."""
+    try:
+        request = next(steps)
+        while True:
+            if type(request) is Load:
+                request = steps.send(await tx.load(request.key))
+            else:
+                await tx.write(request.state, request.version, request.entries)  # type: ignore[union-attr]
+                request = steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

@@ -1,0 +1,364 @@
+"""Every decision of the service, without I/O: the part the sync and async shells share.
+
+Each command is a generator of *steps* (a sans-I/O design, as h11 and the Sans-I/O
+protocol libraries do it): it yields :class:`Load` and :class:`Write` requests and is
+sent back what the store answered, and it returns the command's result. It decides
+everything (what to write, which ledger entries, whether a key repeats a request) with
+the pure core, and touches nothing. :class:`~mikoshi_progression.service.ProgressionService`
+feeds it a store transaction; :class:`~mikoshi_progression.service.AsyncProgressionService`
+feeds it an async one, awaiting each step. What a failed attempt leads to (try again,
+after how long, or give up) is decided here too, by :class:`Attempts`; the shells only
+sleep. So the two services cannot drift apart: they are one set of decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias, TypeVar
+
+from ..config import ProgressionConfig
+from ..daily import is_clock_fault, next_reset_at, reset_daily_limits, reset_daily_limits_if_needed
+from ..days import require_aware
+from ..errors import (
+    IdempotencyError,
+    InvalidArgumentError,
+)
+from ..results import AwardResult, Outcome
+from ..rules import (
+    adjust_exp,
+    award_exp_with_limits,
+    exp_limits_view,
+    revoke_exp,
+)
+from ..state import ProgressState
+from ..stores.base import (
+    ADJUSTED,
+    CLOCK_FAULT,
+    MANUAL_RESET,
+    SET,
+    EntryKind,
+    LedgerEntry,
+    Snapshot,
+)
+
+__all__ = ["Decisions", "Load", "Steps", "Write", "utc_now"]
+
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    """The current moment as an aware UTC datetime (the service's default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """Step: read the user's snapshot (with the ledger entries made with ``key``)."""
+
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Step: write ``state`` and append ``entries`` if the version is still ``version``."""
+
+    state: ProgressState
+    version: object
+    entries: Sequence[LedgerEntry]
+
+
+Steps: TypeAlias = Generator[Load | Write, Snapshot | None, T]
+"""A command's steps: yields requests, is sent the store's answers, returns the result."""
+
+_LOAD = Load()
+
+
+def _load(key: str | None = None) -> Generator[Load | Write, Snapshot | None, Snapshot]:
+    snapshot = yield (_LOAD if key is None else Load(key))
+    assert snapshot is not None  # a Load is always answered with a snapshot
+    return snapshot
+
+
+class Decisions:
+    """The commands' steps under one config and clock (see the module docs).
+
+    Arguments are checked by the caller (the shells check ids against the store first);
+    the steps check what only the store's answer can tell.
+    """
+
+    __slots__ = ("clock", "config", "fingerprint")
+
+    def __init__(self, config: ProgressionConfig, clock: Callable[[], datetime]) -> None:
+        if not isinstance(config, ProgressionConfig):
+            raise InvalidArgumentError("config", "a ProgressionConfig", config)
+        self.config = config
+        self.clock = clock
+        self.fingerprint = config.fingerprint
+
+    def now(self) -> datetime:
+        """The clock's moment, refused unless aware and within the supported years."""
+        return require_aware(self.clock(), "clock()")
+
+    def today(self) -> datetime:
+        """When the current progression day began (aware UTC)."""
+        boundary = self.config.day_boundary
+        return boundary.start_of(boundary.day_of(self.clock()))
+
+    # --- commands ------------------------------------------------------------------------
+
+    def award(
+        self,
+        user_id: str,
+        action: str,
+        key: str | None,
+        actor: str | None,
+        target: str | None,
+    ) -> Steps[AwardResult]:
+        now = self.now()
+        snap = yield from _load(key)
+        if snap.keyed_award is not None:
+            return self._repeat(snap.keyed_award, action, key, actor, target)
+        result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
+        if result.outcome is Outcome.INVALID_ACTION:
+            return result
+        entries = self._day_entries(user_id, snap, result.state, now)
+        if result.success:
+            entries.append(
+                self._entry(
+                    user_id,
+                    EntryKind.AWARD,
+                    result.state,
+                    now,
+                    action=action,
+                    exp_delta=result.exp_added,
+                    level_before=result.previous_level,
+                    key=key,
+                    outcome=str(result.outcome),
+                    actor=actor,
+                    target=target,
+                )
+            )
+        if entries:
+            yield Write(result.state, snap.version, entries)
+        return result
+
+    def revoke(self, user_id: str, key: str) -> Steps[LedgerEntry | None]:
+        snap = yield from _load(key)
+        if snap.keyed_revoke is not None:
+            return snap.keyed_revoke
+        award = snap.keyed_award
+        if award is None:
+            return None
+        if award.kind is not EntryKind.AWARD:
+            raise IdempotencyError(
+                f"idempotency key {key!r} of user {user_id!r} names an operator's "
+                "adjustment, not an award: adjustments are undone by another adjustment",
+                key=key,
+            )
+        new_state = revoke_exp(snap.state, award.exp_delta, config=self.config)
+        now = self.now()
+        entry = self._entry(
+            user_id,
+            EntryKind.REVOKE,
+            new_state,
+            now,
+            action=award.action,
+            exp_delta=new_state.exp - snap.state.exp,
+            level_before=snap.state.level,
+            key=key,
+            actor=award.actor,
+            target=award.target,
+        )
+        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        return entry
+
+    def reset_daily(
+        self, user_id: str, reason: str | None, operator: str | None
+    ) -> Steps[ProgressState]:
+        snap = yield from _load()
+        now = self.now()
+        new_state = reset_daily_limits(snap.state, now=now)
+        entry = self._entry(
+            user_id,
+            EntryKind.DAY,
+            new_state,
+            now,
+            level_before=new_state.level,
+            outcome=MANUAL_RESET,
+            actor=operator,
+            reason=reason,
+        )
+        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        return new_state
+
+    def adjust(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        absolute: bool,
+        reason: str,
+        operator: str,
+        key: str | None,
+    ) -> Steps[LedgerEntry]:
+        """An operator's grant or deduction (``amount`` a delta), or ``set_exp``
+        (``absolute``: ``amount`` the new EXP)."""
+        snap = yield from _load(key)
+        outcome = SET if absolute else ADJUSTED
+        if snap.keyed_award is not None:
+            return self._repeat_adjustment(snap.keyed_award, key, outcome, amount, reason, operator)
+        delta = amount - snap.state.exp if absolute else amount
+        new_state = adjust_exp(snap.state, delta, config=self.config)
+        now = self.now()
+        entry = self._entry(
+            user_id,
+            EntryKind.ADJUST,
+            new_state,
+            now,
+            exp_delta=delta,
+            level_before=snap.state.level,
+            key=key,
+            outcome=outcome,
+            actor=operator,
+            reason=reason,
+        )
+        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        return entry
+
+    def limits(self, user_id: str) -> Steps[dict[str, Any]]:
+        snap = yield from _load()
+        now = self.now()
+        today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
+        if today is not snap.state:
+            yield Write(today, snap.version, self._day_entries(user_id, snap, today, now))
+        body = exp_limits_view(today, now=now, config=self.config)
+        body["resets_at"] = next_reset_at(today, now=now, config=self.config).isoformat()
+        return body
+
+    def state(self) -> Steps[ProgressState]:
+        snap = yield from _load()
+        return snap.state
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _repeat(
+        self,
+        entry: LedgerEntry,
+        action: str,
+        key: str | None,
+        actor: str | None,
+        target: str | None,
+    ) -> AwardResult:
+        """The first result of a keyed award, if this call repeats the same request."""
+        _refuse_another_request(
+            key,
+            ("kind", str(entry.kind), "award"),
+            ("action", entry.action, action),
+            ("actor_id", entry.actor, actor),
+            ("target", entry.target, target),
+        )
+        return AwardResult(
+            action=entry.action,
+            outcome=Outcome(entry.outcome),
+            exp_added=entry.exp_delta,
+            previous_level=entry.level_before,
+            state=entry.state_after,
+            now=entry.at,
+            config=self.config,
+        )
+
+    def _repeat_adjustment(
+        self,
+        entry: LedgerEntry,
+        key: str | None,
+        outcome: str,
+        amount: int,
+        reason: str,
+        operator: str,
+    ) -> LedgerEntry:
+        """The first entry of a keyed adjustment, if this call repeats the same request."""
+        then_amount = entry.state_after.exp if entry.outcome == SET else entry.exp_delta
+        _refuse_another_request(
+            key,
+            ("kind", str(entry.kind), "adjust"),
+            ("adjustment", entry.outcome, outcome),
+            ("exp" if outcome == SET else "delta", then_amount, amount),
+            ("reason", entry.reason, reason),
+            ("operator", entry.actor, operator),
+        )
+        return entry
+
+    def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
+        """Adopt a row the ledger has never seen, so that replay starts from it."""
+        if not snap.exists or snap.has_ledger:
+            return []
+        return [
+            self._entry(user_id, EntryKind.IMPORT, snap.state, now, level_before=snap.state.level)
+        ]
+
+    def _day_entries(
+        self, user_id: str, snap: Snapshot, new_state: ProgressState, now: datetime
+    ) -> list[LedgerEntry]:
+        """The import and day-opening entries that precede a change made at ``now``."""
+        entries = self._import_entries(user_id, snap, now)
+        if new_state.last_exp_reset_date != snap.state.last_exp_reset_date:
+            opened = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
+            fault = is_clock_fault(snap.state, now=now, config=self.config)
+            entries.append(
+                self._entry(
+                    user_id,
+                    EntryKind.DAY,
+                    opened,
+                    now,
+                    level_before=opened.level,
+                    outcome=CLOCK_FAULT if fault else "",
+                )
+            )
+        return entries
+
+    def _entry(
+        self,
+        user_id: str,
+        kind: EntryKind,
+        state_after: ProgressState,
+        at: datetime,
+        *,
+        level_before: int,
+        action: str = "",
+        exp_delta: int = 0,
+        key: str | None = None,
+        outcome: str = "",
+        actor: str | None = None,
+        target: str | None = None,
+        reason: str | None = None,
+    ) -> LedgerEntry:
+        return LedgerEntry(
+            user_id=user_id,
+            kind=kind,
+            action=action,
+            exp_delta=exp_delta,
+            level_before=level_before,
+            level_after=state_after.level,
+            key=key,
+            at=at,
+            config_fingerprint=self.fingerprint,
+            state_after=state_after,
+            outcome=outcome,
+            actor=actor,
+            target=target,
+            reason=reason,
+        )
+
+
+def _refuse_another_request(key: str | None, *fields: tuple[str, object, object]) -> None:
+    """Raise ``IdempotencyError`` if the request a key named first differs from this one
+    in any of ``fields`` (``(name, then, now)``)."""
+    differences = [f"{name} {then!r}, not {now!r}" for name, then, now in fields if then != now]
+    if differences:
+        raise IdempotencyError(
+            f"idempotency key {key!r} was already used for another request "
+            f"({'; '.join(differences)}): use a new key for a new request",
+            key=key,
+        )

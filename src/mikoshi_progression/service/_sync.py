@@ -1,0 +1,411 @@
+"""The synchronous shell: :class:`ProgressionService` runs the shared steps on a store.
+
+Load, decide with the pure core, persist, retry: each command runs in one store
+transaction. The state is loaded with its version, :mod:`._steps` decides, and the new
+state is written with its ledger entries only if nobody else wrote in between. A
+conflict reloads and decides again (bounded, with jittered backoff), so concurrent
+requests can never lose an update or pass a cap. Everything but the I/O lives in
+:mod:`._steps`, shared with :class:`~mikoshi_progression.service.AsyncProgressionService`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ..config import DEFAULT_CONFIG, ProgressionConfig
+from ..errors import StoreUnavailableError
+from ..identity import check_id, check_optional_id, check_reason
+from ..results import AwardResult
+from ..rules import check_actor
+from ..state import ProgressState
+from ..stores.async_base import JoinableStore
+from ..stores.base import (
+    CanonicalIdStore,
+    LedgerEntry,
+    MonitoringStore,
+    ProgressStore,
+    RequestKeyStore,
+    StaleVersionError,
+    StateReader,
+    StoredFormStore,
+    StoreTransaction,
+    UserActivity,
+)
+from ._replay import ReplayReport, replay_report
+from ._retries import FAULT_ATTEMPTS, Observer, backoff, check_request, log
+from ._shell import Shell, check_adjustment, no_capability, not_joinable
+from ._steps import Load, Steps, utc_now
+
+T = TypeVar("T")
+
+__all__ = ["ProgressionService"]
+
+_DEBUG = logging.DEBUG
+
+
+class ProgressionService(Shell):
+    """Awards, limits, resets, revocations and operators' adjustments for users in a store.
+
+    Args:
+        store: Any :class:`~mikoshi_progression.stores.ProgressStore`.
+        config: The rules (default: the platform's).
+        clock: Returns the current aware datetime; inject a fake one in tests.
+        max_attempts: How many times a conflicting command is tried before
+            :class:`~mikoshi_progression.errors.ConcurrencyError`. Transient store
+            failures are retried too, but only where a retry cannot award twice.
+        observer: Hears of attempts, retries and decisions (metrics and traces: see
+            :mod:`mikoshi_progression.otel`); ``None`` (the default) costs nothing.
+    """
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        *,
+        config: ProgressionConfig = DEFAULT_CONFIG,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = 50,
+        observer: Observer | None = None,
+    ) -> None:
+        super().__init__(config, clock, max_attempts, observer)
+        self.store = store
+        self._canonical = store.check_user_id if isinstance(store, CanonicalIdStore) else None
+
+    # --- commands --------------------------------------------------------------------
+
+    def award(
+        self,
+        user_id: str,
+        action: str,
+        *,
+        key: str | None = None,
+        actor_id: str | None = None,
+        target: str | None = None,
+        within: object = None,
+    ) -> AwardResult:
+        """Award ``action`` to ``user_id`` under the config's rules, exactly once per ``key``.
+
+        ``key`` (an idempotency key, scoped to the user) makes the call safe to
+        retry: a second call with the same key and the same request awards nothing
+        and returns the first call's result. The key names one request, which the
+        ledger records: the action, ``actor_id`` and ``target``. The same key for
+        another one is an :class:`~mikoshi_progression.errors.IdempotencyError`, and
+        nothing is stored.
+
+        Creator awards (``ActionRule.creator_award``: ``character_liked``, ``forked``,
+        ``paid_char_sold``) need ``actor_id``, the user who acted (the fan, the
+        buyer), and are refused when the actor is the recipient. ``target`` names
+        what the award is for (``"character:42"``); it is recorded in the ledger.
+
+        ``within``: the caller's open SQLAlchemy ``Session`` or ``Connection`` (the
+        store must implement :class:`~mikoshi_progression.stores.JoinableStore`). The
+        award is written in that transaction and commits or rolls back with the
+        caller's own writes; the service never commits it. Conflicts are retried
+        inside it (each attempt in a SAVEPOINT); store faults are not.
+
+        Ids, keys and targets are canonical strings (see
+        :func:`~mikoshi_progression.check_id`): ``42`` and ``"42"`` are never
+        compared, one of them is refused.
+
+        Raises:
+            InvalidIdError: an id, key or target that is not a canonical string, or a
+                spelling of a user id the store keeps under another one.
+            SelfAwardError: a creator award without an actor, or to the actor.
+            IdempotencyError: ``key`` was already used for another request.
+            InvalidMomentError: the clock returned a naive or unsupported moment.
+            ConcurrencyError: conflicts persisted through every attempt.
+            StoreError: the store failed (a keyed award is retried first).
+        """
+        user_id = self._user(user_id, "user_id")
+        actor = None if actor_id is None else self._user(actor_id, "actor_id")
+        key = check_optional_id(key, "key")
+        target = check_optional_id(target, "target")
+        check_actor(action, recipient=user_id, actor=actor, config=self.config)
+        decisions = self._decisions
+        result = self._run(
+            "award",
+            user_id,
+            lambda: decisions.award(user_id, action, key, actor, target),
+            retry_faults=key is not None,
+            within=within,
+        )
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+            self._decided("award", user_id, action, str(result.outcome), result.exp_added)
+        return result
+
+    def revoke(self, user_id: str, key: str, *, within: object = None) -> LedgerEntry | None:
+        """Take back the EXP that the award made with ``key`` granted.
+
+        The compensating ledger entry removes exactly the EXP that award added
+        (never its nominal reward). Today's EXP gained and action counts stay,
+        so an unlike makes no room for another like. The level drops only if
+        ``config.levels_can_drop``. Returns the revocation entry (the same one
+        again on a repeated call), or ``None`` if ``key`` awarded nothing.
+
+        Raises:
+            IdempotencyError: ``key`` names an operator's adjustment, not an award.
+        """
+        user_id = self._user(user_id, "user_id")
+        key = check_id(key, "key")
+        decisions = self._decisions
+        entry = self._run("revoke", user_id, lambda: decisions.revoke(user_id, key), within=within)
+        if entry is not None and (self.observer is not None or log.isEnabledFor(_DEBUG)):
+            self._decided("revoke", user_id, entry.action, "revoked", entry.exp_delta)
+        return entry
+
+    def reset_daily(
+        self,
+        user_id: str,
+        *,
+        reason: str | None = None,
+        operator: str | None = None,
+        within: object = None,
+    ) -> ProgressState:
+        """An operator's manual reset of today's EXP gained and action counts (the
+        guide's "manual reset"), recorded in the ledger as a day entry with outcome
+        ``"manual_reset"``, the ``operator`` as its actor and the ``reason``."""
+        user_id = self._user(user_id, "user_id")
+        operator = check_optional_id(operator, "operator")
+        reason = check_reason(reason, optional=True)
+        decisions = self._decisions
+        # Not retried after a fault: a reset that did land must not be repeated later.
+        state = self._run(
+            "reset_daily",
+            user_id,
+            lambda: decisions.reset_daily(user_id, reason, operator),
+            retry_faults=False,
+            within=within,
+        )
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+            self._decided("reset_daily", user_id, "", "manual_reset", 0)
+        return state
+
+    def adjust(
+        self,
+        user_id: str,
+        delta: int,
+        *,
+        reason: str,
+        operator: str,
+        key: str | None = None,
+        within: object = None,
+    ) -> LedgerEntry:
+        """An operator's grant (``delta`` > 0) or deduction (``delta`` < 0) of EXP.
+
+        Outside the daily rules: no limit or cap applies, and today's EXP gained and
+        counts stay as they are. The level follows the config's policy (see
+        :func:`~mikoshi_progression.adjust_exp`). Recorded as a ledger entry of kind
+        ``adjust`` with the ``operator`` (its actor) and the ``reason``, so replay
+        stays exact. ``key`` makes it safe to retry: the same key and the same
+        request return the first entry; another request with it is refused.
+
+        Raises:
+            InvalidArgumentError: ``delta`` is zero or not an integer, would take EXP
+                below 0, or ``reason`` is empty or not printable text.
+            InvalidIdError: ``operator``, ``user_id`` or ``key`` is not a canonical id.
+            IdempotencyError: ``key`` was used for another request.
+        """
+        return self._adjust("adjust", user_id, delta, reason, operator, key, within)
+
+    def set_exp(
+        self,
+        user_id: str,
+        exp: int,
+        *,
+        reason: str,
+        operator: str,
+        key: str | None = None,
+        within: object = None,
+    ) -> LedgerEntry:
+        """An operator sets the user's total EXP (a migrated balance): :meth:`adjust` by
+        the difference, recorded with outcome ``"set"``. Same rules and errors."""
+        return self._adjust("set_exp", user_id, exp, reason, operator, key, within)
+
+    # --- queries -----------------------------------------------------------------------
+
+    def state(self, user_id: str) -> ProgressState:
+        """The user's state as stored (a new user's if unknown); no day is opened.
+
+        A store that offers :class:`~mikoshi_progression.stores.StateReader` is read
+        without a transaction, so the read never waits behind writers.
+        """
+        user_id = self._user(user_id, "user_id")
+        store = self.store
+        if isinstance(store, StateReader):
+            return self._read(lambda: store.read_state(user_id))
+        return self._run("state", user_id, self._decisions.state)
+
+    def limits(self, user_id: str) -> dict[str, Any]:
+        """The body of ``GET /api/exp/limits``; persists the day reset if a day has begun.
+
+        Beside the platform's keys, ``resets_at``: when these limits next reset (ISO
+        8601, UTC), as the core reckons it (a day never reopens under clock skew).
+        """
+        user_id = self._user(user_id, "user_id")
+        decisions = self._decisions
+        return self._run("limits", user_id, lambda: decisions.limits(user_id))
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """Every change to the user's progression, oldest first."""
+        return self.store.ledger(self._user(user_id, "user_id"))
+
+    def replay(self, user_id: str) -> ReplayReport:
+        """Rebuild the user's state from their ledger and compare it with the stored one."""
+        user_id = self._user(user_id, "user_id")
+        entries = self.store.ledger(user_id)
+        stored = self.state(user_id)
+        store = self.store
+        form = store.stored_form if isinstance(store, StoredFormStore) else None
+        return replay_report(entries, stored, self.config, form)
+
+    def users_at_daily_cap(self) -> list[UserActivity]:
+        """Users who reached their level's daily cap today, most EXP first (a guide query)."""
+        return self._monitoring().users_at_daily_cap(
+            self.config.daily_exp_caps, self._decisions.today()
+        )
+
+    def most_active_users(self, limit: int = 10) -> list[UserActivity]:
+        """Today's most active users by EXP gained, most first (a guide query)."""
+        return self._monitoring().most_active_users(
+            self.config.daily_exp_caps, self._decisions.today(), limit
+        )
+
+    def claim_key(self, scope: str, key: str, request: str) -> str:
+        """Tie idempotency key ``key`` of caller ``scope`` to ``request``, once.
+
+        For keys that a caller sends for awards whose recipient is not themselves:
+        the FastAPI router claims a fan's ``Idempotency-Key`` for a like before it
+        awards the liked character's creator, so the same key cannot pay a second
+        creator. ``request`` is any text that names the request (the router uses
+        canonical JSON of the action, target and recipient).
+
+        Returns the request the key is tied to: ``request`` on the first claim and
+        on a faithful retry, the earlier request if the key named another one.
+
+        Raises:
+            InvalidIdError: ``scope`` or ``key`` is not a canonical string.
+            StoreError: the store does not implement
+                :class:`~mikoshi_progression.stores.RequestKeyStore`, or failed
+                (a claim is safe to retry and is retried through faults first).
+        """
+        scope = self._user(scope, "scope")
+        key = check_id(key, "key")
+        request = check_request(request)
+        store = self.store
+        if not isinstance(store, RequestKeyStore):
+            no_capability(store, "remember request keys (RequestKeyStore)")
+        now = self._decisions.now
+        # A claim is safe to repeat: retried through faults like a read.
+        return self._read(lambda: store.claim_key(scope, key, request, now()))
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _adjust(
+        self,
+        operation: str,
+        user_id: str,
+        amount: object,
+        reason: object,
+        operator: object,
+        key: object,
+        within: object,
+    ) -> LedgerEntry:
+        user_id = self._user(user_id, "user_id")
+        absolute = operation == "set_exp"
+        amount, reason, operator, key = check_adjustment(
+            amount, reason, operator, key, absolute=absolute
+        )
+        decisions = self._decisions
+        entry = self._run(
+            operation,
+            user_id,
+            lambda: decisions.adjust(
+                user_id, amount, absolute=absolute, reason=reason, operator=operator, key=key
+            ),
+            retry_faults=key is not None,
+            within=within,
+        )
+        return self._adjusted(operation, user_id, entry)
+
+    def _user(self, value: object, field: str) -> str:
+        """A canonical user id, as the core and then the store take it."""
+        user_id = check_id(value, field)
+        canonical = self._canonical
+        return user_id if canonical is None else canonical(user_id, field)
+
+    def _monitoring(self) -> MonitoringStore:
+        if not isinstance(self.store, MonitoringStore):
+            no_capability(self.store, "implement the monitoring queries")
+        return self.store
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """A read (or a claim, as safe to repeat) outside any transaction, retried through
+        faults as a transaction's read is."""
+        faults = 0
+        while True:
+            try:
+                return read()
+            except StoreUnavailableError:
+                faults += 1
+                if faults >= FAULT_ATTEMPTS:
+                    raise
+            time.sleep(backoff(faults - 1))
+
+    def _transaction(
+        self, user_id: str, within: object
+    ) -> AbstractContextManager[StoreTransaction]:
+        if within is None:
+            return self.store.transaction(user_id)
+        store = self.store
+        if not isinstance(store, JoinableStore):
+            raise not_joinable(store, "JoinableStore", "SQLAlchemyStore")
+        return store.join(within, user_id)
+
+    def _run(
+        self,
+        operation: str,
+        user_id: str,
+        steps: Callable[[], Steps[T]],
+        *,
+        retry_faults: bool = True,
+        within: object = None,
+    ) -> T:
+        attempts = self._attempts(operation, user_id, retry_faults, within)
+        observer = self.observer
+        while True:
+            token = None if observer is None else observer.attempt_started(operation, user_id)
+            try:
+                with self._transaction(user_id, within) as tx:
+                    result = _drive(tx, steps())
+            except (StaleVersionError, StoreUnavailableError) as exc:
+                if observer is not None:
+                    observer.attempt_ended(token, exc)
+                delay = attempts.failed(exc)
+            except BaseException as exc:
+                if observer is not None:
+                    observer.attempt_ended(token, exc)
+                raise
+            else:
+                if observer is not None:
+                    observer.attempt_ended(token, None)
+                return result
+            if delay:
+                time.sleep(delay)
+
+
+def _drive(tx: StoreTransaction, steps: Steps[T]) -> T:
+    """Run a command's steps on a store transaction (the sync shell's only I/O)."""
+    try:
+        request = next(steps)
+        while True:
+            if type(request) is Load:
+                request = steps.send(tx.load(request.key))
+            else:
+                tx.write(request.state, request.version, request.entries)  # type: ignore[union-attr]
+                request = steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
