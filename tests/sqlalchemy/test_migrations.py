@@ -618,3 +618,20 @@ def test_adjust_revision_handles_a_renamed_kind_check(admin, team, schema):
     team.downgrade(TABLES_REVISION)
     with PostgresStore(DSN, schema=schema, table_prefix=prefix, create=False, max_size=1) as store:
         assert store.check_schema().ok
+
+
+def test_names_with_quotes_colons_and_percents_are_quoted(admin, team, schema):
+    """Any prefix the store takes works: quoted as an identifier, never a bind parameter."""
+    prefix = 'o\'k:x "q" 5%_'
+    team.options.update(table_prefix=prefix, users_table="users", add_users_columns=True)
+    team.add_users(columns="")
+    team.upgrade("app@head")
+    team.upgrade("heads")
+    assert {f"{prefix}ledger", f"{prefix}request_keys"} <= tables(admin, schema)
+    assert "daily_action_counts" in columns(admin, schema, "users")
+    store = team.store(table_prefix=prefix, users_table=f"{schema}.users")
+    assert store.check_schema().ok
+    store.close()
+    team.downgrade("mikoshi_progression@base")
+    assert tables(admin, schema) == {"alembic_version", "characters", "users"}
+    assert columns(admin, schema, "users") == ["id", "name"]
