@@ -18,6 +18,7 @@ _OPTIONAL = {
     "src/mikoshi_progression/stores/postgres.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_sql.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_driver.py": "psycopg",
+    "src/mikoshi_progression/sqlalchemy/migrations": "alembic",
     "src/mikoshi_progression/__main__.py": "",
 }
 
