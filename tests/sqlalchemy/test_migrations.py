@@ -346,7 +346,8 @@ def test_upgrade_heads_runs_the_library_beside_the_teams_revisions(admin, team, 
 def test_the_first_revision_makes_what_create_schema_makes(
     admin, team, schema, other_schema, options, store_options
 ):
-    """Revision mikoshi_0001: columns, defaults, indexes and constraints, names included."""
+    """The revisions up to mikoshi_0002 make what create_schema() of this release makes:
+    columns, defaults, indexes and constraints, names included."""
     for where in (schema, other_schema):
         if "users_table" in store_options:
             admin.execute(
@@ -355,7 +356,7 @@ def test_the_first_revision_makes_what_create_schema_makes(
                 )
             )
     team.options.update(options)
-    team.upgrade(TABLES_REVISION)
+    team.upgrade(ADJUST_REVISION)
     extra = {"users_table": f"{other_schema}.users"} if "users_table" in store_options else {}
     with PostgresStore(DSN, schema=other_schema, max_size=1, **{**store_options, **extra}):
         pass  # creates its tables on opening
@@ -382,13 +383,18 @@ def test_downgrading_the_branch_to_base_keeps_the_teams_tables(admin, team, sche
 def test_the_second_revision_keeps_the_ledger_and_admits_adjust(admin, team, schema):
     """From mikoshi_0001 to head: rows kept, `reason` added, 'adjust' admitted, others not."""
     team.upgrade(TABLES_REVISION)
-    store = team.store()
-    award(store, "alice", "k-1")
-    award(store, "bob", "k-1")
+    for user in ("alice", "bob"):  # rows as a store of the release before 'adjust' wrote them
+        admin.execute(
+            sql.SQL(
+                "INSERT INTO {} (user_id, seq, kind, action, exp_delta, level_before, "
+                "level_after, key, at, state_after, outcome) VALUES (%s, 1, 'award', "
+                "'create_character', 30, 1, 1, 'k-1', now(), '{{\"exp\": 30}}', 'awarded')"
+            ).format(sql.Identifier(schema, "progression_ledger")),
+            (user,),
+        )
     before = ledger_rows(admin, schema)
     assert before
     assert "reason" not in columns(admin, schema, "progression_ledger")
-    store.close()
 
     team.upgrade("heads")
     assert ledger_rows(admin, schema) == before
@@ -403,7 +409,7 @@ def test_the_second_revision_keeps_the_ledger_and_admits_adjust(admin, team, sch
         )
     store = team.store()
     assert store.check_schema().ok
-    assert award(store, "alice", "k-2") == 30
+    assert award(store, "dave", "k-2") == 30
 
 
 def test_the_second_revisions_downgrade_refuses_adjust_rows(admin, team, schema):
@@ -433,6 +439,8 @@ def test_the_second_revisions_downgrade_refuses_adjust_rows(admin, team, schema)
                 "state_after) VALUES ('carol', 1, 'adjust', 5, 1, 1, now(), '{{}}')"
             ).format(sql.Identifier(schema, "progression_ledger"))
         )
+    assert not team.store().check_schema().ok  # this release's store needs mikoshi_0002
+    team.upgrade("heads")
     assert award(team.store(), "alice", "k-2") == 30
 
 
@@ -538,13 +546,13 @@ def test_adding_users_columns_without_a_users_table_fails_clearly(team):
 
 
 def test_a_database_made_by_create_schema_is_stamped_then_upgraded(admin, team, schema):
-    """A team that started without Alembic: stamp mikoshi_0001, then upgrade; rows kept."""
+    """A team that started without Alembic: stamp mikoshi_0002, then upgrade; rows kept."""
     team.upgrade("app@head")
     with PostgresStore(DSN, schema=schema, max_size=1) as store:  # create_schema() on open
         award(store, "alice", "k-1")
     before = ledger_rows(admin, schema)
-    team.stamp(f"mikoshi_progression@{TABLES_REVISION}")
-    assert versions(admin, schema) == {"app_0001", TABLES_REVISION}
+    team.stamp(f"mikoshi_progression@{ADJUST_REVISION}")
+    assert versions(admin, schema) == {"app_0001", ADJUST_REVISION}
     team.upgrade("heads")
     assert versions(admin, schema) == {"app_0001", USERS_COLUMNS_REVISION}
     assert ledger_rows(admin, schema) == before
@@ -577,7 +585,7 @@ def test_an_older_releases_tables_are_brought_up_to_date_before_stamping(admin, 
     with PostgresStore(DSN, schema=schema, max_size=1):
         pass  # create=True, the default: adds actor, target and the request-keys table
     assert team.store().check_schema().ok
-    team.stamp(f"mikoshi_progression@{TABLES_REVISION}")
+    team.stamp(f"mikoshi_progression@{ADJUST_REVISION}")
     team.upgrade("heads")
     assert ledger_rows(admin, schema) == before
     assert team.store().check_schema().ok
@@ -616,6 +624,7 @@ def test_adjust_revision_handles_a_renamed_kind_check(admin, team, schema):
     assert len(checks) == 1
     assert "'adjust'" in checks[0][0]
     team.downgrade(TABLES_REVISION)
+    team.upgrade(ADJUST_REVISION)
     with PostgresStore(DSN, schema=schema, table_prefix=prefix, create=False, max_size=1) as store:
         assert store.check_schema().ok
 

@@ -6,8 +6,9 @@ Revises: mikoshi_0001
 Upgrade: ``<prefix>ledger`` gains a nullable ``reason text``, and its kind ``CHECK``
 admits ``'adjust'``: ``kind IN ('import', 'day', 'award', 'revoke', 'adjust')``. The
 ``CHECK`` on ``kind`` is found by its column, whatever its name (PostgreSQL names an
-unnamed one ``<table>_kind_check``, cut to 63 bytes), dropped, and added again unnamed,
-as a fresh ``create_schema()`` of the release with this change creates it. Adding it
+unnamed one ``<table>_kind_check``, cut to 63 bytes), dropped, and added again as
+``<prefix>ledger_kinds``, as a fresh ``create_schema()`` of the release with this change
+creates it. Adding it
 reads the ledger once under the ``ALTER TABLE`` lock.
 
 Downgrade **refuses** while the ledger holds a row of kind ``'adjust'``: such a row cannot
@@ -53,9 +54,10 @@ def upgrade() -> None:
     o = current_options()
     execute(f"ALTER TABLE {o.table('ledger')} ADD COLUMN reason text")
     execute(do_block(_drop_kind_checks(o), declare="c record;"))
+    # Named as create_schema() names it since the 'adjust' kind: <prefix>ledger_kinds.
     execute(
-        f"ALTER TABLE {o.table('ledger')} "
-        "ADD CHECK (kind IN ('import', 'day', 'award', 'revoke', 'adjust'))"
+        f"ALTER TABLE {o.table('ledger')} ADD CONSTRAINT {o.index('ledger_kinds')} "
+        "CHECK (kind IN ('import', 'day', 'award', 'revoke', 'adjust'))"
     )
 
 
