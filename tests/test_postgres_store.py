@@ -478,6 +478,15 @@ def test_table_prefix_longer_than_postgres_names_is_refused(make_store):
         make_store(schema="s" * 64)
 
 
+def test_names_with_a_percent_sign_are_refused(make_store):
+    """psycopg would read a '%' in a table name as a placeholder: such names are refused
+    at opening, naming the option, rather than failing on the first award."""
+    for option in ("table_prefix", "schema", "id_column"):
+        with pytest.raises(InvalidArgumentError, match="without '%'") as caught:
+            make_store(**{option: "x%_"})
+        assert caught.value.field == option
+
+
 @pytest.mark.parametrize("layout", ["own", "in place"])
 def test_tables_of_an_earlier_release_are_upgraded_on_opening(admin, schema, make_store, layout):
     """A ledger made before actor and target were recorded, without the request-keys

@@ -127,13 +127,16 @@ _LONGEST_TABLE_SUFFIX = "request_keys"
 def _check_identifiers(
     schema: object, users_table: object, id_column: object, prefix: object
 ) -> None:
-    """Refuse names PostgreSQL would cut to 63 bytes: two tables could then collide."""
+    """Refuse names PostgreSQL would cut to 63 bytes (two tables could then collide), and
+    names with ``%``, which psycopg would read as a placeholder in the statements."""
 
     def check(field: str, name: object, room: int = _IDENTIFIER_BYTES) -> None:
         if not isinstance(name, str) or not name or len(name.encode()) > room:
             raise InvalidArgumentError(
                 field, f"a name of 1 to {room} bytes (PostgreSQL cuts longer names)", name
             )
+        if "%" in name:
+            raise InvalidArgumentError(field, "a name without '%'", name)
 
     if schema is not None:
         check("schema", schema)
@@ -154,6 +157,8 @@ def _check_identifiers(
             f"PostgreSQL's {_IDENTIFIER_BYTES}-byte names",
             prefix,
         )
+    if "%" in prefix:
+        raise InvalidArgumentError("table_prefix", "a prefix without '%'", prefix)
 
 
 _KINDS = "('import', 'day', 'award', 'revoke', 'adjust')"
