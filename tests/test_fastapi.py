@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,8 +31,12 @@ from mikoshi_progression.fastapi import (  # noqa: E402
     progression_router,
     scoped_idempotency_key,
 )
-from mikoshi_progression.service import ProgressionService  # noqa: E402
+from mikoshi_progression.service import (  # noqa: E402
+    AsyncProgressionService,
+    ProgressionService,
+)
 from mikoshi_progression.stores import (  # noqa: E402
+    AsyncInMemoryStore,
     EntryKind,
     InMemoryStore,
     LedgerEntry,
@@ -132,12 +137,20 @@ class Api:
     clock: FakeClock
     app: Any = field(init=False)
     router_options: dict[str, Any] = field(default_factory=dict)
+    mode: str = "sync"
+    """``"async"``: the router serves an AsyncProgressionService over the same data
+    (``service`` stays the sync one, for the tests' own reads)."""
 
     def __post_init__(self) -> None:
         self.app = fastapi.FastAPI()
-        self.app.include_router(
-            progression_router(self.service, current_user, **self.router_options)
-        )
+        served: ProgressionService | AsyncProgressionService = self.service
+        if self.mode == "async":
+            store = self.service.store
+            assert isinstance(store, InMemoryStore)
+            served = AsyncProgressionService(
+                AsyncInMemoryStore(store), clock=self.clock, max_attempts=3
+            )
+        self.app.include_router(progression_router(served, current_user, **self.router_options))
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return request(self.app, "GET", url, **kwargs)
@@ -156,22 +169,30 @@ class Api:
         return [e for e in self.service.ledger(user_id) if e.kind is EntryKind.AWARD]
 
 
-def make_api(store: ProgressStore | None = None, **router_options: Any) -> Api:
+def make_api(
+    store: ProgressStore | None = None, *, mode: str = "sync", **router_options: Any
+) -> Api:
     clock = FakeClock()
     service = ProgressionService(store or InMemoryStore(), clock=clock, max_attempts=3)
-    return Api(service, clock, router_options)
+    return Api(service, clock, router_options, mode)
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every test of the ``api`` fixtures runs over the sync and the async service."""
+    return str(request.param)
 
 
 @pytest.fixture
-def api() -> Api:
+def api(mode: str) -> Api:
     """The router with the secure default policy: clients claim daily_chat only."""
-    return make_api()
+    return make_api(mode=mode)
 
 
 @pytest.fixture
-def creator_api() -> Api:
+def creator_api(mode: str) -> Api:
     """The router with creator awards claimable too, as the platform allowed."""
-    return make_api(claimable_actions=CREATOR_ACTIONS, creator_of=creator_of)
+    return make_api(mode=mode, claimable_actions=CREATOR_ACTIONS, creator_of=creator_of)
 
 
 # --- store doubles ------------------------------------------------------------------------
@@ -1004,3 +1025,72 @@ def test_paid_char_sold_pays_the_creator_of_the_sold_character():
     assert api.gain(sale, user="alice").status_code == 403
     assert api.gain({"action": "paid_char_sold"}, user="bob").json() == MISSING_TARGET
     assert len(api.awards("alice")) == 1
+
+
+# --- the async path -------------------------------------------------------------------
+
+
+async def async_creator_of(target_type: str, target_id: int | str) -> str | None:
+    """The creator lookup as an async app writes it (an AsyncSession query)."""
+    await asyncio.sleep(0)
+    return creator_of(target_type, target_id)
+
+
+def test_async_service_gets_async_endpoints_and_awaits_an_async_creator_lookup():
+    """With an AsyncProgressionService the endpoints are coroutines (no thread hop) and an
+    async creator_of is awaited: a like pays the creator once, however often it is sent."""
+    api = make_api(mode="async", claimable_actions=CREATOR_ACTIONS, creator_of=async_creator_of)
+    router = progression_router(
+        AsyncProgressionService(AsyncInMemoryStore()),
+        current_user,
+        claimable_actions=CREATOR_ACTIONS,
+        creator_of=async_creator_of,
+    )
+    endpoints = {r.path: r.endpoint for r in router.routes if hasattr(r, "endpoint")}
+    for path in ("/api/levels", "/api/exp/limits", "/api/exp/gain"):
+        assert inspect.iscoroutinefunction(endpoints[path]), path
+    like = {"action": "character_liked", "target_type": "character", "target_id": 1}
+    first = api.gain(like, user="bob", key="like-1")
+    assert first.status_code == 200, first.text
+    assert first.json()["awarded_to"] == "alice"
+    assert api.gain(like, user="bob", key="like-1").json() == first.json()
+    assert api.service.state("alice").exp == first.json()["exp_added"]
+    assert api.gain({**like, "target_id": 999}, user="bob").status_code == 404
+
+
+def test_sync_service_refuses_an_async_creator_lookup():
+    """A sync service runs the request in a thread, where a coroutine cannot be awaited."""
+    with pytest.raises(ValueError, match="async function"):
+        make_api(claimable_actions=CREATOR_ACTIONS, creator_of=async_creator_of)
+
+
+def test_async_router_serves_concurrent_requests_without_losing_any():
+    """Fifty users claiming at once on one event loop: fifty awards, none lost."""
+    store = InMemoryStore()
+    service = AsyncProgressionService(AsyncInMemoryStore(store), clock=FakeClock())
+    app = fastapi.FastAPI()
+
+    async def anyone(request: fastapi.Request) -> str | None:
+        _scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token or None
+
+    app.include_router(progression_router(service, anyone))
+    users = [f"user-{n}" for n in range(50)]
+
+    async def claim_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/exp/gain",
+                        json={"action": "daily_chat"},
+                        headers={"Authorization": f"Bearer {user}"},
+                    )
+                    for user in users
+                )
+            )
+
+    responses = asyncio.run(claim_all())
+    assert [r.status_code for r in responses] == [200] * 50
+    assert all(store.read_state(user).exp == 20 for user in users)

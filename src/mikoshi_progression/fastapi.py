@@ -33,11 +33,12 @@ This module needs the ``[fastapi]`` extra; the core never imports it.
 """
 
 import hashlib
+import inspect
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -66,7 +67,8 @@ from .identity import MAX_ID_LENGTH, check_id
 from .levels import levels_view
 from .results import AwardResult, Outcome
 from .rules import DAILY_CHAT
-from .service import ProgressionService
+from .service import AsyncProgressionService, ProgressionService
+from .stores.async_base import AsyncRequestKeyStore
 from .stores.base import RequestKeyStore
 
 __all__ = [
@@ -87,7 +89,7 @@ __all__ = [
     "scoped_idempotency_key",
 ]
 
-CreatorLookup = Callable[[str, int | str], str | int | None]
+CreatorLookup = Callable[[str, int | str], str | int | Awaitable[str | int | None] | None]
 """``creator_of(target_type, target_id)``: the user id of the target's creator.
 
 Returns ``None`` when there is no such target or it has no creator (404
@@ -95,8 +97,13 @@ Returns ``None`` when there is no such target or it has no creator (404
 when the target names a creator whose user row is missing (404 ``Creator user
 not found``). An integer id (an ORM column) is taken as its decimal text, the
 same canonical form the caller's own id gets (:func:`creator_id`), so a creator
-can never pass for someone else by the type of their id. It is called
-synchronously, in FastAPI's thread pool.
+can never pass for someone else by the type of their id.
+
+With a :class:`~mikoshi_progression.service.ProgressionService` it is called in
+FastAPI's thread pool, with the rest of the request. With an
+:class:`~mikoshi_progression.service.AsyncProgressionService` it may be an ``async``
+function (an ``AsyncSession`` query), and is awaited; a plain function is then called
+on the event loop, so it must not block.
 """
 
 RETRY_AFTER_SECONDS = 1
@@ -367,7 +374,7 @@ _GAIN_OPENAPI: dict[str, Any] = {
 
 
 def progression_router(
-    service: ProgressionService,
+    service: ProgressionService | AsyncProgressionService,
     current_user_dependency: Callable[..., Any],
     *,
     user_id: Callable[[Any], str] = default_user_id,
@@ -378,6 +385,12 @@ def progression_router(
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> APIRouter:
     """An ``APIRouter`` serving the platform's progression endpoints over ``service``.
+
+    With a :class:`~mikoshi_progression.service.ProgressionService` the endpoints are
+    plain functions, which FastAPI runs in its thread pool (one hop per request); with an
+    :class:`~mikoshi_progression.service.AsyncProgressionService` they are ``async`` and
+    await the service on the event loop, with no thread hop. Both run the same request
+    steps, so they answer alike, status codes and bodies included.
 
     Args:
         service: Awards, limits and the config (``service.config``) to serve.
@@ -404,6 +417,7 @@ def progression_router(
             see :class:`~mikoshi_progression.stores.RequestKeyStore`).
     """
     config = service.config
+    asynchronous = isinstance(service, AsyncProgressionService)
     claimable = frozenset(claimable_actions)
     unknown = sorted(claimable - config.actions.keys())
     if unknown:
@@ -420,10 +434,18 @@ def progression_router(
     # A caller's key may pay someone else only if it is claimed in the caller's own
     # namespace first: then every keyed request is, so one key names one request.
     claims_keys = bool(creator_actions)
-    if claims_keys and not isinstance(service.store, RequestKeyStore):
+    key_store = AsyncRequestKeyStore if asynchronous else RequestKeyStore
+    store: object = service.store
+    if claims_keys and not isinstance(store, key_store):
         raise ValueError(
             f"claimable creator awards ({', '.join(creator_actions)}) need a store that "
-            f"claims request keys (RequestKeyStore); {type(service.store).__name__} does not"
+            f"claims request keys ({key_store.__name__}); "
+            f"{type(store).__name__} does not"
+        )
+    if not asynchronous and creator_of is not None and inspect.iscoroutinefunction(creator_of):
+        raise ValueError(
+            "creator_of is an async function: use it with an AsyncProgressionService "
+            "(a ProgressionService runs the request in a thread, where it cannot be awaited)"
         )
     limit: object = max_body_bytes
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -432,9 +454,10 @@ def progression_router(
 
     router = APIRouter(prefix=prefix, tags=list(tags))
 
-    def current_user_id(
+    async def current_user_id(
         user: Annotated[Any, Depends(current_user_dependency)],
     ) -> str:
+        # async: nothing here blocks, and a sync dependency would cost a thread hop.
         if user is None:
             raise HTTPException(
                 status_code=401,
@@ -449,32 +472,67 @@ def progression_router(
         summary="The level table",
         responses={200: {"model": dict[str, LevelInfo], "description": "Keyed by level number."}},
     )
-    def get_levels() -> dict[str, dict[str, Any]]:
+    async def get_levels() -> dict[str, dict[str, Any]]:
         """The level table keyed by level number as a string; no authentication needed."""
         return levels_view(service.config)
 
-    @router.get(
-        "/exp/limits",
-        response_model=None,
-        summary="Today's EXP, counts and limits of the current user",
-        responses={
+    def limits_steps(uid: str) -> _Steps:
+        try:
+            return (yield _Call(service.limits, (uid,)))
+        except (StoreUnavailableError, ConcurrencyError) as exc:
+            raise _unavailable() from exc
+
+    def gain_steps(actor: str, request: _GainRequest) -> _Steps:
+        action = request.action
+        rule = None if action is None else service.config.actions.get(action)
+        if action is None or rule is None:
+            raise HTTPException(status_code=400, detail=_INVALID_ACTION)
+        if action not in claimable:
+            raise HTTPException(
+                status_code=403,
+                detail=f"{action} cannot be claimed by clients: the server awards it",
+            )
+        header = _idempotency_header(request.idempotency_key)
+        recipient, target = actor, None
+        if rule.creator_award:
+            recipient, target = yield from _creator(creator_of, request)
+        key = None
+        try:
+            if header is not None:
+                key = scoped_idempotency_key(actor, header)
+                if claims_keys:
+                    recipient = yield from _claim(service, actor, header, action, target, recipient)
+            result = yield _Call(
+                service.award,
+                (recipient, action),
+                {"key": key, "actor_id": actor, "target": target},
+            )
+        except SelfAwardError as exc:
+            raise HTTPException(
+                status_code=403, detail=f"{action} cannot be awarded to yourself"
+            ) from exc
+        except IdempotencyError as exc:
+            raise _key_reused() from exc
+        except UnknownUserError as exc:  # a store in place on users that lacks the row
+            detail = _CREATOR_USER_NOT_FOUND if rule.creator_award else "User not found"
+            raise HTTPException(status_code=404, detail=detail) from exc
+        except (StoreUnavailableError, ConcurrencyError) as exc:
+            raise _unavailable() from exc
+        return _award_response(result, recipient)
+
+    limits_route: dict[str, Any] = {
+        "response_model": None,
+        "summary": "Today's EXP, counts and limits of the current user",
+        "responses": {
             200: {"model": LimitsBody, "description": "The platform's keys and `resets_at`."},
             401: _UNAUTHORIZED,
             503: _UNAVAILABLE,
         },
-    )
-    def get_limits(uid: Annotated[str, Depends(current_user_id)]) -> dict[str, Any]:
-        """Today's limits, opening (and persisting) a new day first if one has begun."""
-        try:
-            return service.limits(uid)
-        except (StoreUnavailableError, ConcurrencyError) as exc:
-            raise _unavailable() from exc
-
-    @router.post(
-        "/exp/gain",
-        response_model=None,
-        summary="Claim EXP for an action",
-        responses={
+    }
+    gain_route: dict[str, Any] = {
+        "response_model": None,
+        "summary": "Claim EXP for an action",
+        "responses": {
             200: {"model": AwardBody, "description": "EXP awarded (in full or in part)."},
             400: _doc(
                 f"`{_INVALID_ACTION}` (missing, malformed or unknown action), "
@@ -499,47 +557,91 @@ def progression_router(
             ),
             503: _UNAVAILABLE,
         },
-        openapi_extra=_GAIN_OPENAPI,
-    )
-    def gain_exp(
-        actor: Annotated[str, Depends(current_user_id)],
-        request: Annotated[_GainRequest, Depends(read_gain_request)],
-    ) -> Any:
-        """Award an action's EXP under the daily limits and caps, to the caller or a creator."""
-        action = request.action
-        rule = None if action is None else service.config.actions.get(action)
-        if action is None or rule is None:
-            raise HTTPException(status_code=400, detail=_INVALID_ACTION)
-        if action not in claimable:
-            raise HTTPException(
-                status_code=403,
-                detail=f"{action} cannot be claimed by clients: the server awards it",
-            )
-        header = _idempotency_header(request.idempotency_key)
-        recipient, target = actor, None
-        if rule.creator_award:
-            recipient, target = _creator(creator_of, request)
-        key = None
-        try:
-            if header is not None:
-                key = scoped_idempotency_key(actor, header)
-                if claims_keys:
-                    recipient = _claim(service, actor, header, action, target, recipient)
-            result = service.award(recipient, action, key=key, actor_id=actor, target=target)
-        except SelfAwardError as exc:
-            raise HTTPException(
-                status_code=403, detail=f"{action} cannot be awarded to yourself"
-            ) from exc
-        except IdempotencyError as exc:
-            raise _key_reused() from exc
-        except UnknownUserError as exc:  # a store in place on users that lacks the row
-            detail = _CREATOR_USER_NOT_FOUND if rule.creator_award else "User not found"
-            raise HTTPException(status_code=404, detail=detail) from exc
-        except (StoreUnavailableError, ConcurrencyError) as exc:
-            raise _unavailable() from exc
-        return _award_response(result, recipient)
+        "openapi_extra": _GAIN_OPENAPI,
+    }
+
+    if asynchronous:
+
+        @router.get("/exp/limits", **limits_route)
+        async def get_limits(uid: Annotated[str, Depends(current_user_id)]) -> Any:
+            """Today's limits, opening (and persisting) a new day first if one has begun."""
+            return await _drive_async(limits_steps(uid))
+
+        @router.post("/exp/gain", **gain_route)
+        async def gain_exp(
+            actor: Annotated[str, Depends(current_user_id)],
+            request: Annotated[_GainRequest, Depends(read_gain_request)],
+        ) -> Any:
+            """Award an action's EXP under the daily limits and caps, to the caller or a
+            creator."""
+            return await _drive_async(gain_steps(actor, request))
+
+    else:
+
+        @router.get("/exp/limits", **limits_route)
+        def get_limits_sync(uid: Annotated[str, Depends(current_user_id)]) -> Any:
+            """Today's limits, opening (and persisting) a new day first if one has begun."""
+            return _drive(limits_steps(uid))
+
+        @router.post("/exp/gain", **gain_route)
+        def gain_exp_sync(
+            actor: Annotated[str, Depends(current_user_id)],
+            request: Annotated[_GainRequest, Depends(read_gain_request)],
+        ) -> Any:
+            """Award an action's EXP under the daily limits and caps, to the caller or a
+            creator."""
+            return _drive(gain_steps(actor, request))
 
     return router
+
+
+# --- the request's steps, run by a sync or an async driver -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """Step: call ``function(*args, **kwargs)``; a sync driver calls it, an async one awaits
+    it when it returns an awaitable."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+_Steps = Generator[_Call, Any, Any]
+
+
+def _drive(steps: _Steps) -> Any:
+    """Run a request's steps, calling each service call in turn (in the thread FastAPI
+    runs a sync endpoint in); an exception is thrown back into the steps."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                value = call.function(*call.args, **call.kwargs)
+            except Exception as exc:
+                call = steps.throw(exc)
+            else:
+                call = steps.send(value)
+    except StopIteration as done:
+        return done.value
+
+
+async def _drive_async(steps: _Steps) -> Any:
+    """Run a request's steps on the event loop, awaiting what the calls return."""
+    try:
+        call = next(steps)
+        while True:
+            try:
+                value = call.function(*call.args, **call.kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+            except Exception as exc:
+                call = steps.throw(exc)
+            else:
+                call = steps.send(value)
+    except StopIteration as done:
+        return done.value
 
 
 def _idempotency_header(header: str | None) -> str | None:
@@ -558,7 +660,9 @@ def _idempotency_header(header: str | None) -> str | None:
         ) from exc
 
 
-def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> tuple[str, str]:
+def _creator(
+    creator_of: CreatorLookup | None, request: _GainRequest
+) -> Generator[_Call, Any, tuple[str, str]]:
     """The recipient of a creator award and the target it is for, or the platform's 400/404.
 
     The creator's id is put in the canonical form the caller's id has (:func:`creator_id`),
@@ -573,7 +677,7 @@ def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> tuple[s
         raise HTTPException(status_code=400, detail=_INVALID_TARGET) from exc
     assert creator_of is not None  # checked when the router was built
     try:
-        creator = creator_of(_CHARACTER, target_id)
+        creator = yield _Call(creator_of, (_CHARACTER, target_id))
     except CreatorUserNotFound as exc:
         raise HTTPException(status_code=404, detail=_CREATOR_USER_NOT_FOUND) from exc
     if creator is None:
@@ -582,13 +686,13 @@ def _creator(creator_of: CreatorLookup | None, request: _GainRequest) -> tuple[s
 
 
 def _claim(
-    service: ProgressionService,
+    service: ProgressionService | AsyncProgressionService,
     actor: str,
     header: str,
     action: str,
     target: str | None,
     recipient: str,
-) -> str:
+) -> Generator[_Call, Any, str]:
     """Claim the caller's key for this request; return the recipient to award.
 
     A retry of the same request gets the recipient its first call resolved, even if the
@@ -600,7 +704,7 @@ def _claim(
         sort_keys=True,
         separators=(",", ":"),
     )
-    named = service.claim_key(actor, header, request)
+    named = yield _Call(service.claim_key, (actor, header, request))
     if named == request:
         return recipient
     try:
