@@ -66,7 +66,11 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 """The repository; the paths of :data:`TARGETS` are relative to it."""
 
-TARGETS: tuple[tuple[Path, Path], ...] = ()
+_STORES = Path("src/mikoshi_progression/stores")
+TARGETS: tuple[tuple[Path, Path], ...] = (
+    (_STORES / "_postgres_io_async.py", _STORES / "_postgres_io.py"),
+    (_STORES / "postgres_async.py", _STORES / "postgres.py"),
+)
 """Each asyncio source and the synchronous module generated from it."""
 
 RENAMES: dict[str, str] = {
