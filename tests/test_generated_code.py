@@ -218,6 +218,7 @@ def test_leading_comments_give_way_to_the_header(tmp_path) -> None:
 
 
 def test_output_is_import_sorted_and_formatted(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["I"]\n')
     (tmp_path / "thing_async.py").write_text(
         textwrap.dedent(
             """\
@@ -245,6 +246,26 @@ def test_output_is_import_sorted_and_formatted(tmp_path) -> None:
 
 
 # --- refusals -------------------------------------------------------------------------------
+
+
+def test_a_sync_twin_that_fails_the_linter_is_refused(tmp_path) -> None:
+    """An if/else around an await is fine; once the await is gone, it is a ternary's job."""
+    (tmp_path / "thing_async.py").write_text(
+        textwrap.dedent(
+            """\
+            async def f(pool, given):
+                if given is None:
+                    conn = await pool.getconn()
+                else:
+                    conn = given
+                return conn
+            """
+        )
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["SIM"]\n')
+    with pytest.raises(tool.GenerationError, match="does not pass ruff check") as refused:
+        tool.generate(Path("thing_async.py"), Path("thing.py"), root=tmp_path)
+    assert "SIM108" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,9 @@ layout of the source survive:
    an error message reads right in both modules.
 4. The output must compile and hold no ``async``, ``await`` or ``Async...`` name that the
    table does not map; its imports are then sorted (ruff's isort rules, since a renamed
-   name may sort elsewhere) and it is formatted with ``ruff format``.
+   name may sort elsewhere), it is formatted with ``ruff format``, and it must pass
+   ``ruff check`` (a rule may fire on the sync twin only: an ``if``/``else`` that has
+   become a ternary's job once ``await`` is gone, say).
 """
 
 from __future__ import annotations
@@ -152,22 +154,37 @@ def generate(source_path: Path, target_path: Path, *, root: Path | None = None) 
 
 def format_code(text: str, path: Path, *, root: Path | None = None) -> str:
     """``text`` with its imports sorted and formatted by ruff, as ``path`` under ``root``
-    (by default :data:`ROOT`, so that the project's ruff settings apply)."""
-    root = ROOT if root is None else root
-    ruff = _ruff()
-    for command in (["check", "--select", "I", "--fix-only", "--quiet"], ["format", "--quiet"]):
-        done = subprocess.run(
-            [*ruff, *command, "--stdin-filename", str(path), "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            cwd=root,
-            check=False,
+    (by default :data:`ROOT`, so that the project's ruff settings apply); then linted, so
+    that a source whose sync twin breaks a lint rule is refused at once.
+    """
+    text = _ruff_stdin(["check", "--select", "I", "--fix-only", "--quiet"], text, path, root)
+    text = _ruff_stdin(["format", "--quiet"], text, path, root)
+    problems = _ruff_stdin(
+        ["check", "--quiet", "--output-format", "concise"], text, path, root, check=False
+    )
+    if problems.strip():
+        raise GenerationError(
+            f"the generated {path} does not pass ruff check (change its source so that both "
+            f"modules pass):\n{problems}"
         )
-        if done.returncode != 0:
-            raise GenerationError(f"ruff {command[0]} failed on {path}:\n{done.stderr}")
-        text = done.stdout
     return text
+
+
+def _ruff_stdin(
+    command: list[str], text: str, path: Path, root: Path | None, *, check: bool = True
+) -> str:
+    """What ruff ``command`` prints for ``text`` given as the file ``path``."""
+    done = subprocess.run(
+        [*_ruff(), *command, "--stdin-filename", str(path), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT if root is None else root,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise GenerationError(f"ruff {command[0]} failed on {path}:\n{done.stderr}")
+    return done.stdout
 
 
 # --- the steps ---------------------------------------------------------------------------
