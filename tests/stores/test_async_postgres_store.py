@@ -229,8 +229,33 @@ async def test_opening_errors(postgres_dsn, schema):
     missing = AsyncPostgresStore(postgres_dsn, schema=schema, users_table=f"{schema}.nobody")
     with pytest.raises(StoreError, match="no table"):
         await missing.open()
-    with pytest.raises(StoreError, match="closed"):  # a failed opening closes the store
+    with pytest.raises(StoreError, match="no table"):  # not opened: it tries again
         await missing.open()
+    with pytest.raises(StoreError, match="not open"):
+        await missing.ledger("u")
+    await missing.close()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02])
+async def test_a_cancelled_opening_leaves_no_connection_and_can_be_retried(
+    admin, postgres_dsn, schema, delay
+):
+    name = f"cancelled-{uuid.uuid4().hex[:8]}"
+    store = AsyncPostgresStore(
+        postgres_dsn, schema=schema, min_size=2, connect_kwargs={"application_name": name}
+    )
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(store.open(), delay)
+    count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+    deadline = time.monotonic() + 5
+    while admin.execute(count, [name]).fetchone()[0] and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert admin.execute(count, [name]).fetchone() == (0,)
+    try:
+        await store.open()
+        assert await tick(store, "u") == 1
+    finally:
+        await store.close()
 
 
 async def test_missing_tables_are_a_store_error(make_store, schema):

@@ -55,9 +55,12 @@ async def open_pool(
     )
     try:
         await pool.open(wait=True, timeout=timeout)
-    except psycopg.Error as exc:
+    except BaseException as exc:  # a cancelled or interrupted opening too: no pool left open
         await pool.close()
-        raise StoreUnavailableError(f"cannot open a PostgreSQL connection pool: {exc}") from exc
+        if isinstance(exc, psycopg.Error):
+            message = f"cannot open a PostgreSQL connection pool: {exc}"
+            raise StoreUnavailableError(message) from exc
+        raise
     return pool
 
 

@@ -233,17 +233,19 @@ class PostgresStore(PostgresCommon):
                 raise StoreError("the PostgreSQL store is closed")
             if self._pool is not None:
                 return
-            if self._pool_args is None:
-                self._pool = self._given_pool
-            else:
-                self._pool = open_pool(*self._pool_args)
+            args = self._pool_args
+            pool = self._given_pool if args is None else open_pool(*args)
+            self._pool = pool
             try:
                 if self.users_table is not None:
                     self._id_type = self._find_id_type()
                 if self._create and self._schema_behind():
                     self.create_schema()
-            except BaseException:
-                self.close()
+            except BaseException:  # an interrupted opening too
+                # What this call opened is closed again; the store stays unopened.
+                self._pool = None
+                if pool is not None and self._owns_pool:
+                    pool.close()
                 raise
 
     def __enter__(self) -> PostgresStore:

@@ -233,12 +233,13 @@ class AsyncPostgresStore(PostgresCommon):
         be open already), then, in place, look at the id column's type, then create the
         tables ``create`` asks for. Call it, or enter ``async with store:`` (which calls it),
         before anything else: a constructor cannot await. Safe to call again, and from
-        several tasks at once.
+        several tasks at once. If it fails (or is cancelled), what it opened is closed
+        again and the store stays unopened: it may be called again later.
 
         Raises:
             StoreUnavailableError: the server cannot be reached.
             StoreError: the store was closed; or, in place, ``users_table`` or its
-                ``id_column`` does not exist. The store is then closed.
+                ``id_column`` does not exist.
         """  # async-only
         # sync: """Open the store, unless it is open: the constructor did. Kept so that code
         # sync: written for either store reads alike; a closed store raises StoreError."""
@@ -247,17 +248,19 @@ class AsyncPostgresStore(PostgresCommon):
                 raise StoreError("the PostgreSQL store is closed")
             if self._pool is not None:
                 return
-            if self._pool_args is None:
-                self._pool = self._given_pool
-            else:
-                self._pool = await open_pool(*self._pool_args)
+            args = self._pool_args
+            pool = self._given_pool if args is None else await open_pool(*args)
+            self._pool = pool
             try:
                 if self.users_table is not None:
                     self._id_type = await self._find_id_type()
                 if self._create and await self._schema_behind():
                     await self.create_schema()
-            except BaseException:
-                await self.close()
+            except BaseException:  # an interrupted opening too
+                # What this call opened is closed again; the store stays unopened.
+                self._pool = None
+                if pool is not None and self._owns_pool:
+                    await pool.close()
                 raise
 
     async def __aenter__(self) -> AsyncPostgresStore:
