@@ -16,9 +16,13 @@ _OPTIONAL = {
     "src/mikoshi_progression/testing/machine.py": "hypothesis",
     "src/mikoshi_progression/testing/store_contract": "hypothesis",
     "src/mikoshi_progression/stores/postgres.py": "psycopg",
+    "src/mikoshi_progression/stores/postgres_async.py": "psycopg",
+    "src/mikoshi_progression/stores/_postgres_common.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_sql.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_driver.py": "psycopg",
     "src/mikoshi_progression/sqlalchemy/migrations": "alembic",
+    "src/mikoshi_progression/stores/_postgres_io.py": "psycopg",
+    "src/mikoshi_progression/stores/_postgres_io_async.py": "psycopg",
     "src/mikoshi_progression/__main__.py": "",
 }
 

@@ -48,6 +48,7 @@ BACKENDS = [
     pytest.param("async-sqlite", id="async-sqlite", marks=pytest.mark.sqlite),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("postgres-counter", id="postgres-counter", marks=pytest.mark.postgres),
+    pytest.param("async-postgres", id="async-postgres", marks=pytest.mark.postgres),
 ]
 
 
@@ -64,7 +65,11 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         backend = _sqlite_factory(tmp_path / "progress.db", asynchronous=True)
     else:
         options = {"version_token": "counter"} if request.param == "postgres-counter" else {}
-        backend = _postgres_factory(request.getfixturevalue("postgres_dsn"), options)
+        backend = _postgres_factory(
+            request.getfixturevalue("postgres_dsn"),
+            options,
+            asynchronous=request.param == "async-postgres",
+        )
     with backend as factory:
         yield factory
 
@@ -178,12 +183,16 @@ def postgres_dsn() -> Iterator[str]:
 
 
 @contextmanager
-def _postgres_factory(dsn: str, options: Mapping[str, Any]) -> Iterator[StoreFactory]:
+def _postgres_factory(
+    dsn: str, options: Mapping[str, Any], *, asynchronous: bool = False
+) -> Iterator[StoreFactory]:
+    """PostgresStore, or AsyncPostgresStore through the bridge (in other processes too)."""
     schema = f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}"
     opened: list[ProgressStore] = []
+    reopen = open_blocking if asynchronous else open_store
 
     def open_() -> ProgressStore:
-        store = open_store(dsn, schema=schema, **options)
+        store = reopen(dsn, schema=schema, **options)
         opened.append(store)
         return store
 
@@ -191,10 +200,11 @@ def _postgres_factory(dsn: str, options: Mapping[str, Any]) -> Iterator[StoreFac
     try:
         first.create_schema()
         yield StoreFactory(
-            "postgres",
+            "async-postgres" if asynchronous else "postgres",
             open_,
             url=dsn,
             options={"schema": schema, **options},
+            reopen=reopen,
             seed_row=lambda user_id, row: _seed_postgres_row(dsn, schema, user_id, row),
         )
     finally:

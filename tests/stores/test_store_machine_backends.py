@@ -19,7 +19,7 @@ from mikoshi_progression.stores import (
     open_store,
 )
 from mikoshi_progression.stores.sqlite import SQLiteStore
-from mikoshi_progression.testing.bridge import BlockingStore
+from mikoshi_progression.testing.bridge import BlockingStore, open_blocking
 from mikoshi_progression.testing.machine import run_store_machine
 
 from .conftest import RUN_ID, _schema_numbers
@@ -68,6 +68,17 @@ def test_postgres_store_passes_the_store_machine(postgres_dsn: str) -> None:
 
     def fresh_store():  # type: ignore[no-untyped-def]
         return open_store(postgres_dsn, schema=f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}")
+
+    for config in (DEFAULT_CONFIG, None):
+        run_store_machine(fresh_store, config=config, settings=QUICK)
+
+
+@pytest.mark.postgres
+def test_async_postgres_store_passes_the_store_machine(postgres_dsn: str) -> None:
+    """AsyncPostgresStore, through the bridge, behaves as the in-memory reference."""
+
+    def fresh_store():  # type: ignore[no-untyped-def]
+        return open_blocking(postgres_dsn, schema=f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}")
 
     for config in (DEFAULT_CONFIG, None):
         run_store_machine(fresh_store, config=config, settings=QUICK)

@@ -119,9 +119,10 @@ async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
         path = rest[1:] if rest.startswith("/") else rest
         return await asyncio.to_thread(AsyncSQLiteStore, path or ":memory:", **options)
     if scheme in ("postgresql", "postgres"):
-        from .postgres_async import AsyncPostgresStore  # type: ignore[import-not-found]
+        from .postgres_async import AsyncPostgresStore
 
-        store: AsyncProgressStore = await AsyncPostgresStore.open(url, **options)
+        store = AsyncPostgresStore(url, **options)
+        await store.open()
         return store
     raise UnsupportedStoreError(
         f"unsupported store scheme {scheme!r} in {url!r} "

@@ -1,5 +1,9 @@
-"""The PostgreSQL store's dealings with psycopg: the pool, borrowed connections, and the
-translation of every driver error into the library's (outage, conflict or failure)."""
+"""The PostgreSQL stores' dealings with psycopg that do no I/O, shared by the sync and the
+async store: the own pool's connection arguments, and the translation of every driver error
+into the library's (outage, conflict or failure).
+
+The dealings that do I/O (opening the pool, settling a borrowed connection, fetching rows)
+are in :mod:`._postgres_io_async` and its generated sync twin :mod:`._postgres_io`."""
 
 from __future__ import annotations
 
@@ -9,13 +13,11 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import TupleRow, tuple_row
-from psycopg_pool import ConnectionPool
 
 from ..errors import StoreError, StoreUnavailableError
 from .base import StaleVersionError
 
-__all__ = ["BAD_VALUE_SQLSTATES", "fetchall", "open_pool", "settle", "wrap"]
+__all__ = ["BAD_VALUE_SQLSTATES", "pool_kwargs", "wrap"]
 
 _UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 """Failures that a retry elsewhere can cure: read-only transaction (a failed-over primary)."""
@@ -26,13 +28,12 @@ BAD_VALUE_SQLSTATES = frozenset({"22P02", "22003", "22007", "22008", "22021"})
 """A value the column's type cannot read: invalid text, out of range, bad encoding."""
 
 
-def open_pool(
-    dsn: str,
-    min_size: int,
-    max_size: int,
-    timeout: float,
-    connect_kwargs: Mapping[str, Any] | None,
-) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+def pool_kwargs(dsn: str, timeout: float, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The connection arguments of a store's own pool (checks ``dsn``'s syntax; no I/O).
+
+    Raises:
+        StoreError: ``dsn`` is not a connection string.
+    """
     try:
         given = conninfo_to_dict(dsn)
     except psycopg.Error as exc:
@@ -40,58 +41,9 @@ def open_pool(
     kwargs: dict[str, Any] = {}
     if "connect_timeout" not in given:
         kwargs["connect_timeout"] = max(1, round(timeout))
-    kwargs.update(connect_kwargs or {})
+    kwargs.update(extra or {})
     kwargs["autocommit"] = True
-    # One direct attempt first: an unreachable server fails at once, with libpq's reason.
-    try:
-        psycopg.connect(dsn, **kwargs).close()
-    except psycopg.Error as exc:
-        raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
-    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        kwargs=kwargs,
-        open=False,
-        timeout=timeout,
-        name="mikoshi-progression",
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except psycopg.Error as exc:
-        pool.close()
-        raise StoreUnavailableError(f"cannot open a PostgreSQL connection pool: {exc}") from exc
-    return pool
-
-
-def settle(conn: psycopg.Connection[Any], autocommit: bool, row_factory: Any) -> None:
-    """Leave a borrowed connection idle and as it was lent, before it goes back."""
-    if row_factory is not tuple_row:
-        conn.row_factory = row_factory
-    status = conn.info.transaction_status
-    if status == _IDLE:
-        if not autocommit:
-            conn.autocommit = False
-        return
-    if status == _BROKEN:
-        return  # the pool discards it
-    try:
-        conn.execute("ROLLBACK")
-        if not autocommit:
-            conn.autocommit = False
-    except psycopg.Error:
-        pass  # the pool closes a connection it cannot reset
-
-
-_IDLE = psycopg.pq.TransactionStatus.IDLE
-_BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
-
-
-def fetchall(conn: psycopg.Connection[Any], query: str, params: Any, doing: str) -> list[TupleRow]:
-    try:
-        return conn.execute(query, params).fetchall()
-    except psycopg.Error as exc:
-        raise wrap(exc, doing) from exc
+    return kwargs
 
 
 def wrap(exc: psycopg.Error, doing: str, *, writing: bool = False) -> StoreError:

@@ -3,7 +3,8 @@
 Everything here is text: quoted identifiers of the tables a store uses (checked
 against PostgreSQL's 63-byte limit, so two tables can never collide), and every
 statement it runs, with the version check, the ledger write and the schema's DDL.
-The store (:mod:`mikoshi_progression.stores.postgres`) runs them.
+The stores (:mod:`~mikoshi_progression.stores.postgres_async` and its generated sync twin
+:mod:`~mikoshi_progression.stores.postgres`) run them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,577 @@
+"""What the sync and the async PostgreSQL store share: everything but the I/O.
+
+:class:`~mikoshi_progression.stores.postgres.PostgresStore` and
+:class:`~mikoshi_progression.stores.postgres_async.AsyncPostgresStore` are two shells around
+this module: the async one is written by hand, the sync one generated from it
+(``tools/async_to_sync.py``). Each shell borrows connections and sends statements; this
+module checks the options, renders the statements (:mod:`._postgres_sql`), keeps the
+in-process bookkeeping (adaptive locking's hot users, the snapshot cache), and turns rows
+into the library's values and values into statement parameters, once for both.
+
+The bookkeeping is guarded by ``threading.Lock``\\ s, in the async store too: each is held
+for a few dictionary operations and never across an ``await``, so it never blocks an event
+loop for longer than that, and a store shared by threads stays safe.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+from ..days import require_aware
+from ..errors import InvalidArgumentError, InvalidIdError, StoreError, UnknownUserError
+from ..identity import check_id
+from ..state import ProgressState
+from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
+from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
+from ._postgres_sql import ADDED_LEDGER_COLUMNS, ENTRY_COLUMNS, Names, Statements, render
+from ._rows import counts_from_db, counts_to_json, entry_from_row, state_from_row
+from ._snapshots import SnapshotCache, SnapshotCacheInfo
+from .base import (
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    StaleSnapshotError,
+    StaleVersionError,
+    UserActivity,
+)
+
+__all__ = [
+    "DEFAULT_SNAPSHOT_CACHE",
+    "SCHEMA_LOCK",
+    "Locking",
+    "PostgresCommon",
+    "TransactionCommon",
+    "VersionToken",
+    "entries_json",
+    "entry_from_columns",
+    "entry_params",
+]
+
+Locking = Literal["optimistic", "row", "adaptive"]
+VersionToken = Literal["xmin", "counter"]
+
+SCHEMA_LOCK = 0x6D696B6F73686931
+"""The advisory lock that serialises concurrent ``create_schema`` calls (b"mikoshi1")."""
+
+_HOT_SECONDS = 5.0
+"""Adaptive locking: how long a user stays row-locked after a write lost a race."""
+_HOT_USERS_MAX = 10_000
+"""Adaptive locking: at most this many users marked."""
+DEFAULT_SNAPSHOT_CACHE = 10_000
+"""Users whose last snapshot a store remembers by default (a few MB)."""
+
+
+class PostgresCommon:
+    """The options, statements and bookkeeping of a PostgreSQL store, and its steps that do
+    no I/O. The shells subclass it and add the connections."""
+
+    def __init__(
+        self,
+        *,
+        schema: str | None,
+        users_table: str | None,
+        id_column: str,
+        locking: Locking,
+        timeout: float,
+        table_prefix: str,
+        create: bool,
+        snapshot_cache: int,
+        version_token: VersionToken,
+    ) -> None:
+        if locking not in ("optimistic", "row", "adaptive"):
+            raise InvalidArgumentError("locking", "'optimistic', 'row' or 'adaptive'", locking)
+        cache: object = snapshot_cache
+        if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
+            raise InvalidArgumentError("snapshot_cache", "0 (off) or a positive integer", cache)
+        if version_token not in ("xmin", "counter"):
+            raise InvalidArgumentError("version_token", "'xmin' or 'counter'", version_token)
+        if version_token == "counter" and users_table is not None:
+            raise InvalidArgumentError(
+                "version_token",
+                "'xmin' in place: the platform's table has no version column, so there the "
+                "version is the row's xmin ('counter' needs the library's own tables)",
+                version_token,
+            )
+        self.version_token: VersionToken = version_token
+        self.schema = schema
+        self.users_table = users_table
+        self.id_column = id_column
+        self.locking: Locking = locking
+        self._timeout = timeout
+        self._create = create
+        self._closed = False
+        self._names = Names(schema, users_table, id_column, table_prefix)
+        self._sql = Statements(self._names, counter=version_token == "counter")
+        # Never held across an await (see the module docstring).
+        self._hot: dict[str, float] = {}
+        self._hot_lock = threading.Lock()
+        self._snapshots = SnapshotCache(snapshot_cache) if snapshot_cache else None
+        self._id_type: IdType | None = None
+
+    def __repr__(self) -> str:
+        where = f"users_table={self.users_table!r}" if self.users_table else "own tables"
+        return f"<{type(self).__name__} {where} schema={self.schema!r} locking={self.locking!r}>"
+
+    # --- public, and free of I/O -------------------------------------------------------
+
+    def stored_form(self, state: ProgressState) -> ProgressState:
+        """``state`` as this store reads it back after writing it.
+
+        In place, ``last_chat_date`` is the platform's ``DATE`` column, so it comes
+        back as midnight UTC of its UTC day; with the library's own tables, every
+        field comes back as written. A replay compares through this.
+        """
+        chat = state.last_chat_date
+        if self.users_table is None or chat is None:
+            return state
+        day = chat.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return replace(state, last_chat_date=day)
+
+    def snapshot_cache_info(self) -> SnapshotCacheInfo | None:
+        """How the snapshot cache is doing (``None`` when it is off)."""
+        return None if self._snapshots is None else self._snapshots.info()
+
+    # --- schema: what to ask, and what the answers mean --------------------------------
+
+    def _schema_tables(self) -> tuple[list[str], list[str]]:
+        """The regclasses whose columns, and whose unique indexes, :meth:`check_schema` reads."""
+        wanted = self._names.required_columns()
+        keys = self._names.unique_keys()
+        return [r for r, _, _ in wanted], sorted({r for r, _, _ in keys})
+
+    def _schema_report(
+        self, column_rows: Sequence[Sequence[Any]], index_rows: Sequence[Sequence[Any]]
+    ) -> SchemaReport:
+        """What is missing, from the rows of the ``columns`` and ``unique_indexes`` queries."""
+        wanted = self._names.required_columns()
+        keys = self._names.unique_keys()
+        present: dict[str, set[str]] = {}
+        for regclass, column in column_rows:
+            names = present.setdefault(str(regclass), set())
+            if column is not None:
+                names.add(str(column))
+        missing_tables: list[str] = []
+        missing_columns: list[str] = []
+        for regclass, label, columns in wanted:
+            found = present.get(regclass, set())
+            if not found:
+                missing_tables.append(label)
+                continue
+            missing_columns += [f"{label}.{c}" for c in columns if c not in found]
+        unique: dict[str, set[frozenset[str]]] = {}
+        for regclass, columns in index_rows:
+            unique.setdefault(str(regclass), set()).add(frozenset(columns))
+        missing_indexes = [
+            f"{label} ({', '.join(columns)})"
+            for regclass, label, columns in keys
+            if label not in missing_tables and frozenset(columns) not in unique.get(regclass, ())
+        ]
+        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
+
+    def _own_tables(self) -> list[str]:
+        """The regclasses of the library's own tables (``users`` is not the library's: it is
+        never created or altered)."""
+        own = self._names.required_columns()
+        if self.users_table is not None:
+            own = own[1:]
+        return [regclass for regclass, _, _ in own]
+
+    def _behind(self, own: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
+        """Whether a table of ``own``, or a ledger column of a later release, is missing
+        (``rows``: the ``columns`` query's answer for ``own``)."""
+        present: dict[str, set[str]] = {}
+        for regclass, column in rows:
+            if column is not None:
+                present.setdefault(str(regclass), set()).add(str(column))
+        ledger = render(self._names.ledger)
+        return any(regclass not in present for regclass in own) or any(
+            column not in present[ledger] for column in ADDED_LEDGER_COLUMNS
+        )
+
+    def _id_type_params(self) -> dict[str, str]:
+        users = render(self._names.users) if self._names.users is not None else ""
+        return {"t": users, "c": self.id_column}
+
+    def _id_type_from(self, rows: Sequence[Sequence[Any]]) -> IdType:
+        """In place: how ``id_column`` spells an id, from the ``id_type`` query's rows."""
+        exists, base, declared = rows[0] if rows else (False, None, None)
+        if not exists:
+            raise StoreError(
+                f"in place: no table {self.users_table!r} (users_table); the store works on "
+                "the platform's existing users table and never creates it"
+            )
+        if base is None:
+            raise StoreError(
+                f"in place: table {self.users_table!r} has no column {self.id_column!r} (id_column)"
+            )
+        return IdType(str(base), str(declared))
+
+    # --- ids -----------------------------------------------------------------------------
+
+    def _canonical(self, user_id: str) -> object:
+        """The spelling the id column keeps ``user_id`` under (``user_id`` itself with own
+        tables or a text column), ``None`` if it cannot hold it, or :data:`CAST_IN_SQL`."""
+        id_type = self._id_type
+        if id_type is None or id_type.base in TEXT_TYPES:
+            return user_id
+        return canonical_id(id_type.base, user_id)
+
+    def _cast_query(self) -> sql.Composed:
+        """The spelling of the row equal to ``%(v)s`` under the column's own equality
+        (``numeric`` 5.0 = 5), or of the value itself when no row has it."""
+        assert self._id_type is not None
+        assert self._names.users is not None
+        return sql.SQL(
+            "SELECT COALESCE((SELECT s.{id}::text FROM {users} AS s "
+            "WHERE s.{id} = CAST(%(v)s AS {type}) LIMIT 1), CAST(%(v)s AS {type})::text)"
+        ).format(
+            id=self._names.id_column,
+            users=self._names.users,
+            type=sql.SQL(self._id_type.declared),
+        )
+
+    def _spelling_error(self, user_id: str, canonical: object, field: str) -> InvalidIdError:
+        """The error for an id the store would find under another spelling (or none)."""
+        id_type = self._id_type
+        column = f"{self.users_table}.{self.id_column}"
+        declared = "text" if id_type is None else id_type.declared
+        if isinstance(canonical, str):
+            expected = f"the spelling {column} ({declared}) keeps this user under: {canonical!r}"
+        else:
+            expected = f"a value of {column} ({declared}) in its canonical spelling"
+        return InvalidIdError(field, expected, user_id)
+
+    def _wrap_id_error(
+        self, exc: psycopg.Error, user_id: str, doing: str, field: str = "user_id"
+    ) -> StoreError | InvalidIdError:
+        """A driver error; in place, a value the id column cannot read is the id's fault."""
+        if self._id_type is not None and (exc.sqlstate or "") in BAD_VALUE_SQLSTATES:
+            return self._spelling_error(user_id, None, field)
+        return wrap(exc, doing)
+
+    def _no_such_user(self, user_id: str) -> str:
+        return (
+            f"no such user {user_id!r} in {self._names.users_label}: in place, the store "
+            "only updates rows the platform created"
+        )
+
+    # --- parameters and rows -------------------------------------------------------------
+
+    @staticmethod
+    def _claim_params(scope: str, key: str, request: str, at: datetime) -> dict[str, Any]:
+        return {
+            "scope": check_id(scope, "scope"),
+            "key": check_id(key, "key"),
+            "request": request,
+            "at": require_aware(at, "at"),
+        }
+
+    @staticmethod
+    def _activity_params(
+        caps: Mapping[int, int], since: datetime, limit: int | None
+    ) -> dict[str, Any]:
+        if not caps:
+            raise ValueError("caps must map at least one level to its cap")
+        levels = sorted(caps)
+        return {
+            "levels": levels,
+            "caps": [caps[level] for level in levels],
+            "last": caps[levels[-1]],
+            "since": since,
+            "limit": limit,
+        }
+
+    @staticmethod
+    def _activity_from(rows: Sequence[Sequence[Any]]) -> list[UserActivity]:
+        return [
+            UserActivity(str(uid), int(level), int(gained), int(cap), counts_from_db(counts))
+            for uid, level, gained, cap, counts in rows
+        ]
+
+    def _state_params(self, user_id: str, state: ProgressState) -> dict[str, Any]:
+        return {
+            "user": user_id,
+            "uid": user_id,
+            "level": state.level,
+            "exp": state.exp,
+            "gained": state.daily_exp_gained,
+            "reset": state.last_exp_reset_date,
+            "counts": counts_to_json(state.daily_action_counts),
+            "chat": state.last_chat_date,
+        }
+
+    # --- adaptive locking and the snapshot cache -------------------------------------------
+
+    def _locks_rows(self, user_id: str) -> bool:
+        """Whether this user's next transaction loads with ``FOR UPDATE``."""
+        if self.locking != "adaptive":
+            return self.locking == "row"
+        if not self._hot:
+            return False
+        with self._hot_lock:
+            until = self._hot.get(user_id)
+            if until is None:
+                return False
+            if until < time.monotonic():
+                del self._hot[user_id]
+                return False
+            return True
+
+    def _guess(self, user_id: str) -> Snapshot | None:
+        return None if self._snapshots is None else self._snapshots.guess(user_id)
+
+    def _remember(self, user_id: str, snapshot: Snapshot, *, guessed: bool = False) -> None:
+        if self._snapshots is not None:
+            self._snapshots.remember(user_id, snapshot, guessed_right=guessed)
+
+    def _forget(self, user_id: str) -> None:
+        if self._snapshots is not None:
+            self._snapshots.forget(user_id)
+
+    def _conflict(self, user_id: str, guessed: bool) -> None:
+        """A write lost a race, or a guessed snapshot was out of date.
+
+        A wrong guess means another writer (process) changed the user: the cache
+        stops guessing it for a while. After a real load the user is contended:
+        adaptive locking takes the row lock for it for a while.
+        """
+        if guessed:
+            if self._snapshots is not None:
+                self._snapshots.wrong(user_id)
+            return
+        self._forget(user_id)
+        self._contended(user_id)
+
+    def _contended(self, user_id: str) -> None:
+        """Remember that a write on ``user_id`` just lost a race (adaptive locking)."""
+        if self.locking != "adaptive":
+            return
+        now = time.monotonic()
+        with self._hot_lock:
+            if len(self._hot) >= _HOT_USERS_MAX:
+                self._hot = {u: t for u, t in self._hot.items() if t >= now}
+                if len(self._hot) >= _HOT_USERS_MAX:
+                    return  # a storm of conflicts on many users: stay optimistic
+            self._hot[user_id] = now + _HOT_SECONDS
+
+
+class TransactionCommon:
+    """One award's transaction, less its I/O: what the shells' transactions share.
+
+    ``load`` serves a guess from the snapshot cache or asks the shell to fetch; ``write``
+    buffers; the shell's ``commit`` sends :meth:`_write_statement` and reports back
+    through :meth:`_written` or :meth:`_stale`.
+    """
+
+    def __init__(self, store: PostgresCommon, user_id: str) -> None:
+        self._store = store
+        self._sql = store._sql
+        self._user_id = user_id
+        self._row_lock = store._locks_rows(user_id)
+        self._began = False
+        self._loaded: Snapshot | None = None
+        self._key: str | None = None
+        self._speculative = False
+        self._pending: tuple[ProgressState, object, Sequence[LedgerEntry]] | None = None
+
+    def _cached(self, key: str | None) -> Snapshot | None:
+        """The snapshot a load may take from the cache instead of querying, if any."""
+        self._key = key
+        if key is not None or self._row_lock:
+            return None  # a keyed load must show the key's ledger rows: it always queries
+        cached = self._store._guess(self._user_id)
+        if cached is not None:
+            # A guess, checked at commit: by the version-checked write, or by a reload
+            # of the version if nothing is written.
+            self._speculative = True
+            self._loaded = cached
+        return cached
+
+    def _load_params(self, key: str | None) -> tuple[str, dict[str, Any]]:
+        query = self._sql.load[key is not None, self._row_lock]
+        return query, {"user": self._user_id, "uid": self._user_id, "key": key}
+
+    def _snapshot(self, row: Sequence[Any] | None) -> Snapshot:
+        """The snapshot of the load query's ``row``."""
+        store = self._store
+        if row is None or row[6] is None:  # no state row (a keyed load still returns one)
+            if self._sql.requires_row:
+                raise UnknownUserError(store._no_such_user(self._user_id))
+            state, version, has_ledger = ProgressState(), None, bool(row and row[7])
+        else:
+            level, exp, chat, gained, reset, counts, version, has_ledger, found_as = row[:9]
+            if found_as != self._user_id:
+                # In place on a non-text id column, the row was found under another spelling.
+                raise store._spelling_error(self._user_id, found_as, "user_id")
+            try:
+                state = state_from_row(
+                    level=level,
+                    exp=exp,
+                    last_chat_date=chat,
+                    daily_exp_gained=gained,
+                    last_exp_reset_date=reset,
+                    daily_action_counts=counts,
+                )
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"the stored state of user {self._user_id!r} is unreadable: {exc}"
+                ) from exc
+        award = revoke = None
+        if row is not None and len(row) > 9:
+            width = len(ENTRY_COLUMNS)
+            award_row, revoke_row = row[9 : 9 + width], row[9 + width :]
+            if award_row[0] is not None:
+                award = entry_from_columns(self._user_id, award_row)
+            if revoke_row[0] is not None:
+                revoke = entry_from_columns(self._user_id, revoke_row)
+        return Snapshot(
+            state,
+            version,
+            exists=version is not None,
+            has_ledger=bool(has_ledger),
+            keyed_award=award,
+            keyed_revoke=revoke,
+        )
+
+    def _buffer(
+        self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]
+    ) -> None:
+        if self._pending is not None:
+            raise StoreError("a store transaction writes at most once")
+        self._pending = (state, version, entries)
+
+    def _write_statement(self) -> tuple[str, dict[str, Any]]:
+        """The one statement that writes the buffered state and its ledger rows."""
+        assert self._pending is not None
+        state, version, entries = self._pending
+        query = self._sql.write[version is None, len(entries) == 1]
+        if query is None:
+            raise UnknownUserError(self._store._no_such_user(self._user_id))
+        params = self._store._state_params(self._user_id, state)
+        params["version"] = None if version is None else str(version)
+        params["n"] = len(entries)
+        if len(entries) == 1:
+            params.update(entry_params(entries[0]))
+        else:
+            params["entries"] = entries_json(entries)
+        return query, params
+
+    def _written(self, row: Sequence[Any] | None) -> None:
+        """After the write statement: ``row`` is what it returned (``None``: none)."""
+        assert self._pending is not None
+        state, version, entries = self._pending
+        if row is None:
+            raise self._stale(
+                f"user {self._user_id!r} changed since it was loaded (version {version!r})"
+            )
+        loaded = self._loaded
+        has_ledger = bool(entries) or (loaded is not None and loaded.has_ledger)
+        self._store._remember(
+            self._user_id, Snapshot(state, row[0], True, has_ledger), guessed=self._speculative
+        )
+
+    def _write_failed(self, exc: psycopg.Error) -> StoreError:
+        """The error for a driver error of the write statement."""
+        error = wrap(exc, f"save user {self._user_id!r}", writing=True)
+        if not isinstance(error, StaleVersionError):
+            self._store._forget(self._user_id)
+            return error
+        return self._stale(str(error))
+
+    def _stale(self, message: str) -> StaleVersionError:
+        """The error for a write that lost to another writer, remembered for the user."""
+        self._store._conflict(self._user_id, self._speculative)
+        if self._speculative:
+            return StaleSnapshotError(f"{message} (a cached snapshot; reloading)")
+        return StaleVersionError(message)
+
+    def _read_done(self) -> bool:
+        """After a transaction that wrote nothing: remember what it read, and say whether
+        a guessed snapshot must still be checked against the current version."""
+        loaded = self._loaded
+        if loaded is None:
+            return False
+        if not self._speculative:
+            if loaded.exists:
+                self._store._remember(
+                    self._user_id, replace(loaded, keyed_award=None, keyed_revoke=None)
+                )
+            return False
+        return True
+
+    def _guess_checked(self, current: Snapshot) -> None:
+        """A guessed snapshot of a transaction that wrote nothing, against the current row."""
+        loaded = self._loaded
+        assert loaded is not None
+        if current.version != loaded.version:
+            raise self._stale(f"user {self._user_id!r}: the cached snapshot was out of date")
+        self._store._remember(self._user_id, loaded, guessed=True)
+
+    def abort(self) -> None:
+        # Autocommit: nothing was sent yet. With a row lock, the open transaction is
+        # rolled back before the connection goes back to the pool.
+        self._pending = None
+
+
+# --- rows and parameters ---------------------------------------------------------------
+
+
+def entry_params(entry: LedgerEntry) -> dict[str, Any]:
+    """The one ledger row of the single-entry write (the common award)."""
+    return {
+        "e_kind": str(entry.kind),
+        "e_action": entry.action,
+        "e_delta": entry.exp_delta,
+        "e_before": entry.level_before,
+        "e_after": entry.level_after,
+        "e_key": entry.key,
+        "e_at": entry.at,
+        "e_fingerprint": entry.config_fingerprint,
+        "e_state": json.dumps(entry.state_after.to_dict(), separators=(",", ":")),
+        "e_outcome": entry.outcome,
+        "e_actor": entry.actor,
+        "e_target": entry.target,
+        "e_reason": entry.reason,
+    }
+
+
+def entries_json(entries: Sequence[LedgerEntry]) -> str:
+    """The ledger rows of a write of several entries, as one JSON parameter."""
+    return json.dumps(
+        [
+            {
+                "i": i,
+                "kind": str(e.kind),
+                "action": e.action,
+                "exp_delta": e.exp_delta,
+                "level_before": e.level_before,
+                "level_after": e.level_after,
+                "key": e.key,
+                "at": e.at.isoformat(),
+                "config_fingerprint": e.config_fingerprint,
+                "state_after": e.state_after.to_dict(),
+                "outcome": e.outcome,
+                "actor": e.actor,
+                "target": e.target,
+                "reason": e.reason,
+            }
+            for i, e in enumerate(entries, 1)
+        ],
+        separators=(",", ":"),
+    )
+
+
+def entry_from_columns(user_id: str, row: Sequence[Any]) -> LedgerEntry:
+    """A ledger entry from :data:`ENTRY_COLUMNS` (the ledger columns after ``user_id`` and
+    ``seq``, then ``seq``)."""
+    *values, seq = row
+    return entry_from_row(user_id, seq, *values)

@@ -1,0 +1,94 @@
+# The source of _postgres_io.py: tools/async_to_sync.py generates that module from this one
+# (python tools/async_to_sync.py). Edit this file, never the generated one; the markers
+# "# sync: ..." and "# async-only" are the tool's (see its docstring).
+"""The PostgreSQL store's dealings with psycopg that do I/O: opening its own pool, leaving a
+borrowed connection as it was lent, fetching rows with the driver's errors translated.
+
+What needs no I/O (connection arguments, error translation) is in :mod:`._postgres_driver`,
+shared by both stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow, tuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from ..errors import StoreUnavailableError
+from ._postgres_driver import wrap
+
+__all__ = ["fetchall", "open_pool", "settle"]
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+_BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
+
+
+async def open_pool(
+    dsn: str,
+    min_size: int,
+    max_size: int,
+    timeout: float,
+    kwargs: dict[str, Any],
+) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+    """An open pool of ``kwargs`` connections (see :func:`._postgres_driver.pool_kwargs`).
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached, or the pool not filled in time.
+    """
+    # One direct attempt first: an unreachable server fails at once, with libpq's reason.
+    try:
+        probe = await AsyncConnection.connect(dsn, **kwargs)
+    except psycopg.Error as exc:
+        raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+    await probe.close()
+    pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs=kwargs,
+        open=False,
+        timeout=timeout,
+        name="mikoshi-progression",
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except BaseException as exc:  # a cancelled or interrupted opening too: no pool left open
+        await pool.close()
+        if isinstance(exc, psycopg.Error):
+            message = f"cannot open a PostgreSQL connection pool: {exc}"
+            raise StoreUnavailableError(message) from exc
+        raise
+    return pool
+
+
+async def settle(conn: AsyncConnection[Any], autocommit: bool, row_factory: Any) -> None:
+    """Leave a borrowed connection idle and as it was lent, before it goes back."""
+    if row_factory is not tuple_row:
+        conn.row_factory = row_factory
+    status = conn.info.transaction_status
+    if status == _IDLE:
+        if not autocommit:
+            await conn.set_autocommit(False)  # sync: conn.autocommit = False
+        return
+    if status == _BROKEN:
+        return  # the pool discards it
+    try:
+        await conn.execute("ROLLBACK")
+        if not autocommit:
+            await conn.set_autocommit(False)  # sync: conn.autocommit = False
+    except psycopg.Error:
+        pass  # the pool closes a connection it cannot reset
+
+
+async def fetchall(
+    conn: AsyncConnection[Any], query: str, params: Any, doing: str
+) -> list[TupleRow]:
+    """All the rows of ``query``; a driver error becomes the library's (:func:`wrap`)."""
+    try:
+        cursor = await conn.execute(query, params)
+        return await cursor.fetchall()
+    except psycopg.Error as exc:
+        raise wrap(exc, doing) from exc
