@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
       [--workers 1,4,8] [--stores memory,sqlite,postgres] [--modes threads,processes]
       [--workloads distinct,hot,spread]
-      [--locking adaptive,adaptive+nocache,optimistic+nocache,row]
+      [--locking adaptive,adaptive+nocache,optimistic+nocache,row] [--no-async]
 
 ``--locking`` lists the PostgresStore variants to run: a locking mode, with the
 store's default snapshot cache or, with ``+nocache``, ``snapshot_cache=0``;
@@ -26,6 +26,11 @@ cap, so no award is rejected; after each cell every user's ``exp`` and
 told (no lost update). A last check per store runs 8 workers against a real cap
 on one user and requires the cap to be reached exactly (no overshoot).
 
+The async stores (``memory async``, ``sqlite async``, ``postgres (adaptive) async``,
+opened by ``open_async_store``) run in the threads columns as N tasks on one event loop
+awaiting ``AsyncProgressionService``, interleaved round by round with the threaded cells,
+and are compared with the threaded store at the same N.
+
 This is a measurement, never a test: nothing here asserts a speed. Numbers on a
 shared machine are noisy (commits wait for the disk): compare columns of one run.
 """
@@ -33,6 +38,7 @@ shared machine are noisy (commits wait for the disk): compare columns of one run
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import platform
@@ -54,8 +60,14 @@ from typing import Any
 
 from mikoshi_progression import ActionRule, Level, Outcome, ProgressionConfig
 from mikoshi_progression.errors import ConcurrencyError
-from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.stores import ProgressStore, open_store
+from mikoshi_progression.service import AsyncProgressionService, ProgressionService
+from mikoshi_progression.stores import (
+    AsyncInMemoryStore,
+    AsyncProgressStore,
+    ProgressStore,
+    open_async_store,
+    open_store,
+)
 
 DEFAULT_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -151,6 +163,38 @@ def award_loop(
     return timed_loop(award, tally, start_at, warmup, seconds)
 
 
+async def async_award_loop(
+    service: AsyncProgressionService,
+    users: Sequence[str],
+    start_at: float,
+    warmup: float,
+    seconds: float,
+) -> Tally:
+    """``award_loop`` as a task: awaits each award (an async store's cells)."""
+    tally = Tally()
+    pick = random.Random().choice
+    single = users[0] if len(users) == 1 else None
+    added = tally.added
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    measuring_from = time.perf_counter() + warmup
+    stop = measuring_from + seconds
+    while True:
+        now = time.perf_counter()
+        if now >= stop:
+            break
+        user = single or pick(users)
+        try:
+            exp_added = (await service.award(user, "tick")).exp_added
+        except ConcurrencyError:
+            tally.failures += 1
+            continue
+        added[user] = added.get(user, 0) + exp_added
+        if now >= measuring_from:
+            tally.count += 1
+    tally.elapsed = seconds
+    return tally
+
+
 def update_loop(
     dsn: str, table: str, row_id: int, start_at: float, warmup: float, seconds: float
 ) -> Tally:
@@ -227,12 +271,21 @@ class StoreSpec:
     url: str
     options: tuple[tuple[str, Any], ...] = ()
     processes: bool = True
+    asynchronous: bool = False
+    """The async twin (``open_async_store``), driven by tasks on one event loop."""
 
     def open(self, connections: int) -> ProgressStore:
         options = dict(self.options)
         if self.url.startswith("postgres"):
             options.update(min_size=min(connections, 2), max_size=connections)
         return open_store(self.url, **options)
+
+    async def open_async(self, connections: int) -> AsyncProgressStore:
+        """The async twin (the same pool sizes)."""
+        options = dict(self.options)
+        if self.url.startswith("postgres"):
+            options.update(min_size=min(connections, 2), max_size=connections)
+        return await open_async_store(self.url, **options)
 
 
 def _process_main(tasks: Any, replies: Any) -> None:
@@ -358,7 +411,9 @@ class Bench:
         users = self.users(workload, workers)
         start_at = self.start_at()
         where = f"{spec.label} {mode} {workload} x{workers}"
-        if mode == "threads":
+        if spec.asynchronous:  # N tasks on one event loop, in the threads columns
+            tallies, ok = asyncio.run(self._task_awards(spec, users, start_at, where))
+        elif mode == "threads":
             store = spec.open(workers)
             try:
                 service = ProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
@@ -381,6 +436,26 @@ class Bench:
         cell = _cell(tallies)
         cell.ok = ok
         return cell
+
+    async def _task_awards(
+        self, spec: StoreSpec, users: list[tuple[str, ...]], start_at: float, where: str
+    ) -> tuple[list[Tally], bool]:
+        """``len(users)`` tasks on one event loop, each awaiting its awards."""
+        store = await spec.open_async(len(users))
+        try:
+            service = AsyncProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
+            tallies = await asyncio.gather(
+                *(async_award_loop(service, u, start_at, self.warmup, self.seconds) for u in users)
+            )
+            if isinstance(store, AsyncInMemoryStore):  # its data lives in this store only
+                return list(tallies), self._no_lost_update(store.sync, tallies, where)
+        finally:
+            await store.close()
+        check = spec.open(1)
+        try:
+            return list(tallies), self._no_lost_update(check, tallies, where)
+        finally:
+            check.close()
 
     def _no_lost_update(self, store: ProgressStore, tallies: Sequence[Tally], where: str) -> bool:
         """Every user's exp and daily gained equal the sum of what its workers were told."""
@@ -579,6 +654,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--locking", default=None, help="PostgresStore locking modes to run")
     parser.add_argument("--modes", default="threads,processes")
     parser.add_argument(
+        "--no-async",
+        action="store_true",
+        help="leave out the async stores (their rows run as tasks, in the threads columns)",
+    )
+    parser.add_argument(
         "--workloads",
         default="distinct,hot",
         help="distinct (a user per worker), hot (one user), spread (a random one of 1,000)",
@@ -620,6 +700,18 @@ def main(argv: list[str] | None = None) -> None:
                 elif extra:
                     parser.error(f"unknown PostgresStore variant {variant!r}")
                 specs.append(StoreSpec(f"postgres ({variant})", args.dsn, options))
+        if not args.no_async:
+            specs += [
+                StoreSpec(
+                    f"{spec.label} async",
+                    spec.url,
+                    spec.options,
+                    processes=False,
+                    asynchronous=True,
+                )
+                for spec in list(specs)
+                if spec.label in ("memory", "sqlite", "postgres (adaptive)")
+            ]
         print(
             f"{seconds:g} s measured per cell after {warmup:g} s warm-up; "
             f"median of {rounds} interleaved round(s)\n"
@@ -663,7 +755,7 @@ def main(argv: list[str] | None = None) -> None:
             top = max(workers_list)
             for spec in specs:
                 for mode in modes:
-                    if mode == "processes" and not spec.processes:
+                    if (mode == "processes" and not spec.processes) or spec.asynchronous:
                         continue
                     capped.append(bench.capped(spec, mode, top))
         finally:
@@ -680,7 +772,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [s.label for s in specs]
     if pg is not None:
         rows += [NAIVE, "UPDATE via psycopg", "UPDATE via pgbench (C)"]
-    width = 24
+    width = 28
     head = f"{'awards/s':<{width}} {'users':<9}"
     for mode in modes:
         head += "".join(f"{f'{mode[:4]} x{w}':>11}" for w in workers_list)
@@ -711,8 +803,23 @@ def main(argv: list[str] | None = None) -> None:
                     share = award.rate / ceiling.rate
                     verdict = "meets" if share >= 0.5 else "BELOW"
                     print(
-                        f"  {spec.label:<24} {mode:<9} {award.rate:8,.0f} / {ceiling.rate:8,.0f}"
+                        f"  {spec.label:<28} {mode:<9} {award.rate:8,.0f} / {ceiling.rate:8,.0f}"
                         f" = {share:4.0%}  ({verdict} the 50% target)"
+                    )
+    if "threads" in modes:
+        top = max(workers_list)
+        print(f"\nAsync stores ({top} tasks on one event loop) against {top} threads:")
+        for spec in specs:
+            if not spec.asynchronous:
+                continue
+            threaded = spec.label.removesuffix(" async")
+            for workload in workloads:
+                tasks = table.get((spec.label, "threads", workload, top))
+                threads = table.get((threaded, "threads", workload, top))
+                if tasks and threads and tasks.rate and threads.rate:
+                    print(
+                        f"  {threaded:<28} {workload:<9} {tasks.rate:8,.0f} / "
+                        f"{threads.rate:8,.0f} = {tasks.rate / threads.rate:5.2f}x"
                     )
     print(f"\nOvershoot check (one user, {max(workers_list)} workers, cap {CAP}, 7 EXP a gift):")
     for line in capped:
