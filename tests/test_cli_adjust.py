@@ -11,7 +11,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, redirect_stderr, redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -206,18 +206,6 @@ def test_dry_run_flags_an_unknown_user_and_a_day_gone_by(capsys, url, monkeypatc
     assert ledger(url, "alicee") == []
 
 
-def test_dry_run_works_on_a_read_only_file(capsys, url, tmp_path):
-    """A dry run only reads: it opens SQLite read-only, so a chmod 444 file is fine."""
-    path = tmp_path / "progress.db"
-    path.chmod(0o444)
-    try:
-        code, out, err = run(capsys, *adjust_args(url, "--delta", "5", "--dry-run"))
-    finally:
-        path.chmod(0o644)
-    assert code == 0, err
-    assert "Dry run" in out
-
-
 # --- confirming --------------------------------------------------------------------------------
 
 
@@ -259,6 +247,27 @@ def test_without_a_terminal_it_refuses_unless_yes(capsys, url, monkeypatch):
     code, out, err = run(capsys, *adjust_args(url, "--delta", "200"))
     assert_one_line_error(code, out, err, ExitCode.USAGE)
     assert ledger(url) == before
+
+
+def test_a_change_landing_during_the_question_is_pointed_out(capsys, url, monkeypatch):
+    """An award made while the operator reads the preview: the grant still applies, to the
+    state as it is then, and the output says it differs from what was shown."""
+
+    class Meanwhile(Terminal):
+        def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+            with closing(open_store(url, create=False)) as store:
+                ProgressionService(store, clock=lambda: NOW).award("alice", "create_persona")
+            return "y\n"
+
+    monkeypatch.setattr(sys, "stdin", Meanwhile())
+    code, out, err = run(capsys, *adjust_args(url, "--delta", "200"))
+    assert code == 0, err
+    assert "EXP            +200 (125 -> 325)" in out
+    assert out.rstrip().endswith("the entry above is what was applied.")
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    code, out, err = run(capsys, *adjust_args(url, "--delta", "1"))
+    assert code == 0, err
+    assert "Note:" not in out
 
 
 def test_confirmation_with_json_keeps_stdout_for_the_entry(capsys, url, monkeypatch):
@@ -453,19 +462,37 @@ def test_store_problems(capsys, tmp_path):
     assert "schema init" in err
 
 
-def test_a_read_only_file_cannot_be_adjusted(capsys, url, tmp_path):
-    """Writing to a file that cannot be written is a store failure (4), and changes nothing."""
-    path = tmp_path / "progress.db"
-    before = ledger(url)
+def in_a_child(unprivileged: Any, *argv: str) -> tuple[int, str, str]:
+    """Run the tool in a forked child that permissions bind (``nobody`` when root)."""
+
+    def attempt() -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(argv))
+        return code, out.getvalue(), err.getvalue()
+
+    result = unprivileged(attempt)
+    assert isinstance(result, tuple), result
+    return result
+
+
+def test_a_read_only_file(public_dir, unprivileged):
+    """On a chmod 444 file in a read-only directory a dry run works (it only reads) and
+    applying is a store failure (4) that changes nothing."""
+    folder = public_dir / "db"
+    folder.mkdir()
+    url = filled_store(folder)
+    path = folder / "progress.db"
     path.chmod(0o444)
-    try:
-        if os.access(path, os.W_OK):
-            pytest.skip("running as root: permissions do not stop writes")
-        code, out, err = run(capsys, *adjust_args(url, "--delta", "5", "--yes"))
-    finally:
-        path.chmod(0o644)
+    folder.chmod(0o555)
+    data = path.read_bytes()
+    code, out, err = in_a_child(unprivileged, *adjust_args(url, "--delta", "5", "--dry-run"))
+    assert code == 0, err
+    assert "Dry run: nothing was written." in out
+    code, out, err = in_a_child(unprivileged, *adjust_args(url, "--delta", "5", "--yes"))
     assert_one_line_error(code, out, err, ExitCode.STORE)
-    assert ledger(url) == before
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in folder.iterdir()) == ["progress.db"]
 
 
 # --- memory:// ----------------------------------------------------------------------------------

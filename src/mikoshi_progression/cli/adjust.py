@@ -523,6 +523,7 @@ def _run(args: argparse.Namespace) -> int:
     with opened_store(args, read_only=args.dry_run) as store:
         service = ProgressionService(store, config=config, clock=clock)
         user_id: str = args.user
+        previewed: _Preview | None = None  # what the operator confirmed
         try:
             if args.dry_run or not args.yes:
                 preview = _preview(service, user_id, change, clock())
@@ -539,6 +540,7 @@ def _run(args: argparse.Namespace) -> int:
                 if not _confirmed(out):
                     raise CliError("not confirmed: nothing was written", ExitCode.INVALID)
                 repeated = preview.repeat_of is not None
+                previewed = preview
             else:
                 repeated = _keyed_entry(service.ledger(user_id), change.key) is not None
             entry, state = _apply(service, user_id, change)
@@ -548,7 +550,20 @@ def _run(args: argparse.Namespace) -> int:
         print_json(entry.to_dict() if entry is not None else {"state_after": state.to_dict()})
     else:
         print("\n".join(_entry_lines(entry, state, repeated, user_id, config, store_label)))
+    if previewed is not None and not repeated and _drifted(previewed, entry, state):
+        (sys.stderr if args.json else sys.stdout).write(
+            "Note: the user's state changed between the preview and the change (another "
+            "request landed in between): the entry above is what was applied.\n"
+        )
     return ExitCode.OK
+
+
+def _drifted(preview: _Preview, entry: LedgerEntry | None, state: ProgressState) -> bool:
+    """Whether what was applied differs from what the operator was shown and confirmed."""
+    shown = preview.after
+    if (state.exp, state.level) != (shown.exp, shown.level):
+        return True
+    return entry is not None and entry.exp_delta != shown.exp - preview.before.exp
 
 
 ADJUST = Command(
