@@ -17,6 +17,9 @@ Every fenced block of a document is either run or visibly marked as not run:
   code, which is otherwise 0. ``$ cat FILE`` shows a file.
 - ``sh``: each ``mikoshi-progression ...`` line is run and must exit 0 (or the code a
   following ``echo $?  # N`` names); ``> FILE`` redirects its output.
+- ``mikoshi-progression`` runs in-process, with stdin not a terminal, and ``adjust``
+  makes its changes at :data:`DOC_NOW` (a fixed clock, as the demo's), so its output is
+  the same on every run.
 - ``toml`` and ``json``: a config must load (``config_problems`` empty) and match the
   JSON Schema; an archetype file must load and suit the default config.
 - ``sql``: ``CREATE TABLE`` statements for a store's own tables must make a schema the
@@ -50,8 +53,10 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from sybil import Document, Example, Region, Sybil
@@ -72,6 +77,13 @@ COMMAND_LANGUAGES = ("python", "console", "sh")
 MAIN_GUARD = re.compile(r"^if __name__ == [\"']__main__[\"']:", re.MULTILINE)
 STATE = "__doc_state__"
 PG_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+DOC_NOW = datetime(2026, 3, 15, 10, 30, tzinfo=UTC)
+"""When ``adjust`` makes its changes in the documents (the morning after the demo's first day)."""
+
+
+def _doc_clock() -> datetime:
+    return DOC_NOW
+
 
 _LEXER = RawFencedCodeBlockLexer(
     info_pattern=re.compile(r"(?P<info>[^\n]*)$\n", re.MULTILINE),
@@ -125,13 +137,15 @@ def blocks(document: Document) -> Iterator[tuple[Region, Block]]:
 def run_command(argv: list[str], cwd: Path) -> tuple[int, str, str]:
     """Run one command of a doc in ``cwd``: its exit code, stdout and stderr."""
     if argv[0] == "mikoshi-progression":
-        from mikoshi_progression.cli import main
+        from mikoshi_progression.cli import adjust, main
 
         out, err = io.StringIO(), io.StringIO()
         with (
             contextlib.chdir(cwd),
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
+            mock.patch.object(sys, "stdin", io.StringIO()),  # never a terminal, even with -s
+            mock.patch.object(adjust, "clock", _doc_clock),
         ):
             code = main(argv[1:])
         return code, out.getvalue(), err.getvalue()

@@ -12,6 +12,8 @@ Commands::
     schema init|check --store URL        create or check a SQL store's tables
     ledger --store URL --user ID         show or export (--json) a user's ledger
     replay --ledger FILE | --store URL   rebuild states from the ledger and check them
+    adjust USER --store URL ...          an operator's grant, deduction, set balance or
+                                         manual daily reset (--dry-run, or confirmed)
 
 Every command prints aligned tables by default and one JSON document on stdout
 with ``--json`` (``ledger --json`` writes JSON lines, the export format). A
@@ -23,10 +25,14 @@ Exit codes (:class:`ExitCode`):
     0    success
     1    an invalid config or archetype file (every problem is printed),
          ``validate`` found problems, ``schema check`` found something missing,
-         or ``replay`` found a state its ledger does not explain
+         or ``replay`` found a state its ledger does not explain, or the
+         operator did not confirm an ``adjust``
     2    usage error or bad input: an unknown option, a missing or unreadable
          file, malformed TOML or JSON, a bad timestamp, an unknown action, an
-         invalid state or ledger entry, an unsupported store URL
+         invalid state or ledger entry, an unsupported store URL, an
+         adjustment the library refuses (EXP below 0, an empty reason, an
+         idempotency key used for another request), or ``adjust`` without
+         ``--yes`` when stdin is not a terminal
     3    a feature needs an optional extra that is not installed (``--plot``
          needs ``[plot]``, ``schema export`` ``[pydantic]``, PostgreSQL ``[postgres]``)
     4    the store failed: unreachable, a broken connection, an SQL error, or

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, ConfigFileError, StoreError, UnsupportedStoreError
 from ._common import PROG, CliError, Command, ExitCode, config_file_message, output_options
+from .adjust import ADJUST
 from .config_commands import LEVELS, VALIDATE
 from .demo import DEMO
 from .diff import DIFF
@@ -33,6 +34,7 @@ COMMANDS: list[Command] = [
     SCHEMA,
     LEDGER,
     REPLAY,
+    ADJUST,
 ]
 """The sub-commands, in the order ``--help`` lists them. Append to add one."""
 
@@ -42,9 +44,10 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="EXP, levels, daily limits and caps: check, explain and simulate configs; "
-        "set up, inspect and replay stores.",
-        epilog="exit codes: 0 ok, 1 invalid config (or a failed check or replay), 2 usage or "
-        "bad input, 3 optional extra missing, 4 store failure, 130 interrupted",
+        "set up, inspect and replay stores; adjust a user's progression by hand.",
+        epilog="exit codes: 0 ok, 1 invalid config (or a failed check or replay; a declined "
+        "adjust), 2 usage or bad input, 3 optional extra missing, 4 store failure, "
+        "130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

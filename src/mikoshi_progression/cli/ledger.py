@@ -106,22 +106,36 @@ def _lines(user: str, entries: Sequence[LedgerEntry], store: str) -> list[str]:
     out = [f"Ledger of {user} in {store}: {count} entr{'ies' if count != 1 else 'y'}", ""]
     out.append(
         format_table(
-            ["Seq", "At (UTC)", "Kind", "Action", "EXP", "Level", "Key", "EXP after", "Today"],
+            [
+                "Seq",
+                "At (UTC)",
+                "Kind",
+                "Action",
+                "EXP",
+                "Level",
+                "Key",
+                "EXP after",
+                "Today",
+                "By",
+                "Reason",
+            ],
             [
                 [
                     e.seq,
                     e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                     str(e.kind),
-                    e.action or None,
+                    e.action or e.outcome or None,
                     f"{e.exp_delta:+,}",
                     f"{e.level_before} -> {e.level_after}",
                     e.key,
                     e.state_after.exp,
                     e.state_after.daily_exp_gained,
+                    e.actor,
+                    e.reason,
                 ]
                 for e in entries
             ],
-            "rlllrllrr",
+            "rlllrllrrll",
         )
     )
     last = entries[-1].state_after
