@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from sqla_support import (  # noqa: F401 (fixtures)
+    fresh_schema,
+    pg_url,
+    sqla_backend,
+    sqla_factory,
+)
 from sqlalchemy import create_engine, text
 
 from mikoshi_progression import DEFAULT_CONFIG
@@ -48,8 +54,6 @@ def test_postgres_passes_the_store_machine(pg_url: str) -> None:
 
     One schema and one engine for every run; each run starts from emptied tables.
     """
-    from conftest import fresh_schema  # type: ignore[import-not-found]
-
     engine = create_engine(pg_url)
     schema = fresh_schema()
     SQLAlchemyStore(engine, schema=schema).close()

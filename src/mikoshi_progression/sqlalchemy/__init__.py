@@ -19,11 +19,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         name=exc.name,
     ) from exc
 
+from .async_store import AsyncSQLAlchemyStore
 from .schema import LEDGER_KINDS, Tables, progression_metadata, progression_tables
 from .store import SQLAlchemyStore
 
 __all__ = [
     "LEDGER_KINDS",
+    "AsyncSQLAlchemyStore",
     "SQLAlchemyStore",
     "Tables",
     "progression_metadata",

@@ -45,7 +45,6 @@ from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import TypeEngine
 
 from ..errors import InvalidArgumentError
-from ..stores._postgres_sql import Names
 
 __all__ = ["LEDGER_KINDS", "Tables", "progression_metadata", "progression_tables"]
 
@@ -118,7 +117,7 @@ def progression_tables(
         InvalidArgumentError: a name PostgreSQL would cut (over 63 bytes), or tables
             already in ``metadata`` under these names.
     """
-    Names(schema, users_table, id_column, table_prefix)  # the PostgreSQL store's name checks
+    _check_names(schema, users_table, id_column, table_prefix)
     metadata = MetaData() if metadata is None else metadata
     p = table_prefix
     for name in (f"{p}state", f"{p}ledger", f"{p}request_keys"):
@@ -202,6 +201,35 @@ def progression_tables(
         schema=schema,
     )
     return Tables(metadata, state, ledger, request_keys, users, id_column)
+
+
+_IDENTIFIER_BYTES = 63
+"""PostgreSQL's longest identifier: longer names are silently cut (two could collide)."""
+
+
+def _check_names(schema: object, users_table: object, id_column: object, prefix: object) -> None:
+    """Refuse names PostgreSQL would cut to 63 bytes (as ``PostgresStore`` does)."""
+
+    def check(field: str, name: object, room: int = _IDENTIFIER_BYTES) -> None:
+        if not isinstance(name, str) or not name or len(name.encode()) > room:
+            raise InvalidArgumentError(
+                field, f"a name of 1 to {room} bytes (PostgreSQL cuts longer names)", name
+            )
+
+    if schema is not None:
+        check("schema", schema)
+    if users_table is not None:
+        parts = users_table.split(".") if isinstance(users_table, str) else [users_table]
+        if len(parts) > 2:
+            raise InvalidArgumentError("users_table", "a table name, or schema.table", users_table)
+        for part in parts:
+            check("users_table", part)
+    check("id_column", id_column)
+    room = _IDENTIFIER_BYTES - len("request_keys")
+    if not isinstance(prefix, str) or len(prefix.encode()) > room:
+        raise InvalidArgumentError(
+            "table_prefix", f"at most {room} bytes, so that every table name fits", prefix
+        )
 
 
 def progression_metadata(

@@ -1,4 +1,7 @@
-"""Pytest wiring of the SQLAlchemy store tests: a ``sqla_factory`` per backend.
+"""Pytest wiring of the SQLAlchemy store tests (a plugin: ``pytest_plugins = ["sqla_support"]``).
+
+Fixtures: ``sqla_backend`` (``sqlite`` or ``postgres``), ``sqla_engine`` on an empty
+database of it, ``sqla_factory`` (the store contract's factory) and ``pg_url``:
 
 - ``sqlite``: a fresh file under ``tmp_path`` per test, ``sqlite+pysqlite:///...``
   (marker ``sqlite``);
@@ -8,14 +11,16 @@
   that is a failure (as in ``tests/stores/conftest.py``).
 
 This directory has no ``__init__.py`` on purpose: ``tests/`` is on ``sys.path``, and a
-package named ``sqlalchemy`` there would hide the real one.
+package named ``sqlalchemy`` there would hide the real one. Nor has it a ``conftest.py``:
+without a package, it would be imported as module ``conftest`` in place of
+``tests/conftest.py``, whose classes the unprivileged children pickle by that name.
 """
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -77,22 +82,25 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
+def sqla_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def sqla_engine(
+    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Engine]:
     """An engine on an empty database of the backend under test (PostgreSQL: its
     ``search_path`` is a fresh schema of its own, so unqualified names land there)."""
-    if backend == "sqlite":
+    if sqla_backend == "sqlite":
         made = create_engine(f"sqlite+pysqlite:///{tmp_path / 'app.db'}")
     else:
         url = request.getfixturevalue("pg_url")
         schema = fresh_schema()
-        with closing(create_engine(url).connect()) as conn:
+        maker = create_engine(url)
+        with maker.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            conn.commit()
+        maker.dispose()
         made = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
         yield made
@@ -102,10 +110,10 @@ def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 @pytest.fixture
 def sqla_factory(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StoreFactory]:
     """Reaches one backend's data through ``SQLAlchemyStore``, empty at the start."""
-    if backend == "sqlite":
+    if sqla_backend == "sqlite":
         made = _sqlite_factory(tmp_path / "progress.db")
     else:
         made = _postgres_factory(request.getfixturevalue("pg_url"))
@@ -123,6 +131,21 @@ def _sqlite_factory(path: Path) -> Iterator[StoreFactory]:
         opened.append(store)
         return store
 
+    open_()  # creates the schema
+    try:
+        yield StoreFactory("sqlalchemy-sqlite", open_, url=url, seed_row=sqlite_seed(path))
+    finally:
+        for store in opened:
+            store.close()
+
+
+_NULLABLE = frozenset({"last_chat_date", "last_exp_reset_date"})
+"""State columns that hold NULL; a NULL for the others is left to the column's default."""
+
+
+def sqlite_seed(path: Path) -> Callable[[str, Mapping[str, object]], None]:
+    """The contract's ``seed_row``: a raw row in the SQLite file's ``progression_state``."""
+
     def seed_row(user_id: str, row: Mapping[str, object]) -> None:
         values = {c: v for c, v in row.items() if v is not None or c in _NULLABLE}
         columns = ", ".join(("user_id", *values))
@@ -133,16 +156,12 @@ def _sqlite_factory(path: Path) -> Iterator[StoreFactory]:
                 (user_id, *values.values()),
             )
 
-    open_()  # creates the schema
-    try:
-        yield StoreFactory("sqlalchemy-sqlite", open_, url=url, seed_row=seed_row)
-    finally:
-        for store in opened:
-            store.close()
+    return seed_row
 
 
-_NULLABLE = frozenset({"last_chat_date", "last_exp_reset_date"})
-"""State columns that hold NULL; a NULL for the others is left to the column's default."""
+def postgres_seed(schema: str) -> Callable[[str, Mapping[str, object]], None]:
+    """The contract's ``seed_row``: a raw row in the schema's state table."""
+    return lambda user_id, row: _seed_postgres_row(PG_DSN, schema, user_id, row)
 
 
 @contextmanager
@@ -162,7 +181,7 @@ def _postgres_factory(url: str) -> Iterator[StoreFactory]:
             open_,
             url=url,
             options={"schema": schema},
-            seed_row=lambda user_id, row: _seed_postgres_row(PG_DSN, schema, user_id, row),
+            seed_row=postgres_seed(schema),
         )
     finally:
         for store in opened:
