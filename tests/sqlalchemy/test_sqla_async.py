@@ -1,19 +1,18 @@
 """``AsyncSQLAlchemyStore`` on ``sqlite+aiosqlite`` and ``postgresql+psycopg`` (async).
 
-The store contract is synchronous, so it runs over :class:`Blocking`, the sync face of
-an async store whose coroutines all run on one event loop in a thread of their own (as
-an async application's would). ``join`` is tested natively, with an ``AsyncSession``.
+The store contract is synchronous, so it runs over the test kit's ``BlockingStore``, the
+sync face of an async store whose coroutines all run on one event loop in a thread of
+their own (as an async application's would). ``within=`` is tested natively, with an
+``AsyncSession`` and ``AsyncProgressionService``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqla_support import (  # noqa: F401 (fixtures)
@@ -29,109 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from mikoshi_progression import DEFAULT_CONFIG
 from mikoshi_progression.errors import InvalidArgumentError
-from mikoshi_progression.rules import award_exp_with_limits
+from mikoshi_progression.service import AsyncProgressionService
 from mikoshi_progression.sqlalchemy import AsyncSQLAlchemyStore
 from mikoshi_progression.state import ProgressState
-from mikoshi_progression.stores import (
-    EntryKind,
-    LedgerEntry,
-    SchemaReport,
-    StoreTransaction,
-    UserActivity,
-)
-from mikoshi_progression.stores.async_base import AsyncStoreTransaction
 from mikoshi_progression.testing import store_contract as contract
+from mikoshi_progression.testing.bridge import BlockingStore
 from mikoshi_progression.testing.machine import run_store_machine
 from mikoshi_progression.testing.store_contract import NotApplicable, StoreFactory
 
-T = TypeVar("T")
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-
-
-class Loop:
-    """An event loop running in a daemon thread; ``call`` waits for a coroutine's result."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
-class _BlockingTransaction:
-    def __init__(self, tx: AsyncStoreTransaction, loop: Loop) -> None:
-        self._tx = tx
-        self._loop = loop
-
-    def load(self, key: str | None = None) -> Any:
-        return self._loop.call(self._tx.load(key))
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        self._loop.call(self._tx.write(state, version, entries))
-
-
-class Blocking:
-    """A sync ``ProgressStore`` (with the optional capabilities) over an async store."""
-
-    def __init__(self, store: AsyncSQLAlchemyStore, loop: Loop) -> None:
-        self.store = store
-        self.loop = loop
-
-    @contextmanager
-    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
-        manager: AbstractAsyncContextManager[AsyncStoreTransaction] = self.store.transaction(
-            user_id
-        )
-        tx = self.loop.call(manager.__aenter__())
-        try:
-            yield _BlockingTransaction(tx, self.loop)
-        except BaseException as exc:
-            if not self.loop.call(manager.__aexit__(type(exc), exc, exc.__traceback__)):
-                raise
-        else:
-            self.loop.call(manager.__aexit__(None, None, None))
-
-    def ledger(self, user_id: str) -> list[LedgerEntry]:
-        return self.loop.call(self.store.ledger(user_id))
-
-    def create_schema(self) -> None:
-        self.loop.call(self.store.create_schema())
-
-    def close(self) -> None:
-        self.loop.call(self.store.close())
-
-    def check_schema(self) -> SchemaReport:
-        return self.loop.call(self.store.check_schema())
-
-    def read_state(self, user_id: str) -> ProgressState:
-        return self.loop.call(self.store.read_state(user_id))
-
-    def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
-        return self.loop.call(self.store.claim_key(scope, key, request, at))
-
-    def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
-        return self.loop.call(self.store.users_at_daily_cap(caps, since))
-
-    def most_active_users(
-        self, caps: Mapping[int, int], since: datetime, limit: int = 10
-    ) -> list[UserActivity]:
-        return self.loop.call(self.store.most_active_users(caps, since, limit))
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[Loop]:
-    made = Loop()
-    try:
-        yield made
-    finally:
-        made.stop()
 
 
 def _async_url(sqla_backend: str, request: pytest.FixtureRequest, path: Path) -> str:
@@ -142,17 +47,17 @@ def _async_url(sqla_backend: str, request: pytest.FixtureRequest, path: Path) ->
 
 @pytest.fixture
 def async_factory(
-    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path, loop: Loop
+    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StoreFactory]:
     """The contract's factory over ``Blocking(AsyncSQLAlchemyStore(...))``; other processes
     reach the same data through the sync store (``open_store`` of the sync URL)."""
     path = tmp_path / "progress.db"
     url = _async_url(sqla_backend, request, path)
     options = {} if sqla_backend == "sqlite" else {"schema": fresh_schema()}
-    opened: list[Blocking] = []
+    opened: list[BlockingStore] = []
 
-    def open_() -> Blocking:
-        store = Blocking(AsyncSQLAlchemyStore(url, **options), loop)
+    def open_() -> BlockingStore:
+        store = BlockingStore(lambda: AsyncSQLAlchemyStore(url, **options))
         opened.append(store)
         return store
 
@@ -180,17 +85,17 @@ def test_async_contract(check: Callable[[StoreFactory], None], async_factory: St
 
 
 def test_async_store_passes_the_store_machine(
-    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path, loop: Loop
+    sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     from hypothesis import settings
 
     numbers = iter(range(1000))
 
-    def fresh() -> Blocking:
+    def fresh() -> BlockingStore:
         n = next(numbers)
         url = _async_url(sqla_backend, request, tmp_path / f"m{n}.db")
         options = {} if sqla_backend == "sqlite" else {"schema": fresh_schema()}
-        return Blocking(AsyncSQLAlchemyStore(url, **options), loop)
+        return BlockingStore(lambda: AsyncSQLAlchemyStore(url, **options))
 
     run_store_machine(
         fresh,
@@ -211,25 +116,9 @@ characters = Table(
 
 
 async def _award(store: AsyncSQLAlchemyStore, within: Any, user_id: str) -> int:
-    """One award attempt in ``within`` (what AsyncProgressionService will do per attempt)."""
-    async with store.join(within, user_id) as tx:
-        snap = await tx.load("k-" + user_id)
-        result = award_exp_with_limits(snap.state, "create_scene", now=NOW, config=DEFAULT_CONFIG)
-        entry = LedgerEntry(
-            user_id=user_id,
-            kind=EntryKind.AWARD,
-            action="create_scene",
-            exp_delta=result.exp_added,
-            level_before=result.previous_level,
-            level_after=result.state.level,
-            key="k-" + user_id,
-            at=NOW,
-            config_fingerprint=DEFAULT_CONFIG.fingerprint,
-            state_after=result.state,
-            outcome=str(result.outcome),
-        )
-        await tx.write(result.state, snap.version, [entry])
-        return result.exp_added
+    service = AsyncProgressionService(store, clock=lambda: NOW)
+    result = await service.award(user_id, "create_scene", key="k-" + user_id, within=within)
+    return result.exp_added
 
 
 async def _join_scenario(engine: AsyncEngine, schema: str | None) -> None:

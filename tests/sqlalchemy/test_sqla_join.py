@@ -2,18 +2,16 @@
 
 The application's own row (a ``characters`` row) and the award commit together or not
 at all: the caller commits, rolls back, raises, is refused by a daily limit, or loses its
-connection. Until ``ProgressionService.award(..., within=session)`` lands, the service is
-driven over :class:`Joined`, a store whose transactions are ``join(within, user)``: the
-service's own retry loop then runs each attempt in a savepoint of its own, as ``within=``
-will.
+connection. The service's ``award(..., within=session)`` runs each attempt in
+``store.join(session, user)``, a savepoint of its own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqla_support import pg_url, sqla_backend, sqla_engine  # noqa: F401 (fixtures)
@@ -33,11 +31,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mikoshi_progression.errors import InvalidArgumentError
-from mikoshi_progression.results import Outcome
+from mikoshi_progression.results import AwardResult, Outcome
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.sqlalchemy import SQLAlchemyStore
 from mikoshi_progression.state import ProgressState
-from mikoshi_progression.stores import LedgerEntry, StaleVersionError, StoreTransaction
+from mikoshi_progression.stores import StaleVersionError
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -52,27 +50,18 @@ characters = Table(
 
 
 class Joined:
-    """A ProgressStore whose transactions run inside ``within`` (``store.join``)."""
+    """A service with every award joined to ``within`` (``award(..., within=within)``)."""
 
     def __init__(self, store: SQLAlchemyStore, within: Session | Connection) -> None:
-        self.store = store
+        self.service = ProgressionService(store, clock=lambda: NOW)
         self.within = within
 
-    def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
-        return self.store.join(self.within, user_id)
-
-    def ledger(self, user_id: str) -> list[LedgerEntry]:
-        return self.store.ledger(user_id)
-
-    def create_schema(self) -> None:
-        self.store.create_schema()
-
-    def close(self) -> None:
-        pass
+    def award(self, user_id: str, action: str, **options: Any) -> AwardResult:
+        return self.service.award(user_id, action, within=self.within, **options)
 
 
-def joined(store: SQLAlchemyStore, within: Session | Connection) -> ProgressionService:
-    return ProgressionService(Joined(store, within), clock=lambda: NOW)
+def joined(store: SQLAlchemyStore, within: Session | Connection) -> Joined:
+    return Joined(store, within)
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ Alembic's ``compare_metadata`` against what ``PostgresStore.create_schema()`` ma
 
 Differences ignored, as harmless:
 
-- ``progression_ledger.reason``: the column is in the MetaData from the start, and
-  ``PostgresStore`` creates it once main has it (the ignore then lapses by itself, see
-  :data:`PENDING_LEDGER_COLUMNS`); ``SQLAlchemyStore.create_schema()`` adds it to an
-  older ledger meanwhile.
-- CHECK constraints: Alembic does not compare them (the ``kind`` check is named as
-  PostgreSQL names the check ``PostgresStore`` writes inline, so a migration that
-  replaces it finds it).
+- none today. :data:`PENDING_LEDGER_COLUMNS` would list a ledger column the MetaData has
+  before ``PostgresStore`` creates it (``reason`` was one, until main had it).
+- CHECK constraints are not compared by Alembic: the ``kind`` check carries the name
+  ``PostgresStore`` and the migrations give it (``<prefix>ledger_kinds``), which
+  :func:`test_kind_check_is_named_as_postgres_store_names_it` checks.
 """
 
 from __future__ import annotations
@@ -133,6 +131,26 @@ def test_metadata_compares_clean_with_postgres_store_tables(pg_url: str) -> None
             assert store.check_schema().ok
         columns = {c["name"] for c in inspect(engine).get_columns("progression_ledger", schema)}
         assert columns >= PENDING_LEDGER_COLUMNS
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_kind_check_is_named_as_postgres_store_names_it(pg_url: str) -> None:
+    schema = fresh_schema()
+    engine = create_engine(pg_url)
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    PostgresStore(dsn, schema=schema).close()
+    try:
+        checks = inspect(engine).get_check_constraints("progression_ledger", schema=schema)
+        made = {c["name"] for c in checks}
+        described = {
+            c.name
+            for c in progression_tables(schema=schema).ledger.constraints
+            if c.name and "kind" in str(getattr(c, "sqltext", ""))
+        }
+        assert described == {"progression_ledger_kinds"}
+        assert described <= made
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -83,8 +83,8 @@ _ENTRY_COLUMNS = (
     "outcome",
     "actor",
     "target",
+    "reason",
 )
-_HAS_REASON = "reason" in {f.name for f in fields(LedgerEntry)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,17 +231,17 @@ def load(layout: Layout, dialect: str, user_id: str, key: str | None) -> Plan[Sn
             .where(
                 t.ledger.c.user_id == user_id,
                 t.ledger.c.key == key,
-                t.ledger.c.kind.in_(("award", "revoke")),
+                t.ledger.c.kind.in_(("award", "revoke", "adjust")),
             )
             .order_by(t.ledger.c.seq),
             doing="look up a key",
         )
         for row in keyed:
             entry = decode_entry(user_id, row)
-            if entry.kind is EntryKind.AWARD:
-                award = entry
-            else:
+            if entry.kind is EntryKind.REVOKE:
                 revoke = entry
+            else:  # the award made with the key, or the adjustment
+                award = entry
     if not rows:
         if layout.in_place:
             raise UnknownUserError(_no_such_user(layout, user_id))
@@ -449,15 +449,11 @@ def decode_entry(user_id: str, row: Any) -> LedgerEntry:
     at = m["at"]
     if isinstance(at, datetime) and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    entry = entry_from_row(user_id, *(at if c == "at" else m[c] for c in _ENTRY_COLUMNS))
-    reason = m.get("reason")
-    if _HAS_REASON and reason is not None:  # pragma: no cover - until LedgerEntry has it
-        entry = replace(entry, reason=reason)  # type: ignore[call-arg,unused-ignore]
-    return entry
+    return entry_from_row(user_id, *(at if c == "at" else m[c] for c in _ENTRY_COLUMNS))
 
 
 def _entry_columns(t: Tables) -> list[ColumnElement[Any]]:
-    return [t.ledger.c[c] for c in (*_ENTRY_COLUMNS, "reason")]
+    return [t.ledger.c[c] for c in _ENTRY_COLUMNS]
 
 
 def _entry_values(entry: LedgerEntry, seq: int) -> dict[str, Any]:
@@ -476,7 +472,7 @@ def _entry_values(entry: LedgerEntry, seq: int) -> dict[str, Any]:
         "outcome": entry.outcome,
         "actor": entry.actor,
         "target": entry.target,
-        "reason": getattr(entry, "reason", None),
+        "reason": entry.reason,
     }
 
 

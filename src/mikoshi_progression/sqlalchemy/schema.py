@@ -177,8 +177,8 @@ def progression_tables(
         Column("target", Text),
         Column("reason", Text),
         PrimaryKeyConstraint("user_id", "seq"),
-        # PostgreSQL's own name for the check that CREATE TABLE ... CHECK (...) makes.
-        CheckConstraint(f"kind IN ({kinds})", name=f"{p}ledger_kind_check"),
+        # The name PostgresStore.create_schema() and the migrations give the check.
+        CheckConstraint(f"kind IN ({kinds})", name=f"{p}ledger_kinds"),
         schema=schema,
     )
     Index(
