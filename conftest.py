@@ -1,7 +1,7 @@
 """Root pytest configuration: skip collecting modules whose optional extra is missing.
 
 ``--doctest-modules`` imports every module under ``src``; the modules behind an extra
-(FastAPI, pydantic, hypothesis, psycopg) would fail to import where that extra is not
+(FastAPI, pydantic, hypothesis, psycopg, SQLAlchemy) would fail to import where that extra is not
 installed. Their own tests skip with a reason in that case.
 """
 
@@ -20,6 +20,7 @@ _OPTIONAL = {
     "src/mikoshi_progression/stores/_postgres_common.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_sql.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_driver.py": "psycopg",
+    "src/mikoshi_progression/sqlalchemy": "sqlalchemy",
     "src/mikoshi_progression/sqlalchemy/migrations": "alembic",
     "src/mikoshi_progression/stores/_postgres_io.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_io_async.py": "psycopg",

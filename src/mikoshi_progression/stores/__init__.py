@@ -4,7 +4,10 @@
 - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
   ``sqlite://:memory:``: a :class:`SQLiteStore`, the embedded default;
 - ``postgresql://user@host/db``: a ``PostgresStore`` (needs the ``[postgres]`` extra,
-  so it is imported from ``mikoshi_progression.stores.postgres``).
+  so it is imported from ``mikoshi_progression.stores.postgres``);
+- a SQLAlchemy URL naming its driver (``postgresql+psycopg://...``,
+  ``sqlite+pysqlite:///path.db``): a ``SQLAlchemyStore`` (the ``[sqlalchemy]`` extra,
+  imported from ``mikoshi_progression.sqlalchemy``).
 
 ``await open_async_store(url)`` opens their async twins (:class:`AsyncInMemoryStore`,
 :class:`AsyncSQLiteStore`, ``AsyncPostgresStore``) for
@@ -140,6 +143,10 @@ def open_store(url: str, **options: Any) -> ProgressStore:
         UnsupportedStoreError: the scheme is none of those.
     """
     scheme, rest = _scheme(url)
+    if "+" in scheme:
+        from ..sqlalchemy import SQLAlchemyStore
+
+        return SQLAlchemyStore(url, **options)
     if scheme == "memory":
         return InMemoryStore(**options)
     if scheme == "sqlite":

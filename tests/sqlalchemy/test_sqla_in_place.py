@@ -1,0 +1,60 @@
+"""``SQLAlchemyStore`` in place on the platform's ``users`` table (PostgreSQL only)."""
+
+from __future__ import annotations
+
+import pytest
+from sqla_support import fresh_schema, pg_url  # noqa: F401 (fixtures)
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from mikoshi_progression.errors import InvalidArgumentError, InvalidIdError, UnknownUserError
+from mikoshi_progression.service import ProgressionService
+from mikoshi_progression.sqlalchemy import SQLAlchemyStore
+from mikoshi_progression.stores import EntryKind
+
+
+@pytest.mark.postgres
+def test_in_place_awards_on_the_platforms_rows(pg_url: str) -> None:
+    schema = fresh_schema()
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(
+            text(
+                f'CREATE TABLE "{schema}".users (id integer PRIMARY KEY, level integer, '
+                "exp bigint, last_chat_date date, daily_exp_gained bigint, "
+                "last_exp_reset_date timestamptz, daily_action_counts jsonb)"
+            )
+        )
+        conn.execute(text(f'INSERT INTO "{schema}".users (id) VALUES (5)'))  # a legacy row
+    store = SQLAlchemyStore(engine, schema=schema, users_table=f"{schema}.users")
+    try:
+        assert store.check_schema().ok
+        service = ProgressionService(store)
+        assert service.award("5", "create_character").exp_added == 30
+        assert [e.kind for e in service.ledger("5")] == [
+            EntryKind.IMPORT,
+            EntryKind.DAY,
+            EntryKind.AWARD,
+        ]
+        with pytest.raises(InvalidIdError, match="'5'"):
+            service.award("05", "create_scene")  # another spelling of row 5
+        with pytest.raises(UnknownUserError):
+            service.award("6", "create_scene")  # the store never creates users
+        with Session(engine) as session:
+            service.award("5", "create_scene", within=session)
+            session.rollback()
+        assert service.state("5").exp == 30
+        with engine.connect() as conn:
+            row = conn.execute(text(f'SELECT exp, level FROM "{schema}".users')).one()
+        assert tuple(row) == (30, 1)
+        assert service.replay("5").matches
+    finally:
+        store.close()
+        engine.dispose()
+
+
+@pytest.mark.sqlite
+def test_in_place_is_refused_on_sqlite(tmp_path) -> None:
+    with pytest.raises(InvalidArgumentError, match="users_table"):
+        SQLAlchemyStore(f"sqlite:///{tmp_path / 'x.db'}", users_table="users")
