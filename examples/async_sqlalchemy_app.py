@@ -30,8 +30,6 @@ The toy authentication takes the user id as the bearer token: ``alice``, ``bob``
 ``tests/test_example_async_app.py`` drives it as the platform's web client does.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -177,6 +175,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await create_tables(engine)
+        await store.open()  # the ledger's tables, made now rather than by the first award
         yield
         await store.close()
         if owns_engine:

@@ -414,6 +414,23 @@ def activity(layout: Layout, since: datetime) -> Plan[list[tuple[str, ProgressSt
     return states
 
 
+NEEDS_A_QUERY = object()
+"""What :func:`answered_without_io` gives for a plan that must run a statement."""
+
+
+def answered_without_io(plan: Plan[T]) -> T | object:
+    """The result of ``plan`` if it needs no statement, else :data:`NEEDS_A_QUERY` (so
+    that a store takes a connection only when it must: in place, checking a text or an
+    integer id is pure Python, and a request that holds a connection of the pool already
+    must not need a second one for it)."""
+    try:
+        next(plan)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    plan.close()
+    return NEEDS_A_QUERY
+
+
 def canonical_spelling(layout: Layout, user_id: str) -> Plan[str | None]:
     """In place: the spelling the id column keeps ``user_id`` under (``None``: no value
     of the column), asking the database for types Python cannot spell."""

@@ -116,8 +116,14 @@ class AsyncSQLAlchemyStore:
         return f"<AsyncSQLAlchemyStore {self.engine.url.render_as_string()!r} {where}>"
 
     async def __aenter__(self) -> AsyncSQLAlchemyStore:
-        await self._prepare()
+        await self.open()
         return self
+
+    async def open(self) -> None:
+        """Create the missing tables (with ``create=True``) and, in place, learn the id
+        column's type now rather than on first use (idempotent). An app calls it at
+        start-up, so that no request waits for it, or takes a second connection for it."""
+        await self._prepare()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
@@ -218,7 +224,9 @@ class AsyncSQLAlchemyStore:
         await self._prepare()
         if not self._layout.in_place:
             return user_id
-        canonical = await self._read(_plans.canonical_spelling(self._layout, user_id))
+        canonical = _plans.answered_without_io(_plans.canonical_spelling(self._layout, user_id))
+        if canonical is _plans.NEEDS_A_QUERY:
+            canonical = await self._read(_plans.canonical_spelling(self._layout, user_id))
         if canonical != user_id:
             raise _plans.spelling_error(self._layout, user_id, canonical, field)
         return user_id

@@ -257,7 +257,9 @@ class SQLAlchemyStore:
         user_id = check_id(user_id, field)
         if not self._layout.in_place:
             return user_id
-        canonical = self._read(_plans.canonical_spelling(self._layout, user_id))
+        canonical = _plans.answered_without_io(_plans.canonical_spelling(self._layout, user_id))
+        if canonical is _plans.NEEDS_A_QUERY:
+            canonical = self._read(_plans.canonical_spelling(self._layout, user_id))
         if canonical != user_id:
             raise _plans.spelling_error(self._layout, user_id, canonical, field)
         return user_id
