@@ -1,7 +1,8 @@
 """Awards per second through every store, beside two ceilings measured in the same run.
 
 Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
-      [--workers 1,4,8] [--stores memory,sqlite,postgres] [--modes threads,processes]
+      [--workers 1,4,8] [--stores memory,sqlite,postgres,sqlalchemy]
+      [--modes threads,processes]
       [--workloads distinct,hot,spread]
       [--locking adaptive,adaptive+nocache,optimistic+nocache,row] [--no-async]
 
@@ -26,8 +27,10 @@ cap, so no award is rejected; after each cell every user's ``exp`` and
 told (no lost update). A last check per store runs 8 workers against a real cap
 on one user and requires the cap to be reached exactly (no overshoot).
 
-The async stores (``memory async``, ``sqlite async``, ``postgres (adaptive) async``,
-opened by ``open_async_store``) run in the threads columns as N tasks on one event loop
+``sqlalchemy (postgres)`` is ``SQLAlchemyStore`` on a ``postgresql+psycopg`` engine (its
+own transactions: row-locked loads). The async stores (``memory async``, ``sqlite async``,
+``postgres (adaptive) async``, ``sqlalchemy (postgres) async``, opened by
+``open_async_store``) run in the threads columns as N tasks on one event loop
 awaiting ``AsyncProgressionService``, interleaved round by round with the threaded cells,
 and are compared with the threaded store at the same N.
 
@@ -274,18 +277,18 @@ class StoreSpec:
     asynchronous: bool = False
     """The async twin (``open_async_store``), driven by tasks on one event loop."""
 
-    def open(self, connections: int) -> ProgressStore:
+    def _options(self, connections: int) -> dict[str, Any]:
         options = dict(self.options)
-        if self.url.startswith("postgres"):
+        if self.url.startswith("postgresql://"):  # SQLAlchemy's engine keeps its own pool
             options.update(min_size=min(connections, 2), max_size=connections)
-        return open_store(self.url, **options)
+        return options
+
+    def open(self, connections: int) -> ProgressStore:
+        return open_store(self.url, **self._options(connections))
 
     async def open_async(self, connections: int) -> AsyncProgressStore:
         """The async twin (the same pool sizes)."""
-        options = dict(self.options)
-        if self.url.startswith("postgres"):
-            options.update(min_size=min(connections, 2), max_size=connections)
-        return await open_async_store(self.url, **options)
+        return await open_async_store(self.url, **self._options(connections))
 
 
 def _process_main(tasks: Any, replies: Any) -> None:
@@ -650,7 +653,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dsn", default=DEFAULT_DSN)
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per cell")
     parser.add_argument("--workers", default="1,4,8")
-    parser.add_argument("--stores", default="memory,sqlite,postgres")
+    parser.add_argument("--stores", default="memory,sqlite,postgres,sqlalchemy")
     parser.add_argument("--locking", default=None, help="PostgresStore locking modes to run")
     parser.add_argument("--modes", default="threads,processes")
     parser.add_argument(
@@ -700,6 +703,11 @@ def main(argv: list[str] | None = None) -> None:
                 elif extra:
                     parser.error(f"unknown PostgresStore variant {variant!r}")
                 specs.append(StoreSpec(f"postgres ({variant})", args.dsn, options))
+            if "sqlalchemy" in stores:
+                sqlalchemy_url = args.dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+                specs.append(
+                    StoreSpec("sqlalchemy (postgres)", sqlalchemy_url, (("schema", schema),))
+                )
         if not args.no_async:
             specs += [
                 StoreSpec(
@@ -710,7 +718,8 @@ def main(argv: list[str] | None = None) -> None:
                     asynchronous=True,
                 )
                 for spec in list(specs)
-                if spec.label in ("memory", "sqlite", "postgres (adaptive)")
+                if spec.label
+                in ("memory", "sqlite", "postgres (adaptive)", "sqlalchemy (postgres)")
             ]
         print(
             f"{seconds:g} s measured per cell after {warmup:g} s warm-up; "

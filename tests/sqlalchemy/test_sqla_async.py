@@ -180,3 +180,22 @@ def test_async_join_commits_and_rolls_back_with_the_caller(
             await engine.dispose()
 
     asyncio.run(main())
+
+
+@pytest.mark.sqlite
+def test_open_async_store_takes_an_async_sqlalchemy_url(tmp_path: Path) -> None:
+    """A URL naming an async driver opens an AsyncSQLAlchemyStore, tables made, ready."""
+    from mikoshi_progression.stores import open_async_store
+
+    async def main() -> None:
+        store = await open_async_store(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+        try:
+            assert isinstance(store, AsyncSQLAlchemyStore)
+            service = AsyncProgressionService(store, clock=lambda: NOW)
+            assert (await service.award("u1", "create_scene", key="k")).exp_added == 15
+            assert (await service.award("u1", "create_scene", key="k")).exp_added == 15
+            assert (await service.state("u1")).exp == 15
+        finally:
+            await store.close()
+
+    asyncio.run(main())

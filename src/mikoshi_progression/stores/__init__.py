@@ -110,12 +110,20 @@ async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
 
     ``memory://`` gives an :class:`AsyncInMemoryStore`, ``sqlite:///path.db`` an
     :class:`AsyncSQLiteStore` (opened in a worker thread), ``postgresql://...`` an
-    ``AsyncPostgresStore`` with its pool open. ``options`` go to the store.
+    ``AsyncPostgresStore`` with its pool open; a SQLAlchemy URL naming an async driver
+    (``postgresql+psycopg://...``, ``sqlite+aiosqlite:///path.db``) an
+    ``AsyncSQLAlchemyStore``, opened. ``options`` go to the store.
 
     Raises:
         UnsupportedStoreError: the scheme is none of those.
     """
     scheme, rest = _scheme(url)
+    if "+" in scheme:
+        from ..sqlalchemy import AsyncSQLAlchemyStore
+
+        sqlalchemy_store = AsyncSQLAlchemyStore(url, **options)
+        await sqlalchemy_store.open()
+        return sqlalchemy_store
     if scheme == "memory":
         return AsyncInMemoryStore(**options)
     if scheme == "sqlite":
@@ -134,7 +142,9 @@ async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
 
 
 def open_store(url: str, **options: Any) -> ProgressStore:
-    """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``.
+    """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``,
+    or a SQLAlchemy URL naming a driver (``postgresql+psycopg://...``,
+    ``sqlite+pysqlite:///path.db``: a ``SQLAlchemyStore``).
 
     ``options`` go to the store's constructor: ``open_store("sqlite:///progress.db",
     read_only=True)`` opens a SQLite file read-only.
