@@ -1,7 +1,7 @@
 """Root pytest configuration: skip collecting modules whose optional extra is missing.
 
 ``--doctest-modules`` imports every module under ``src``; the modules behind an extra
-(FastAPI, pydantic, hypothesis, psycopg) would fail to import where that extra is not
+(FastAPI, pydantic, hypothesis, psycopg, OpenTelemetry) would fail to import where that extra is not
 installed. Their own tests skip with a reason in that case.
 """
 
@@ -18,6 +18,7 @@ _OPTIONAL = {
     "src/mikoshi_progression/stores/postgres.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_sql.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_driver.py": "psycopg",
+    "src/mikoshi_progression/otel.py": "opentelemetry",
     "src/mikoshi_progression/__main__.py": "",
 }
 
