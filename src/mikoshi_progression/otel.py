@@ -115,14 +115,6 @@ _Token: TypeAlias = "tuple[Span | None, Token[Context] | None, str, float]"
 restores the context, the operation, the start (``perf_counter``)."""
 
 
-def _failure(operation: str, result: str, error: BaseException) -> dict[str, str]:
-    return {
-        "mikoshi.operation": operation,
-        "mikoshi.result": result,
-        "error.type": type(error).__qualname__,
-    }
-
-
 class OpenTelemetryObserver:
     """An :class:`~mikoshi_progression.service.Observer` recording OpenTelemetry metrics
     and spans (see the module's documentation for names and attributes).
@@ -140,6 +132,7 @@ class OpenTelemetryObserver:
         "_conflicts",
         "_duration",
         "_granted",
+        "_operations",
         "_retries",
         "_taken",
         "_tracer",
@@ -158,6 +151,7 @@ class OpenTelemetryObserver:
         meter = metrics.get_meter(name, __version__, meter_provider)
         self._tracer = trace.get_tracer(name, __version__, tracer_provider)
         self._user_ids = user_ids_on_spans
+        self._operations: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {}
         self.failures = 0
         """How many times the OpenTelemetry API raised in this observer (and was ignored)."""
         self._awards = meter.create_counter(
@@ -197,12 +191,11 @@ class OpenTelemetryObserver:
         """Start the attempt's span, current until :meth:`attempt_ended`."""
         span = context_token = None
         try:
-            attributes: dict[str, str] = {"mikoshi.operation": operation}
+            known = self._operations.get(operation) or self._operation(operation)
+            name, attributes = known[0], known[1]
             if self._user_ids:
-                attributes["enduser.id"] = user_id
-            span = self._tracer.start_span(
-                "mikoshi." + operation, kind=_INTERNAL, attributes=attributes
-            )
+                attributes = {**attributes, "enduser.id": user_id}
+            span = self._tracer.start_span(name, kind=_INTERNAL, attributes=attributes)
             context_token = otel_context.attach(trace.set_span_in_context(span))
         except Exception:
             self._failed()
@@ -213,34 +206,48 @@ class OpenTelemetryObserver:
         elapsed = perf_counter()
         try:
             span, context_token, operation, started = cast(_Token, token)
+            elapsed -= started
+            if error is None:
+                attributes = (self._operations.get(operation) or self._operation(operation))[2]
+                result = "ok"
+            else:
+                if isinstance(error, StaleVersionError):
+                    result = "conflict"
+                elif isinstance(error, StoreUnavailableError):
+                    result = "fault"
+                else:
+                    result = "error"
+                attributes = {
+                    "mikoshi.operation": operation,
+                    "mikoshi.result": result,
+                    "error.type": type(error).__qualname__,
+                }
         except Exception:  # pragma: no cover - only a service's own tokens come back
             self._failed()
             return
-        elapsed -= started
-        if error is None:
-            attributes: dict[str, str] = {"mikoshi.operation": operation, "mikoshi.result": "ok"}
-        elif isinstance(error, StaleVersionError):
-            attributes = _failure(operation, "conflict", error)
-        elif isinstance(error, StoreUnavailableError):
-            attributes = _failure(operation, "fault", error)
-        else:
-            attributes = _failure(operation, "error", error)
+        # Measured while the attempt's span is still current: an exemplar links to it.
         try:
-            if context_token is not None:
-                otel_context.detach(context_token)
+            self._duration.record(elapsed, attributes)
+            if result == "conflict":
+                self._conflicts.add(1, {"mikoshi.operation": operation})
+        except Exception:
+            self._failed()
+        try:
             if span is not None:
-                span.set_attributes(attributes)
-                if error is not None:
+                if error is None:
+                    span.set_attribute("mikoshi.result", result)
+                else:
+                    span.set_attributes(attributes)
                     span.record_exception(error)
                     span.set_status(_ERROR, str(error) or attributes["error.type"])
                 span.end()
         except Exception:
             self._failed()
         try:
-            self._duration.record(elapsed, attributes)
-            if error is not None and attributes["mikoshi.result"] == "conflict":
-                self._conflicts.add(1, {"mikoshi.operation": operation})
-        except Exception:
+            # Always restored, whatever happened above: the caller's span is current again.
+            if context_token is not None:
+                otel_context.detach(context_token)
+        except Exception:  # pragma: no cover - detach logs its own failures
             self._failed()
 
     def retried(self, operation: str, user_id: str, conflict: bool) -> None:
@@ -271,6 +278,17 @@ class OpenTelemetryObserver:
             self._failed()
 
     # --- internals -----------------------------------------------------------------------
+
+    def _operation(self, operation: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        """The span name, the span's attributes and an ok attempt's metric attributes of
+        ``operation``, made once (the service's operations are a small fixed set)."""
+        known = (
+            "mikoshi." + operation,
+            {"mikoshi.operation": operation},
+            {"mikoshi.operation": operation, "mikoshi.result": "ok"},
+        )
+        self._operations[operation] = known
+        return known
 
     def _failed(self) -> None:
         """The API raised: note it, once at WARNING, and let the service go on."""

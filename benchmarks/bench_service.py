@@ -1,0 +1,277 @@
+"""Cost of observing the service: awards/s through ProgressionService on InMemoryStore.
+
+Run:  python benchmarks/bench_service.py [--repeat 11] [--number 20000]
+                                         [--baseline-src PATH/src]
+
+Contenders, every one timed in turn in each round (the order rotates from round to
+round), medians of ``--repeat`` rounds printed with the load average before and after
+(the habits of ``bench_core.py``):
+
+- ``core``: ``award_exp_with_limits`` alone, the state folded from award to award: the
+  ceiling of any service;
+- ``(a) WARNING``: the service with no observer and the library's logger at WARNING
+  (the default: nothing is logged on the award path);
+- ``(b) DEBUG``: the same with the logger at DEBUG into a ``NullHandler`` (every award
+  builds a record with its ``extra``);
+- ``(c) OTel SDK``: the same as (a) with an ``OpenTelemetryObserver`` on the SDK's
+  providers: spans to an exporter that discards them (through ``SimpleSpanProcessor``,
+  so the export path's cost is in), metrics into an ``InMemoryMetricReader``;
+- ``(c) OTel API``: the observer on the global providers with no SDK installed (the
+  no-op API): what an application pays for an observer it never wired up.
+
+Every award lands (one action worth 1 EXP, no limit, a cap never reached) and writes
+a ledger entry; each round of each contender gets a fresh store and service, made
+outside the timing. ``timeit`` turns the garbage collector off while it times, as in
+``bench_core.py``, for every contender alike.
+
+**The figure before this work** (``--baseline-src``): the ``src/`` directory of an older
+checkout (``git archive b8cb252 src | tar -x -C /tmp/base`` gives ``/tmp/base/src``, the
+service before the sync/async split, its logging and the observer hook) is timed
+against this checkout's ``src/``, contender ``(a)`` in both. Each version runs in a
+worker process of its own, started the same way (this script, ``--worker SRC``,
+``PYTHONHASHSEED=0``), that imports nothing but the standard library and its own
+``mikoshi_progression``, warms up, and then times one batch each time it is asked. The
+two workers are asked in turn, round by round, the order alternating. This is sounder
+than importing the old package under another name into this process: there, any
+absolute import of ``mikoshi_progression`` inside the old code would silently bind to
+the new one, both versions would share one heap grown by the other contenders (the
+SDK, their spans), and only the new version would run in the process that imported
+everything else. Two identical worker processes differ in the code under test alone,
+so their ratio is the cost of the change. The current worker's figure beside the
+in-process ``(a)`` shows what the process around it does to a figure.
+
+This is a measurement, never a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+CURRENT_SRC = HERE.parent.parent / "src"
+LOGGER = "mikoshi_progression"
+
+
+def load_average() -> str:
+    try:
+        return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
+
+
+# --- the workload ----------------------------------------------------------------------
+
+
+def throughput_config(mp: Any) -> Any:
+    """One action, 1 EXP, no daily limit, a cap never reached: every award lands.
+
+    ``mp`` is the ``mikoshi_progression`` package of the version under test.
+    """
+    return mp.ProgressionConfig(
+        levels=(mp.Level(1, "Only", "", 0),),
+        actions={"tick": mp.ActionRule(1)},
+        daily_exp_caps={1: 10**15},
+    )
+
+
+def service_batch(mp: Any, number: int, **options: Any) -> float:
+    """Seconds per award of ``number`` awards through a fresh service on a fresh store."""
+    from mikoshi_progression.service import ProgressionService
+    from mikoshi_progression.stores import InMemoryStore
+
+    service = ProgressionService(InMemoryStore(), config=throughput_config(mp), **options)
+    award = service.award
+    award("u", "tick")  # the day's first award writes a day entry too: not timed
+    return timeit.timeit(lambda: award("u", "tick"), number=number) / number
+
+
+# --- a worker: one version of the package in a process of its own ---------------------
+
+
+def worker(src: str) -> None:
+    """Answer each line ``N`` on stdin with the seconds per award of N awards."""
+    sys.path.insert(0, src)
+    import mikoshi_progression as mp
+
+    where = Path(mp.__file__).resolve()
+    if not where.is_relative_to(Path(src).resolve()):
+        raise SystemExit(f"worker for {src} imported {where} instead")
+    logging.getLogger(LOGGER).setLevel(logging.WARNING)
+    print(f"ready {where.parent}", flush=True)
+    for line in sys.stdin:
+        print(repr(service_batch(mp, int(line))), flush=True)
+
+
+class Worker:
+    """A worker process for the package in ``src``."""
+
+    def __init__(self, src: Path) -> None:
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE), "--worker", str(src)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.where = self._read().removeprefix("ready ")
+
+    def batch(self, number: int) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{number}\n")
+        self.process.stdin.flush()
+        return float(self._read())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"a worker died (exit code {self.process.wait()})")
+        return line.strip()
+
+
+# --- the contenders in this process ----------------------------------------------------
+
+
+def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        SimpleSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    import mikoshi_progression as mp
+    from mikoshi_progression.otel import OpenTelemetryObserver
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    config = throughput_config(mp)
+    logger = logging.getLogger(LOGGER)
+    null = logging.NullHandler()
+
+    def core() -> float:
+        from datetime import UTC, datetime
+
+        award = mp.award_exp_with_limits
+        state = award(mp.ProgressState(), "tick", now=datetime.now(UTC), config=config).state
+
+        def one() -> None:
+            nonlocal state
+            state = award(state, "tick", now=datetime.now(UTC), config=config).state
+
+        return timeit.timeit(one, number=number) / number
+
+    def at(level: int, **options: Any) -> Callable[[], float]:
+        def run() -> float:
+            logger.setLevel(level)
+            try:
+                return service_batch(mp, number, **options)
+            finally:
+                logger.setLevel(logging.WARNING)
+
+        return run
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(Discard()))
+    reader = InMemoryMetricReader()
+    sdk = OpenTelemetryObserver(
+        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    logger.addHandler(null)
+    logger.propagate = False  # (b) goes to the NullHandler alone, never to a root handler
+    return {
+        "core": core,
+        "(a) WARNING": at(logging.WARNING),
+        "(b) DEBUG": at(logging.DEBUG),
+        "(c) OTel SDK": at(logging.WARNING, observer=sdk),
+        "(c) OTel API": at(logging.WARNING, observer=OpenTelemetryObserver()),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=11, help="rounds (medians are printed)")
+    parser.add_argument("--number", type=int, default=20_000, help="awards per batch")
+    parser.add_argument("--baseline-src", type=Path, help="src/ of an older checkout")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return
+
+    sys.path.insert(0, str(CURRENT_SRC))
+    contenders = in_process_contenders(args.number)
+    workers: dict[str, Worker] = {}
+    if args.baseline_src is not None:
+        workers["before (worker)"] = Worker(args.baseline_src)
+        workers["after (worker)"] = Worker(CURRENT_SRC)
+
+    print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
+    print(f"median of {args.repeat} rounds of {args.number:,} awards per contender,")
+    print("every contender timed in turn in each round (the order rotating)")
+    for name, w in workers.items():
+        print(f"  {name}: {w.where}")
+    print(f"before: {load_average()}\n")
+
+    for run in contenders.values():  # warm up: imports, first allocations, caches
+        run()
+    for w in workers.values():
+        w.batch(args.number)
+
+    names = [*contenders, *workers]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(args.repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            if name in workers:
+                samples[name].append(workers[name].batch(args.number))
+            else:
+                samples[name].append(contenders[name]())
+    for w in workers.values():
+        w.close()
+
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    service = medians["(a) WARNING"]
+    print(f"{'contender':<18} {'us/award':>9} {'awards/s':>10} {'vs (a)':>7} {'vs core':>8}")
+    for name in names:
+        m = medians[name]
+        print(
+            f"{name:<18} {m * 1e6:9.3f} {1 / m:10,.0f} {m / service:6.2f}x "
+            f"{m / medians['core']:7.2f}x"
+        )
+    if workers:
+        before, after = medians["before (worker)"], medians["after (worker)"]
+        ratios = sorted(
+            a / b
+            for a, b in zip(samples["after (worker)"], samples["before (worker)"], strict=True)
+        )
+        print(
+            f"\nafter / before (time per award): {after / before:.3f} "
+            f"(target <= 1.03); per round {ratios[0]:.3f} to {ratios[-1]:.3f}, "
+            f"median {statistics.median(ratios):.3f}"
+        )
+    print(f"\nafter: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
