@@ -52,6 +52,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,9 @@ from typing import Any
 HERE = Path(__file__).resolve()
 CURRENT_SRC = HERE.parent.parent / "src"
 LOGGER = "mikoshi_progression"
+TIMER = time.perf_counter
+"""The clock of every batch: wall time, or this process's CPU time with ``--cpu`` (set
+in each worker through its environment)."""
 
 
 def load_average() -> str:
@@ -92,7 +96,7 @@ def service_batch(mp: Any, number: int, **options: Any) -> float:
     service = ProgressionService(InMemoryStore(), config=throughput_config(mp), **options)
     award = service.award
     award("u", "tick")  # the day's first award writes a day entry too: not timed
-    return timeit.timeit(lambda: award("u", "tick"), number=number) / number
+    return timeit.timeit(lambda: award("u", "tick"), number=number, timer=TIMER) / number
 
 
 # --- a worker: one version of the package in a process of its own ---------------------
@@ -115,10 +119,10 @@ def worker(src: str) -> None:
 class Worker:
     """A worker process for the package in ``src``."""
 
-    def __init__(self, src: Path) -> None:
+    def __init__(self, src: Path, cpu: bool) -> None:
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE), "--worker", str(src)],
+            [sys.executable, str(HERE), "--worker", str(src), *(["--cpu"] if cpu else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -179,7 +183,7 @@ def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
             nonlocal state
             state = award(state, "tick", now=datetime.now(UTC), config=config).state
 
-        return timeit.timeit(one, number=number) / number
+        return timeit.timeit(one, number=number, timer=TIMER) / number
 
     def at(level: int, **options: Any) -> Callable[[], float]:
         def run() -> float:
@@ -213,21 +217,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=11, help="rounds (medians are printed)")
     parser.add_argument("--number", type=int, default=20_000, help="awards per batch")
     parser.add_argument("--baseline-src", type=Path, help="src/ of an older checkout")
+    parser.add_argument(
+        "--baseline-only",
+        action="store_true",
+        help="time only the two workers (more rounds in the same time)",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time each batch by its process's CPU time, not by the wall clock "
+        "(steadier on a machine shared with other work)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cpu:
+        global TIMER
+        TIMER = time.process_time
+    if args.baseline_only and args.baseline_src is None:
+        parser.error("--baseline-only needs --baseline-src")
     if args.worker:
         worker(args.worker)
         return
 
     sys.path.insert(0, str(CURRENT_SRC))
-    contenders = in_process_contenders(args.number)
+    contenders = {} if args.baseline_only else in_process_contenders(args.number)
     workers: dict[str, Worker] = {}
     if args.baseline_src is not None:
-        workers["before (worker)"] = Worker(args.baseline_src)
-        workers["after (worker)"] = Worker(CURRENT_SRC)
+        workers["before (worker)"] = Worker(args.baseline_src, args.cpu)
+        workers["after (worker)"] = Worker(CURRENT_SRC, args.cpu)
 
     print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
-    print(f"median of {args.repeat} rounds of {args.number:,} awards per contender,")
+    clock = "CPU time of its process" if args.cpu else "wall clock"
+    print(f"median of {args.repeat} rounds of {args.number:,} awards per contender ({clock}),")
     print("every contender timed in turn in each round (the order rotating)")
     for name, w in workers.items():
         print(f"  {name}: {w.where}")
@@ -238,37 +259,44 @@ def main(argv: list[str] | None = None) -> None:
     for w in workers.values():
         w.batch(args.number)
 
+    # The two workers are one slot of the rotation, timed back to back (the order
+    # alternating), so each round's ratio compares them under the same load.
+    slots = [*contenders, *(["workers"] if workers else [])]
     names = [*contenders, *workers]
     samples: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(args.repeat):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            if name in workers:
-                samples[name].append(workers[name].batch(args.number))
-            else:
-                samples[name].append(contenders[name]())
+        shift = round_ % len(slots)
+        for slot in slots[shift:] + slots[:shift]:
+            if slot != "workers":
+                samples[slot].append(contenders[slot]())
+                continue
+            pair = list(workers.items())
+            for name, w in pair if round_ % 2 == 0 else reversed(pair):
+                samples[name].append(w.batch(args.number))
     for w in workers.values():
         w.close()
 
     medians = {name: statistics.median(times) for name, times in samples.items()}
-    service = medians["(a) WARNING"]
+    base = medians.get("(a) WARNING") or medians["after (worker)"]
+    core = medians.get("core")
     print(f"{'contender':<18} {'us/award':>9} {'awards/s':>10} {'vs (a)':>7} {'vs core':>8}")
     for name in names:
         m = medians[name]
-        print(
-            f"{name:<18} {m * 1e6:9.3f} {1 / m:10,.0f} {m / service:6.2f}x "
-            f"{m / medians['core']:7.2f}x"
-        )
+        against_core = f"{m / core:7.2f}x" if core else "       -"
+        print(f"{name:<18} {m * 1e6:9.3f} {1 / m:10,.0f} {m / base:6.2f}x {against_core}")
     if workers:
         before, after = medians["before (worker)"], medians["after (worker)"]
         ratios = sorted(
             a / b
             for a, b in zip(samples["after (worker)"], samples["before (worker)"], strict=True)
         )
+        quarter = len(ratios) // 4
         print(
-            f"\nafter / before (time per award): {after / before:.3f} "
-            f"(target <= 1.03); per round {ratios[0]:.3f} to {ratios[-1]:.3f}, "
-            f"median {statistics.median(ratios):.3f}"
+            f"\nafter / before, time per award (target <= 1.03):\n"
+            f"  ratio of the medians        {after / before:.3f}\n"
+            f"  median of the round ratios  {statistics.median(ratios):.3f} "
+            f"(middle half {ratios[quarter]:.3f} to {ratios[-1 - quarter]:.3f}, "
+            f"all {ratios[0]:.3f} to {ratios[-1]:.3f})"
         )
     print(f"\nafter: {load_average()}")
 

@@ -110,7 +110,21 @@ _ERROR: Final = StatusCode.ERROR
 
 _log = logging.getLogger("mikoshi_progression.otel")
 
-_Token: TypeAlias = "tuple[Span | None, Token[Context] | None, str, float]"
+
+class _Operation:
+    """An operation's span name and attribute sets, made once and shared (the SDK copies
+    attributes it keeps; nothing here changes them)."""
+
+    __slots__ = ("ok_attributes", "operation", "span_attributes", "span_name")
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.span_name = "mikoshi." + operation
+        self.span_attributes = {"mikoshi.operation": operation}
+        self.ok_attributes = {"mikoshi.operation": operation, "mikoshi.result": "ok"}
+
+
+_Token: TypeAlias = "tuple[Span | None, Token[Context] | None, _Operation, float]"
 """What :meth:`OpenTelemetryObserver.attempt_started` returns: the span, the token that
 restores the context, the operation, the start (``perf_counter``)."""
 
@@ -151,7 +165,7 @@ class OpenTelemetryObserver:
         meter = metrics.get_meter(name, __version__, meter_provider)
         self._tracer = trace.get_tracer(name, __version__, tracer_provider)
         self._user_ids = user_ids_on_spans
-        self._operations: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {}
+        self._operations: dict[str, _Operation] = {}
         self.failures = 0
         """How many times the OpenTelemetry API raised in this observer (and was ignored)."""
         self._awards = meter.create_counter(
@@ -189,47 +203,44 @@ class OpenTelemetryObserver:
 
     def attempt_started(self, operation: str, user_id: str) -> object:
         """Start the attempt's span, current until :meth:`attempt_ended`."""
+        known = self._operations.get(operation) or self._operation(operation)
         span = context_token = None
         try:
-            known = self._operations.get(operation) or self._operation(operation)
-            name, attributes = known[0], known[1]
+            attributes = known.span_attributes
             if self._user_ids:
                 attributes = {**attributes, "enduser.id": user_id}
-            span = self._tracer.start_span(name, kind=_INTERNAL, attributes=attributes)
-            context_token = otel_context.attach(trace.set_span_in_context(span))
+            span = self._tracer.start_span(known.span_name, kind=_INTERNAL, attributes=attributes)
+            if span.is_recording():  # else nothing nests under it: the caller's span stays
+                context_token = otel_context.attach(trace.set_span_in_context(span))
         except Exception:
             self._failed()
-        return (span, context_token, operation, perf_counter())
+        return (span, context_token, known, perf_counter())
 
     def attempt_ended(self, token: object, error: BaseException | None) -> None:
         """Record the attempt's duration and result; end its span."""
         elapsed = perf_counter()
-        try:
-            span, context_token, operation, started = cast(_Token, token)
-            elapsed -= started
-            if error is None:
-                attributes = (self._operations.get(operation) or self._operation(operation))[2]
-                result = "ok"
+        span, context_token, known, started = cast(_Token, token)
+        elapsed -= started
+        if error is None:
+            result = "ok"
+            attributes = known.ok_attributes
+        else:
+            if isinstance(error, StaleVersionError):
+                result = "conflict"
+            elif isinstance(error, StoreUnavailableError):
+                result = "fault"
             else:
-                if isinstance(error, StaleVersionError):
-                    result = "conflict"
-                elif isinstance(error, StoreUnavailableError):
-                    result = "fault"
-                else:
-                    result = "error"
-                attributes = {
-                    "mikoshi.operation": operation,
-                    "mikoshi.result": result,
-                    "error.type": type(error).__qualname__,
-                }
-        except Exception:  # pragma: no cover - only a service's own tokens come back
-            self._failed()
-            return
+                result = "error"
+            attributes = {
+                "mikoshi.operation": known.operation,
+                "mikoshi.result": result,
+                "error.type": type(error).__qualname__,
+            }
         # Measured while the attempt's span is still current: an exemplar links to it.
         try:
             self._duration.record(elapsed, attributes)
             if result == "conflict":
-                self._conflicts.add(1, {"mikoshi.operation": operation})
+                self._conflicts.add(1, known.span_attributes)
         except Exception:
             self._failed()
         try:
@@ -279,15 +290,10 @@ class OpenTelemetryObserver:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _operation(self, operation: str) -> tuple[str, dict[str, str], dict[str, str]]:
-        """The span name, the span's attributes and an ok attempt's metric attributes of
-        ``operation``, made once (the service's operations are a small fixed set)."""
-        known = (
-            "mikoshi." + operation,
-            {"mikoshi.operation": operation},
-            {"mikoshi.operation": operation, "mikoshi.result": "ok"},
-        )
-        self._operations[operation] = known
+    def _operation(self, operation: str) -> _Operation:
+        """What the observer uses for ``operation``, made once (the service's operations
+        are a small fixed set)."""
+        known = self._operations[operation] = _Operation(operation)
         return known
 
     def _failed(self) -> None:
