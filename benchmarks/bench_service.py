@@ -1,7 +1,7 @@
 """Cost of observing the service: awards/s through ProgressionService on InMemoryStore.
 
 Run:  python benchmarks/bench_service.py [--repeat 11] [--number 20000]
-                                         [--baseline-src PATH/src]
+                                         [--baseline-src PATH/src [--baseline-only]] [--cpu]
 
 Contenders, every one timed in turn in each round (the order rotates from round to
 round), medians of ``--repeat`` rounds printed with the load average before and after
@@ -16,6 +16,8 @@ round), medians of ``--repeat`` rounds printed with the load average before and 
 - ``(c) OTel SDK``: the same as (a) with an ``OpenTelemetryObserver`` on the SDK's
   providers: spans to an exporter that discards them (through ``SimpleSpanProcessor``,
   so the export path's cost is in), metrics into an ``InMemoryMetricReader``;
+- ``(c) SDK metrics`` and ``(c) SDK spans``: the same with a no-op provider for the
+  spans, or for the metrics (how an application turns one of them off);
 - ``(c) OTel API``: the observer on the global providers with no SDK installed (the
   no-op API): what an application pays for an observer it never wired up.
 
@@ -25,20 +27,24 @@ outside the timing. ``timeit`` turns the garbage collector off while it times, a
 ``bench_core.py``, for every contender alike.
 
 **The figure before this work** (``--baseline-src``): the ``src/`` directory of an older
-checkout (``git archive b8cb252 src | tar -x -C /tmp/base`` gives ``/tmp/base/src``, the
-service before the sync/async split, its logging and the observer hook) is timed
-against this checkout's ``src/``, contender ``(a)`` in both. Each version runs in a
+checkout (``mkdir /tmp/base && git archive b8cb252 src | tar -x -C /tmp/base`` gives
+``/tmp/base/src``: the service before the sync/async split, its logging and the
+observer hook; ``docs/performance.md`` has the figures) is timed against this
+checkout's ``src/``, contender ``(a)`` in both. Each version runs in a
 worker process of its own, started the same way (this script, ``--worker SRC``,
 ``PYTHONHASHSEED=0``), that imports nothing but the standard library and its own
 ``mikoshi_progression``, warms up, and then times one batch each time it is asked. The
-two workers are asked in turn, round by round, the order alternating. This is sounder
+two workers are asked back to back in each round (one slot of the rotation), the order
+alternating, so each round's ratio compares them under the same load. This is sounder
 than importing the old package under another name into this process: there, any
 absolute import of ``mikoshi_progression`` inside the old code would silently bind to
 the new one, both versions would share one heap grown by the other contenders (the
 SDK, their spans), and only the new version would run in the process that imported
 everything else. Two identical worker processes differ in the code under test alone,
 so their ratio is the cost of the change. The current worker's figure beside the
-in-process ``(a)`` shows what the process around it does to a figure.
+in-process ``(a)`` shows what the process around it does to a figure. ``--cpu`` times
+batches by their process's CPU time instead of the wall clock (on this project's
+virtual machines it proved no steadier: a neighbour's load shows in both).
 
 This is a measurement, never a test: nothing here asserts a time.
 """
@@ -153,6 +159,7 @@ class Worker:
 
 
 def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
+    from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -161,6 +168,7 @@ def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
         SpanExporter,
         SpanExportResult,
     )
+    from opentelemetry.trace import NoOpTracerProvider
 
     import mikoshi_progression as mp
     from mikoshi_progression.otel import OpenTelemetryObserver
@@ -198,8 +206,13 @@ def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(Discard()))
     reader = InMemoryMetricReader()
-    sdk = OpenTelemetryObserver(
-        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader])
+    meter_provider = MeterProvider(metric_readers=[reader])
+    sdk = OpenTelemetryObserver(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    metrics_only = OpenTelemetryObserver(
+        tracer_provider=NoOpTracerProvider(), meter_provider=meter_provider
+    )
+    spans_only = OpenTelemetryObserver(
+        tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider()
     )
     logger.addHandler(null)
     logger.propagate = False  # (b) goes to the NullHandler alone, never to a root handler
@@ -208,6 +221,8 @@ def in_process_contenders(number: int) -> dict[str, Callable[[], float]]:
         "(a) WARNING": at(logging.WARNING),
         "(b) DEBUG": at(logging.DEBUG),
         "(c) OTel SDK": at(logging.WARNING, observer=sdk),
+        "(c) SDK metrics": at(logging.WARNING, observer=metrics_only),
+        "(c) SDK spans": at(logging.WARNING, observer=spans_only),
         "(c) OTel API": at(logging.WARNING, observer=OpenTelemetryObserver()),
     }
 

@@ -509,6 +509,7 @@ def test_a_failing_sdk_never_reaches_the_service(
         assert service.award("u", "like", key="k").success
         service.revoke("u", "k")
         assert observer.failures > 4
+        assert trace.get_current_span() is trace.INVALID_SPAN  # the context restored
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2  # one per observer; the rest at DEBUG
     assert warnings[0].name == "mikoshi_progression.otel"
@@ -670,3 +671,32 @@ def test_a_repeat_of_a_keyed_request_is_no_decision(
     assert recording.calls.count("decided") == 4
     decisions = [r.getMessage().split(" ")[0] for r in caplog.records]
     assert decisions == ["award", "adjust", "set_exp", "revoke"]
+
+
+def test_a_span_not_recorded_is_not_made_current() -> None:
+    """Sampled out, the attempt's span records nothing and nothing nests under it: the
+    caller's context stays current, and the metrics are recorded all the same."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    seen: list[object] = []
+
+    class Watching(InMemoryStore):
+        @contextmanager
+        def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+            seen.append(trace.get_current_span())
+            with super().transaction(user_id) as tx:
+                yield tx
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    observer = OpenTelemetryObserver(
+        tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    ProgressionService(Watching(), config=CONFIG, observer=observer).award("u", "like")
+    assert seen == [trace.INVALID_SPAN]
+    assert exporter.get_finished_spans() == ()
+    telemetry = Telemetry(observer, tracer_provider, exporter, reader)
+    assert telemetry.durations() == {("award", "ok"): 1}
+    assert observer.failures == 0

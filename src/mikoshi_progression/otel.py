@@ -24,8 +24,9 @@ What it records (``docs/observability.md`` has the table and a runnable example)
   ``mikoshi.operation`` and ``mikoshi.result`` (``ok``, ``conflict``, ``fault``,
   ``error``), with ``error.type`` when it failed;
 - a span ``mikoshi.<operation>`` around each store attempt, a child of the current span
-  (the application's request span), and the current span while the attempt runs, so
-  the spans of an instrumented database driver nest under it. A failed attempt's span
+  (the application's request span), and, when it is recorded (sampled), the current
+  span while the attempt runs, so the spans of an instrumented database driver nest
+  under it. A failed attempt's span
   has status ``ERROR``, the exception recorded as an event and ``error.type``.
 
 Choices:
