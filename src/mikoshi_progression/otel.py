@@ -26,8 +26,9 @@ What it records (``docs/observability.md`` has the table and a runnable example)
 - a span ``mikoshi.<operation>`` around each store attempt, a child of the current span
   (the application's request span), and, when it is recorded (sampled), the current
   span while the attempt runs, so the spans of an instrumented database driver nest
-  under it. A failed attempt's span
-  has status ``ERROR``, the exception recorded as an event and ``error.type``.
+  under it. A failed attempt's span has status ``ERROR``, the exception recorded as an
+  event and ``error.type``. The attempt's duration is recorded while its span is still
+  current, so a histogram exemplar points at it.
 
 Choices:
 
