@@ -1,8 +1,8 @@
 """Root pytest configuration: skip collecting modules whose optional extra is missing.
 
 ``--doctest-modules`` imports every module under ``src``; the modules behind an extra
-(FastAPI, pydantic, hypothesis, psycopg, SQLAlchemy) would fail to import where that extra is not
-installed. Their own tests skip with a reason in that case.
+(FastAPI, pydantic, hypothesis, psycopg, SQLAlchemy, OpenTelemetry) would fail to import
+where that extra is not installed. Their own tests skip with a reason in that case.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _OPTIONAL = {
     "src/mikoshi_progression/sqlalchemy/migrations": "alembic",
     "src/mikoshi_progression/stores/_postgres_io.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_io_async.py": "psycopg",
+    "src/mikoshi_progression/otel.py": "opentelemetry",
     "src/mikoshi_progression/__main__.py": "",
 }
 

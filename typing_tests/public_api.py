@@ -25,8 +25,14 @@ from mikoshi_progression import (
     reset_daily_limits_if_needed,
     revoke_exp,
 )
-from mikoshi_progression.service import ProgressionService, ReplayReport
-from mikoshi_progression.stores import LedgerEntry, ProgressStore, open_store
+from mikoshi_progression.otel import OpenTelemetryObserver
+from mikoshi_progression.service import (
+    AsyncProgressionService,
+    Observer,
+    ProgressionService,
+    ReplayReport,
+)
+from mikoshi_progression.stores import AsyncInMemoryStore, LedgerEntry, ProgressStore, open_store
 
 now = datetime(2026, 1, 1, tzinfo=UTC)
 state = ProgressState()
@@ -75,3 +81,8 @@ assert_type(entry.actor, str | None)
 assert_type(entry.target, str | None)
 error = InvalidIdError("user_id", "a string")
 assert_type(error.field, str)
+
+# Observability: the OpenTelemetry observer is an Observer, for both services.
+observer: Observer = OpenTelemetryObserver(user_ids_on_spans=False)
+ProgressionService(store, observer=observer)
+AsyncProgressionService(AsyncInMemoryStore(), observer=OpenTelemetryObserver())

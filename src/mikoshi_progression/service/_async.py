@@ -86,14 +86,14 @@ class AsyncProgressionService(Shell):
         target = check_optional_id(target, "target")
         check_actor(action, recipient=user_id, actor=actor, config=self.config)
         decisions = self._decisions
-        result = await self._run(
+        result, repeat = await self._run(
             "award",
             user_id,
             lambda: decisions.award(user_id, action, key, actor, target),
             retry_faults=key is not None,
             within=within,
         )
-        if self.observer is not None or log.isEnabledFor(_DEBUG):
+        if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
 
@@ -102,10 +102,11 @@ class AsyncProgressionService(Shell):
         user_id = await self._user(user_id, "user_id")
         key = check_id(key, "key")
         decisions = self._decisions
-        entry = await self._run(
+        entry, repeat = await self._run(
             "revoke", user_id, lambda: decisions.revoke(user_id, key), within=within
         )
-        if entry is not None and (self.observer is not None or log.isEnabledFor(_DEBUG)):
+        heard = self.observer is not None or log.isEnabledFor(_DEBUG)
+        if heard and entry is not None and not repeat:
             self._decided("revoke", user_id, entry.action, "revoked", entry.exp_delta)
         return entry
 
@@ -229,7 +230,7 @@ class AsyncProgressionService(Shell):
             amount, reason, operator, key, absolute=absolute
         )
         decisions = self._decisions
-        entry = await self._run(
+        entry, repeat = await self._run(
             operation,
             user_id,
             lambda: decisions.adjust(
@@ -238,7 +239,7 @@ class AsyncProgressionService(Shell):
             retry_faults=key is not None,
             within=within,
         )
-        return self._adjusted(operation, user_id, entry)
+        return entry if repeat else self._adjusted(operation, user_id, entry)
 
     async def _user(self, value: object, field: str) -> str:
         """A canonical user id, as the core and then the store take it."""

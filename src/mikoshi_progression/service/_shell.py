@@ -59,7 +59,8 @@ class Shell:
             log_decision(operation, user_id, action, outcome, exp)
 
     def _adjusted(self, operation: str, user_id: str, entry: LedgerEntry) -> LedgerEntry:
-        """An adjustment is an operator's act: always logged, at INFO."""
+        """An adjustment is an operator's act: always logged, at INFO (a repeat of a
+        keyed one is no new act: the shells do not call this for it)."""
         log.info(
             "%s of user %r by %s: %+d EXP (%s)",
             operation,

@@ -115,14 +115,16 @@ class Decisions:
         key: str | None,
         actor: str | None,
         target: str | None,
-    ) -> Steps[AwardResult]:
+    ) -> Steps[tuple[AwardResult, bool]]:
+        """The result, and whether this call repeated a keyed request (the first call's
+        result again: no decision of its own, for the log and an observer)."""
         now = self.now()
         snap = yield from _load(key)
         if snap.keyed_award is not None:
-            return self._repeat(snap.keyed_award, action, key, actor, target)
+            return self._repeat(snap.keyed_award, action, key, actor, target), True
         result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
         if result.outcome is Outcome.INVALID_ACTION:
-            return result
+            return result, False
         entries = self._day_entries(user_id, snap, result.state, now)
         if result.success:
             entries.append(
@@ -142,15 +144,17 @@ class Decisions:
             )
         if entries:
             yield Write(result.state, snap.version, entries)
-        return result
+        return result, False
 
-    def revoke(self, user_id: str, key: str) -> Steps[LedgerEntry | None]:
+    def revoke(self, user_id: str, key: str) -> Steps[tuple[LedgerEntry | None, bool]]:
+        """The revocation (``None`` if ``key`` awarded nothing), and whether this call
+        repeated an earlier revocation."""
         snap = yield from _load(key)
         if snap.keyed_revoke is not None:
-            return snap.keyed_revoke
+            return snap.keyed_revoke, True
         award = snap.keyed_award
         if award is None:
-            return None
+            return None, False
         if award.kind is not EntryKind.AWARD:
             raise IdempotencyError(
                 f"idempotency key {key!r} of user {user_id!r} names an operator's "
@@ -172,7 +176,7 @@ class Decisions:
             target=award.target,
         )
         yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
-        return entry
+        return entry, False
 
     def reset_daily(
         self, user_id: str, reason: str | None, operator: str | None
@@ -202,13 +206,17 @@ class Decisions:
         reason: str,
         operator: str,
         key: str | None,
-    ) -> Steps[LedgerEntry]:
+    ) -> Steps[tuple[LedgerEntry, bool]]:
         """An operator's grant or deduction (``amount`` a delta), or ``set_exp``
-        (``absolute``: ``amount`` the new EXP)."""
+        (``absolute``: ``amount`` the new EXP); and whether this call repeated a keyed
+        request."""
         snap = yield from _load(key)
         outcome = SET if absolute else ADJUSTED
         if snap.keyed_award is not None:
-            return self._repeat_adjustment(snap.keyed_award, key, outcome, amount, reason, operator)
+            entry = self._repeat_adjustment(
+                snap.keyed_award, key, outcome, amount, reason, operator
+            )
+            return entry, True
         delta = amount - snap.state.exp if absolute else amount
         new_state = adjust_exp(snap.state, delta, config=self.config)
         now = self.now()
@@ -225,7 +233,7 @@ class Decisions:
             reason=reason,
         )
         yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
-        return entry
+        return entry, False
 
     def limits(self, user_id: str) -> Steps[dict[str, Any]]:
         snap = yield from _load()
