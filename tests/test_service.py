@@ -215,3 +215,36 @@ def test_state_reads_are_retried_through_faults(monkeypatch):
     with pytest.raises(StoreUnavailableError):
         service(down).state("u")
     assert down.reads == 3
+
+
+def test_the_steps_build_ledger_entries_as_the_constructor_does():
+    """The service builds its ledger entries without __init__ (``_frozen``): the entries
+    equal, field for field, what the public constructor makes of the same values."""
+    from dataclasses import fields
+
+    from mikoshi_progression.service._steps import _build_entry
+    from mikoshi_progression.stores import EntryKind, LedgerEntry
+
+    values = {
+        "user_id": "u1",
+        "kind": EntryKind.ADJUST,
+        "action": "",
+        "exp_delta": -5,
+        "level_before": 2,
+        "level_after": 2,
+        "key": "k",
+        "at": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        "config_fingerprint": "f",
+        "state_after": ProgressState(exp=120, level=2),
+        "outcome": "adjusted",
+        "actor": "op",
+        "target": None,
+        "reason": "why",
+        "seq": None,
+    }
+    assert [f.name for f in fields(LedgerEntry)] == list(values)
+    built = _build_entry(*values.values())
+    made = LedgerEntry(**values)
+    assert type(built) is LedgerEntry
+    assert built == made
+    assert all(getattr(built, name) == getattr(made, name) for name in values)

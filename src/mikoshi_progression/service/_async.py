@@ -33,7 +33,7 @@ from ..stores.async_base import (
 )
 from ..stores.base import LedgerEntry, StaleVersionError, StoredFormStore, UserActivity
 from ._replay import ReplayReport, replay_report
-from ._retries import FAULT_ATTEMPTS, Observer, backoff, check_request, log
+from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import Shell, check_adjustment, no_capability, not_joinable
 from ._steps import Load, Steps, utc_now
 
@@ -283,16 +283,23 @@ class AsyncProgressionService(Shell):
         retry_faults: bool = True,
         within: object = None,
     ) -> T:
-        attempts = self._attempts(operation, user_id, retry_faults, within)
+        attempts: Attempts | None = None  # made on the first failure: most commands have none
         observer = self.observer
         while True:
             token = None if observer is None else observer.attempt_started(operation, user_id)
             try:
-                async with self._transaction(user_id, within) as tx:
+                transaction = (
+                    self.store.transaction(user_id)
+                    if within is None
+                    else self._transaction(user_id, within)
+                )
+                async with transaction as tx:
                     result = await _drive(tx, steps())
             except (StaleVersionError, StoreUnavailableError) as exc:
                 if observer is not None:
                     observer.attempt_ended(token, exc)
+                if attempts is None:
+                    attempts = self._attempts(operation, user_id, retry_faults, within)
                 delay = attempts.failed(exc)
             except BaseException as exc:
                 if observer is not None:

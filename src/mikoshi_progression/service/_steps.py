@@ -14,10 +14,10 @@ sleep. So the two services cannot drift apart: they are one set of decisions.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias, TypeVar
 
+from .._frozen import trusted_factory
 from ..config import ProgressionConfig
 from ..daily import is_clock_fault, next_reset_at, reset_daily_limits, reset_daily_limits_if_needed
 from ..days import require_aware
@@ -53,20 +53,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+# Load and Write are plain slotted classes, not frozen dataclasses: one of each is made
+# per award, and a frozen dataclass's __init__ costs twice as much (bench_service.py).
+
+
 class Load:
-    """Step: read the user's snapshot (with the ledger entries made with ``key``)."""
+    """Step: read the user's snapshot (with the ledger entries made with ``key``); the
+    driver sends the :class:`Snapshot` back."""
 
-    key: str | None = None
+    __slots__ = ("key",)
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
 
 
-@dataclass(frozen=True, slots=True)
 class Write:
-    """Step: write ``state`` and append ``entries`` if the version is still ``version``."""
+    """Step: write ``state`` and append ``entries`` if the version is still ``version``;
+    the driver sends ``None`` back."""
 
-    state: ProgressState
-    version: object
-    entries: Sequence[LedgerEntry]
+    __slots__ = ("entries", "state", "version")
+
+    def __init__(
+        self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]
+    ) -> None:
+        self.state = state
+        self.version = version
+        self.entries = entries
 
 
 Steps: TypeAlias = Generator[Load | Write, Snapshot | None, T]
@@ -74,11 +86,8 @@ Steps: TypeAlias = Generator[Load | Write, Snapshot | None, T]
 
 _LOAD = Load()
 
-
-def _load(key: str | None = None) -> Generator[Load | Write, Snapshot | None, Snapshot]:
-    snapshot = yield (_LOAD if key is None else Load(key))
-    assert snapshot is not None  # a Load is always answered with a snapshot
-    return snapshot
+_build_entry = trusted_factory(LedgerEntry)
+"""``LedgerEntry`` from values the steps computed and the shell checked (``_frozen``)."""
 
 
 class Decisions:
@@ -119,7 +128,8 @@ class Decisions:
         """The result, and whether this call repeated a keyed request (the first call's
         result again: no decision of its own, for the log and an observer)."""
         now = self.now()
-        snap = yield from _load(key)
+        snap = yield _LOAD if key is None else Load(key)
+        assert snap is not None  # a Load is always answered with a snapshot
         if snap.keyed_award is not None:
             return self._repeat(snap.keyed_award, action, key, actor, target), True
         result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
@@ -149,7 +159,8 @@ class Decisions:
     def revoke(self, user_id: str, key: str) -> Steps[tuple[LedgerEntry | None, bool]]:
         """The revocation (``None`` if ``key`` awarded nothing), and whether this call
         repeated an earlier revocation."""
-        snap = yield from _load(key)
+        snap = yield Load(key)
+        assert snap is not None  # a Load is always answered with a snapshot
         if snap.keyed_revoke is not None:
             return snap.keyed_revoke, True
         award = snap.keyed_award
@@ -181,7 +192,8 @@ class Decisions:
     def reset_daily(
         self, user_id: str, reason: str | None, operator: str | None
     ) -> Steps[ProgressState]:
-        snap = yield from _load()
+        snap = yield _LOAD
+        assert snap is not None
         now = self.now()
         new_state = reset_daily_limits(snap.state, now=now)
         entry = self._entry(
@@ -210,7 +222,8 @@ class Decisions:
         """An operator's grant or deduction (``amount`` a delta), or ``set_exp``
         (``absolute``: ``amount`` the new EXP); and whether this call repeated a keyed
         request."""
-        snap = yield from _load(key)
+        snap = yield _LOAD if key is None else Load(key)
+        assert snap is not None  # a Load is always answered with a snapshot
         outcome = SET if absolute else ADJUSTED
         if snap.keyed_award is not None:
             entry = self._repeat_adjustment(
@@ -236,7 +249,8 @@ class Decisions:
         return entry, False
 
     def limits(self, user_id: str) -> Steps[dict[str, Any]]:
-        snap = yield from _load()
+        snap = yield _LOAD
+        assert snap is not None
         now = self.now()
         today = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
         if today is not snap.state:
@@ -246,7 +260,8 @@ class Decisions:
         return body
 
     def state(self) -> Steps[ProgressState]:
-        snap = yield from _load()
+        snap = yield _LOAD
+        assert snap is not None
         return snap.state
 
     # --- helpers -------------------------------------------------------------------------
@@ -342,21 +357,22 @@ class Decisions:
         target: str | None = None,
         reason: str | None = None,
     ) -> LedgerEntry:
-        return LedgerEntry(
-            user_id=user_id,
-            kind=kind,
-            action=action,
-            exp_delta=exp_delta,
-            level_before=level_before,
-            level_after=state_after.level,
-            key=key,
-            at=at,
-            config_fingerprint=self.fingerprint,
-            state_after=state_after,
-            outcome=outcome,
-            actor=actor,
-            target=target,
-            reason=reason,
+        return _build_entry(
+            user_id,
+            kind,
+            action,
+            exp_delta,
+            level_before,
+            state_after.level,
+            key,
+            at,
+            self.fingerprint,
+            state_after,
+            outcome,
+            actor,
+            target,
+            reason,
+            None,
         )
 
 
