@@ -770,10 +770,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             if pool is not None:
                 pool.close()
-            if pg is not None:
-                spec = next(s for s in specs if s.url.startswith("postgres"))
+            postgres = [s for s in specs if s.url.startswith("postgresql://")]
+            if pg is not None and postgres:
                 with _quiet():
-                    store = spec.open(1)
+                    store = postgres[0].open(1)
                     store.drop_schema()  # type: ignore[attr-defined]
                     store.close()
 

@@ -241,14 +241,39 @@ class _Flaky(AsyncInMemoryStore):
 
         return Failing()
 
+    async def run_in_transaction(self, user_id: str, attempt: Any) -> Any:
+        errors = self.errors
 
-def test_async_retries_as_the_sync_service(caplog: pytest.LogCaptureFixture) -> None:
+        def failing(tx: Any) -> Any:
+            result = attempt(tx)
+            if errors:  # raised inside the transaction: it rolls back
+                raise errors.pop(0)
+            return result
+
+        return await super().run_in_transaction(user_id, failing)
+
+
+class _FlakyTransactionsOnly:
+    """A :class:`_Flaky` store without ``run_in_transaction``: the service awaits each
+    load and write (the path of a store that runs no whole transactions)."""
+
+    def __init__(self, conflicts: int = 0, faults: int = 0) -> None:
+        self._inner = _Flaky(conflicts, faults)
+        self.transaction = self._inner.transaction
+        self.ledger = self._inner.ledger
+        self.create_schema = self._inner.create_schema
+        self.close = self._inner.close
+
+
+@pytest.mark.parametrize("flaky", [_Flaky, _FlakyTransactionsOnly])
+def test_async_retries_as_the_sync_service(caplog: pytest.LogCaptureFixture, flaky: Any) -> None:
     """Conflicts are retried (logged at INFO); a fault is retried only for keyed awards
-    (logged at WARNING); too many conflicts are a ConcurrencyError."""
+    (logged at WARNING); too many conflicts are a ConcurrencyError: whether the store runs
+    whole transactions or the service awaits each step."""
 
     async def run() -> None:
         caplog.set_level(logging.INFO, logger="mikoshi_progression")
-        service = AsyncProgressionService(_Flaky(conflicts=2), clock=FakeClock(START))
+        service = AsyncProgressionService(flaky(conflicts=2), clock=FakeClock(START))
         assert (await service.award("u", "daily_chat")).success
         conflicts = [r for r in caplog.records if r.levelno == logging.INFO]
         assert len(conflicts) == 2
@@ -256,14 +281,14 @@ def test_async_retries_as_the_sync_service(caplog: pytest.LogCaptureFixture) -> 
         assert conflicts[0].mikoshi_user_id == "u"  # type: ignore[attr-defined]
 
         caplog.clear()
-        service = AsyncProgressionService(_Flaky(faults=1), clock=FakeClock(START))
+        service = AsyncProgressionService(flaky(faults=1), clock=FakeClock(START))
         with pytest.raises(StoreUnavailableError):
             await service.award("u", "daily_chat")
         assert (await service.award("u", "daily_chat", key="k")).success
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert warnings, caplog.records
 
-        service = AsyncProgressionService(_Flaky(conflicts=9), max_attempts=3)
+        service = AsyncProgressionService(flaky(conflicts=9), max_attempts=3)
         with pytest.raises(ConcurrencyError):
             await service.award("u", "daily_chat")
 

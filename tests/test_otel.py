@@ -160,6 +160,17 @@ class AsyncFlaky(AsyncInMemoryStore):
 
         return Failing()
 
+    async def run_in_transaction(self, user_id: str, attempt: Any) -> Any:
+        errors = self.errors
+
+        def failing(tx: Any) -> Any:
+            result = attempt(tx)
+            if errors:  # raised inside the transaction: it rolls back
+                raise errors.pop(0)
+            return result
+
+        return await super().run_in_transaction(user_id, failing)
+
 
 class Driver:
     """Calls a sync or an async service the same way: ``driver.award(...)`` returns the
@@ -437,6 +448,10 @@ def test_the_attempts_span_is_current_inside_the_store(kind: str, telemetry: Tel
             def transaction(self, user_id: str) -> Any:
                 seen.append(trace.get_current_span().get_span_context().span_id)
                 return super().transaction(user_id)
+
+            async def run_in_transaction(self, user_id: str, attempt: Any) -> Any:
+                seen.append(trace.get_current_span().get_span_context().span_id)
+                return await super().run_in_transaction(user_id, attempt)
 
         service = AsyncProgressionService(AsyncWatching(), config=CONFIG, observer=observer)
         asyncio.run(service.award("u", "like"))

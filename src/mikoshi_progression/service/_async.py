@@ -30,12 +30,13 @@ from ..stores.async_base import (
     AsyncRequestKeyStore,
     AsyncStateReader,
     AsyncStoreTransaction,
+    AsyncTransactionRunner,
 )
 from ..stores.base import LedgerEntry, StaleVersionError, StoredFormStore, UserActivity
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import Shell, check_adjustment, no_capability, not_joinable
-from ._steps import Load, Steps, utc_now
+from ._steps import Load, Steps, drive, utc_now
 
 T = TypeVar("T")
 
@@ -66,6 +67,7 @@ class AsyncProgressionService(Shell):
         super().__init__(config, clock, max_attempts, observer)
         self.store = store
         self._canonical = store if isinstance(store, AsyncCanonicalIdStore) else None
+        self._runner = store if isinstance(store, AsyncTransactionRunner) else None
 
     # --- commands --------------------------------------------------------------------
 
@@ -288,13 +290,19 @@ class AsyncProgressionService(Shell):
         while True:
             token = None if observer is None else observer.attempt_started(operation, user_id)
             try:
-                transaction = (
-                    self.store.transaction(user_id)
-                    if within is None
-                    else self._transaction(user_id, within)
-                )
-                async with transaction as tx:
-                    result = await _drive(tx, steps())
+                if within is None and self._runner is not None:
+                    # One hop to the store's worker for the whole attempt (see the protocol).
+                    result = await self._runner.run_in_transaction(
+                        user_id, lambda tx: drive(tx, steps())
+                    )
+                else:
+                    transaction = (
+                        self.store.transaction(user_id)
+                        if within is None
+                        else self._transaction(user_id, within)
+                    )
+                    async with transaction as tx:
+                        result = await _drive(tx, steps())
             except (StaleVersionError, StoreUnavailableError) as exc:
                 if observer is not None:
                     observer.attempt_ended(token, exc)

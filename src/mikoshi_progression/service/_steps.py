@@ -41,9 +41,10 @@ from ..stores.base import (
     EntryKind,
     LedgerEntry,
     Snapshot,
+    StoreTransaction,
 )
 
-__all__ = ["Decisions", "Load", "Steps", "Write", "utc_now"]
+__all__ = ["Decisions", "Load", "Steps", "Write", "drive", "utc_now"]
 
 T = TypeVar("T")
 
@@ -85,6 +86,22 @@ Steps: TypeAlias = Generator[Load | Write, Snapshot | None, T]
 """A command's steps: yields requests, is sent the store's answers, returns the result."""
 
 _LOAD = Load()
+
+
+def drive(tx: StoreTransaction, steps: Steps[T]) -> T:
+    """Run a command's steps on a sync store transaction: the sync service's only I/O, and
+    what an async store that runs whole transactions in a worker thread runs there."""
+    try:
+        request = next(steps)
+        while True:
+            if type(request) is Load:
+                request = steps.send(tx.load(request.key))
+            else:
+                tx.write(request.state, request.version, request.entries)  # type: ignore[union-attr]
+                request = steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
 
 _build_entry = trusted_factory(LedgerEntry)
 """``LedgerEntry`` from values the steps computed and the shell checked (``_frozen``)."""

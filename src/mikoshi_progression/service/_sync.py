@@ -39,7 +39,7 @@ from ..stores.base import (
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import Shell, check_adjustment, no_capability, not_joinable
-from ._steps import Load, Steps, utc_now
+from ._steps import Steps, drive, utc_now
 
 T = TypeVar("T")
 
@@ -388,7 +388,7 @@ class ProgressionService(Shell):
                     else self._transaction(user_id, within)
                 )
                 with transaction as tx:
-                    result = _drive(tx, steps())
+                    result = drive(tx, steps())
             except (StaleVersionError, StoreUnavailableError) as exc:
                 if observer is not None:
                     observer.attempt_ended(token, exc)
@@ -405,17 +405,3 @@ class ProgressionService(Shell):
                 return result
             if delay:
                 time.sleep(delay)
-
-
-def _drive(tx: StoreTransaction, steps: Steps[T]) -> T:
-    """Run a command's steps on a store transaction (the sync shell's only I/O)."""
-    try:
-        request = next(steps)
-        while True:
-            if type(request) is Load:
-                request = steps.send(tx.load(request.key))
-            else:
-                tx.write(request.state, request.version, request.entries)  # type: ignore[union-attr]
-                request = steps.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]

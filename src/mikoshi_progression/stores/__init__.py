@@ -31,6 +31,7 @@ from .async_base import (
     AsyncSchemaStore,
     AsyncStateReader,
     AsyncStoreTransaction,
+    AsyncTransactionRunner,
     JoinableStore,
 )
 from .base import (
@@ -72,6 +73,7 @@ __all__ = [
     "AsyncSchemaStore",
     "AsyncStateReader",
     "AsyncStoreTransaction",
+    "AsyncTransactionRunner",
     "CanonicalIdStore",
     "EntryKind",
     "InMemoryStore",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -111,6 +112,17 @@ class _AsyncOverSync:
     def transaction(self, user_id: str) -> _TransactionContext:
         user_id = check_id(user_id)
         return _TransactionContext(self, user_id)
+
+    async def run_in_transaction(self, user_id: str, attempt: Callable[[StoreTransaction], T]) -> T:
+        """``attempt(tx)`` in one transaction of the sync store, in one call (one hop to the
+        worker thread, for SQLite), under the same lock as :meth:`transaction`."""
+        user_id = check_id(user_id)
+        async with self._lock(user_id):
+            return await self._call(self._attempt, user_id, attempt)
+
+    def _attempt(self, user_id: str, attempt: Callable[[StoreTransaction], T]) -> T:
+        with self._store.transaction(user_id) as tx:
+            return attempt(tx)
 
     async def ledger(self, user_id: str) -> list[LedgerEntry]:
         return await self._call(self._store.ledger, user_id)
@@ -258,7 +270,10 @@ class AsyncSQLiteStore(_AsyncOverSync):
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, functools.partial(function, *args))
+        # In the task's context, as asyncio.to_thread runs it: a span current in the task
+        # (the service's attempt) is current in the worker, where a driver's spans nest.
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        future = loop.run_in_executor(self._executor, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -11,13 +11,15 @@ classes: an async store decides nothing either, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..state import ProgressState
 from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
+
+T = TypeVar("T")
 
 __all__ = [
     "AsyncCanonicalIdStore",
@@ -28,6 +30,7 @@ __all__ = [
     "AsyncSchemaStore",
     "AsyncStateReader",
     "AsyncStoreTransaction",
+    "AsyncTransactionRunner",
     "JoinableStore",
 ]
 
@@ -106,6 +109,22 @@ class AsyncMonitoringStore(Protocol):
     async def most_active_users(
         self, caps: Mapping[int, int], since: datetime, limit: int = 10
     ) -> list[UserActivity]: ...
+
+
+@runtime_checkable
+class AsyncTransactionRunner(Protocol):
+    """Optional: async stores over a sync one, which run a whole transaction in one go.
+
+    ``AsyncSQLiteStore`` runs each call of a transaction in a worker thread; a command's
+    load, decision and write then cost four hops between the event loop and the thread.
+    Given the whole attempt (the service's steps, driven on a sync transaction: pure
+    computation between the store's own calls), it runs it in one hop instead.
+    """
+
+    async def run_in_transaction(self, user_id: str, attempt: Callable[[StoreTransaction], T]) -> T:
+        """``attempt(tx)`` inside one transaction on ``user_id``'s rows, committed when it
+        returns (rolled back if it raises), as ``transaction()`` would."""
+        ...
 
 
 @runtime_checkable
