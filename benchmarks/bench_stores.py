@@ -686,6 +686,7 @@ def main(argv: list[str] | None = None) -> None:
     lockings = (args.locking or default_variants).split(",")
 
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {sys.platform}")
+    print(f"before: {_load_average()}")
     with tempfile.TemporaryDirectory() as tmp, postgres_schema(args.dsn) as pg:
         specs: list[StoreSpec] = []
         if "memory" in stores:
@@ -845,6 +846,14 @@ def main(argv: list[str] | None = None) -> None:
         if not lost
         else "\nPROBLEMS:\n  " + "\n  ".join(lost)
     )
+    print(f"after: {_load_average()}")
+
+
+def _load_average() -> str:
+    try:
+        return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
 
 
 @contextmanager
