@@ -46,7 +46,7 @@ from sqlalchemy.types import NullType, UserDefinedType
 from ..errors import InvalidIdError, StoreError, StoreUnavailableError, UnknownUserError
 from ..state import ProgressState
 from ..stores._postgres_ids import CAST_IN_SQL, TEXT_TYPES, IdType, canonical_id
-from ..stores._rows import entry_from_row, state_from_row
+from ..stores._rows import ENTRY_FIELDS, entry_from_row, state_from_row
 from ..stores._sqlite_driver import DUPLICATE
 from ..stores._sqlite_driver import wrap as wrap_sqlite
 from ..stores.base import EntryKind, LedgerEntry, Snapshot, StaleVersionError
@@ -69,22 +69,7 @@ _STATE_COLUMNS = (
     "last_exp_reset_date",
     "daily_action_counts",
 )
-_ENTRY_COLUMNS = (
-    "seq",
-    "kind",
-    "action",
-    "exp_delta",
-    "level_before",
-    "level_after",
-    "key",
-    "at",
-    "config_fingerprint",
-    "state_after",
-    "outcome",
-    "actor",
-    "target",
-    "reason",
-)
+_ENTRY_COLUMNS = ("seq", *ENTRY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from ..errors import InvalidArgumentError
+from ._rows import ENTRY_FIELDS
 
 __all__ = [
     "ADDED_LEDGER_COLUMNS",
@@ -36,23 +37,7 @@ PROGRESS_COLUMNS = (
 """The platform's progression columns of ``users``, as its migrations create them."""
 
 STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "version", "seq")
-LEDGER_COLUMNS = (
-    "user_id",
-    "seq",
-    "kind",
-    "action",
-    "exp_delta",
-    "level_before",
-    "level_after",
-    "key",
-    "at",
-    "config_fingerprint",
-    "state_after",
-    "outcome",
-    "actor",
-    "target",
-    "reason",
-)
+LEDGER_COLUMNS = ("user_id", "seq", *ENTRY_FIELDS)
 REQUEST_KEY_COLUMNS = ("scope", "key", "request", "at")
 # The ledger columns read back into a LedgerEntry, in this order.
 ENTRY_COLUMNS = (*LEDGER_COLUMNS[2:], "seq")

@@ -30,7 +30,26 @@ from ..errors import StoreError
 from ..state import ProgressState
 from .base import EntryKind, LedgerEntry
 
+ENTRY_FIELDS = (
+    "kind",
+    "action",
+    "exp_delta",
+    "level_before",
+    "level_after",
+    "key",
+    "at",
+    "config_fingerprint",
+    "state_after",
+    "outcome",
+    "actor",
+    "target",
+    "reason",
+)
+"""A ledger row's columns after ``user_id`` and ``seq``, in :func:`entry_from_row`'s order
+(SQLite names ``key`` ``idempotency_key``)."""
+
 __all__ = [
+    "ENTRY_FIELDS",
     "counts_from_db",
     "counts_to_json",
     "entry_from_row",
