@@ -302,3 +302,34 @@ def test_open_async_store_refuses_unknown_schemes() -> None:
     for url in ("redis://x", "progress.db"):
         with pytest.raises(UnsupportedStoreError), suppress(RuntimeError):
             asyncio.run(open_async_store(url))
+
+
+@pytest.mark.sqlite
+def test_the_sqlite_worker_runs_in_the_tasks_context(tmp_path: Path) -> None:
+    """A context variable set in the task (a tracing span, a request id) is set in the
+    store's worker thread while it runs the task's transaction."""
+    import contextvars
+
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+    seen: list[str] = []
+
+    class Watching(AsyncSQLiteStore):
+        def _attempt(self, user_id: str, attempt: Any) -> Any:
+            seen.append(request_id.get())
+            return super()._attempt(user_id, attempt)
+
+    async def main() -> None:
+        store = Watching(tmp_path / "context.db")
+        try:
+            service = AsyncProgressionService(store, clock=FakeClock(START))
+
+            async def award(name: str) -> None:
+                request_id.set(name)
+                await service.award(name, "daily_chat")
+
+            await asyncio.gather(award("r1"), award("r2"))
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    assert sorted(seen) == ["r1", "r2"]
