@@ -30,9 +30,9 @@ on one user and requires the cap to be reached exactly (no overshoot).
 ``sqlalchemy (postgres)`` is ``SQLAlchemyStore`` on a ``postgresql+psycopg`` engine (its
 own transactions: row-locked loads). The async stores (``memory async``, ``sqlite async``,
 ``postgres (adaptive) async``, ``sqlalchemy (postgres) async``, opened by
-``open_async_store``) run in the threads columns as N tasks on one event loop
-awaiting ``AsyncProgressionService``, interleaved round by round with the threaded cells,
-and are compared with the threaded store at the same N.
+``open_async_store`` or as ``AsyncSQLAlchemyStore``) run in the threads columns as N
+tasks on one event loop awaiting ``AsyncProgressionService``, interleaved round by round
+with the threaded cells, and are compared with the threaded store at the same N.
 
 This is a measurement, never a test: nothing here asserts a speed. Numbers on a
 shared machine are noisy (commits wait for the disk): compare columns of one run.
@@ -284,10 +284,20 @@ class StoreSpec:
         return options
 
     def open(self, connections: int) -> ProgressStore:
+        if "+" in self.url.partition("://")[0]:  # a SQLAlchemy URL
+            from mikoshi_progression.sqlalchemy import SQLAlchemyStore
+
+            return SQLAlchemyStore(self.url, **self._options(connections))
         return open_store(self.url, **self._options(connections))
 
     async def open_async(self, connections: int) -> AsyncProgressStore:
         """The async twin (the same pool sizes)."""
+        if "+" in self.url.partition("://")[0]:
+            from mikoshi_progression.sqlalchemy import AsyncSQLAlchemyStore
+
+            store = AsyncSQLAlchemyStore(self.url, **self._options(connections))
+            await store.open()
+            return store
         return await open_async_store(self.url, **self._options(connections))
 
 

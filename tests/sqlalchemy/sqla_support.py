@@ -133,7 +133,9 @@ def _sqlite_factory(path: Path) -> Iterator[StoreFactory]:
 
     open_()  # creates the schema
     try:
-        yield StoreFactory("sqlalchemy-sqlite", open_, url=url, seed_row=sqlite_seed(path))
+        yield StoreFactory(
+            "sqlalchemy-sqlite", open_, url=url, reopen=SQLAlchemyStore, seed_row=sqlite_seed(path)
+        )
     finally:
         for store in opened:
             store.close()
@@ -181,6 +183,7 @@ def _postgres_factory(url: str) -> Iterator[StoreFactory]:
             open_,
             url=url,
             options={"schema": schema},
+            reopen=SQLAlchemyStore,
             seed_row=postgres_seed(schema),
         )
     finally:

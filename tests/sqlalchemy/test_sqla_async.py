@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from mikoshi_progression import DEFAULT_CONFIG
 from mikoshi_progression.errors import InvalidArgumentError
 from mikoshi_progression.service import AsyncProgressionService
-from mikoshi_progression.sqlalchemy import AsyncSQLAlchemyStore
+from mikoshi_progression.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
 from mikoshi_progression.state import ProgressState
 from mikoshi_progression.testing import store_contract as contract
 from mikoshi_progression.testing.bridge import BlockingStore
@@ -50,7 +50,7 @@ def async_factory(
     sqla_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[StoreFactory]:
     """The contract's factory over ``Blocking(AsyncSQLAlchemyStore(...))``; other processes
-    reach the same data through the sync store (``open_store`` of the sync URL)."""
+    reach the same data through the sync store (``SQLAlchemyStore`` of the sync URL)."""
     path = tmp_path / "progress.db"
     url = _async_url(sqla_backend, request, path)
     options = {} if sqla_backend == "sqlite" else {"schema": fresh_schema()}
@@ -68,7 +68,12 @@ def async_factory(
         sync_url, seed = PG_URL, postgres_seed(options["schema"])
     try:
         yield StoreFactory(
-            f"sqlalchemy-async-{sqla_backend}", open_, url=sync_url, options=options, seed_row=seed
+            f"sqlalchemy-async-{sqla_backend}",
+            open_,
+            url=sync_url,
+            options=options,
+            reopen=SQLAlchemyStore,
+            seed_row=seed,
         )
     finally:
         for store in opened:
@@ -183,19 +188,23 @@ def test_async_join_commits_and_rolls_back_with_the_caller(
 
 
 @pytest.mark.sqlite
-def test_open_async_store_takes_an_async_sqlalchemy_url(tmp_path: Path) -> None:
-    """A URL naming an async driver opens an AsyncSQLAlchemyStore, tables made, ready."""
-    from mikoshi_progression.stores import open_async_store
+def test_sqlalchemy_urls_go_to_the_sqlalchemy_stores(tmp_path: Path) -> None:
+    """``open_store`` and ``open_async_store`` refuse a URL naming a driver and say which
+    store opens it (the stores never import the integration); that store opens it."""
+    from mikoshi_progression.errors import UnsupportedStoreError
+    from mikoshi_progression.stores import open_async_store, open_store
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"
+    with pytest.raises(UnsupportedStoreError, match="SQLAlchemyStore"):
+        open_store(f"sqlite+pysqlite:///{tmp_path / 'driver.db'}")
 
     async def main() -> None:
-        store = await open_async_store(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
-        try:
-            assert isinstance(store, AsyncSQLAlchemyStore)
+        with pytest.raises(UnsupportedStoreError, match="AsyncSQLAlchemyStore"):
+            await open_async_store(url)
+        async with AsyncSQLAlchemyStore(url) as store:
             service = AsyncProgressionService(store, clock=lambda: NOW)
             assert (await service.award("u1", "create_scene", key="k")).exp_added == 15
             assert (await service.award("u1", "create_scene", key="k")).exp_added == 15
             assert (await service.state("u1")).exp == 15
-        finally:
-            await store.close()
 
     asyncio.run(main())

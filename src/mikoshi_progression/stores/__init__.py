@@ -104,6 +104,13 @@ def _scheme(url: object) -> tuple[str, str]:
         raise UnsupportedStoreError(
             f"not a store URL: {url!r} (expected memory://, sqlite:///path.db or postgresql://...)"
         )
+    if "+" in scheme:
+        # The stores never import an integration: SQLAlchemy's URLs go to its own stores.
+        raise UnsupportedStoreError(
+            f"{url!r} is a SQLAlchemy URL: open it with "
+            "mikoshi_progression.sqlalchemy.SQLAlchemyStore(url) (or AsyncSQLAlchemyStore), "
+            "or use postgresql://... or sqlite:///... here"
+        )
     return scheme.lower(), rest
 
 
@@ -112,20 +119,12 @@ async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
 
     ``memory://`` gives an :class:`AsyncInMemoryStore`, ``sqlite:///path.db`` an
     :class:`AsyncSQLiteStore` (opened in a worker thread), ``postgresql://...`` an
-    ``AsyncPostgresStore`` with its pool open; a SQLAlchemy URL naming an async driver
-    (``postgresql+psycopg://...``, ``sqlite+aiosqlite:///path.db``) an
-    ``AsyncSQLAlchemyStore``, opened. ``options`` go to the store.
+    ``AsyncPostgresStore`` with its pool open. ``options`` go to the store.
 
     Raises:
         UnsupportedStoreError: the scheme is none of those.
     """
     scheme, rest = _scheme(url)
-    if "+" in scheme:
-        from ..sqlalchemy import AsyncSQLAlchemyStore
-
-        sqlalchemy_store = AsyncSQLAlchemyStore(url, **options)
-        await sqlalchemy_store.open()
-        return sqlalchemy_store
     if scheme == "memory":
         return AsyncInMemoryStore(**options)
     if scheme == "sqlite":
@@ -144,9 +143,7 @@ async def open_async_store(url: str, **options: Any) -> AsyncProgressStore:
 
 
 def open_store(url: str, **options: Any) -> ProgressStore:
-    """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``,
-    or a SQLAlchemy URL naming a driver (``postgresql+psycopg://...``,
-    ``sqlite+pysqlite:///path.db``: a ``SQLAlchemyStore``).
+    """Build a store from a URL: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``.
 
     ``options`` go to the store's constructor: ``open_store("sqlite:///progress.db",
     read_only=True)`` opens a SQLite file read-only.
@@ -155,10 +152,6 @@ def open_store(url: str, **options: Any) -> ProgressStore:
         UnsupportedStoreError: the scheme is none of those.
     """
     scheme, rest = _scheme(url)
-    if "+" in scheme:
-        from ..sqlalchemy import SQLAlchemyStore
-
-        return SQLAlchemyStore(url, **options)
     if scheme == "memory":
         return InMemoryStore(**options)
     if scheme == "sqlite":
