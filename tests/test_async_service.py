@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flaky_stores import AsyncFlaky, AsyncFlakyTransactionsOnly
 from mikoshi_progression import DEFAULT_CONFIG, ProgressionConfig
 from mikoshi_progression.errors import (
     ConcurrencyError,
@@ -212,60 +213,21 @@ def test_within_needs_a_joinable_store() -> None:
     asyncio.run(run())
 
 
-class _Flaky(AsyncInMemoryStore):
-    """Fails the first ``conflicts`` commits with a conflict, then ``faults`` with a fault
-    (the transaction rolled back, as a store's failed commit leaves it)."""
+def _flaky(kind: Any) -> Any:
+    """Makes ``kind(*errors)`` from counts of conflicts and faults."""
 
-    def __init__(self, conflicts: int = 0, faults: int = 0) -> None:
-        super().__init__()
-        self.errors: list[Exception] = [
+    def make(conflicts: int = 0, faults: int = 0) -> Any:
+        return kind(
             *(StaleVersionError("raced") for _ in range(conflicts)),
             *(StoreUnavailableError("down") for _ in range(faults)),
-        ]
+        )
 
-    def transaction(self, user_id: str) -> Any:
-        context = super().transaction(user_id)
-        errors = self.errors
-
-        class Failing:
-            async def __aenter__(self) -> Any:
-                return await context.__aenter__()
-
-            async def __aexit__(self, *exc_info: Any) -> None:
-                if exc_info[0] is None and errors:  # fail instead of committing
-                    error = errors.pop(0)
-                    with suppress(type(error)):
-                        await context.__aexit__(type(error), error, None)
-                    raise error
-                await context.__aexit__(*exc_info)
-
-        return Failing()
-
-    async def run_in_transaction(self, user_id: str, attempt: Any) -> Any:
-        errors = self.errors
-
-        def failing(tx: Any) -> Any:
-            result = attempt(tx)
-            if errors:  # raised inside the transaction: it rolls back
-                raise errors.pop(0)
-            return result
-
-        return await super().run_in_transaction(user_id, failing)
+    return make
 
 
-class _FlakyTransactionsOnly:
-    """A :class:`_Flaky` store without ``run_in_transaction``: the service awaits each
-    load and write (the path of a store that runs no whole transactions)."""
-
-    def __init__(self, conflicts: int = 0, faults: int = 0) -> None:
-        self._inner = _Flaky(conflicts, faults)
-        self.transaction = self._inner.transaction
-        self.ledger = self._inner.ledger
-        self.create_schema = self._inner.create_schema
-        self.close = self._inner.close
-
-
-@pytest.mark.parametrize("flaky", [_Flaky, _FlakyTransactionsOnly])
+@pytest.mark.parametrize(
+    "flaky", [_flaky(AsyncFlaky), _flaky(AsyncFlakyTransactionsOnly)], ids=["runner", "steps"]
+)
 def test_async_retries_as_the_sync_service(caplog: pytest.LogCaptureFixture, flaky: Any) -> None:
     """Conflicts are retried (logged at INFO); a fault is retried only for keyed awards
     (logged at WARNING); too many conflicts are a ConcurrencyError: whether the store runs

@@ -9,7 +9,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from flaky_stores import AsyncFlaky, Flaky
 from mikoshi_progression import ProgressionConfig
 from mikoshi_progression.errors import (
     ConcurrencyError,
@@ -118,58 +119,6 @@ def telemetry() -> Iterator[Telemetry]:
 
 
 # --- services, sync and async, behind one calling convention -----------------------------
-
-
-class Flaky(InMemoryStore):
-    """Fails the first commits with the given errors instead of committing (rolled back)."""
-
-    def __init__(self, *errors: StoreError) -> None:
-        super().__init__()
-        self.errors = list(errors)
-
-    @contextmanager
-    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
-        with super().transaction(user_id) as tx:
-            yield tx
-            if self.errors:
-                raise self.errors.pop(0)
-
-
-class AsyncFlaky(AsyncInMemoryStore):
-    """:class:`Flaky` for the async service (as ``test_async_service._Flaky``)."""
-
-    def __init__(self, *errors: StoreError) -> None:
-        super().__init__()
-        self.errors = list(errors)
-
-    def transaction(self, user_id: str) -> Any:
-        context = super().transaction(user_id)
-        errors = self.errors
-
-        class Failing:
-            async def __aenter__(self) -> Any:
-                return await context.__aenter__()
-
-            async def __aexit__(self, *exc_info: Any) -> None:
-                if exc_info[0] is None and errors:
-                    error = errors.pop(0)
-                    with suppress(type(error)):
-                        await context.__aexit__(type(error), error, None)
-                    raise error
-                await context.__aexit__(*exc_info)
-
-        return Failing()
-
-    async def run_in_transaction(self, user_id: str, attempt: Any) -> Any:
-        errors = self.errors
-
-        def failing(tx: Any) -> Any:
-            result = attempt(tx)
-            if errors:  # raised inside the transaction: it rolls back
-                raise errors.pop(0)
-            return result
-
-        return await super().run_in_transaction(user_id, failing)
 
 
 class Driver:

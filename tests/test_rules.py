@@ -708,3 +708,49 @@ def test_an_action_that_is_no_name_is_refused_by_value(action):
     with pytest.raises(InvalidArgumentError) as info:
         check_actor(action, recipient="u", actor="a")
     assert str(info.value) == message + repr(action)
+
+
+# --- operators' adjustments ----------------------------------------------------------------
+
+
+def test_adjust_exp_moves_exp_and_keeps_the_day():
+    """A grant or deduction changes EXP alone: today's gained EXP and counts stay; the
+    level rises with EXP, and falls with it only when the config lets levels drop."""
+    from mikoshi_progression import adjust_exp
+
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    state = ProgressState(
+        exp=90, daily_exp_gained=40, last_exp_reset_date=day, daily_action_counts={"forked": 2}
+    )
+    granted = adjust_exp(state, 20)
+    assert (granted.exp, granted.level) == (110, 2)
+    assert granted.daily_exp_gained == 40
+    assert dict(granted.daily_action_counts) == {"forked": 2}
+    assert granted.last_exp_reset_date == day
+    deducted = adjust_exp(granted, -100)
+    assert (deducted.exp, deducted.level) == (10, 2)
+    dropping = replace(DEFAULT_CONFIG, levels_can_drop=True)
+    assert adjust_exp(granted, -100, config=dropping).level == 1
+    assert adjust_exp(granted, -110).exp == 0
+    for delta in (-111, 1.5, True, "5"):
+        with pytest.raises(InvalidArgumentError) as caught:
+            adjust_exp(granted, delta)  # type: ignore[arg-type]
+        assert caught.value.field == "delta"
+
+
+def test_set_total_exp_is_an_adjustment_by_the_difference():
+    """Setting a balance moves EXP to it under the same rules; a negative or non-integer
+    balance is refused, naming ``exp``."""
+    from mikoshi_progression import adjust_exp, set_total_exp
+
+    state = ProgressState(exp=350, level=3, daily_exp_gained=20)
+    assert set_total_exp(state, 800) == adjust_exp(state, 450)
+    assert set_total_exp(state, 350) == state
+    lowered = set_total_exp(state, 50)
+    assert (lowered.exp, lowered.level, lowered.daily_exp_gained) == (50, 3, 20)
+    dropping = replace(DEFAULT_CONFIG, levels_can_drop=True)
+    assert set_total_exp(state, 50, config=dropping).level == 1
+    for exp in (-1, 2.0, False, None):
+        with pytest.raises(InvalidArgumentError) as caught:
+            set_total_exp(state, exp)  # type: ignore[arg-type]
+        assert caught.value.field == "exp"

@@ -56,6 +56,7 @@ from .rules import (
     award_exp_with_limits,
     exp_limits_view,
     revoke_exp,
+    set_total_exp,
 )
 from .state import EMPTY_COUNTS, ProgressState
 
@@ -109,4 +110,5 @@ __all__ = [
     "reset_daily_limits",
     "reset_daily_limits_if_needed",
     "revoke_exp",
+    "set_total_exp",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "check_actor",
     "exp_limits_view",
     "revoke_exp",
+    "set_total_exp",
 ]
 
 DAILY_CHAT = "daily_chat"
@@ -267,6 +268,25 @@ def adjust_exp(
         state.daily_action_counts,
         state.last_chat_date,
     )
+
+
+def set_total_exp(
+    state: ProgressState, exp: int, *, config: ProgressionConfig = DEFAULT_CONFIG
+) -> ProgressState:
+    """An operator sets the user's total EXP (a migrated balance): :func:`adjust_exp` by
+    the difference, under the same rules (today's counts stay; levels per the policy).
+
+    >>> set_total_exp(ProgressState(exp=90), 350).level
+    3
+
+    Raises:
+        InvalidArgumentError: ``exp`` is not a non-negative integer (``field`` is
+            ``"exp"``), or passes 2**63-1.
+    """
+    total: object = exp
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise InvalidArgumentError("exp", "a non-negative integer (EXP never goes below 0)", exp)
+    return adjust_exp(state, exp - state.exp, config=config)
 
 
 def exp_limits_view(

@@ -27,8 +27,9 @@ from ..config import ProgressionConfig
 from ..daily import reset_daily_limits, reset_daily_limits_if_needed
 from ..errors import IdempotencyError, InvalidArgumentError, UnknownUserError
 from ..identity import check_id, check_optional_id, check_reason
-from ..rules import adjust_exp
+from ..rules import adjust_exp, set_total_exp
 from ..service import ProgressionService, utc_now
+from ..service._steps import check_repeated_adjustment
 from ..state import ProgressState
 from ..stores import ADJUSTED, MANUAL_RESET, SET, EntryKind, LedgerEntry
 from ._common import (
@@ -246,41 +247,30 @@ def _keyed_entry(entries: Sequence[LedgerEntry], key: str | None) -> LedgerEntry
     return None
 
 
-def _check_repeat(entry: LedgerEntry, change: _Change) -> None:
-    """Refuse, as the service would, a key already used for another request."""
-    set_exp = change.mode == _SET_EXP
-    then = entry.state_after.exp if entry.outcome == SET else entry.exp_delta
-    fields = [
-        ("kind", str(entry.kind), "adjust"),
-        ("adjustment", entry.outcome, SET if set_exp else ADJUSTED),
-        ("exp" if set_exp else "delta", then, change.amount),
-        ("reason", entry.reason, change.reason),
-        ("operator", entry.actor, change.operator),
-    ]
-    differences = [f"{name} {old!r}, not {new!r}" for name, old, new in fields if old != new]
-    if differences:
-        where = f"ledger entry #{entry.seq}" if entry.seq is not None else "an earlier request"
-        raise CliError(
-            f"--key: idempotency key {change.key!r} was already used for another request "
-            f"({where}: {'; '.join(differences)}): use a new key for a new request"
-        )
-
-
 def _preview(service: ProgressionService, user_id: str, change: _Change, now: datetime) -> _Preview:
     config = service.config
     before = service.state(user_id)
     ledger = service.ledger(user_id)
     repeat_of = _keyed_entry(ledger, change.key)
     if repeat_of is not None:
-        _check_repeat(repeat_of, change)
+        assert change.amount is not None  # reset_day takes no key
+        outcome = SET if change.mode == _SET_EXP else ADJUSTED
+        try:  # refused as the service refuses it
+            check_repeated_adjustment(
+                repeat_of, change.key, outcome, change.amount, change.reason, change.operator
+            )
+        except IdempotencyError as exc:
+            raise CliError(f"--key: {exc}") from exc
         after = before
     elif change.mode == _RESET_DAY:
         after = reset_daily_limits(before, now=now)
     else:
         assert change.amount is not None
-        delta = change.amount - before.exp if change.mode == _SET_EXP else change.amount
         try:
-            after = adjust_exp(before, delta, config=config)
+            if change.mode == _SET_EXP:
+                after = set_total_exp(before, change.amount, config=config)
+            else:
+                after = adjust_exp(before, change.amount, config=config)
         except InvalidArgumentError as exc:
             raise _bad_input(exc, change) from exc
     opened = reset_daily_limits_if_needed(before, now=now, config=config)

@@ -31,6 +31,7 @@ from ..rules import (
     award_exp_with_limits,
     exp_limits_view,
     revoke_exp,
+    set_total_exp,
 )
 from ..state import ProgressState
 from ..stores.base import (
@@ -44,7 +45,15 @@ from ..stores.base import (
     StoreTransaction,
 )
 
-__all__ = ["Decisions", "Load", "Steps", "Write", "drive", "utc_now"]
+__all__ = [
+    "Decisions",
+    "Load",
+    "Steps",
+    "Write",
+    "check_repeated_adjustment",
+    "drive",
+    "utc_now",
+]
 
 T = TypeVar("T")
 
@@ -243,12 +252,13 @@ class Decisions:
         assert snap is not None  # a Load is always answered with a snapshot
         outcome = SET if absolute else ADJUSTED
         if snap.keyed_award is not None:
-            entry = self._repeat_adjustment(
-                snap.keyed_award, key, outcome, amount, reason, operator
-            )
-            return entry, True
-        delta = amount - snap.state.exp if absolute else amount
-        new_state = adjust_exp(snap.state, delta, config=self.config)
+            check_repeated_adjustment(snap.keyed_award, key, outcome, amount, reason, operator)
+            return snap.keyed_award, True
+        if absolute:
+            new_state = set_total_exp(snap.state, amount, config=self.config)
+        else:
+            new_state = adjust_exp(snap.state, amount, config=self.config)
+        delta = new_state.exp - snap.state.exp
         now = self.now()
         entry = self._entry(
             user_id,
@@ -308,27 +318,6 @@ class Decisions:
             now=entry.at,
             config=self.config,
         )
-
-    def _repeat_adjustment(
-        self,
-        entry: LedgerEntry,
-        key: str | None,
-        outcome: str,
-        amount: int,
-        reason: str,
-        operator: str,
-    ) -> LedgerEntry:
-        """The first entry of a keyed adjustment, if this call repeats the same request."""
-        then_amount = entry.state_after.exp if entry.outcome == SET else entry.exp_delta
-        _refuse_another_request(
-            key,
-            ("kind", str(entry.kind), "adjust"),
-            ("adjustment", entry.outcome, outcome),
-            ("exp" if outcome == SET else "delta", then_amount, amount),
-            ("reason", entry.reason, reason),
-            ("operator", entry.actor, operator),
-        )
-        return entry
 
     def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
         """Adopt a row the ledger has never seen, so that replay starts from it."""
@@ -391,6 +380,23 @@ class Decisions:
             reason,
             None,
         )
+
+
+def check_repeated_adjustment(
+    entry: LedgerEntry, key: str | None, outcome: str, amount: int, reason: str, operator: str
+) -> None:
+    """Raise ``IdempotencyError`` unless this adjustment (``outcome`` :data:`ADJUSTED` with
+    ``amount`` a delta, or :data:`SET` with ``amount`` the EXP) repeats the request that
+    ``key`` named first: the ledger ``entry`` the key made."""
+    then_amount = entry.state_after.exp if entry.outcome == SET else entry.exp_delta
+    _refuse_another_request(
+        key,
+        ("kind", str(entry.kind), "adjust"),
+        ("adjustment", entry.outcome, outcome),
+        ("exp" if outcome == SET else "delta", then_amount, amount),
+        ("reason", entry.reason, reason),
+        ("operator", entry.actor, operator),
+    )
 
 
 def _refuse_another_request(key: str | None, *fields: tuple[str, object, object]) -> None:
