@@ -11,6 +11,8 @@ import importlib.util
 
 _OPTIONAL = {
     "src/mikoshi_progression/fastapi.py": "fastapi",
+    "src/mikoshi_progression/_fastapi_request.py": "fastapi",
+    "src/mikoshi_progression/_fastapi_models.py": "pydantic",
     "src/mikoshi_progression/pydantic.py": "pydantic",
     "src/mikoshi_progression/testing/strategies.py": "hypothesis",
     "src/mikoshi_progression/testing/machine.py": "hypothesis",

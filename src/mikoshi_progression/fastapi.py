@@ -38,15 +38,14 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
 try:
-    from fastapi import APIRouter, Depends, HTTPException, Request
+    from fastapi import APIRouter, Depends, HTTPException
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides fastapi
     raise ImportError(
         "mikoshi_progression.fastapi needs FastAPI: "
@@ -54,6 +53,23 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         name=exc.name,
     ) from exc
 
+from ._fastapi_models import (
+    AwardBody,
+    ErrorBody,
+    GainRequestBody,
+    LevelInfo,
+    LimitsBody,
+    RejectionBody,
+)
+from ._fastapi_request import (
+    UNSUPPORTED_MEDIA_TYPE,
+    Call,
+    GainRequest,
+    Steps,
+    drive,
+    drive_async,
+    gain_request_reader,
+)
 from .errors import (
     ConcurrencyError,
     CreatorUserNotFound,
@@ -116,7 +132,6 @@ MAX_BODY_BYTES = 16 * 1024
 """The largest ``POST /api/exp/gain`` body read (413 beyond it; the platform's is ~80 bytes)."""
 
 _INVALID_ACTION = "Invalid or unsupported action"
-_UNSUPPORTED_MEDIA_TYPE = "Content-Type must be application/json"
 _INVALID_TARGET = "Invalid character target"
 _NOT_AUTHENTICATED = "Not authenticated"
 _MISSING_TARGET = "Missing character target for creator award"
@@ -193,83 +208,6 @@ def scoped_idempotency_key(actor_id: str, header: str) -> str:
     return f"exp-gain-sha256:{digest}"
 
 
-# --- OpenAPI documentation models (the endpoints build plain dicts) ---------------------
-
-
-class ErrorBody(BaseModel):
-    """Every error body: FastAPI's ``{"detail": "<message>"}``."""
-
-    detail: str
-
-
-class LevelInfo(BaseModel):
-    """One entry of ``GET /api/levels``."""
-
-    name: str
-    unlock: str
-    exp_required: int
-
-
-class LimitsBody(BaseModel):
-    """``GET /api/exp/limits``: the platform's keys, plus ``resets_at``."""
-
-    level: int
-    daily_exp_gained: int
-    daily_exp_cap: int
-    remaining_exp: int
-    daily_action_counts: dict[str, int]
-    action_limits: dict[str, int | None]
-    exp_rewards: dict[str, int]
-    resets_at: str = Field(description="When today's counts and EXP reset (ISO 8601, UTC).")
-
-
-class GainRequestBody(BaseModel):
-    """``POST /api/exp/gain``'s request body."""
-
-    action: str
-    target_type: str | None = Field(None, description='"character" for creator awards.')
-    target_id: int | str | None = Field(None, description="The character, for creator awards.")
-
-
-class AwardBody(BaseModel):
-    """A successful award (200): the platform's keys, plus outcome, resets_at, remaining_exp.
-
-    Documentation only, like every model here: the endpoints return plain dicts.
-    """
-
-    awarded_to: str
-    action: str
-    success: bool
-    exp_added: int
-    total_exp: int
-    level: int
-    leveled_up: bool
-    daily_exp_gained: int
-    daily_exp_cap: int
-    action_count: int
-    action_limit: int | None
-    progress: dict[str, Any]
-    outcome: str = Field(description='"awarded", or "partial" when the daily cap cut it.')
-    resets_at: str
-    remaining_exp: int
-
-
-class RejectionBody(ErrorBody):
-    """A rejection by the rules (429): the platform's ``detail``, plus machine-readable keys."""
-
-    action: str
-    success: bool
-    reason: str
-    exp_added: int
-    outcome: str = Field(description='"action_limit" or "daily_cap".')
-    resets_at: str
-    remaining_exp: int
-    action_count: int | None = None
-    action_limit: int | None = None
-    daily_exp_gained: int | None = None
-    daily_exp_cap: int | None = None
-
-
 def _doc(description: str, model: type[BaseModel] = ErrorBody) -> dict[str, Any]:
     return {"model": model, "description": description}
 
@@ -278,75 +216,6 @@ _UNAUTHORIZED = _doc(f"No current user: `{_NOT_AUTHENTICATED}`.")
 _UNAVAILABLE = _doc(
     "The store is unreachable or too contended right now; retry after `Retry-After` seconds."
 )
-
-
-# --- the request ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _GainRequest:
-    """What the router reads of a ``POST /api/exp/gain`` request (``None``: absent or malformed)."""
-
-    action: str | None
-    target_type: str | None
-    target_id: int | str | None
-    idempotency_key: str | None
-
-
-def _gain_request_reader(max_body_bytes: int) -> Callable[[Request], Any]:
-    """The dependency that reads ``POST /api/exp/gain``'s body, at most ``max_body_bytes``."""
-
-    async def read_gain_request(request: Request) -> _GainRequest:
-        """Refuse what is not JSON (415) or too large (413), then parse leniently, so
-        that no malformed request ever gets FastAPI's 422.
-
-        Only ``application/json`` is read: a cross-site form or ``text/plain`` post
-        (which a browser sends without asking, with the victim's cookies) is refused
-        before anything is read. The size is checked against ``Content-Length`` first
-        and then while the body streams in, so a large body is never read whole. The
-        platform answers a missing action with 400, and its client never parses
-        errors; anything that is not a JSON object with a string ``action`` is read
-        as "no action", and a target of the wrong type as "no target".
-        """
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != "application/json":
-            raise HTTPException(status_code=415, detail=_UNSUPPORTED_MEDIA_TYPE)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
-            raise _too_large(max_body_bytes)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                raise _too_large(max_body_bytes)
-        return _parse_gain_request(bytes(body), request.headers.get("idempotency-key"))
-
-    return read_gain_request
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(status_code=413, detail=f"Request body larger than {limit} bytes")
-
-
-def _parse_gain_request(body: bytes, key: str | None) -> _GainRequest:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict):
-        return _GainRequest(None, None, None, key)
-    action = data.get("action")
-    target_type = data.get("target_type")
-    target_id = data.get("target_id")
-    valid_id = (isinstance(target_id, int) and not isinstance(target_id, bool)) or (
-        isinstance(target_id, str) and target_id != ""
-    )
-    return _GainRequest(
-        action if isinstance(action, str) else None,
-        target_type if isinstance(target_type, str) else None,
-        target_id if valid_id else None,
-        key,
-    )
 
 
 _GAIN_OPENAPI: dict[str, Any] = {
@@ -450,7 +319,7 @@ def progression_router(
     limit: object = max_body_bytes
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"max_body_bytes must be a positive integer, got {limit!r}")
-    read_gain_request = _gain_request_reader(max_body_bytes)
+    read_gain_request = gain_request_reader(max_body_bytes)
 
     router = APIRouter(prefix=prefix, tags=list(tags))
 
@@ -476,13 +345,13 @@ def progression_router(
         """The level table keyed by level number as a string; no authentication needed."""
         return levels_view(service.config)
 
-    def limits_steps(uid: str) -> _Steps:
+    def limits_steps(uid: str) -> Steps:
         try:
-            return (yield _Call(service.limits, (uid,)))
+            return (yield Call(service.limits, (uid,)))
         except (StoreUnavailableError, ConcurrencyError) as exc:
             raise _unavailable() from exc
 
-    def gain_steps(actor: str, request: _GainRequest) -> _Steps:
+    def gain_steps(actor: str, request: GainRequest) -> Steps:
         action = request.action
         rule = None if action is None else service.config.actions.get(action)
         if action is None or rule is None:
@@ -502,7 +371,7 @@ def progression_router(
                 key = scoped_idempotency_key(actor, header)
                 if claims_keys:
                     recipient = yield from _claim(service, actor, header, action, target, recipient)
-            result = yield _Call(
+            result = yield Call(
                 service.award,
                 (recipient, action),
                 {"key": key, "actor_id": actor, "target": target},
@@ -549,7 +418,7 @@ def progression_router(
                 "action or target); nothing was done."
             ),
             413: _doc(f"The body is larger than {max_body_bytes} bytes; it was not read."),
-            415: _doc(f"`{_UNSUPPORTED_MEDIA_TYPE}`; the body was not read."),
+            415: _doc(f"`{UNSUPPORTED_MEDIA_TYPE}`; the body was not read."),
             429: _doc(
                 "Rejected by the rules: the action's daily limit or the daily EXP cap. "
                 "`Retry-After` says when the day resets.",
@@ -565,83 +434,34 @@ def progression_router(
         @router.get("/exp/limits", **limits_route)
         async def get_limits(uid: Annotated[str, Depends(current_user_id)]) -> Any:
             """Today's limits, opening (and persisting) a new day first if one has begun."""
-            return await _drive_async(limits_steps(uid))
+            return await drive_async(limits_steps(uid))
 
         @router.post("/exp/gain", **gain_route)
         async def gain_exp(
             actor: Annotated[str, Depends(current_user_id)],
-            request: Annotated[_GainRequest, Depends(read_gain_request)],
+            request: Annotated[GainRequest, Depends(read_gain_request)],
         ) -> Any:
             """Award an action's EXP under the daily limits and caps, to the caller or a
             creator."""
-            return await _drive_async(gain_steps(actor, request))
+            return await drive_async(gain_steps(actor, request))
 
     else:
 
         @router.get("/exp/limits", **limits_route)
         def get_limits_sync(uid: Annotated[str, Depends(current_user_id)]) -> Any:
             """Today's limits, opening (and persisting) a new day first if one has begun."""
-            return _drive(limits_steps(uid))
+            return drive(limits_steps(uid))
 
         @router.post("/exp/gain", **gain_route)
         def gain_exp_sync(
             actor: Annotated[str, Depends(current_user_id)],
-            request: Annotated[_GainRequest, Depends(read_gain_request)],
+            request: Annotated[GainRequest, Depends(read_gain_request)],
         ) -> Any:
             """Award an action's EXP under the daily limits and caps, to the caller or a
             creator."""
-            return _drive(gain_steps(actor, request))
+            return drive(gain_steps(actor, request))
 
     return router
-
-
-# --- the request's steps, run by a sync or an async driver -------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """Step: call ``function(*args, **kwargs)``; a sync driver calls it, an async one awaits
-    it when it returns an awaitable."""
-
-    function: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-_Steps = Generator[_Call, Any, Any]
-
-
-def _drive(steps: _Steps) -> Any:
-    """Run a request's steps, calling each service call in turn (in the thread FastAPI
-    runs a sync endpoint in); an exception is thrown back into the steps."""
-    try:
-        call = next(steps)
-        while True:
-            try:
-                value = call.function(*call.args, **call.kwargs)
-            except Exception as exc:
-                call = steps.throw(exc)
-            else:
-                call = steps.send(value)
-    except StopIteration as done:
-        return done.value
-
-
-async def _drive_async(steps: _Steps) -> Any:
-    """Run a request's steps on the event loop, awaiting what the calls return."""
-    try:
-        call = next(steps)
-        while True:
-            try:
-                value = call.function(*call.args, **call.kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
-            except Exception as exc:
-                call = steps.throw(exc)
-            else:
-                call = steps.send(value)
-    except StopIteration as done:
-        return done.value
 
 
 def _idempotency_header(header: str | None) -> str | None:
@@ -661,8 +481,8 @@ def _idempotency_header(header: str | None) -> str | None:
 
 
 def _creator(
-    creator_of: CreatorLookup | None, request: _GainRequest
-) -> Generator[_Call, Any, tuple[str, str]]:
+    creator_of: CreatorLookup | None, request: GainRequest
+) -> Generator[Call, Any, tuple[str, str]]:
     """The recipient of a creator award and the target it is for, or the platform's 400/404.
 
     The creator's id is put in the canonical form the caller's id has (:func:`creator_id`),
@@ -677,7 +497,7 @@ def _creator(
         raise HTTPException(status_code=400, detail=_INVALID_TARGET) from exc
     assert creator_of is not None  # checked when the router was built
     try:
-        creator = yield _Call(creator_of, (_CHARACTER, target_id))
+        creator = yield Call(creator_of, (_CHARACTER, target_id))
     except CreatorUserNotFound as exc:
         raise HTTPException(status_code=404, detail=_CREATOR_USER_NOT_FOUND) from exc
     if creator is None:
@@ -692,7 +512,7 @@ def _claim(
     action: str,
     target: str | None,
     recipient: str,
-) -> Generator[_Call, Any, str]:
+) -> Generator[Call, Any, str]:
     """Claim the caller's key for this request; return the recipient to award.
 
     A retry of the same request gets the recipient its first call resolved, even if the
@@ -704,7 +524,7 @@ def _claim(
         sort_keys=True,
         separators=(",", ":"),
     )
-    named = yield _Call(service.claim_key, (actor, header, request))
+    named = yield Call(service.claim_key, (actor, header, request))
     if named == request:
         return recipient
     try:
