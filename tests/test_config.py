@@ -19,7 +19,7 @@ from mikoshi_progression import (
     config_problems,
     load_config,
 )
-from mikoshi_progression.config import read_data_file
+from mikoshi_progression.core.config import read_data_file
 from mikoshi_progression.errors import UnknownFeatureError
 
 ROOT = Path(__file__).resolve().parents[1]

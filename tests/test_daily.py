@@ -19,7 +19,7 @@ from mikoshi_progression import (
     reset_daily_limits,
     reset_daily_limits_if_needed,
 )
-from mikoshi_progression.daily import is_clock_fault
+from mikoshi_progression.core.daily import is_clock_fault
 from mikoshi_progression.errors import InvalidMomentError
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mikoshi_progression.days import (
+from mikoshi_progression.core.days import (
     DayBoundary,
     is_supported_moment,
     require_aware,
@@ -208,7 +208,7 @@ def test_a_boundary_at_an_hour_moves_every_day_by_that_hour(zone):
 
 def test_the_range_is_closed_at_both_ends():
     """The first and the last supported instants are themselves supported, to the microsecond."""
-    from mikoshi_progression.days import EARLIEST_MOMENT, LATEST_MOMENT
+    from mikoshi_progression.core.days import EARLIEST_MOMENT, LATEST_MOMENT
 
     for moment in (EARLIEST_MOMENT, LATEST_MOMENT):
         assert is_supported_moment(moment)

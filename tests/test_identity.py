@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mikoshi_progression import DEFAULT_CONFIG, ActionRule, ProgressionConfig, SelfAwardError
+from mikoshi_progression.core.identity import MAX_ID_LENGTH, check_id, check_optional_id
+from mikoshi_progression.core.rules import check_actor
 from mikoshi_progression.errors import InvalidArgumentError, InvalidIdError, describe_value
-from mikoshi_progression.identity import MAX_ID_LENGTH, check_id, check_optional_id
-from mikoshi_progression.rules import check_actor
 
 PRINTABLE = "a printable string of 1 to 255 characters"
 

@@ -24,7 +24,7 @@ from mikoshi_progression import (
     reset_daily_limits_if_needed,
     revoke_exp,
 )
-from mikoshi_progression.days import require_aware
+from mikoshi_progression.core.days import require_aware
 from mikoshi_progression.errors import InvalidArgumentError, InvalidMomentError
 
 DAY1 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -693,7 +693,7 @@ def test_a_moment_past_the_range_may_meet_an_open_day_but_never_stamps_a_chat():
 def test_an_action_that_is_no_name_is_refused_by_value(action):
     """An action that cannot be a name (unhashable, or not a string for check_actor) is an
     InvalidArgumentError that shows it, never a bare TypeError."""
-    from mikoshi_progression.rules import check_actor
+    from mikoshi_progression.core.rules import check_actor
 
     message = f"action: must be an action name (a string), got {type(action).__name__} "
     if not isinstance(action, (int, type(None))):

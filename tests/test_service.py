@@ -14,8 +14,8 @@ from mikoshi_progression import (
     StoreError,
     StoreUnavailableError,
 )
+from mikoshi_progression.core.state import ProgressState
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.state import ProgressState
 from mikoshi_progression.stores import (
     InMemoryStore,
     StaleSnapshotError,

@@ -8,8 +8,8 @@ from types import MappingProxyType
 import pytest
 
 from mikoshi_progression import EMPTY_COUNTS, ProgressState, StateError
-from mikoshi_progression._frozen import trusted_factory
-from mikoshi_progression.rules import _build_state
+from mikoshi_progression.core._frozen import trusted_factory
+from mikoshi_progression.core.rules import _build_state
 
 NOW = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 

@@ -40,9 +40,9 @@ from mikoshi_progression import (
     next_reset_at,
     revoke_exp,
 )
-from mikoshi_progression.days import EARLIEST_MOMENT, LATEST_MOMENT
+from mikoshi_progression.core.days import EARLIEST_MOMENT, LATEST_MOMENT
+from mikoshi_progression.core.state import MAX_COUNT
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.state import MAX_COUNT
 from mikoshi_progression.stores import InMemoryStore, LedgerEntry, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 

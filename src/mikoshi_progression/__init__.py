@@ -10,7 +10,7 @@ Stores, the service, the CLI and framework integrations live in submodules.
 
 from __future__ import annotations
 
-from .config import (
+from .core.config import (
     DEFAULT_CONFIG,
     ActionRule,
     Level,
@@ -18,14 +18,28 @@ from .config import (
     config_problems,
     load_config,
 )
-from .daily import (
+from .core.daily import (
     is_clock_fault,
     is_new_day,
     next_reset_at,
     reset_daily_limits,
     reset_daily_limits_if_needed,
 )
-from .days import DayBoundary
+from .core.days import DayBoundary
+from .core.identity import MAX_ID_LENGTH, check_id
+from .core.levels import can_perform_action, level_for_exp, level_progress, levels_view
+from .core.results import AwardResult, Outcome
+from .core.rules import (
+    DAILY_CHAT,
+    AwardResults,
+    adjust_exp,
+    apply_events,
+    award_exp_with_limits,
+    exp_limits_view,
+    revoke_exp,
+    set_total_exp,
+)
+from .core.state import EMPTY_COUNTS, ProgressState
 from .errors import (
     ConcurrencyError,
     ConfigError,
@@ -45,20 +59,6 @@ from .errors import (
     UnknownUserError,
     UnsupportedStoreError,
 )
-from .identity import MAX_ID_LENGTH, check_id
-from .levels import can_perform_action, level_for_exp, level_progress, levels_view
-from .results import AwardResult, Outcome
-from .rules import (
-    DAILY_CHAT,
-    AwardResults,
-    adjust_exp,
-    apply_events,
-    award_exp_with_limits,
-    exp_limits_view,
-    revoke_exp,
-    set_total_exp,
-)
-from .state import EMPTY_COUNTS, ProgressState
 
 __version__ = "0.1.0"
 

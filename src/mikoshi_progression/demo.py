@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from .config import DEFAULT_CONFIG, ProgressionConfig
+from .core.config import DEFAULT_CONFIG, ProgressionConfig
+from .core.results import AwardResult
 from .errors import SelfAwardError
-from .results import AwardResult
 from .service import ProgressionService
 from .stores import open_store
 

@@ -70,6 +70,10 @@ from ._fastapi_request import (
     drive_async,
     gain_request_reader,
 )
+from .core.identity import MAX_ID_LENGTH, check_id
+from .core.levels import levels_view
+from .core.results import AwardResult, Outcome
+from .core.rules import DAILY_CHAT
 from .errors import (
     ConcurrencyError,
     CreatorUserNotFound,
@@ -79,10 +83,6 @@ from .errors import (
     StoreUnavailableError,
     UnknownUserError,
 )
-from .identity import MAX_ID_LENGTH, check_id
-from .levels import levels_view
-from .results import AwardResult, Outcome
-from .rules import DAILY_CHAT
 from .service import AsyncProgressionService, ProgressionService
 from .stores.async_base import AsyncRequestKeyStore
 from .stores.base import RequestKeyStore

@@ -51,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised by simulating a missi
 
 # The per-item checks are the core's own, so a standalone LevelModel or
 # ActionRuleModel reports exactly what the config validator reports for an item.
-from .config import (
+from .core.config import (
     _ACTION_KEYS,
     _CONFIG_KEYS,
     _LEVEL_KEYS,
@@ -62,7 +62,7 @@ from .config import (
     _level_problems,
     config_problems,
 )
-from .state import MAX_COUNT
+from .core.state import MAX_COUNT
 
 __all__ = [
     "PROBLEM_ERROR_TYPE",

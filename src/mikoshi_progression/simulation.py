@@ -42,12 +42,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
-from .config import DEFAULT_CONFIG, ProgressionConfig, read_data_file
-from .days import DayBoundary
+from .core.config import DEFAULT_CONFIG, ProgressionConfig, read_data_file
+from .core.days import DayBoundary
+from .core.results import Outcome
+from .core.rules import apply_events
+from .core.state import ProgressState
 from .errors import ConfigError
-from .results import Outcome
-from .rules import apply_events
-from .state import ProgressState
 
 __all__ = [
     "DEFAULT_ARCHETYPES",

@@ -27,10 +27,10 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select, t
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from mikoshi_progression import DEFAULT_CONFIG
+from mikoshi_progression.core.state import ProgressState
 from mikoshi_progression.errors import InvalidArgumentError
 from mikoshi_progression.service import AsyncProgressionService
 from mikoshi_progression.sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore
-from mikoshi_progression.state import ProgressState
 from mikoshi_progression.testing import store_contract as contract
 from mikoshi_progression.testing.bridge import BlockingStore
 from mikoshi_progression.testing.machine import run_store_machine

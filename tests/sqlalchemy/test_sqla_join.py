@@ -30,11 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from mikoshi_progression.core.results import AwardResult, Outcome
+from mikoshi_progression.core.state import ProgressState
 from mikoshi_progression.errors import InvalidArgumentError
-from mikoshi_progression.results import AwardResult, Outcome
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.sqlalchemy import SQLAlchemyStore
-from mikoshi_progression.state import ProgressState
 from mikoshi_progression.stores import StaleVersionError
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from mikoshi_progression.identity import check_id
-from mikoshi_progression.state import ProgressState
+from mikoshi_progression.core.identity import check_id
+from mikoshi_progression.core.state import ProgressState
 from mikoshi_progression.stores import InMemoryStore, LedgerEntry, StaleVersionError
 from mikoshi_progression.stores import memory as memory_module
 from mikoshi_progression.stores import sqlite as sqlite_module

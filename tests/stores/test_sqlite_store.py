@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mikoshi_progression.core.state import MAX_COUNT, ProgressState
 from mikoshi_progression.errors import (
     InvalidArgumentError,
     ReadOnlyStoreError,
@@ -20,7 +21,6 @@ from mikoshi_progression.errors import (
     StoreUnavailableError,
 )
 from mikoshi_progression.service import ProgressionService
-from mikoshi_progression.state import MAX_COUNT, ProgressState
 from mikoshi_progression.stores import MonitoringStore, SchemaStore, StateReader, open_store
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing import store_contract as contract

@@ -15,7 +15,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_CONFIG, ProgressionConfig, load_config
+from ..core.config import DEFAULT_CONFIG, ProgressionConfig, load_config
 from ..errors import ConfigError, ConfigFileError
 
 __all__ = [

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from ..config import ProgressionConfig
-from ..daily import reset_daily_limits, reset_daily_limits_if_needed
+from ..core.config import ProgressionConfig
+from ..core.daily import reset_daily_limits, reset_daily_limits_if_needed
+from ..core.identity import check_id, check_optional_id, check_reason
+from ..core.rules import adjust_exp, set_total_exp
+from ..core.state import ProgressState
 from ..errors import IdempotencyError, InvalidArgumentError, UnknownUserError
-from ..identity import check_id, check_optional_id, check_reason
-from ..rules import adjust_exp, set_total_exp
 from ..service import ProgressionService, utc_now
 from ..service._steps import check_repeated_adjustment
-from ..state import ProgressState
 from ..stores import ADJUSTED, MANUAL_RESET, SET, EntryKind, LedgerEntry
 from ._common import (
     PROG,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import ProgressionConfig
+from ..core.config import ProgressionConfig
 from ..errors import ConfigError
 from ._common import (
     Command,

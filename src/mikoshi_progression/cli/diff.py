@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ProgressionConfig
+from ..core.config import ProgressionConfig
 from ._common import (
     CliError,
     Command,

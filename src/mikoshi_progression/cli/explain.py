@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import ProgressionConfig
-from ..daily import is_new_day, reset_daily_limits_if_needed
+from ..core.config import ProgressionConfig
+from ..core.daily import is_new_day, reset_daily_limits_if_needed
+from ..core.levels import level_progress
+from ..core.results import AwardResult, Outcome
+from ..core.rules import award_exp_with_limits
+from ..core.state import ProgressState
 from ..errors import StateError
-from ..levels import level_progress
-from ..results import AwardResult, Outcome
-from ..rules import award_exp_with_limits
-from ..state import ProgressState
 from ._common import (
     CliError,
     Command,

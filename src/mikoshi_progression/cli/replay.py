@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from ..config import ProgressionConfig
+from ..core.config import ProgressionConfig
+from ..core.state import ProgressState
 from ..service import ProgressionService, replay_ledger
-from ..state import ProgressState
 from ._common import (
     CliError,
     Command,

@@ -6,14 +6,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..config import DEFAULT_CONFIG, ProgressionConfig
-from ..daily import reset_daily_limits
-from ..rules import (
+from ..core.config import DEFAULT_CONFIG, ProgressionConfig
+from ..core.daily import reset_daily_limits
+from ..core.rules import (
     adjust_exp,
     apply_events,
     revoke_exp,
 )
-from ..state import ProgressState
+from ..core.state import ProgressState
 from ..stores.base import (
     EntryKind,
     LedgerEntry,

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NoReturn
 
-from ..config import ProgressionConfig
+from ..core.config import ProgressionConfig
+from ..core.identity import check_id, check_optional_id, check_reason
 from ..errors import (
     InvalidArgumentError,
     StoreError,
 )
-from ..identity import check_id, check_optional_id, check_reason
 from ..stores.base import (
     LedgerEntry,
 )

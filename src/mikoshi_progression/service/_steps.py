@@ -17,23 +17,28 @@ from collections.abc import Callable, Generator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias, TypeVar
 
-from .._frozen import trusted_factory
-from ..config import ProgressionConfig
-from ..daily import is_clock_fault, next_reset_at, reset_daily_limits, reset_daily_limits_if_needed
-from ..days import require_aware
-from ..errors import (
-    IdempotencyError,
-    InvalidArgumentError,
+from ..core._frozen import trusted_factory
+from ..core.config import ProgressionConfig
+from ..core.daily import (
+    is_clock_fault,
+    next_reset_at,
+    reset_daily_limits,
+    reset_daily_limits_if_needed,
 )
-from ..results import AwardResult, Outcome
-from ..rules import (
+from ..core.days import require_aware
+from ..core.results import AwardResult, Outcome
+from ..core.rules import (
     adjust_exp,
     award_exp_with_limits,
     exp_limits_view,
     revoke_exp,
     set_total_exp,
 )
-from ..state import ProgressState
+from ..core.state import ProgressState
+from ..errors import (
+    IdempotencyError,
+    InvalidArgumentError,
+)
 from ..stores.base import (
     ADJUSTED,
     CLOCK_FAULT,

@@ -17,12 +17,12 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ..config import DEFAULT_CONFIG, ProgressionConfig
+from ..core.config import DEFAULT_CONFIG, ProgressionConfig
+from ..core.identity import check_id, check_optional_id, check_reason
+from ..core.results import AwardResult
+from ..core.rules import check_actor
+from ..core.state import ProgressState
 from ..errors import StoreUnavailableError
-from ..identity import check_id, check_optional_id, check_reason
-from ..results import AwardResult
-from ..rules import check_actor
-from ..state import ProgressState
 from ..stores.async_base import JoinableStore
 from ..stores.base import (
     CanonicalIdStore,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError
-from ..state import ProgressState
 from ..stores._postgres_ids import IdType
 from ._plans import DIALECTS, Layout
 from .schema import Tables, progression_tables

@@ -43,8 +43,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.types import NullType, UserDefinedType
 
+from ..core.state import ProgressState
 from ..errors import InvalidIdError, StoreError, StoreUnavailableError, UnknownUserError
-from ..state import ProgressState
 from ..stores._postgres_ids import CAST_IN_SQL, TEXT_TYPES, IdType, canonical_id
 from ..stores._rows import ENTRY_FIELDS, entry_from_row, state_from_row
 from ..stores._sqlite_driver import DUPLICATE

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ..days import require_aware
+from ..core.days import require_aware
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, StoreError
-from ..identity import check_id
-from ..state import ProgressState
 from ..stores.async_base import AsyncStoreTransaction
 from ..stores.base import (
     LedgerEntry,

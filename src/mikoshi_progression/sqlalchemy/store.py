@@ -26,10 +26,10 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ..days import require_aware
+from ..core.days import require_aware
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, StoreError
-from ..identity import check_id
-from ..state import ProgressState
 from ..stores.base import (
     LedgerEntry,
     SchemaReport,

@@ -28,9 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError
-from ..identity import check_id
-from ..state import ProgressState
 from .base import LedgerEntry, ProgressStore, SchemaReport, Snapshot, StoreTransaction, UserActivity
 from .memory import InMemoryStore
 from .sqlite import SQLiteStore

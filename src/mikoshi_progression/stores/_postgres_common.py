@@ -26,10 +26,10 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from ..days import require_aware
+from ..core.days import require_aware
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, InvalidIdError, StoreError, UnknownUserError
-from ..identity import check_id
-from ..state import ProgressState
 from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
 from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
 from ._postgres_sql import ADDED_LEDGER_COLUMNS, ENTRY_COLUMNS, Names, Statements, render

@@ -25,9 +25,9 @@ import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from ..days import FIRST_YEAR, LAST_YEAR, is_supported_moment
+from ..core.days import FIRST_YEAR, LAST_YEAR, is_supported_moment
+from ..core.state import ProgressState
 from ..errors import StoreError
-from ..state import ProgressState
 from .base import EntryKind, LedgerEntry
 
 ENTRY_FIELDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..state import STATE_FIELDS
+from ..core.state import STATE_FIELDS
 
 __all__ = [
     "ADDED_LEDGER_COLUMNS",

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
-from ..state import ProgressState
+from ..core.state import ProgressState
 from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
 
 T = TypeVar("T")

@@ -19,10 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from ..days import require_aware
+from ..core.days import require_aware
+from ..core.identity import check_id, check_optional_id, check_reason
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, StateError, StoreError
-from ..identity import check_id, check_optional_id, check_reason
-from ..state import ProgressState
 
 __all__ = [
     "ADJUSTED",

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import StoreError
-from ..identity import check_id
-from ..state import ProgressState
 from .base import (
     EntryKind,
     LedgerEntry,

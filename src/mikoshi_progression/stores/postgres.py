@@ -113,9 +113,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         name=exc.name,
     ) from exc
 
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import StoreError, StoreUnavailableError, UnknownUserError
-from ..identity import check_id
-from ..state import ProgressState
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,

@@ -37,10 +37,10 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from ..days import require_aware
+from ..core.days import require_aware
+from ..core.identity import check_id
+from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
-from ..identity import check_id
-from ..state import ProgressState
 from ._rows import counts_to_json, entry_from_row, state_from_row
 from ._sqlite_driver import (
     DUPLICATE,

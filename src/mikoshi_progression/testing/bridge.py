@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ..state import ProgressState
+from ..core.state import ProgressState
 from ..stores import (
     AsyncProgressStore,
     AsyncStoreTransaction,

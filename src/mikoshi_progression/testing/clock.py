@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from ..days import require_aware
+from ..core.days import require_aware
 
 __all__ = ["FakeClock"]
 

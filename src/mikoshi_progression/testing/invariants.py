@@ -7,10 +7,10 @@ pure core, a service over your store, or your HTTP endpoint's decoded body).
 
 from __future__ import annotations
 
-from ..config import DEFAULT_CONFIG, ProgressionConfig
-from ..daily import reset_daily_limits_if_needed
-from ..results import AwardResult, Outcome
-from ..state import ProgressState
+from ..core.config import DEFAULT_CONFIG, ProgressionConfig
+from ..core.daily import reset_daily_limits_if_needed
+from ..core.results import AwardResult, Outcome
+from ..core.state import ProgressState
 
 __all__ = ["check_award"]
 

@@ -57,12 +57,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
-from ..config import DEFAULT_CONFIG, ProgressionConfig
-from ..days import LAST_YEAR
+from ..core.config import DEFAULT_CONFIG, ProgressionConfig
+from ..core.days import LAST_YEAR
+from ..core.results import AwardResult
+from ..core.state import ProgressState
 from ..errors import ProgressionError, SelfAwardError
-from ..results import AwardResult
 from ..service import ProgressionService
-from ..state import ProgressState
 from ..stores.base import EntryKind, LedgerEntry, ProgressStore, Snapshot, StaleVersionError
 from ..stores.memory import InMemoryStore
 from .clock import FakeClock

@@ -23,8 +23,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
-from ..config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
-from ..state import ProgressState
+from ..core.config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
+from ..core.state import ProgressState
 
 __all__ = [
     "INVALID_ACTION",

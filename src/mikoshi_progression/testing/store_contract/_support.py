@@ -18,9 +18,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
-from ...config import DEFAULT_CONFIG, ProgressionConfig
+from ...core.config import DEFAULT_CONFIG, ProgressionConfig
+from ...core.state import ProgressState
 from ...service import ProgressionService
-from ...state import ProgressState
 from ...stores import (
     EntryKind,
     LedgerEntry,

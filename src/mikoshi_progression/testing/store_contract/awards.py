@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ...config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
+from ...core.config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
+from ...core.results import Outcome
+from ...core.state import STATE_FIELDS, ProgressState
 from ...errors import SelfAwardError
-from ...results import Outcome
-from ...state import STATE_FIELDS, ProgressState
 from ...stores import (
     EntryKind,
     LedgerEntry,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ...config import DEFAULT_CONFIG
-from ...results import Outcome
+from ...core.config import DEFAULT_CONFIG
+from ...core.results import Outcome
 from ...service import ProgressionService
 from ...stores import (
     EntryKind,

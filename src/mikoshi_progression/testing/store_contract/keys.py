@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ...config import DEFAULT_CONFIG
+from ...core.config import DEFAULT_CONFIG
+from ...core.results import Outcome
+from ...core.state import ProgressState
 from ...errors import IdempotencyError
-from ...results import Outcome
-from ...state import ProgressState
 from ...stores import EntryKind
 from ..clock import FakeClock
 from ._support import (

@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ...config import DEFAULT_CONFIG
+from ...core.config import DEFAULT_CONFIG
+from ...core.state import ProgressState
 from ...errors import IdempotencyError, InvalidArgumentError
 from ...service import ProgressionService
-from ...state import ProgressState
 from ...stores import EntryKind
 from ..clock import FakeClock
 from ._support import (

@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ...state import ProgressState
+from ...core.state import ProgressState
 from ...stores import (
     EntryKind,
     StaleVersionError,

@@ -7,9 +7,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from ...core.results import Outcome
+from ...core.state import ProgressState
 from ...errors import IdempotencyError, InvalidIdError, SelfAwardError
-from ...results import Outcome
-from ...state import ProgressState
 from ...stores import (
     CLOCK_FAULT,
     EntryKind,

@@ -19,8 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeGuard, TypeVar
 
+from ..errors import ConfigError, ConfigFileError
 from .days import DayBoundary, resolve_timezone
-from .errors import ConfigError, ConfigFileError
 from .state import MAX_COUNT
 
 __all__ = [

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import InvalidArgumentError, InvalidIdError
+from ..errors import InvalidArgumentError, InvalidIdError
 
 __all__ = ["MAX_ID_LENGTH", "MAX_REASON_LENGTH", "check_id", "check_optional_id", "check_reason"]
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import StateError, describe_value
 from .days import FIRST_YEAR, LAST_YEAR, is_supported_moment
-from .errors import StateError, describe_value
 
 __all__ = ["EMPTY_COUNTS", "MAX_COUNT", "STATE_FIELDS", "ProgressState"]
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
+from ..errors import InvalidArgumentError, SelfAwardError, StateError
 from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
-from .errors import InvalidArgumentError, SelfAwardError, StateError
 from .identity import check_id, check_optional_id
 from .results import AwardResult, Outcome
 from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState

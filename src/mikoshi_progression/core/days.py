@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidArgumentError, InvalidMomentError
+from ..errors import InvalidArgumentError, InvalidMomentError
 
 __all__ = [
     "EARLIEST_MOMENT",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import UnknownFeatureError
 from .config import DEFAULT_CONFIG, ProgressionConfig
-from .errors import UnknownFeatureError
 
 __all__ = ["can_perform_action", "level_for_exp", "level_progress", "levels_view"]
 

@@ -1,0 +1,14 @@
+"""The functional core: the rules of progression as pure functions over frozen values.
+
+Everything in this package imports only the standard library (and the package's own
+``errors``); stores, the service, the CLI, the simulator and the framework
+integrations import it, never the reverse. Its public names are re-exported from
+the package root: import them from ``mikoshi_progression``.
+
+- ``config``: the rules as validated data (levels, actions, caps, days and levers).
+- ``state``: one user's progression as an immutable value.
+- ``days`` / ``daily``: where a day begins, and opening it.
+- ``rules``: awards, revocations, adjustments and the replay fold.
+- ``results`` / ``levels``: what an award reports, and level views.
+- ``identity``: canonical user ids and reasons.
+"""
