@@ -306,7 +306,7 @@ def test_reset_timezone_and_hour_move_the_day_boundary():
 
 ALL_KEYS = (
     "levels, actions, daily_exp_caps, features, reset_timezone, reset_hour, levels_can_drop, "
-    "max_clock_skew_minutes"
+    "max_clock_skew_minutes, boosts, streak, milestones"
 )
 LEVEL_TABLE = "must be a table with number, name, unlock, exp_required"
 

@@ -95,7 +95,22 @@ def test_from_dict_rejects_unknown_fields_and_bad_timestamps():
 
 def test_trusted_builders_equal_the_public_constructor():
     """The core's fast builders make ordinary, frozen instances equal to validated ones."""
-    built = _build_state(7, 1, 7, NOW, MappingProxyType({"forked": 1}), None)
+    built = _build_state(
+        7,
+        1,
+        7,
+        NOW,
+        MappingProxyType({"forked": 1}),
+        None,
+        None,
+        None,
+        0,
+        0,
+        None,
+        0,
+        frozenset(),
+        MappingProxyType({}),
+    )
     public = ProgressState(
         exp=7, daily_exp_gained=7, last_exp_reset_date=NOW, daily_action_counts={"forked": 1}
     )
@@ -229,8 +244,9 @@ def test_from_dict_names_what_it_refuses():
         ProgressState.from_dict({"exp": 1, 7: 2})
     assert info.value.field == "7"
     assert str(info.value) == (
-        "7: unknown field (expected one of: daily_action_counts, daily_exp_gained, exp, "
-        "last_chat_date, last_exp_reset_date, level)"
+        "7: unknown field (expected one of: best_streak, daily_action_counts, daily_exp_gained, "
+        "day_extended_until, exp, last_chat_date, last_exp_reset_date, last_streak_day, level, "
+        "lifetime_counts, milestones, streak, streak_freezes, timezone)"
     )
     with pytest.raises(StateError) as info:
         ProgressState.from_dict({"last_exp_reset_date": "2026-13-01"})

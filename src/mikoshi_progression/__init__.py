@@ -10,6 +10,7 @@ Stores, the service, the CLI and framework integrations live in submodules.
 
 from __future__ import annotations
 
+from .core.boosts import Boost, BoostRules
 from .core.config import (
     DEFAULT_CONFIG,
     ActionRule,
@@ -26,9 +27,11 @@ from .core.daily import (
     reset_daily_limits_if_needed,
 )
 from .core.days import DayBoundary
+from .core.events import EVENT_ORDER, EventKind, ProgressionEvent
 from .core.identity import MAX_ID_LENGTH, check_id
 from .core.levels import can_perform_action, level_for_exp, level_progress, levels_view
-from .core.results import AwardResult, Outcome
+from .core.milestones import Milestone
+from .core.results import AwardResult, LeverEffects, Outcome
 from .core.rules import (
     DAILY_CHAT,
     AwardResults,
@@ -40,6 +43,8 @@ from .core.rules import (
     set_total_exp,
 )
 from .core.state import EMPTY_COUNTS, ProgressState
+from .core.streaks import StreakRules
+from .core.zones import change_timezone
 from .errors import (
     ConcurrencyError,
     ConfigError,
@@ -66,29 +71,37 @@ __all__ = [
     "DAILY_CHAT",
     "DEFAULT_CONFIG",
     "EMPTY_COUNTS",
+    "EVENT_ORDER",
     "MAX_ID_LENGTH",
     "ActionRule",
     "AwardResult",
     "AwardResults",
+    "Boost",
+    "BoostRules",
     "ConcurrencyError",
     "ConfigError",
     "ConfigFileError",
     "CreatorUserNotFound",
     "DayBoundary",
+    "EventKind",
     "IdempotencyError",
     "InvalidArgumentError",
     "InvalidIdError",
     "InvalidMomentError",
     "Level",
+    "LeverEffects",
+    "Milestone",
     "Outcome",
     "ProgressState",
     "ProgressionConfig",
     "ProgressionError",
+    "ProgressionEvent",
     "ReadOnlyStoreError",
     "SelfAwardError",
     "StateError",
     "StoreError",
     "StoreUnavailableError",
+    "StreakRules",
     "UnknownFeatureError",
     "UnknownUserError",
     "UnsupportedStoreError",
@@ -97,6 +110,7 @@ __all__ = [
     "apply_events",
     "award_exp_with_limits",
     "can_perform_action",
+    "change_timezone",
     "check_id",
     "config_problems",
     "exp_limits_view",

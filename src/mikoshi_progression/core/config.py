@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import ConfigError, ConfigFileError
+from ._checks import count_problem as _count_problem
+from ._checks import got as _got
+from ._checks import is_int as _is_int
+from ._checks import key_problems as _key_problems
+from .boosts import BoostRules, boost_problems
 from .days import DayBoundary, resolve_timezone
-from .state import MAX_COUNT
+from .milestones import Milestone, milestone_problems
+from .streaks import StreakRules, streak_problems
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -44,6 +50,9 @@ _CONFIG_KEYS = (
     "reset_hour",
     "levels_can_drop",
     "max_clock_skew_minutes",
+    "boosts",
+    "streak",
+    "milestones",
 )
 _REQUIRED_CONFIG_KEYS = ("levels", "actions", "daily_exp_caps")
 
@@ -131,7 +140,13 @@ class ProgressionConfig:
             beyond it the stored day is a clock fault (a server whose clock ran ahead
             stamped it) and the day reopens at ``now`` instead of freezing until the
             clock catches up.
+        boosts: Boost windows and how they stack (:class:`BoostRules`), or ``None``.
+        streak: How streaks are kept (:class:`StreakRules`), or ``None`` for no streaks.
+        milestones: Badges and unlocks granted once (:class:`Milestone`), in order.
         fingerprint: A short digest of the rules, recorded beside every award.
+
+    A config without ``boosts``, ``streak`` and ``milestones`` decides exactly as the
+    platform does; each of them is a lever a designer turns on (see docs/levers.md).
     """
 
     levels: Sequence[Level]
@@ -142,6 +157,9 @@ class ProgressionConfig:
     reset_hour: int = 0
     levels_can_drop: bool = False
     max_clock_skew_minutes: int = DEFAULT_MAX_CLOCK_SKEW_MINUTES
+    boosts: BoostRules | None = None
+    streak: StreakRules | None = None
+    milestones: Sequence[Milestone] = ()
     fingerprint: str = field(init=False, compare=False)
     day_boundary: DayBoundary = field(init=False, repr=False, compare=False)
     _thresholds: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -154,6 +172,8 @@ class ProgressionConfig:
         init=False, repr=False, compare=False
     )
     _max_skew: timedelta = field(init=False, repr=False, compare=False)
+    _levers: bool = field(init=False, repr=False, compare=False)
+    _counted_actions: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = config_problems(self._raw_dict())
@@ -185,6 +205,18 @@ class ProgressionConfig:
         # Index 0 is unused so that a level number indexes its own cap.
         set_(self, "_caps", (0, *(caps[n] for n in range(1, len(levels) + 1))))
         set_(self, "_max_skew", timedelta(minutes=self.max_clock_skew_minutes))
+        given_boosts: object = self.boosts
+        if isinstance(given_boosts, Mapping):
+            set_(self, "boosts", BoostRules.from_dict(given_boosts))
+        given_streak: object = self.streak
+        if isinstance(given_streak, Mapping):
+            set_(self, "streak", StreakRules.from_dict(given_streak))
+        given_milestones: Sequence[object] = self.milestones
+        milestones = tuple(_as(Milestone, m) for m in given_milestones)
+        set_(self, "milestones", milestones)
+        # Whether an award must take the levers' path (the plain path is the seed's rules).
+        set_(self, "_levers", bool(self.boosts or self.streak or milestones))
+        set_(self, "_counted_actions", frozenset(m.action for m in milestones if m.action))
         fingerprinted = {
             key: value
             for key, value in self.to_dict().items()
@@ -230,7 +262,25 @@ class ProgressionConfig:
             "reset_hour": self.reset_hour,
             "levels_can_drop": self.levels_can_drop,
             "max_clock_skew_minutes": self.max_clock_skew_minutes,
+            **self._levers_dict(),
         }
+
+    def _levers_dict(self) -> dict[str, Any]:
+        """The lever sections that are set (absent ones are left out, so a config without
+        them keeps the ``to_dict`` form, and the fingerprint, it had before levers)."""
+        data: dict[str, Any] = {}
+        if self.boosts is not None:
+            data["boosts"] = self.boosts.to_dict()
+        if self.streak is not None:
+            data["streak"] = self.streak.to_dict()
+        if self.milestones:
+            data["milestones"] = [m.to_dict() for m in self.milestones]
+        return data
+
+    @property
+    def uses_levers(self) -> bool:
+        """Whether boosts, streaks or milestones are on (else the seed's rules, exactly)."""
+        return self._levers
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> ProgressionConfig:
@@ -253,6 +303,9 @@ class ProgressionConfig:
             max_clock_skew_minutes=data.get(
                 "max_clock_skew_minutes", DEFAULT_MAX_CLOCK_SKEW_MINUTES
             ),
+            boosts=BoostRules.from_dict(data["boosts"]) if "boosts" in data else None,
+            streak=StreakRules.from_dict(data["streak"]) if "streak" in data else None,
+            milestones=tuple(Milestone.from_dict(m) for m in data.get("milestones", ())),
         )
 
     def _raw_dict(self) -> dict[str, Any]:
@@ -270,7 +323,7 @@ class ProgressionConfig:
                 k: _action_to_dict(r) if isinstance(r, ActionRule) else r
                 for k, r in actions.items()
             }
-        return {
+        raw: dict[str, Any] = {
             "levels": levels,
             "actions": actions,
             "daily_exp_caps": items(self.daily_exp_caps),
@@ -280,11 +333,25 @@ class ProgressionConfig:
             "levels_can_drop": self.levels_can_drop,
             "max_clock_skew_minutes": self.max_clock_skew_minutes,
         }
+        boosts: object = self.boosts
+        if boosts is not None:
+            raw["boosts"] = boosts.to_dict() if isinstance(boosts, BoostRules) else boosts
+        streak: object = self.streak
+        if streak is not None:
+            raw["streak"] = streak.to_dict() if isinstance(streak, StreakRules) else streak
+        milestones: Any = self.milestones
+        if isinstance(milestones, Sequence) and not isinstance(milestones, str):
+            milestones = [m.to_dict() if isinstance(m, Milestone) else m for m in milestones]
+            if milestones:
+                raw["milestones"] = milestones
+        else:
+            raw["milestones"] = milestones
+        return raw
 
 
 _NO_DEFAULT = object()
 
-_Item = TypeVar("_Item", "Level", "ActionRule")
+_Item = TypeVar("_Item", "Level", "ActionRule", "Milestone")
 
 
 def _as(kind: type[_Item], value: object) -> _Item:
@@ -349,37 +416,6 @@ def read_data_file(
 # --- validation -----------------------------------------------------------------
 # One validator over the plain ``to_dict`` form serves direct construction,
 # ``from_dict`` and files alike, so every entry point reports the same problems.
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _count_problem(
-    where: str, value: object, expected: str = "a non-negative integer", least: int = 0
-) -> str | None:
-    """The problem with a count (an integer from ``least`` to :data:`MAX_COUNT`), if any."""
-    if not _is_int(value) or value < least:
-        return f"{where}: must be {expected}, {_got(value)}"
-    if value > MAX_COUNT:
-        return f"{where}: must be at most 2**63 - 1 (what a 64-bit column holds), {_got(value)}"
-    return None
-
-
-def _got(value: object) -> str:
-    return f"got {value!r}"
-
-
-def _key_problems(
-    data: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str
-) -> list[str]:
-    problems = [
-        f"{where}{key}: unknown key (expected one of: {', '.join(allowed)})"
-        for key in data
-        if key not in allowed
-    ]
-    problems += [f"{where}{key}: missing" for key in required if key not in data]
-    return problems
 
 
 def _level_to_dict(level: Level) -> dict[str, Any]:
@@ -470,6 +506,13 @@ def config_problems(data: object) -> list[str]:
     drop = data.get("levels_can_drop", False)
     if not isinstance(drop, bool):
         problems.append(f"levels_can_drop: must be true or false, {_got(drop)}")
+    actions = data.get("actions") if isinstance(data.get("actions"), Mapping) else None
+    if data.get("boosts") is not None:
+        problems += boost_problems(data["boosts"], actions)
+    if data.get("streak") is not None:
+        problems += streak_problems(data["streak"], actions)
+    if "milestones" in data:
+        problems += milestone_problems(data["milestones"], actions, level_count)
     skew = data.get("max_clock_skew_minutes", DEFAULT_MAX_CLOCK_SKEW_MINUTES)
     if not (_is_int(skew) and 1 <= skew <= MAX_CLOCK_SKEW_MINUTES):
         problems.append(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .days import require_aware
-from .state import EMPTY_COUNTS, ProgressState
+from .state import ProgressState
+from .zones import boundary_for, day_ends_at, open_day, opens_day, reopened
 
 __all__ = [
     "is_clock_fault",
@@ -16,8 +16,6 @@ __all__ = [
     "reset_daily_limits",
     "reset_daily_limits_if_needed",
 ]
-
-_build_state = trusted_factory(ProgressState)
 
 
 def is_new_day(
@@ -31,7 +29,7 @@ def is_new_day(
     reset lies more than ``config.max_clock_skew`` ahead of ``now``: that is a
     clock fault (see :func:`is_clock_fault`), and the day reopens at ``now``.
     """
-    return _opens_day(state, require_aware(now), config)
+    return opens_day(state, require_aware(now), config)
 
 
 def is_clock_fault(
@@ -64,28 +62,10 @@ def reset_daily_limits_if_needed(
 def reset_daily_limits(state: ProgressState, *, now: datetime) -> ProgressState:
     """Open a new day at ``now`` unconditionally (an operator's manual reset).
 
-    Zeroes the EXP gained and every action count; keeps EXP, level and
-    ``last_chat_date``.
+    Zeroes the EXP gained and every action count; keeps EXP, level, ``last_chat_date``
+    and the streak. The new day runs to the user's next day boundary.
     """
-    return _build_state(
-        state.exp, state.level, 0, require_aware(now), EMPTY_COUNTS, state.last_chat_date
-    )
-
-
-def open_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> ProgressState:
-    """:func:`reset_daily_limits_if_needed` for an already validated ``now`` (the hot path)."""
-    if _opens_day(state, now, config):
-        return _build_state(state.exp, state.level, 0, now, EMPTY_COUNTS, state.last_chat_date)
-    return state
-
-
-def _opens_day(state: ProgressState, now: datetime, config: ProgressionConfig) -> bool:
-    last = state.last_exp_reset_date
-    return (
-        last is None
-        or config._is_later_day(now, last)
-        or (now < last and last - now > config._max_skew)
-    )
+    return reopened(state, require_aware(now))
 
 
 def next_reset_at(
@@ -93,11 +73,11 @@ def next_reset_at(
 ) -> datetime:
     """When the user's limits next reset, as an aware UTC datetime.
 
-    The first day boundary after ``now``, or after the last reset if that lies ahead
-    of ``now`` (a lagging clock) by no more than ``config.max_clock_skew``.
+    The first day boundary after ``now`` (in the user's time zone), or the end of the
+    stored day if that is still in force: it lies ahead of ``now`` (a lagging clock) by
+    no more than ``config.max_clock_skew``, or a time-zone change lengthened it.
     """
     require_aware(now)
-    last = state.last_exp_reset_date
-    if last is not None and now < last and last - now <= config._max_skew:
-        return config.day_boundary.next_reset(last)  # a lagging clock: the stored day rules
-    return config.day_boundary.next_reset(now)
+    if opens_day(state, now, config):
+        return boundary_for(state, config).next_reset(now)
+    return day_ends_at(state, config)  # the stored day rules, also for a lagging clock

@@ -9,10 +9,11 @@ from typing import Any
 
 from .config import ProgressionConfig
 from .daily import next_reset_at, reset_daily_limits_if_needed
+from .events import EventKind, ProgressionEvent
 from .levels import level_progress
 from .state import ProgressState
 
-__all__ = ["AwardResult", "Outcome"]
+__all__ = ["AwardResult", "LeverEffects", "Outcome"]
 
 
 class Outcome(StrEnum):
@@ -40,6 +41,25 @@ _HTTP_STATUS = {
 
 
 @dataclass(frozen=True, slots=True)
+class LeverEffects:
+    """What the designer levers did to one award (``AwardResult.effects``).
+
+    Attributes:
+        events: Every event the award caused, in :data:`~mikoshi_progression.EVENT_ORDER`.
+        base_exp: The action's reward before boosts.
+        boosted_exp: The reward after boosts, before the daily cap cut it.
+        boosts: The names of the boosts that applied, in the order the config lists them.
+        bonus_exp: Streak and milestone bonuses, included in ``exp_added``.
+    """
+
+    events: tuple[ProgressionEvent, ...]
+    base_exp: int
+    boosted_exp: int
+    boosts: tuple[str, ...] = ()
+    bonus_exp: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AwardResult:
     """The outcome of one :func:`award_exp_with_limits` call.
 
@@ -64,6 +84,12 @@ class AwardResult:
         action_limit: The action's daily limit, ``None`` if unlimited or unknown.
         remaining_exp: EXP that can still be earned today under the cap.
         resets_at: When today's limits reset (aware UTC), for "come back at ..." UIs.
+        effects: What boosts, streaks and milestones did, for an award those levers
+            decided (``None`` on the seed's path and for rejections).
+        events: The events the award caused (:class:`ProgressionEvent`), in order.
+        base_exp: The action's reward before boosts (0 for an invalid action).
+        boosts: The names of the boosts that applied.
+        bonus_exp: Streak and milestone bonus EXP included in ``exp_added``.
     """
 
     action: str
@@ -73,6 +99,45 @@ class AwardResult:
     state: ProgressState
     now: datetime
     config: ProgressionConfig = field(repr=False)
+    effects: LeverEffects | None = field(default=None, repr=False)
+
+    @property
+    def events(self) -> tuple[ProgressionEvent, ...]:
+        effects = self.effects
+        if effects is not None:
+            return effects.events
+        if not self.success:
+            return ()
+        # The seed's path decides no lever: its events follow from the result itself.
+        found: list[ProgressionEvent] = []
+        state = self.state
+        rule = self.config.actions[self.action]
+        cap = self.config.cap_for_level(self.previous_level)
+        gained = state.daily_exp_gained
+        if not rule.cap_exempt and gained >= cap > gained - self.exp_added:
+            found.append(ProgressionEvent(EventKind.DAILY_CAP_REACHED, {"cap": cap}))
+        if state.level > self.previous_level:
+            found.append(
+                ProgressionEvent(
+                    EventKind.LEVEL_UP, {"from_level": self.previous_level, "to_level": state.level}
+                )
+            )
+        return tuple(found)
+
+    @property
+    def base_exp(self) -> int:
+        if self.effects is not None:
+            return self.effects.base_exp
+        rule = self.config.actions.get(self.action)
+        return 0 if rule is None else rule.exp
+
+    @property
+    def boosts(self) -> tuple[str, ...]:
+        return () if self.effects is None else self.effects.boosts
+
+    @property
+    def bonus_exp(self) -> int:
+        return 0 if self.effects is None else self.effects.bonus_exp
 
     @property
     def success(self) -> bool:
@@ -144,6 +209,7 @@ class AwardResult:
                 "action_count": self.action_count,
                 "action_limit": self.action_limit,
                 "progress": level_progress(state.exp, self.config, level=state.level),
+                **self._lever_keys(),
             }
         body: dict[str, Any] = {"success": False, "reason": self.reason, "exp_added": 0}
         if self.outcome is Outcome.ACTION_LIMIT:
@@ -152,4 +218,16 @@ class AwardResult:
         elif self.outcome is Outcome.DAILY_CAP:
             body["daily_exp_gained"] = state.daily_exp_gained
             body["daily_exp_cap"] = self.daily_exp_cap
-        return body
+        return body | self._lever_keys()
+
+    def _lever_keys(self) -> dict[str, Any]:
+        """The levers' keys, in a body only when the config turns a lever on (so the
+        seed's bodies keep exactly the platform's keys)."""
+        if not self.config._levers and self.effects is None:
+            return {}
+        return {
+            "base_exp": self.base_exp,
+            "boosts": list(self.boosts),
+            "bonus_exp": self.bonus_exp,
+            "events": [e.to_dict() for e in self.events],
+        }

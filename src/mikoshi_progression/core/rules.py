@@ -19,8 +19,9 @@ from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .identity import check_id, check_optional_id
+from .levered import award_with_levers
 from .results import AwardResult, Outcome
-from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState
+from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState, lever_values
 
 __all__ = [
     "DAILY_CHAT",
@@ -120,12 +121,18 @@ def award_exp_with_limits(
     A day stamped further ahead of ``now`` than ``config.max_clock_skew`` is a
     clock fault and reopens at ``now`` (see :func:`~mikoshi_progression.is_clock_fault`).
 
+    With a lever on (the config's ``boosts``, ``streak`` or ``milestones``, or the
+    user's own ``timezone``) the award also applies them, as
+    :mod:`~mikoshi_progression.core.levered` describes; without, exactly the above.
+
     Raises:
         InvalidMomentError: ``now`` is naive, or outside the supported years.
         StateError: the award would take EXP past 2**63 - 1.
     """
     if getattr(now, "tzinfo", None) is None:
         require_aware(now)
+    if config._levers or state.timezone is not None or state.day_extended_until is not None:
+        return award_with_levers(state, action, now, config)
     try:
         rule = config._rule_table.get(action)
     except TypeError:  # unhashable: no action name at all
@@ -133,7 +140,7 @@ def award_exp_with_limits(
     if rule is None:
         if not _EARLIEST <= now <= _LATEST:  # resets_at is reckoned from it
             require_aware(now)
-        return _build_result(action, _INVALID, 0, state.level, state, now, config)
+        return _build_result(action, _INVALID, 0, state.level, state, now, config, None)
     reward, limit, cap_exempt = rule
     # open_day(), inlined: a call frame here is a tenth of an award's cost. ``now``'s
     # years are checked where it can enter a state (a day's opening, a chat's stamp):
@@ -151,14 +158,29 @@ def award_exp_with_limits(
     if opens:
         if not _EARLIEST <= now <= _LATEST:
             require_aware(now)
-        today = _build_state(state.exp, state.level, 0, now, _EMPTY, state.last_chat_date)
+        today = _build_state(
+            state.exp,
+            state.level,
+            0,
+            now,
+            _EMPTY,
+            state.last_chat_date,
+            None,
+            None,
+            state.streak,
+            state.best_streak,
+            state.last_streak_day,
+            state.streak_freezes,
+            state.milestones,
+            state.lifetime_counts,
+        )
     else:
         today = state
     counts = today.daily_action_counts
     count = counts.get(action, 0)
     level = today.level
     if limit is not None and count >= limit:
-        return _build_result(action, _ACTION_LIMIT, 0, level, today, now, config)
+        return _build_result(action, _ACTION_LIMIT, 0, level, today, now, config, None)
     gained = today.daily_exp_gained
     if cap_exempt:
         added = reward
@@ -169,7 +191,7 @@ def award_exp_with_limits(
             cap = config._caps[-1]
         room = cap - gained
         if room <= 0:
-            return _build_result(action, _DAILY_CAP, 0, level, today, now, config)
+            return _build_result(action, _DAILY_CAP, 0, level, today, now, config, None)
         added = reward if reward <= room else room
         gained += added
     exp = today.exp + added
@@ -195,9 +217,17 @@ def award_exp_with_limits(
         today.last_exp_reset_date,
         MappingProxyType(new_counts),
         last_chat,
+        None,
+        None,
+        today.streak,
+        today.best_streak,
+        today.last_streak_day,
+        today.streak_freezes,
+        today.milestones,
+        today.lifetime_counts,
     )
     outcome = _AWARDED if added == reward else _PARTIAL
-    return _build_result(action, outcome, added, level, new_state, now, config)
+    return _build_result(action, outcome, added, level, new_state, now, config, None)
 
 
 def revoke_exp(
@@ -219,14 +249,7 @@ def revoke_exp(
         raise InvalidArgumentError("exp", "a non-negative integer (the EXP to take back)", exp)
     remaining = max(0, state.exp - exp)
     level = config.level_for_exp(remaining) if config.levels_can_drop else state.level
-    return _build_state(
-        remaining,
-        level,
-        state.daily_exp_gained,
-        state.last_exp_reset_date,
-        state.daily_action_counts,
-        state.last_chat_date,
-    )
+    return _with_exp(state, remaining, level)
 
 
 def adjust_exp(
@@ -260,14 +283,7 @@ def adjust_exp(
         raise InvalidArgumentError("delta", f"at most {MAX_COUNT - state.exp}", delta)
     reached = config.level_for_exp(exp)
     level = reached if config.levels_can_drop else max(reached, state.level)
-    return _build_state(
-        exp,
-        level,
-        state.daily_exp_gained,
-        state.last_exp_reset_date,
-        state.daily_action_counts,
-        state.last_chat_date,
-    )
+    return _with_exp(state, exp, level)
 
 
 def set_total_exp(
@@ -308,6 +324,18 @@ def exp_limits_view(
         "action_limits": {name: r.daily_limit for name, r in config.actions.items()},
         "exp_rewards": {name: r.exp for name, r in config.actions.items()},
     }
+
+
+def _with_exp(state: ProgressState, exp: int, level: int) -> ProgressState:
+    return _build_state(
+        exp,
+        level,
+        state.daily_exp_gained,
+        state.last_exp_reset_date,
+        state.daily_action_counts,
+        state.last_chat_date,
+        *lever_values(state),
+    )
 
 
 def _not_an_action(action: object) -> InvalidArgumentError:
@@ -362,11 +390,15 @@ class AwardResults(Sequence[AwardResult]):
     read, so a long replay that only needs its final state costs no result objects.
     """
 
-    __slots__ = ("_config", "_records")
+    __slots__ = ("_carried", "_config", "_records")
 
-    def __init__(self, records: list[_Record], config: ProgressionConfig) -> None:
+    def __init__(
+        self, records: list[_Record], config: ProgressionConfig, carried: tuple[Any, ...] = ()
+    ) -> None:
         self._records = records
         self._config = config
+        # The lever fields, unchanged by the seed's fold: (None, None, streak, ...).
+        self._carried = carried or _NO_LEVERS
 
     def __len__(self) -> int:
         return len(self._records)
@@ -405,8 +437,51 @@ class AwardResults(Sequence[AwardResult]):
 
     def _build(self, record: _Record) -> AwardResult:
         action, outcome, added, previous, exp, level, gained, reset, counts, chat, now = record
-        state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat)
-        return _build_result(action, outcome, added, previous, state, now, self._config)
+        state = _build_state(
+            exp, level, gained, reset, MappingProxyType(counts), chat, *self._carried
+        )
+        return _build_result(action, outcome, added, previous, state, now, self._config, None)
+
+
+_NO_LEVERS: tuple[Any, ...] = lever_values(ProgressState())
+
+
+class _LeveredResults(AwardResults):
+    """:class:`AwardResults` of a fold the levers decided: each result built as it went."""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: list[AwardResult], config: ProgressionConfig) -> None:
+        super().__init__([], config)
+        self._results = results
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._results[index]
+
+    def __iter__(self) -> Iterator[AwardResult]:
+        return iter(self._results)
+
+    def __repr__(self) -> str:
+        return f"<AwardResults of {len(self._results)} events>"
+
+    def column(self, name: _Column) -> list[Any]:
+        read = _READERS[name]
+        return [read(result) for result in self._results]
+
+
+_READERS: dict[str, Any] = {
+    "action": lambda r: r.action,
+    "outcome": lambda r: r.outcome,
+    "exp_added": lambda r: r.exp_added,
+    "previous_level": lambda r: r.previous_level,
+    "exp": lambda r: r.state.exp,
+    "level": lambda r: r.state.level,
+    "daily_exp_gained": lambda r: r.state.daily_exp_gained,
+    "now": lambda r: r.now,
+}
 
 
 def apply_events(
@@ -426,6 +501,8 @@ def apply_events(
         InvalidMomentError: an event's ``now`` is naive, or outside the supported years.
         StateError: an award would take EXP past 2**63 - 1.
     """
+    if config._levers or state.timezone is not None or state.day_extended_until is not None:
+        return _apply_with_levers(state, events, config)
     exp = state.exp
     level = state.level
     gained = state.daily_exp_gained
@@ -522,5 +599,21 @@ def apply_events(
             )
         )
 
-    final = _build_state(exp, level, gained, last_reset, MappingProxyType(counts), last_chat)
-    return final, AwardResults(records, config)
+    carried = lever_values(state)  # the seed's fold runs only with no zone nor extension
+    final = _build_state(
+        exp, level, gained, last_reset, MappingProxyType(counts), last_chat, *carried
+    )
+    return final, AwardResults(records, config, carried)
+
+
+def _apply_with_levers(
+    state: ProgressState, events: Iterable[tuple[datetime, str]], config: ProgressionConfig
+) -> tuple[ProgressState, AwardResults]:
+    results: list[AwardResult] = []
+    for now, action in events:
+        if getattr(now, "tzinfo", None) is None:
+            require_aware(now)
+        result = award_with_levers(state, action, now, config)
+        results.append(result)
+        state = result.state
+    return state, _LeveredResults(results, config)

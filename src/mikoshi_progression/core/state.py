@@ -1,27 +1,41 @@
 """One user's progression, as an immutable value.
 
-The fields are named after the platform's ``users`` columns so that a store maps
-them one to one. A brand-new user is ``ProgressState()``.
+The first six fields are named after the platform's ``users`` columns so that a store
+maps them one to one; the rest hold what the designer levers keep (a user's time zone,
+streak, milestones, lifetime counts). A brand-new user is ``ProgressState()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import StateError, describe_value
-from .days import FIRST_YEAR, LAST_YEAR, is_supported_moment
+from ..errors import InvalidArgumentError, StateError, describe_value
+from .days import FIRST_YEAR, LAST_YEAR, is_supported_moment, resolve_timezone
 
-__all__ = ["EMPTY_COUNTS", "MAX_COUNT", "STATE_FIELDS", "ProgressState"]
+__all__ = [
+    "EMPTY_COUNTS",
+    "LEVER_FIELDS",
+    "MAX_COUNT",
+    "NO_MILESTONES",
+    "PLATFORM_FIELDS",
+    "STATE_FIELDS",
+    "ProgressState",
+    "lever_values",
+]
 
 MAX_COUNT = 2**63 - 1
 """The largest EXP, count or threshold the library handles: what a 64-bit column holds."""
 
 EMPTY_COUNTS: Mapping[str, int] = MappingProxyType({})
 """The read-only, empty action-count mapping of a fresh day."""
+
+
+NO_MILESTONES: frozenset[str] = frozenset()
+"""The milestones of a user who has unlocked none."""
 
 
 def _empty_counts() -> Mapping[str, int]:
@@ -43,6 +57,20 @@ class ProgressState:
             if no day has been opened yet.
         daily_action_counts: Awards of each action today (absent means 0).
         last_chat_date: When ``daily_chat`` was last awarded (aware), or ``None``.
+        timezone: The user's IANA time zone, whose local day boundary their days,
+            limits, caps and streak follow; ``None`` follows the config's
+            ``reset_timezone``. Change it with :func:`~mikoshi_progression.change_timezone`.
+        day_extended_until: Set when a time-zone change lengthened the current day: no
+            new day opens before this moment (aware), so a change never opens a day
+            sooner than the old boundary would have. ``None`` otherwise.
+        streak: Consecutive days on which the streak action was awarded.
+        best_streak: The longest streak the user ever had.
+        last_streak_day: The local day (in the user's time zone) the streak was last
+            extended on, or ``None`` if never.
+        streak_freezes: Freezes held: each covers one missed day of the streak.
+        milestones: Names of the milestones unlocked (each is unlocked once).
+        lifetime_counts: Awards ever of each action that a milestone counts (absent
+            means 0); only actions some milestone counts are kept.
     """
 
     exp: int = 0
@@ -51,6 +79,14 @@ class ProgressState:
     last_exp_reset_date: datetime | None = None
     daily_action_counts: Mapping[str, int] = field(default_factory=_empty_counts)
     last_chat_date: datetime | None = None
+    timezone: str | None = None
+    day_extended_until: datetime | None = None
+    streak: int = 0
+    best_streak: int = 0
+    last_streak_day: date | None = None
+    streak_freezes: int = 0
+    milestones: frozenset[str] = NO_MILESTONES
+    lifetime_counts: Mapping[str, int] = field(default_factory=_empty_counts)
 
     def __post_init__(self) -> None:
         for name in ("exp", "daily_exp_gained"):
@@ -60,22 +96,66 @@ class ProgressState:
             raise StateError(
                 "level", f"must be an integer from 1 to {_MAX_LEVEL:,}, got {describe_value(level)}"
             )
-        for name in ("last_exp_reset_date", "last_chat_date"):
+        for name in ("last_exp_reset_date", "last_chat_date", "day_extended_until"):
             _check_moment(name, getattr(self, name))
-        counts = self.daily_action_counts
+        self._check_levers()
+        self._freeze_counts("daily_action_counts")
+
+    def _check_levers(self) -> None:
+        for name in ("streak", "best_streak", "streak_freezes"):
+            _check_count(name, getattr(self, name))
+        if self.best_streak < self.streak:
+            raise StateError(
+                "best_streak",
+                f"must be at least the current streak ({self.streak}), got {self.best_streak}",
+            )
+        zone: object = self.timezone
+        if zone is not None:
+            if not isinstance(zone, str):
+                raise StateError(
+                    "timezone",
+                    f"must be an IANA time zone name or None, got {describe_value(zone)}",
+                )
+            try:
+                resolve_timezone(zone)
+            except InvalidArgumentError:
+                raise StateError(
+                    "timezone", f"unknown time zone {zone!r} (use an IANA name like 'Asia/Tokyo')"
+                ) from None
+        day: object = self.last_streak_day
+        if day is not None and (not isinstance(day, date) or isinstance(day, datetime)):
+            raise StateError(
+                "last_streak_day", f"must be a date or None, got {describe_value(day)}"
+            )
+        if isinstance(day, date) and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise StateError(
+                "last_streak_day",
+                f"must lie in the years {FIRST_YEAR} to {LAST_YEAR}, got {day.isoformat()}",
+            )
+        unlocked: object = self.milestones
+        if not isinstance(unlocked, frozenset | set | tuple | list) or not all(
+            isinstance(name, str) for name in unlocked
+        ):
+            raise StateError(
+                "milestones", f"must be a set of milestone names, got {describe_value(unlocked)}"
+            )
+        if not isinstance(unlocked, frozenset):
+            object.__setattr__(self, "milestones", frozenset(unlocked))
+        self._freeze_counts("lifetime_counts")
+
+    def _freeze_counts(self, name: str) -> None:
+        """Check a mapping of action -> count, and keep a read-only copy of it."""
+        counts = getattr(self, name)
         if not isinstance(counts, Mapping):
             raise StateError(
-                "daily_action_counts",
-                f"must be a mapping of action -> count, got {type(counts).__name__}",
+                name, f"must be a mapping of action -> count, got {type(counts).__name__}"
             )
         if counts is not EMPTY_COUNTS:
             for action, count in counts.items():
                 if not isinstance(action, str):
-                    raise StateError(
-                        "daily_action_counts", f"action names must be strings, got {action!r}"
-                    )
-                _check_count(f"daily_action_counts[{action!r}]", count)
-            object.__setattr__(self, "daily_action_counts", MappingProxyType(dict(counts)))
+                    raise StateError(name, f"action names must be strings, got {action!r}")
+                _check_count(f"{name}[{action!r}]", count)
+            object.__setattr__(self, name, MappingProxyType(dict(counts)))
 
     def __hash__(self) -> int:
         return hash(
@@ -86,12 +166,38 @@ class ProgressState:
                 self.last_exp_reset_date,
                 frozenset(self.daily_action_counts.items()),
                 self.last_chat_date,
+                self.timezone,
+                self.day_extended_until,
+                self.streak,
+                self.best_streak,
+                self.last_streak_day,
+                self.streak_freezes,
+                self.milestones,
+                frozenset(self.lifetime_counts.items()),
             )
         )
 
+    @property
+    def uses_levers(self) -> bool:
+        """Whether any lever field differs from a new user's (what an old store cannot hold)."""
+        return (
+            self.timezone is not None
+            or self.day_extended_until is not None
+            or self.streak != 0
+            or self.best_streak != 0
+            or self.last_streak_day is not None
+            or self.streak_freezes != 0
+            or bool(self.milestones)
+            or bool(self.lifetime_counts)
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (ISO 8601 datetimes) that :meth:`from_dict` reads back."""
-        return {
+        """A JSON-ready mapping (ISO 8601 datetimes and dates) that :meth:`from_dict` reads back.
+
+        The lever fields (:data:`LEVER_FIELDS`) appear only where they differ from a new
+        user's, so the state of a user no lever touched keeps the platform's six keys.
+        """
+        data: dict[str, Any] = {
             "exp": self.exp,
             "level": self.level,
             "daily_exp_gained": self.daily_exp_gained,
@@ -99,6 +205,23 @@ class ProgressState:
             "daily_action_counts": dict(self.daily_action_counts),
             "last_chat_date": _iso(self.last_chat_date),
         }
+        if self.timezone is not None:
+            data["timezone"] = self.timezone
+        if self.day_extended_until is not None:
+            data["day_extended_until"] = self.day_extended_until.isoformat()
+        if self.streak:
+            data["streak"] = self.streak
+        if self.best_streak:
+            data["best_streak"] = self.best_streak
+        if self.last_streak_day is not None:
+            data["last_streak_day"] = self.last_streak_day.isoformat()
+        if self.streak_freezes:
+            data["streak_freezes"] = self.streak_freezes
+        if self.milestones:
+            data["milestones"] = sorted(self.milestones)
+        if self.lifetime_counts:
+            data["lifetime_counts"] = dict(self.lifetime_counts)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgressState:
@@ -116,7 +239,15 @@ class ProgressState:
                     str(key), f"unknown field (expected one of: {', '.join(sorted(STATE_FIELDS))})"
                 )
         values = dict(data)
-        for name in ("last_exp_reset_date", "last_chat_date"):
+        raw_day = values.get("last_streak_day")
+        if isinstance(raw_day, str):
+            try:
+                values["last_streak_day"] = date.fromisoformat(raw_day)
+            except ValueError as exc:
+                raise StateError(
+                    "last_streak_day", f"not an ISO 8601 date: {describe_value(raw_day)}"
+                ) from exc
+        for name in ("last_exp_reset_date", "last_chat_date", "day_extended_until"):
             raw = values.get(name)
             if isinstance(raw, str):
                 try:
@@ -161,4 +292,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProgressState))
-"""The state's fields in order: also the platform's progression column names."""
+"""The state's fields in order."""
+PLATFORM_FIELDS: tuple[str, ...] = STATE_FIELDS[:6]
+"""The fields named after the platform's ``users`` progression columns."""
+LEVER_FIELDS: tuple[str, ...] = STATE_FIELDS[6:]
+"""The fields the designer levers keep (time zone, streak, milestones, lifetime counts)."""
+
+
+def lever_values(state: ProgressState) -> tuple[Any, ...]:
+    """``state``'s lever fields, in :data:`LEVER_FIELDS` order (for the core's builders)."""
+    return (
+        state.timezone,
+        state.day_extended_until,
+        state.streak,
+        state.best_streak,
+        state.last_streak_day,
+        state.streak_freezes,
+        state.milestones,
+        state.lifetime_counts,
+    )

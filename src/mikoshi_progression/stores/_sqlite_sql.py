@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..core.state import STATE_FIELDS
+from ..core.state import PLATFORM_FIELDS
 
 __all__ = [
     "ADDED_LEDGER_COLUMNS",
@@ -21,7 +21,7 @@ __all__ = [
     "created_names",
 ]
 
-STATE_COLUMNS = STATE_FIELDS
+STATE_COLUMNS = PLATFORM_FIELDS
 PROGRESS_COLUMNS = ("user_id", *STATE_COLUMNS, "version")
 PROGRESS_KEYS = (("user_id",),)
 LEDGER_KEYS = (("user_id", "seq"), ("user_id", "kind", "idempotency_key"))

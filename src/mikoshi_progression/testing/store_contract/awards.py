@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from ...core.config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
 from ...core.results import Outcome
-from ...core.state import STATE_FIELDS, ProgressState
+from ...core.state import PLATFORM_FIELDS, ProgressState
 from ...errors import SelfAwardError
 from ...stores import (
     EntryKind,
@@ -197,7 +197,7 @@ def check_legacy_rows(factory: StoreFactory) -> None:
     service = _service(store, clock)
 
     empty = _user("legacy-null")
-    factory.seed_row(empty, dict.fromkeys(STATE_FIELDS))
+    factory.seed_row(empty, dict.fromkeys(PLATFORM_FIELDS))
     assert service.state(empty) == ProgressState()
     assert service.award(empty, "create_character").exp_added == 30
     entries = service.ledger(empty)
