@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from fractions import Fraction
 
 try:
     from hypothesis import strategies as st
@@ -23,14 +25,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
+from ..core.boosts import STACKING_MODES, Boost, BoostRules
 from ..core.config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
+from ..core.milestones import Milestone
 from ..core.state import ProgressState
+from ..core.streaks import StreakRules
 
 __all__ = [
     "INVALID_ACTION",
     "action_names",
     "configs",
     "event_streams",
+    "lever_configs",
     "moments",
     "scenarios",
     "states",
@@ -96,6 +102,78 @@ def configs(
         reset_hour=draw(st.sampled_from((0, 0, 4, 23))),
         levels_can_drop=draw(st.booleans()),
     )
+
+
+_MULTIPLIERS = (Fraction(1), Fraction(3, 2), Fraction(2), Fraction(5, 4), Fraction(3))
+USER_ZONES = (
+    "UTC",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Pacific/Kiritimati",
+    "America/Santiago",
+)
+"""Zones users may carry: DST with one-hour and half-hour shifts, +14 h, half-hour offsets."""
+
+
+@st.composite
+def lever_configs(
+    draw: st.DrawFn, *, boosts: bool = True, streak: bool = True, milestones: bool = True
+) -> ProgressionConfig:
+    """A :func:`configs` config with the designer levers on (each kind of lever drawn on or
+    off unless disabled): boost windows over the moments' first days, a streak on one of
+    its actions with freezes, grace and bonuses, and milestones of every trigger."""
+    config = draw(configs(default_weight=0.2))
+    names = sorted(config.actions)
+    boost_rules = None
+    if boosts and draw(st.booleans()):
+        windows = []
+        for i in range(draw(st.integers(1, 3))):
+            start = _EPOCH + timedelta(hours=draw(st.integers(0, 5 * 24)))
+            windows.append(
+                Boost(
+                    name=f"boost{i}",
+                    starts=start,
+                    ends=start + timedelta(hours=draw(st.integers(1, 72))),
+                    multiplier=draw(st.sampled_from(_MULTIPLIERS)),
+                    actions=draw(st.none() | st.frozensets(st.sampled_from(names), min_size=1)),
+                )
+            )
+        boost_rules = BoostRules(
+            windows=tuple(windows),
+            stacking=draw(st.sampled_from(STACKING_MODES)),
+            raise_cap=draw(st.booleans()),
+        )
+    streak_rules = None
+    if streak and draw(st.booleans()):
+        every = draw(st.integers(0, 4))
+        streak_rules = StreakRules(
+            action=draw(st.sampled_from(names)),
+            grace_minutes=draw(st.sampled_from((0, 0, 30, 120))),
+            freeze_every=every,
+            max_freezes=draw(st.integers(1, 3)) if every else 0,
+            bonuses=draw(st.dictionaries(st.integers(1, 8), st.integers(0, 50), max_size=3)),
+            bonus_cap_exempt=draw(st.booleans()),
+        )
+    found: list[Milestone] = []
+    if milestones and draw(st.booleans()):
+        top = config.max_level
+        for i in range(draw(st.integers(1, 4))):
+            trigger = draw(st.sampled_from(("level", "exp", "streak", "count")))
+            bonus = draw(st.integers(0, 120))
+            if trigger == "level":
+                found.append(Milestone(f"m{i}", level=draw(st.integers(1, top)), bonus_exp=bonus))
+            elif trigger == "exp":
+                found.append(Milestone(f"m{i}", exp=draw(st.integers(1, 600)), bonus_exp=bonus))
+            elif trigger == "streak":
+                found.append(Milestone(f"m{i}", streak=draw(st.integers(1, 5)), bonus_exp=bonus))
+            else:
+                action = draw(st.sampled_from(names))
+                count = draw(st.integers(1, 6))
+                found.append(Milestone(f"m{i}", action=action, count=count, bonus_exp=bonus))
+    return replace(config, boosts=boost_rules, streak=streak_rules, milestones=tuple(found))
 
 
 def moments(
