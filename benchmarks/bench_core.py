@@ -74,6 +74,136 @@ def dict_award(user: dict[str, Any], action: str, now: datetime) -> dict[str, An
     return {"success": True, "exp_added": added, "leveled_up": user["level"] > old_level}
 
 
+# --- the levers on a mutable dict, as a backend would add them to the function above ---
+
+LEVERS = {
+    "boosts": {
+        "stacking": "multiply",
+        "windows": [
+            {
+                "name": "double_xp",
+                "starts": "2026-01-01T00:00:00Z",
+                "ends": "2030-01-01T00:00:00Z",
+                "multiplier": 2,
+            },
+            {
+                "name": "scene_week",
+                "starts": "2026-01-01T00:00:00Z",
+                "ends": "2030-01-01T00:00:00Z",
+                "multiplier": "3/2",
+                "actions": ["create_scene"],
+            },
+        ],
+    },
+    "streak": {"freeze_every": 7, "max_freezes": 2, "bonuses": {"7": 50}},
+    "milestones": [
+        {"name": "first_week", "streak": 7, "bonus_exp": 25},
+        {"name": "chatty", "action": "daily_chat", "count": 30},
+        {"name": "pro", "level": 4},
+        {"name": "ten_thousand", "exp": 10000},
+    ],
+}
+"""Every lever on, each window always in force: the most a lever-laden award does."""
+# The dict version's own tables: integer multipliers (numerator, denominator) per window.
+BOOSTS = [
+    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), None, 2, 1, "double_xp"),
+    (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2030, 1, 1, tzinfo=UTC),
+        {"create_scene"},
+        3,
+        2,
+        "scene_week",
+    ),
+]
+MILESTONES = [
+    ("first_week", "streak", 7, None, 25),
+    ("chatty", "count", 30, "daily_chat", 0),
+    ("pro", "level", 4, None, 0),
+    ("ten_thousand", "exp", 10000, None, 0),
+]
+COUNTED = {"daily_chat"}
+
+
+def dict_award_levers(user: dict[str, Any], action: str, now: datetime) -> dict[str, Any]:
+    """The levers' rules on a mutable dict: boosts multiplied, the streak kept, milestones
+    checked, events listed; what a backend would write without this library."""
+    last = user["last_exp_reset_date"]
+    if last is None or now.date() > last.date():
+        user["daily_exp_gained"] = 0
+        user["daily_action_counts"] = {}
+        user["last_exp_reset_date"] = now
+    if action not in REWARDS:
+        return {"success": False, "reason": f"Invalid action: {action}", "exp_added": 0}
+    counts = user["daily_action_counts"]
+    count = counts.get(action, 0)
+    limit = LIMITS[action]
+    if limit is not None and count >= limit:
+        return {"success": False, "reason": f"Daily limit reached for {action}", "exp_added": 0}
+    cap = CAPS.get(user["level"], 500)
+    gained = user["daily_exp_gained"]
+    if gained >= cap:
+        return {"success": False, "reason": "Daily EXP cap reached", "exp_added": 0}
+    events = []
+    num = den = 1
+    names = []
+    for starts, ends, actions, n, d, name in BOOSTS:
+        if starts <= now < ends and (actions is None or action in actions):
+            num, den = num * n, den * d
+            names.append(name)
+    reward = REWARDS[action]
+    boosted = reward * num // den
+    if names:
+        events.append({"kind": "boost_applied", "boosts": names, "boosted_exp": boosted})
+    added = min(boosted, cap - gained)
+    bonus = 0
+    if action == "daily_chat":
+        today = now.date()
+        last_day = user["last_streak_day"]
+        if last_day != today:
+            gap = (today - last_day).days if last_day is not None else 1
+            if gap == 1:
+                user["streak"] += 1
+            elif 1 < gap <= user["streak_freezes"] + 1:
+                user["streak_freezes"] -= gap - 1
+                user["streak"] += 1
+            else:
+                user["streak"] = 1
+            if user["streak"] % 7 == 0 and user["streak_freezes"] < 2:
+                user["streak_freezes"] += 1
+            bonus += 50 if user["streak"] == 7 else 0
+            user["last_streak_day"] = today
+            events.append({"kind": "streak_extended", "streak": user["streak"]})
+    old_level = user["level"]
+    user["exp"] += added + bonus
+    user["level"] = dict_level_for_exp(user["exp"])
+    user["daily_exp_gained"] = gained + added
+    counts[action] = count + 1
+    if action == "daily_chat":
+        user["last_chat_date"] = now
+    if action in COUNTED:
+        lifetime = user["lifetime"]
+        lifetime[action] = lifetime.get(action, 0) + 1
+    for name, trigger, threshold, counted, extra in MILESTONES:
+        if name in user["milestones"]:
+            continue
+        if trigger == "streak":
+            value = user["streak"]
+        elif trigger == "count":
+            value = user["lifetime"].get(counted, 0)
+        elif trigger == "level":
+            value = user["level"]
+        else:
+            value = user["exp"]
+        if value >= threshold:
+            user["milestones"].add(name)
+            user["exp"] += extra
+            events.append({"kind": "milestone_unlocked", "milestone": name})
+    if user["level"] > old_level:
+        events.append({"kind": "level_up", "to_level": user["level"]})
+    return {"success": True, "exp_added": added + bonus, "events": events}
+
+
 def dict_user(exp: int = 0, level: int = 1) -> dict[str, Any]:
     return {
         "exp": exp,
@@ -82,6 +212,11 @@ def dict_user(exp: int = 0, level: int = 1) -> dict[str, Any]:
         "last_exp_reset_date": None,
         "daily_action_counts": {},
         "last_chat_date": None,
+        "streak": 0,
+        "last_streak_day": None,
+        "streak_freezes": 0,
+        "lifetime": {},
+        "milestones": set(),
     }
 
 

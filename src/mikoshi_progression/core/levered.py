@@ -21,33 +21,139 @@ The events of the award are listed in :data:`~mikoshi_progression.EVENT_ORDER`.
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
-from fractions import Fraction
+from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 from ..errors import InvalidArgumentError, StateError
 from ._frozen import trusted_factory
+from .boosts import combine
 from .config import ProgressionConfig
-from .days import require_aware
-from .events import EventKind, ProgressionEvent, event
+from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
+from .events import EventKind, ProgressionEvent
 from .results import AwardResult, LeverEffects, Outcome
-from .state import MAX_COUNT, ProgressState
+from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState
 from .streaks import advance_streak
-from .zones import boundary_for, current_day, open_day
+from .zones import reopened as _reopened
+from .zones import user_boundary
 
-__all__ = ["award_with_levers"]
+__all__ = ["LeverPlan", "award_with_levers", "plan_for"]
 
 _build_state = trusted_factory(ProgressState)
 _build_result = trusted_factory(AwardResult)
-_ONE = Fraction(1)
+_build_effects = trusted_factory(LeverEffects)
+_build_event = trusted_factory(ProgressionEvent)
+_EARLIEST, _LATEST = EARLIEST_MOMENT, LATEST_MOMENT
+_ONE_DAY = timedelta(days=1)
+_EMPTY = EMPTY_COUNTS
 DAILY_CHAT = "daily_chat"
+_BOOST_APPLIED = EventKind.BOOST_APPLIED
+_STREAK_EXTENDED = EventKind.STREAK_EXTENDED
+_DAILY_CAP_REACHED = EventKind.DAILY_CAP_REACHED
+_LEVEL_UP = EventKind.LEVEL_UP
+_MILESTONE_UNLOCKED = EventKind.MILESTONE_UNLOCKED
+_LEVEL, _EXP, _STREAK, _COUNT = range(4)
+_TRIGGER_CODES = {"level": _LEVEL, "exp": _EXP, "streak": _STREAK, "count": _COUNT}
+
+
+class LeverPlan:
+    """A config's levers compiled into plain tuples, once per config, for the award path.
+
+    Boost combinations are worked out with exact fractions the first time a set of
+    windows overlaps, then kept as integers (numerator, denominator), so an award only
+    compares moments and multiplies integers.
+    """
+
+    __slots__ = ("combos", "milestones", "pending", "raise_cap", "stacking", "windows")
+
+    def __init__(self, config: ProgressionConfig) -> None:
+        boosts = config.boosts
+        self.windows: tuple[tuple[datetime, datetime, frozenset[str] | None, int], ...] = ()
+        self.stacking = "max"
+        self.raise_cap = False
+        if boosts is not None:
+            self.windows = tuple(
+                (w.starts, w.ends, w.actions, i) for i, w in enumerate(boosts.windows)
+            )
+            self.stacking = boosts.stacking
+            self.raise_cap = boosts.raise_cap
+        self.combos: dict[tuple[int, ...], tuple[int, int, tuple[str, ...], str]] = {}
+        self.milestones = tuple(
+            (m.name, _TRIGGER_CODES[m.trigger], m.threshold, m.action, m.bonus_exp)
+            for m in config.milestones
+        )
+        self.pending: dict[frozenset[str], _Pending] = {}
+
+    def lowest(self, unlocked: frozenset[str]) -> _Pending:
+        """The lowest level, EXP, streak and per-action count that would unlock one of the
+        milestones not in ``unlocked``: one comparison each rules out the common award
+        that unlocks nothing."""
+        found = self.pending.get(unlocked)
+        if found is None:
+            lowest = [_NEVER, _NEVER, _NEVER]
+            counts: dict[str, int] = {}
+            for name, trigger, threshold, counted, _ in self.milestones:
+                if name in unlocked:
+                    continue
+                if trigger == _COUNT:
+                    assert counted is not None
+                    counts[counted] = min(counts.get(counted, _NEVER), threshold)
+                else:
+                    lowest[trigger] = min(lowest[trigger], threshold)
+            found = (lowest[_LEVEL], lowest[_EXP], lowest[_STREAK], counts)
+            if len(self.pending) < 4096:  # users hold few distinct sets; stay bounded anyway
+                self.pending[unlocked] = found
+        return found
+
+    def combo(
+        self, active: tuple[int, ...], config: ProgressionConfig
+    ) -> tuple[int, int, tuple[str, ...], str]:
+        """(numerator, denominator, names, exact text) of the windows ``active`` combined."""
+        found = self.combos.get(active)
+        if found is None:
+            boosts = config.boosts
+            assert boosts is not None
+            windows = [boosts.windows[i] for i in active]
+            multiplier = combine([w.multiplier for w in windows], boosts.stacking)
+            found = (
+                multiplier.numerator,
+                multiplier.denominator,
+                tuple(w.name for w in windows),
+                str(multiplier),
+            )
+            self.combos[active] = found
+        return found
+
+
+_NEVER = MAX_COUNT + 1
+_Pending = tuple[int, int, int, dict[str, int]]
+_PLANS: dict[ProgressionConfig, LeverPlan] = {}
+
+
+def plan_for(config: ProgressionConfig) -> LeverPlan:
+    """The compiled :class:`LeverPlan` of ``config`` (kept for the configs in use)."""
+    plan = _PLANS.get(config)
+    if plan is None:
+        if len(_PLANS) >= 64:  # a process rarely holds more configs: never grow without bound
+            _PLANS.clear()
+        plan = _PLANS[config] = LeverPlan(config)
+    return plan
+
+
+def _event(kind: EventKind, details: dict[str, Any]) -> ProgressionEvent:
+    return _build_event(kind, MappingProxyType(details))
 
 
 def award_with_levers(
     state: ProgressState, action: str, now: datetime, config: ProgressionConfig
 ) -> AwardResult:
-    """:func:`~mikoshi_progression.award_exp_with_limits` with every lever the config sets."""
-    require_aware(now)
+    """:func:`~mikoshi_progression.award_exp_with_limits` with every lever the config sets.
+
+    ``now`` must be aware (the caller checked its ``tzinfo``). Written, like the seed's
+    path, in local variables with no intermediate state: this is a hot path too.
+    """
+    if not _EARLIEST <= now <= _LATEST:
+        require_aware(now)
     try:
         rule = config._rule_table.get(action)
     except TypeError:  # unhashable: no action name at all
@@ -57,133 +163,145 @@ def award_with_levers(
             action, Outcome.INVALID_ACTION, 0, state.level, state, now, config, None
         )
     reward, limit, cap_exempt = rule
-    today = open_day(state, now, config)
-    counts = today.daily_action_counts
+    plan = _PLANS.get(config) or plan_for(config)
+
+    # The user's day: their zone's boundary, or the end a time-zone change set.
+    last = state.last_exp_reset_date
+    zone = state.timezone
+    extended = state.day_extended_until
+    if last is None or (now < last and last - now > config._max_skew):
+        opens = True
+    elif extended is not None:
+        opens = now >= extended
+    elif zone is None:
+        opens = config._is_later_day(now, last)
+    else:
+        opens = user_boundary(zone, config)._is_later_day(now, last)
+    if opens:
+        gained, counts, reset, extended = 0, _EMPTY, now, None
+    else:
+        gained, counts, reset = state.daily_exp_gained, state.daily_action_counts, last  # type: ignore[assignment]
     count = counts.get(action, 0)
-    level = today.level
+    level = state.level
     if limit is not None and count >= limit:
+        today = _reopened(state, now) if opens else state
         return _build_result(action, Outcome.ACTION_LIMIT, 0, level, today, now, config, None)
 
-    multiplier = _ONE
-    boost_names: tuple[str, ...] = ()
-    boosts = config.boosts
-    if boosts is not None:
-        multiplier, boost_names = boosts.multiplier(action, now)
-    boosted = reward * multiplier.numerator // multiplier.denominator
-    cap = config.cap_for_level(level)
-    if boost_names and boosts is not None and boosts.raise_cap:
-        cap = cap * multiplier.numerator // multiplier.denominator
-    gained_before = gained = today.daily_exp_gained
+    caps = config._caps
+    cap = caps[level] if level < len(caps) else caps[-1]
+    num = den = 1
+    names: tuple[str, ...] = ()
+    if plan.windows:
+        active: list[int] = []
+        for starts, ends, actions, i in plan.windows:
+            if starts <= now < ends and (actions is None or action in actions):
+                active.append(i)
+        if active:
+            num, den, names, text = plan.combo(tuple(active), config)
+            if plan.raise_cap:
+                cap = cap * num // den
+    boosted = reward * num // den
+    gained_before = gained
     if cap_exempt:
         added = boosted
     else:
         room = cap - gained
         if room <= 0:
+            today = _reopened(state, now) if opens else state
             return _build_result(action, Outcome.DAILY_CAP, 0, level, today, now, config, None)
         added = boosted if boosted <= room else room
         gained += added
 
     events: list[ProgressionEvent] = []
-    streak, best, last_streak_day, freezes = (
-        today.streak,
-        today.best_streak,
-        today.last_streak_day,
-        today.streak_freezes,
-    )
+    streak = state.streak
+    best = state.best_streak
+    streak_day = state.last_streak_day
+    freezes = state.streak_freezes
     bonus = 0
     rules = config.streak
-    extended = False
-    streak_bonus = 0
+    streak_event = None
     if rules is not None and action == rules.action:
-        day = current_day(today, config)
-        step = advance_streak(
-            rules,
-            streak=streak,
-            best_streak=best,
-            last_streak_day=last_streak_day,
-            streak_freezes=freezes,
-            today=day,
-            today_starts_at=boundary_for(today, config).start_of(day),
-            now=now,
+        boundary = config.day_boundary if zone is None else user_boundary(zone, config)
+        # A day lengthened by a zone change is the new zone's day that ends then.
+        day = boundary._day_of(reset) if extended is None else boundary._day_of(extended) - _ONE_DAY
+        streak, best, streak_day, freezes, grew, paid, settled = advance_streak(
+            rules, streak, best, streak_day, freezes, day, now, boundary
         )
-        events += step.events
-        streak, best, last_streak_day, freezes = (
-            step.streak,
-            step.best_streak,
-            step.last_streak_day,
-            step.streak_freezes,
-        )
-        extended = step.extended
-        streak_bonus = step.bonus_exp
-        if streak_bonus and not rules.bonus_cap_exempt:
-            streak_bonus = max(0, min(streak_bonus, cap - gained))
-            gained += streak_bonus
-        bonus += streak_bonus
-    if boost_names:
+        if settled:
+            events += settled
+        if grew:
+            if paid and not rules.bonus_cap_exempt:
+                paid = max(0, min(paid, cap - gained))
+                gained += paid
+            bonus += paid
+            streak_event = _event(
+                _STREAK_EXTENDED, {"streak": streak, "bonus_exp": paid, "freezes": freezes}
+            )
+    if names:
         events.append(
-            event(
-                EventKind.BOOST_APPLIED,
-                boosts=boost_names,
-                multiplier=str(multiplier),
-                base_exp=reward,
-                boosted_exp=boosted,
+            _event(
+                _BOOST_APPLIED,
+                {"boosts": names, "multiplier": text, "base_exp": reward, "boosted_exp": boosted},
             )
         )
-    if extended:
-        events.append(
-            event(EventKind.STREAK_EXTENDED, streak=streak, bonus_exp=streak_bonus, freezes=freezes)
-        )
+    if streak_event is not None:
+        events.append(streak_event)
     if gained >= cap > gained_before:
-        events.append(event(EventKind.DAILY_CAP_REACHED, cap=cap))
+        events.append(_event(_DAILY_CAP_REACHED, {"cap": cap}))
 
-    exp = today.exp + added + bonus
+    exp = state.exp + added + bonus
     if exp > MAX_COUNT:
-        raise _overflow(today.exp, added + bonus)
-    lifetime = today.lifetime_counts
+        raise _overflow(state.exp, added + bonus)
+    lifetime = state.lifetime_counts
     if action in config._counted_actions:
-        new_lifetime = dict(lifetime)
+        new_lifetime: dict[str, int] = lifetime.copy()  # type: ignore[attr-defined]
         new_lifetime[action] = lifetime.get(action, 0) + 1
         lifetime = MappingProxyType(new_lifetime)
-    new_level = _level(config, exp, level)
-    unlocked = today.milestones
+    thresholds = config._thresholds
+    new_level = bisect_right(thresholds, exp) or 1
+    if new_level < level and not config.levels_can_drop:
+        new_level = level
+    unlocked = state.milestones
     unlock_events: list[ProgressionEvent] = []
-    if config.milestones:
-        found = True
+    if len(unlocked) < len(plan.milestones):
+        low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
+        found = (
+            new_level >= low_level
+            or exp >= low_exp
+            or streak >= low_streak
+            or (action in low_counts and lifetime[action] >= low_counts[action])
+        )
         while found:  # a bonus may reach a later threshold: settle until none is new
             found = False
-            for milestone in config.milestones:
-                if milestone.name in unlocked:
+            for name, trigger, threshold, counted, extra in plan.milestones:
+                if name in unlocked:
                     continue
-                trigger = milestone.trigger
-                if trigger == "level":
-                    reached = new_level >= milestone.threshold
-                elif trigger == "exp":
-                    reached = exp >= milestone.threshold
-                elif trigger == "streak":
-                    reached = streak >= milestone.threshold
+                if trigger == _LEVEL:
+                    value = new_level
+                elif trigger == _EXP:
+                    value = exp
+                elif trigger == _STREAK:
+                    value = streak
                 else:
-                    assert milestone.action is not None
-                    reached = lifetime.get(milestone.action, 0) >= milestone.threshold
-                if not reached:
+                    value = lifetime.get(counted, 0)  # type: ignore[arg-type]
+                if value < threshold:
                     continue
-                unlocked = unlocked | {milestone.name}
-                if milestone.bonus_exp:
-                    if exp + milestone.bonus_exp > MAX_COUNT:
-                        raise _overflow(exp, milestone.bonus_exp)
-                    exp += milestone.bonus_exp
-                    bonus += milestone.bonus_exp
-                    new_level = _level(config, exp, new_level)
+                unlocked = unlocked | {name}
+                if extra:
+                    if exp + extra > MAX_COUNT:
+                        raise _overflow(exp, extra)
+                    exp += extra
+                    bonus += extra
+                    reached = bisect_right(thresholds, exp) or 1
+                    new_level = reached if reached > new_level else new_level
                     found = True
                 unlock_events.append(
-                    event(
-                        EventKind.MILESTONE_UNLOCKED,
-                        milestone=milestone.name,
-                        bonus_exp=milestone.bonus_exp,
-                    )
+                    _event(_MILESTONE_UNLOCKED, {"milestone": name, "bonus_exp": extra})
                 )
     if new_level > level:
-        events.append(event(EventKind.LEVEL_UP, from_level=level, to_level=new_level))
-    events += unlock_events
+        events.append(_event(_LEVEL_UP, {"from_level": level, "to_level": new_level}))
+    if unlock_events:
+        events += unlock_events
 
     new_counts: dict[str, int] = counts.copy()  # type: ignore[attr-defined]
     new_counts[action] = count + 1
@@ -191,26 +309,21 @@ def award_with_levers(
         exp,
         new_level,
         gained,
-        today.last_exp_reset_date,
+        reset,
         MappingProxyType(new_counts),
-        now if action == DAILY_CHAT else today.last_chat_date,
-        today.timezone,
-        today.day_extended_until,
+        now if action == DAILY_CHAT else state.last_chat_date,
+        zone,
+        extended,
         streak,
         best,
-        last_streak_day,
+        streak_day,
         freezes,
         unlocked,
         lifetime,
     )
     outcome = Outcome.AWARDED if added == boosted else Outcome.PARTIAL
-    effects = LeverEffects(tuple(events), reward, boosted, boost_names, bonus)
+    effects = _build_effects(tuple(events), reward, boosted, names, bonus)
     return _build_result(action, outcome, added + bonus, level, new_state, now, config, effects)
-
-
-def _level(config: ProgressionConfig, exp: int, level: int) -> int:
-    reached = bisect_right(config._thresholds, exp) or 1
-    return reached if reached > level or config.levels_can_drop else level
 
 
 def _overflow(exp: int, added: int) -> StateError:

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from ..errors import ConfigError
 from ._checks import is_int as _is_int
 from ._checks import key_problems
+from .days import DayBoundary
 from .events import EventKind, ProgressionEvent, event
 
 __all__ = [
@@ -169,7 +170,11 @@ def _digits(value: object) -> int | None:
 
 
 class StreakStep(NamedTuple):
-    """What one streak action did to the streak (see :func:`advance_streak`)."""
+    """What one streak action did to the streak (see :func:`advance_streak`).
+
+    :func:`advance_streak` returns a plain tuple in this order (building a named tuple
+    costs more than the rest of the step): ``StreakStep(*step)`` names its fields.
+    """
 
     streak: int
     best_streak: int
@@ -184,22 +189,20 @@ class StreakStep(NamedTuple):
 
 def advance_streak(
     rules: StreakRules,
-    *,
     streak: int,
     best_streak: int,
     last_streak_day: date | None,
     streak_freezes: int,
     today: date,
-    today_starts_at: datetime,
     now: datetime,
-) -> StreakStep:
+    boundary: DayBoundary,
+) -> tuple[int, int, date | None, int, bool, int, tuple[ProgressionEvent, ...]]:
     """The streak after the streak action was awarded at ``now`` on the user's ``today``
-    (a day whose boundary was ``today_starts_at``).
+    (their day by ``boundary``, which says when it began for the grace period).
 
     ``events`` holds ``streak_frozen`` (missed days covered) or ``streak_broken``; the
     caller reports ``streak_extended`` with the bonus it granted.
     """
-    unchanged = StreakStep(streak, best_streak, last_streak_day, streak_freezes, False, 0, ())
     events: list[ProgressionEvent] = []
     credited = today
     freezes = streak_freezes
@@ -208,8 +211,9 @@ def advance_streak(
     else:
         gap = (today - last_streak_day).days
         if gap <= 0:
-            return unchanged  # already counted today (or a lagging clock's earlier day)
-        if gap == 2 and rules.grace and now < today_starts_at + rules.grace:
+            # Already counted today (or a lagging clock's earlier day): nothing changes.
+            return streak, best_streak, last_streak_day, streak_freezes, False, 0, ()
+        if gap == 2 and rules.grace and now < boundary.start_of(today) + rules.grace:
             gap = 1  # within the grace after the missed day: it counts for that day
             credited = today - _ONE_DAY
         missed = gap - 1
@@ -227,4 +231,4 @@ def advance_streak(
         freezes += 1
     bonus = rules.bonuses.get(length, 0)
     best = max(best_streak, length)
-    return StreakStep(length, best, credited, freezes, True, bonus, tuple(events))
+    return length, best, credited, freezes, True, bonus, tuple(events)

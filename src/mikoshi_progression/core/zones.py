@@ -29,6 +29,7 @@ __all__ = [
     "current_day",
     "day_ends_at",
     "opens_day",
+    "user_boundary",
 ]
 
 _build_state = trusted_factory(ProgressState)
@@ -38,6 +39,11 @@ _ONE_DAY = timedelta(days=1)
 @lru_cache(maxsize=1024)
 def _boundary(zone: str, hour: int) -> DayBoundary:
     return DayBoundary(zone, hour)
+
+
+def user_boundary(zone: str, config: ProgressionConfig) -> DayBoundary:
+    """The day boundary of a user living in ``zone`` under ``config`` (cached)."""
+    return _boundary(zone, config.reset_hour)
 
 
 def boundary_for(state: ProgressState, config: ProgressionConfig) -> DayBoundary:
