@@ -1,11 +1,22 @@
 """Speed of the pure core against a plain mutable-dict version of the same rules.
 
-Run:  python benchmarks/bench_core.py [--repeat 7] [--number 200000]
+Run:  python benchmarks/bench_core.py [--repeat 7] [--number 200000] [--events 1000000]
+                                      [--baseline-src PATH/src]
 
-Everything is timed side by side in one process, interleaved round by round (each
-round times every contender once, in turn), so the ratios hold even on a noisy shared
-machine; medians of ``--repeat`` rounds are printed, with the load average before and
-after. This is a measurement, never a test: nothing here asserts a time.
+Everything is timed side by side, interleaved round by round (each round times every
+contender once, in turn), so the ratios hold even on a noisy shared machine; medians of
+``--repeat`` rounds are printed, with the load average before and after.
+
+Contenders: the seed's rules (``award_exp_with_limits`` and ``apply_events`` with
+``DEFAULT_CONFIG``) against the dict version of the same rules; and with every lever on
+(``LEVERS``: two boost windows always in force, a streak with freezes and a bonus, four
+milestones) against a dict version of the levered rules.
+
+``--baseline-src`` (the ``src/`` of an older checkout, e.g. ``git archive d0ea3e8 src |
+tar -x -C /tmp/base``) times the seed's rules of that code and of this one in two worker
+processes (this script, ``--worker SRC``) asked back to back in each round, so their
+ratio is the cost of the change alone. This is a measurement, never a test: nothing
+here asserts a time.
 """
 
 from __future__ import annotations
@@ -14,18 +25,28 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import timeit
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from functools import partial
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+if "--worker" in sys.argv:  # a worker times the package under the src/ it was given
+    sys.path.insert(0, sys.argv[sys.argv.index("--worker") + 1])
 
 from mikoshi_progression import (
     DEFAULT_CONFIG,
+    ProgressionConfig,
     ProgressState,
     apply_events,
     award_exp_with_limits,
 )
+
+HERE = Path(__file__).resolve()
+CURRENT_SRC = HERE.parent.parent / "src"
 
 # --- the baseline: the platform's rules on a mutable dict, as a backend would write them ---
 
@@ -249,21 +270,6 @@ def events(count: int) -> list[tuple[datetime, str]]:
     return out
 
 
-def interleaved(
-    contenders: dict[str, tuple[Callable[[], object], int]], rounds: int
-) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in turn, round by round.
-
-    Each round times every contender once (``number`` calls each), so a noisy moment of
-    a shared machine falls on all of them alike and their ratios hold.
-    """
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, (stmt, number) in contenders.items():
-            samples[name].append(timeit.timeit(stmt, number=number) / number)
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
 def load_average() -> str:
     try:
         return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
@@ -271,32 +277,122 @@ def load_average() -> str:
         return "load average unknown"
 
 
+# --- the seed's rules in a worker process, for before/after comparisons -----------------
+
+NOW = START + timedelta(hours=12)
+ROOMY_USER = ProgressState(exp=120, level=2, last_exp_reset_date=START)
+"""A user with room left under the cap, on the day of their last reset: the common award."""
+
+
+def seed_award() -> object:
+    return award_exp_with_limits(ROOMY_USER, "character_liked", now=NOW)
+
+
+def worker(src: str) -> None:
+    """Answer ``award N`` and ``fold N`` with the seconds per call, until stdin closes."""
+    import mikoshi_progression
+
+    where = Path(mikoshi_progression.__file__).resolve()
+    if not where.is_relative_to(Path(src).resolve()):
+        raise SystemExit(f"worker for {src} imported {where} instead")
+    print(f"ready {where.parent}", flush=True)
+    streams: dict[int, list[tuple[datetime, str]]] = {}
+    for line in sys.stdin:
+        what, count = line.split()
+        number = int(count)
+        if what == "award":
+            print(repr(timeit.timeit(seed_award, number=number) / number), flush=True)
+        else:
+            stream = streams.setdefault(number, events(number))
+            seconds = timeit.timeit(partial(apply_events, ProgressState(), stream), number=1)
+            print(repr(seconds), flush=True)
+
+
+class Worker:
+    """A worker process timing the seed's rules of the package in ``src``."""
+
+    def __init__(self, src: Path) -> None:
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE), "--worker", str(src)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.where = self._read().removeprefix("ready ")
+
+    def time(self, what: str, number: int) -> Callable[[], float]:
+        def ask() -> float:
+            assert self.process.stdin is not None
+            self.process.stdin.write(f"{what} {number}\n")
+            self.process.stdin.flush()
+            return float(self._read())
+
+        return ask
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"a worker died (exit code {self.process.wait()})")
+        return line.strip()
+
+
+def timed(stmt: Callable[[], object], number: int) -> Callable[[], float]:
+    """Seconds per call of ``stmt``, timed over ``number`` calls."""
+    return lambda: timeit.timeit(stmt, number=number) / number
+
+
+def interleaved_by(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Median of each contender's figure, asked in turn, round by round."""
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, measure in contenders.items():
+            samples[name].append(measure())
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds (medians are printed)")
     parser.add_argument("--number", type=int, default=200_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--baseline-src", type=Path, help="src/ of an older checkout")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return
 
     print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
     print(f"median of {args.repeat} rounds, every contender timed in turn in each round")
     print(f"before: {load_average()}\n")
 
-    # Single award on a user with room left (the common case), same day as its reset.
-    now = START + timedelta(hours=12)
-    frozen_user = ProgressState(exp=120, level=2, last_exp_reset_date=START)
+    levers = ProgressionConfig.from_dict(DEFAULT_CONFIG.to_dict() | LEVERS)
+    streaking = ProgressState(
+        exp=120,
+        level=2,
+        last_exp_reset_date=START,
+        streak=3,
+        best_streak=3,
+        last_streak_day=date(2025, 12, 31),
+    )
 
-    def frozen_call() -> object:
-        return award_exp_with_limits(frozen_user, "character_liked", now=now)
-
-    def dict_call() -> object:
+    def dict_setup() -> dict[str, Any]:
         user = dict_user(120, 2)  # a fresh copy: otherwise the limit is reached at once
         user["last_exp_reset_date"] = START
-        return dict_award(user, "character_liked", now)
+        return user
 
-    def dict_copy_only() -> object:
-        user = dict_user(120, 2)
-        user["last_exp_reset_date"] = START
+    def dict_streaking() -> dict[str, Any]:
+        user = dict_setup()
+        user["streak"] = 3
+        user["last_streak_day"] = date(2025, 12, 31)
         return user
 
     stream = events(args.events)
@@ -304,33 +400,67 @@ def main(argv: list[str] | None = None) -> None:
     def fold() -> None:
         apply_events(ProgressState(), stream)
 
+    def lever_fold() -> None:
+        apply_events(ProgressState(), stream, levers)
+
     def dict_fold() -> None:
         user = dict_user()
         for at, action in stream:
             dict_award(user, action, at)
+
+    def dict_lever_fold() -> None:
+        user = dict_user()
+        for at, action in stream:
+            dict_award_levers(user, action, at)
 
     def naive_fold() -> None:
         state = ProgressState()
         for at, action in stream:
             state = award_exp_with_limits(state, action, now=at).state
 
-    medians = interleaved(
-        {
-            "award": (frozen_call, args.number),
-            "dict": (dict_call, args.number),
-            "dict setup": (dict_copy_only, args.number),
-            "apply_events": (fold, 1),
-            "dict fold": (dict_fold, 1),
-            "award loop": (naive_fold, 1),
-        },
-        args.repeat,
-    )
+    n, number = len(stream), args.number
+    contenders: dict[str, Callable[[], float]] = {
+        "award": timed(seed_award, number),
+        "dict": timed(lambda: dict_award(dict_setup(), "character_liked", NOW), number),
+        "dict setup": timed(dict_setup, number),
+        "levers liked": timed(
+            lambda: award_exp_with_limits(ROOMY_USER, "character_liked", now=NOW, config=levers),
+            number,
+        ),
+        "dict levers liked": timed(
+            lambda: dict_award_levers(dict_setup(), "character_liked", NOW), number
+        ),
+        "levers chat": timed(
+            lambda: award_exp_with_limits(streaking, "daily_chat", now=NOW, config=levers),
+            number,
+        ),
+        "dict levers chat": timed(
+            lambda: dict_award_levers(dict_streaking(), "daily_chat", NOW), number
+        ),
+        "dict streaking setup": timed(dict_streaking, number),
+        "apply_events": timed(fold, 1),
+        "dict fold": timed(dict_fold, 1),
+        "award loop": timed(naive_fold, 1),
+        "levers fold": timed(lever_fold, 1),
+        "dict levers fold": timed(dict_lever_fold, 1),
+    }
+    workers: dict[str, Worker] = {}
+    if args.baseline_src is not None:
+        workers = {"before": Worker(args.baseline_src), "after": Worker(CURRENT_SRC)}
+        for name, w in workers.items():
+            print(f"  {name} (worker): {w.where}")
+            contenders[f"{name} award"] = w.time("award", number)
+            contenders[f"{name} fold"] = w.time("fold", args.events)
+        print()
+    medians = interleaved_by(contenders, args.repeat)
+    for w in workers.values():
+        w.close()
+
     dict_only = medians["dict"] - medians["dict setup"]
     print("single award (character_liked, room left):")
     print(f"  dict version          {dict_only * 1e6:6.3f} us/call (user setup subtracted)")
     print(f"  award_exp_with_limits {medians['award'] * 1e6:6.3f} us/call")
     print(f"  ratio                 {medians['award'] / dict_only:6.2f}x  (target <= 2x)\n")
-    n = len(stream)
     print(f"replay of {n:,} events (12 a day, limits and cap biting):")
     print(
         f"  apply_events                 {n / medians['apply_events']:12,.0f} awards/s  "
@@ -339,6 +469,32 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  award_exp_with_limits loop   {n / medians['award loop']:12,.0f} awards/s")
     print(f"  dict version loop            {n / medians['dict fold']:12,.0f} awards/s")
     print(f"  apply_events / dict loop     {medians['dict fold'] / medians['apply_events']:6.2f}x")
+
+    print("\nwith every lever on (two boosts in force, a streak, four milestones):")
+    for label, ours, theirs, setup in (
+        ("character_liked", "levers liked", "dict levers liked", "dict setup"),
+        ("daily_chat, a streak day", "levers chat", "dict levers chat", "dict streaking setup"),
+    ):
+        reference = medians[theirs] - medians[setup]
+        print(f"  {label}:")
+        print(f"    dict version          {reference * 1e6:6.3f} us/call (setup subtracted)")
+        print(f"    award_exp_with_limits {medians[ours] * 1e6:6.3f} us/call")
+        print(f"    ratio                 {medians[ours] / reference:6.2f}x  (target <= 2x)")
+    print(
+        f"  apply_events                 {n / medians['levers fold']:12,.0f} awards/s  "
+        "(target >= 800,000)"
+    )
+    print(f"  dict version loop            {n / medians['dict levers fold']:12,.0f} awards/s")
+
+    if workers:
+        print("\nthe seed's rules, this code against --baseline-src (workers, same rounds):")
+        for what, unit in (("award", "us/call"), ("fold", "s per replay")):
+            before, after = medians[f"before {what}"], medians[f"after {what}"]
+            scale = 1e6 if what == "award" else 1
+            print(
+                f"  {what:6} before {before * scale:8.3f} {unit}, after {after * scale:8.3f} "
+                f"{unit}: after/before {after / before:.3f}  (target <= 1.10)"
+            )
     print(f"\nafter: {load_average()}")
 
 

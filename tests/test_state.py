@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, tzinfo
 from types import MappingProxyType
 
@@ -10,6 +11,7 @@ import pytest
 from mikoshi_progression import EMPTY_COUNTS, ProgressState, StateError
 from mikoshi_progression.core._frozen import trusted_factory
 from mikoshi_progression.core.rules import _build_state
+from mikoshi_progression.core.state import NO_LEVERS
 
 NOW = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 
@@ -95,22 +97,7 @@ def test_from_dict_rejects_unknown_fields_and_bad_timestamps():
 
 def test_trusted_builders_equal_the_public_constructor():
     """The core's fast builders make ordinary, frozen instances equal to validated ones."""
-    built = _build_state(
-        7,
-        1,
-        7,
-        NOW,
-        MappingProxyType({"forked": 1}),
-        None,
-        None,
-        None,
-        0,
-        0,
-        None,
-        0,
-        frozenset(),
-        MappingProxyType({}),
-    )
+    built = _build_state(7, 1, 7, NOW, MappingProxyType({"forked": 1}), None, NO_LEVERS)
     public = ProgressState(
         exp=7, daily_exp_gained=7, last_exp_reset_date=NOW, daily_action_counts={"forked": 1}
     )
@@ -260,3 +247,24 @@ def test_from_dict_fills_missing_fields_and_takes_datetimes_as_they_are():
     state = ProgressState.from_dict({"exp": 5, "last_chat_date": NOW})
     assert state == ProgressState(exp=5, last_chat_date=NOW)
     assert ProgressState.from_dict({"last_chat_date": None}) == ProgressState()
+
+
+def test_a_state_no_lever_touched_shares_the_one_empty_lever_value():
+    """States without lever fields hold NO_LEVERS itself (what keeps them on the seed's
+    path); lever fields given one by one, or through dataclasses.replace, are read back as
+    attributes, and equal states hash alike however they were built."""
+    assert ProgressState().levers is NO_LEVERS
+    assert ProgressState(streak=0, timezone=None).levers is NO_LEVERS
+    state = ProgressState(exp=5, timezone="Asia/Tokyo", streak=2, best_streak=2)
+    assert (state.timezone, state.streak, state.levers.best_streak) == ("Asia/Tokyo", 2, 2)
+    again = replace(state, streak=1)
+    assert (again.streak, again.best_streak, again.exp) == (1, 2, 5)
+    assert replace(again, streak=2) == state
+    assert hash(replace(again, streak=2)) == hash(state)
+    assert repr(state) == (
+        "ProgressState(exp=5, level=1, daily_exp_gained=0, last_exp_reset_date=None, "
+        "daily_action_counts=mappingproxy({}), last_chat_date=None, timezone='Asia/Tokyo', "
+        "streak=2, best_streak=2)"
+    )
+    with pytest.raises(StateError, match="levers"):
+        ProgressState(levers={"streak": 1})  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ from .config import ProgressionConfig
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .events import EventKind, ProgressionEvent
 from .results import AwardResult, LeverEffects, Outcome
-from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState
+from .state import EMPTY_COUNTS, MAX_COUNT, LeverState, ProgressState
 from .streaks import advance_streak
 from .zones import reopened as _reopened
 from .zones import user_boundary
@@ -43,6 +43,7 @@ _build_state = trusted_factory(ProgressState)
 _build_result = trusted_factory(AwardResult)
 _build_effects = trusted_factory(LeverEffects)
 _build_event = trusted_factory(ProgressionEvent)
+_build_levers = trusted_factory(LeverState)
 _EARLIEST, _LATEST = EARLIEST_MOMENT, LATEST_MOMENT
 _ONE_DAY = timedelta(days=1)
 _EMPTY = EMPTY_COUNTS
@@ -167,8 +168,9 @@ def award_with_levers(
 
     # The user's day: their zone's boundary, or the end a time-zone change set.
     last = state.last_exp_reset_date
-    zone = state.timezone
-    extended = state.day_extended_until
+    levers = state.levers
+    zone = levers.timezone
+    extended = levers.day_extended_until
     if last is None or (now < last and last - now > config._max_skew):
         opens = True
     elif extended is not None:
@@ -213,10 +215,10 @@ def award_with_levers(
         gained += added
 
     events: list[ProgressionEvent] = []
-    streak = state.streak
-    best = state.best_streak
-    streak_day = state.last_streak_day
-    freezes = state.streak_freezes
+    streak = levers.streak
+    best = levers.best_streak
+    streak_day = levers.last_streak_day
+    freezes = levers.streak_freezes
     bonus = 0
     rules = config.streak
     streak_event = None
@@ -252,7 +254,7 @@ def award_with_levers(
     exp = state.exp + added + bonus
     if exp > MAX_COUNT:
         raise _overflow(state.exp, added + bonus)
-    lifetime = state.lifetime_counts
+    lifetime = levers.lifetime_counts
     if action in config._counted_actions:
         new_lifetime: dict[str, int] = lifetime.copy()  # type: ignore[attr-defined]
         new_lifetime[action] = lifetime.get(action, 0) + 1
@@ -261,7 +263,7 @@ def award_with_levers(
     new_level = bisect_right(thresholds, exp) or 1
     if new_level < level and not config.levels_can_drop:
         new_level = level
-    unlocked = state.milestones
+    unlocked = levers.milestones
     unlock_events: list[ProgressionEvent] = []
     if len(unlocked) < len(plan.milestones):
         low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
@@ -305,6 +307,17 @@ def award_with_levers(
 
     new_counts: dict[str, int] = counts.copy()  # type: ignore[attr-defined]
     new_counts[action] = count + 1
+    if (
+        extended is not levers.day_extended_until
+        or streak_day is not levers.last_streak_day
+        or freezes != levers.streak_freezes
+        or streak != levers.streak
+        or unlocked is not levers.milestones
+        or lifetime is not levers.lifetime_counts
+    ):
+        levers = _build_levers(
+            zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
+        )
     new_state = _build_state(
         exp,
         new_level,
@@ -312,14 +325,7 @@ def award_with_levers(
         reset,
         MappingProxyType(new_counts),
         now if action == DAILY_CHAT else state.last_chat_date,
-        zone,
-        extended,
-        streak,
-        best,
-        streak_day,
-        freezes,
-        unlocked,
-        lifetime,
+        levers,
     )
     outcome = Outcome.AWARDED if added == boosted else Outcome.PARTIAL
     effects = _build_effects(tuple(events), reward, boosted, names, bonus)

@@ -21,7 +21,7 @@ from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .identity import check_id, check_optional_id
 from .levered import award_with_levers
 from .results import AwardResult, Outcome
-from .state import EMPTY_COUNTS, MAX_COUNT, ProgressState, lever_values
+from .state import EMPTY_COUNTS, MAX_COUNT, NO_LEVERS, ProgressState
 
 __all__ = [
     "DAILY_CHAT",
@@ -47,6 +47,7 @@ _DAILY_CAP = Outcome.DAILY_CAP
 _INVALID = Outcome.INVALID_ACTION
 _EMPTY = EMPTY_COUNTS
 _EARLIEST = EARLIEST_MOMENT
+_NO_LEVERS = NO_LEVERS
 _LATEST = LATEST_MOMENT
 
 
@@ -131,7 +132,7 @@ def award_exp_with_limits(
     """
     if getattr(now, "tzinfo", None) is None:
         require_aware(now)
-    if config._levers or state.timezone is not None or state.day_extended_until is not None:
+    if config._levers or state.levers is not _NO_LEVERS:
         return award_with_levers(state, action, now, config)
     try:
         rule = config._rule_table.get(action)
@@ -165,14 +166,7 @@ def award_exp_with_limits(
             now,
             _EMPTY,
             state.last_chat_date,
-            None,
-            None,
-            state.streak,
-            state.best_streak,
-            state.last_streak_day,
-            state.streak_freezes,
-            state.milestones,
-            state.lifetime_counts,
+            _NO_LEVERS,
         )
     else:
         today = state
@@ -217,14 +211,7 @@ def award_exp_with_limits(
         today.last_exp_reset_date,
         MappingProxyType(new_counts),
         last_chat,
-        None,
-        None,
-        today.streak,
-        today.best_streak,
-        today.last_streak_day,
-        today.streak_freezes,
-        today.milestones,
-        today.lifetime_counts,
+        _NO_LEVERS,
     )
     outcome = _AWARDED if added == reward else _PARTIAL
     return _build_result(action, outcome, added, level, new_state, now, config, None)
@@ -334,7 +321,7 @@ def _with_exp(state: ProgressState, exp: int, level: int) -> ProgressState:
         state.last_exp_reset_date,
         state.daily_action_counts,
         state.last_chat_date,
-        *lever_values(state),
+        state.levers,
     )
 
 
@@ -390,15 +377,11 @@ class AwardResults(Sequence[AwardResult]):
     read, so a long replay that only needs its final state costs no result objects.
     """
 
-    __slots__ = ("_carried", "_config", "_records")
+    __slots__ = ("_config", "_records")
 
-    def __init__(
-        self, records: list[_Record], config: ProgressionConfig, carried: tuple[Any, ...] = ()
-    ) -> None:
+    def __init__(self, records: list[_Record], config: ProgressionConfig) -> None:
         self._records = records
         self._config = config
-        # The lever fields, unchanged by the seed's fold: (None, None, streak, ...).
-        self._carried = carried or _NO_LEVERS
 
     def __len__(self) -> int:
         return len(self._records)
@@ -437,13 +420,9 @@ class AwardResults(Sequence[AwardResult]):
 
     def _build(self, record: _Record) -> AwardResult:
         action, outcome, added, previous, exp, level, gained, reset, counts, chat, now = record
-        state = _build_state(
-            exp, level, gained, reset, MappingProxyType(counts), chat, *self._carried
-        )
+        # The seed's fold runs only for states no lever touched.
+        state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat, _NO_LEVERS)
         return _build_result(action, outcome, added, previous, state, now, self._config, None)
-
-
-_NO_LEVERS: tuple[Any, ...] = lever_values(ProgressState())
 
 
 class _LeveredResults(AwardResults):
@@ -501,7 +480,7 @@ def apply_events(
         InvalidMomentError: an event's ``now`` is naive, or outside the supported years.
         StateError: an award would take EXP past 2**63 - 1.
     """
-    if config._levers or state.timezone is not None or state.day_extended_until is not None:
+    if config._levers or state.levers is not _NO_LEVERS:
         return _apply_with_levers(state, events, config)
     exp = state.exp
     level = state.level
@@ -599,11 +578,10 @@ def apply_events(
             )
         )
 
-    carried = lever_values(state)  # the seed's fold runs only with no zone nor extension
     final = _build_state(
-        exp, level, gained, last_reset, MappingProxyType(counts), last_chat, *carried
+        exp, level, gained, last_reset, MappingProxyType(counts), last_chat, _NO_LEVERS
     )
-    return final, AwardResults(records, config, carried)
+    return final, AwardResults(records, config)
 
 
 def _apply_with_levers(

@@ -8,7 +8,7 @@ streak, milestones, lifetime counts). A brand-new user is ``ProgressState()``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -20,11 +20,12 @@ __all__ = [
     "EMPTY_COUNTS",
     "LEVER_FIELDS",
     "MAX_COUNT",
+    "NO_LEVERS",
     "NO_MILESTONES",
     "PLATFORM_FIELDS",
     "STATE_FIELDS",
+    "LeverState",
     "ProgressState",
-    "lever_values",
 ]
 
 MAX_COUNT = 2**63 - 1
@@ -42,21 +43,37 @@ def _empty_counts() -> Mapping[str, int]:
     return EMPTY_COUNTS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProgressState:
-    """A user's EXP, level and today's limits, as of their last award or reset.
+PLATFORM_FIELDS: tuple[str, ...] = (
+    "exp",
+    "level",
+    "daily_exp_gained",
+    "last_exp_reset_date",
+    "daily_action_counts",
+    "last_chat_date",
+)
+"""The fields named after the platform's ``users`` progression columns."""
+LEVER_FIELDS: tuple[str, ...] = (
+    "timezone",
+    "day_extended_until",
+    "streak",
+    "best_streak",
+    "last_streak_day",
+    "streak_freezes",
+    "milestones",
+    "lifetime_counts",
+)
+"""The fields the designer levers keep (:class:`LeverState`), also attributes of a state."""
 
-    Construction validates every field; ``daily_action_counts`` accepts any
-    mapping and keeps a read-only copy, so a state never changes once built.
+
+@dataclass(frozen=True, slots=True)
+class LeverState:
+    """What the designer levers keep for one user (:attr:`ProgressState.levers`).
+
+    Each field is also readable on the state itself (``state.streak``); a user no lever
+    touched shares the one :data:`NO_LEVERS` value, which keeps the seed's award path
+    free of the levers' cost.
 
     Attributes:
-        exp: Total EXP ever earned (minus revoked awards).
-        level: The user's level (1 for a new user).
-        daily_exp_gained: EXP counted toward today's cap.
-        last_exp_reset_date: When the current day was opened (aware), or ``None``
-            if no day has been opened yet.
-        daily_action_counts: Awards of each action today (absent means 0).
-        last_chat_date: When ``daily_chat`` was last awarded (aware), or ``None``.
         timezone: The user's IANA time zone, whose local day boundary their days,
             limits, caps and streak follow; ``None`` follows the config's
             ``reset_timezone``. Change it with :func:`~mikoshi_progression.change_timezone`.
@@ -73,12 +90,6 @@ class ProgressState:
             means 0); only actions some milestone counts are kept.
     """
 
-    exp: int = 0
-    level: int = 1
-    daily_exp_gained: int = 0
-    last_exp_reset_date: datetime | None = None
-    daily_action_counts: Mapping[str, int] = field(default_factory=_empty_counts)
-    last_chat_date: datetime | None = None
     timezone: str | None = None
     day_extended_until: datetime | None = None
     streak: int = 0
@@ -89,19 +100,7 @@ class ProgressState:
     lifetime_counts: Mapping[str, int] = field(default_factory=_empty_counts)
 
     def __post_init__(self) -> None:
-        for name in ("exp", "daily_exp_gained"):
-            _check_count(name, getattr(self, name))
-        level: object = self.level
-        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= _MAX_LEVEL:
-            raise StateError(
-                "level", f"must be an integer from 1 to {_MAX_LEVEL:,}, got {describe_value(level)}"
-            )
-        for name in ("last_exp_reset_date", "last_chat_date", "day_extended_until"):
-            _check_moment(name, getattr(self, name))
-        self._check_levers()
-        self._freeze_counts("daily_action_counts")
-
-    def _check_levers(self) -> None:
+        _check_moment("day_extended_until", self.day_extended_until)
         for name in ("streak", "best_streak", "streak_freezes"):
             _check_count(name, getattr(self, name))
         if self.best_streak < self.streak:
@@ -141,31 +140,11 @@ class ProgressState:
             )
         if not isinstance(unlocked, frozenset):
             object.__setattr__(self, "milestones", frozenset(unlocked))
-        self._freeze_counts("lifetime_counts")
-
-    def _freeze_counts(self, name: str) -> None:
-        """Check a mapping of action -> count, and keep a read-only copy of it."""
-        counts = getattr(self, name)
-        if not isinstance(counts, Mapping):
-            raise StateError(
-                name, f"must be a mapping of action -> count, got {type(counts).__name__}"
-            )
-        if counts is not EMPTY_COUNTS:
-            for action, count in counts.items():
-                if not isinstance(action, str):
-                    raise StateError(name, f"action names must be strings, got {action!r}")
-                _check_count(f"{name}[{action!r}]", count)
-            object.__setattr__(self, name, MappingProxyType(dict(counts)))
+        _freeze_counts(self, "lifetime_counts")
 
     def __hash__(self) -> int:
         return hash(
             (
-                self.exp,
-                self.level,
-                self.daily_exp_gained,
-                self.last_exp_reset_date,
-                frozenset(self.daily_action_counts.items()),
-                self.last_chat_date,
                 self.timezone,
                 self.day_extended_until,
                 self.streak,
@@ -177,19 +156,165 @@ class ProgressState:
             )
         )
 
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class ProgressState:
+    """A user's EXP, level and today's limits, as of their last award or reset.
+
+    Construction validates every field; ``daily_action_counts`` accepts any
+    mapping and keeps a read-only copy, so a state never changes once built. Every
+    argument is a keyword: the six platform fields, and either ``levers`` or the lever
+    fields one by one (``ProgressState(timezone="Asia/Tokyo", streak=3)``), which are
+    then read as attributes too. ``dataclasses.replace`` takes both kinds.
+
+    Attributes:
+        exp: Total EXP ever earned (minus revoked awards).
+        level: The user's level (1 for a new user).
+        daily_exp_gained: EXP counted toward today's cap.
+        last_exp_reset_date: When the current day was opened (aware), or ``None``
+            if no day has been opened yet.
+        daily_action_counts: Awards of each action today (absent means 0).
+        last_chat_date: When ``daily_chat`` was last awarded (aware), or ``None``.
+        levers: What the designer levers keep (:class:`LeverState`): ``timezone``,
+            ``day_extended_until``, ``streak``, ``best_streak``, ``last_streak_day``,
+            ``streak_freezes``, ``milestones`` and ``lifetime_counts``, each also an
+            attribute of the state.
+    """
+
+    exp: int
+    level: int
+    daily_exp_gained: int
+    last_exp_reset_date: datetime | None
+    daily_action_counts: Mapping[str, int]
+    last_chat_date: datetime | None
+    levers: LeverState
+
+    def __init__(
+        self,
+        *,
+        exp: int = 0,
+        level: int = 1,
+        daily_exp_gained: int = 0,
+        last_exp_reset_date: datetime | None = None,
+        daily_action_counts: Mapping[str, int] = EMPTY_COUNTS,
+        last_chat_date: datetime | None = None,
+        levers: LeverState | None = None,
+        timezone: str | None = _UNSET,
+        day_extended_until: datetime | None = _UNSET,
+        streak: int = _UNSET,
+        best_streak: int = _UNSET,
+        last_streak_day: date | None = _UNSET,
+        streak_freezes: int = _UNSET,
+        milestones: frozenset[str] = _UNSET,
+        lifetime_counts: Mapping[str, int] = _UNSET,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "exp", exp)
+        set_(self, "level", level)
+        set_(self, "daily_exp_gained", daily_exp_gained)
+        set_(self, "last_exp_reset_date", last_exp_reset_date)
+        set_(self, "daily_action_counts", daily_action_counts)
+        set_(self, "last_chat_date", last_chat_date)
+        given: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("timezone", timezone),
+                ("day_extended_until", day_extended_until),
+                ("streak", streak),
+                ("best_streak", best_streak),
+                ("last_streak_day", last_streak_day),
+                ("streak_freezes", streak_freezes),
+                ("milestones", milestones),
+                ("lifetime_counts", lifetime_counts),
+            )
+            if value is not _UNSET
+        }
+        if levers is None:
+            levers = NO_LEVERS
+        elif not isinstance(levers, LeverState):
+            raise StateError("levers", f"must be a LeverState, got {describe_value(levers)}")
+        if given:
+            levers = replace(levers, **given)
+            if levers == NO_LEVERS:
+                levers = NO_LEVERS
+        set_(self, "levers", levers)
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        for name in ("exp", "daily_exp_gained"):
+            _check_count(name, getattr(self, name))
+        level: object = self.level
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= _MAX_LEVEL:
+            raise StateError(
+                "level", f"must be an integer from 1 to {_MAX_LEVEL:,}, got {describe_value(level)}"
+            )
+        for name in ("last_exp_reset_date", "last_chat_date"):
+            _check_moment(name, getattr(self, name))
+        _freeze_counts(self, "daily_action_counts")
+
+    # The lever fields, read through: a state is one value to its users.
+    @property
+    def timezone(self) -> str | None:
+        return self.levers.timezone
+
+    @property
+    def day_extended_until(self) -> datetime | None:
+        return self.levers.day_extended_until
+
+    @property
+    def streak(self) -> int:
+        return self.levers.streak
+
+    @property
+    def best_streak(self) -> int:
+        return self.levers.best_streak
+
+    @property
+    def last_streak_day(self) -> date | None:
+        return self.levers.last_streak_day
+
+    @property
+    def streak_freezes(self) -> int:
+        return self.levers.streak_freezes
+
+    @property
+    def milestones(self) -> frozenset[str]:
+        return self.levers.milestones
+
+    @property
+    def lifetime_counts(self) -> Mapping[str, int]:
+        return self.levers.lifetime_counts
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.exp,
+                self.level,
+                self.daily_exp_gained,
+                self.last_exp_reset_date,
+                frozenset(self.daily_action_counts.items()),
+                self.last_chat_date,
+                self.levers,
+            )
+        )
+
+    def __repr__(self) -> str:
+        shown = [f"{name}={getattr(self, name)!r}" for name in PLATFORM_FIELDS]
+        if self.levers is not NO_LEVERS:
+            shown += [
+                f"{name}={getattr(self.levers, name)!r}"
+                for name in LEVER_FIELDS
+                if getattr(self.levers, name) != getattr(NO_LEVERS, name)
+            ]
+        return f"ProgressState({', '.join(shown)})"
+
     @property
     def uses_levers(self) -> bool:
         """Whether any lever field differs from a new user's (what an old store cannot hold)."""
-        return (
-            self.timezone is not None
-            or self.day_extended_until is not None
-            or self.streak != 0
-            or self.best_streak != 0
-            or self.last_streak_day is not None
-            or self.streak_freezes != 0
-            or bool(self.milestones)
-            or bool(self.lifetime_counts)
-        )
+        return self.levers != NO_LEVERS
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (ISO 8601 datetimes and dates) that :meth:`from_dict` reads back.
@@ -291,23 +416,22 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProgressState))
-"""The state's fields in order."""
-PLATFORM_FIELDS: tuple[str, ...] = STATE_FIELDS[:6]
-"""The fields named after the platform's ``users`` progression columns."""
-LEVER_FIELDS: tuple[str, ...] = STATE_FIELDS[6:]
-"""The fields the designer levers keep (time zone, streak, milestones, lifetime counts)."""
+STATE_FIELDS: tuple[str, ...] = (*PLATFORM_FIELDS, *LEVER_FIELDS)
+"""Every field of a state, in order: the platform's six, then the levers'."""
 
 
-def lever_values(state: ProgressState) -> tuple[Any, ...]:
-    """``state``'s lever fields, in :data:`LEVER_FIELDS` order (for the core's builders)."""
-    return (
-        state.timezone,
-        state.day_extended_until,
-        state.streak,
-        state.best_streak,
-        state.last_streak_day,
-        state.streak_freezes,
-        state.milestones,
-        state.lifetime_counts,
-    )
+def _freeze_counts(value: object, name: str) -> None:
+    """Check a mapping of action -> count, and keep a read-only copy of it."""
+    counts = getattr(value, name)
+    if not isinstance(counts, Mapping):
+        raise StateError(name, f"must be a mapping of action -> count, got {type(counts).__name__}")
+    if counts is not EMPTY_COUNTS:
+        for action, count in counts.items():
+            if not isinstance(action, str):
+                raise StateError(name, f"action names must be strings, got {action!r}")
+            _check_count(f"{name}[{action!r}]", count)
+        object.__setattr__(value, name, MappingProxyType(dict(counts)))
+
+
+NO_LEVERS = LeverState()
+"""The lever fields of a user no lever touched: every state without them shares it."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from ..errors import InvalidArgumentError
 from ._frozen import trusted_factory
 from .config import DEFAULT_CONFIG, ProgressionConfig
 from .days import DayBoundary, require_aware, resolve_timezone
-from .state import EMPTY_COUNTS, ProgressState, lever_values
+from .state import EMPTY_COUNTS, LEVER_FIELDS, NO_LEVERS, LeverState, ProgressState
 
 __all__ = [
     "boundary_for",
@@ -30,6 +31,7 @@ __all__ = [
     "day_ends_at",
     "opens_day",
     "user_boundary",
+    "with_levers",
 ]
 
 _build_state = trusted_factory(ProgressState)
@@ -89,26 +91,22 @@ def reopened(state: ProgressState, now: datetime) -> ProgressState:
         now,
         EMPTY_COUNTS,
         state.last_chat_date,
-        *replace_levers(state, extended=None),
+        state.levers
+        if state.levers.day_extended_until is None
+        else with_levers(state.levers, day_extended_until=None),
     )
 
 
-_KEEP: object = object()
+_build_levers = trusted_factory(LeverState)
 
 
-def replace_levers(
-    state: ProgressState,
-    *,
-    timezone: object = _KEEP,
-    extended: object = _KEEP,
-    last_streak_day: object = _KEEP,
-) -> tuple[object, ...]:
-    """``state``'s lever fields with the zone, the day's extension or the streak day replaced."""
-    values = list(lever_values(state))
-    for index, value in ((0, timezone), (1, extended), (4, last_streak_day)):
-        if value is not _KEEP:
-            values[index] = value
-    return tuple(values)
+def with_levers(levers: LeverState, **changes: Any) -> LeverState:
+    """``levers`` with ``changes`` (values the core computed): :data:`NO_LEVERS` again when
+    nothing differs from a new user's, so such a state takes the seed's path."""
+    values = {name: getattr(levers, name) for name in LEVER_FIELDS}
+    values.update(changes)
+    built = _build_levers(*values.values())
+    return NO_LEVERS if built == NO_LEVERS else built
 
 
 def day_ends_at(state: ProgressState, config: ProgressionConfig) -> datetime:
@@ -203,5 +201,10 @@ def change_timezone(
         today.last_exp_reset_date,
         today.daily_action_counts,
         today.last_chat_date,
-        *replace_levers(today, timezone=timezone, extended=extended, last_streak_day=last_streak),
+        with_levers(
+            today.levers,
+            timezone=timezone,
+            day_extended_until=extended,
+            last_streak_day=last_streak,
+        ),
     )
