@@ -78,6 +78,25 @@ def test_every_award_with_levers_is_lawful_and_the_fold_agrees(config, zone, dat
     assert list(folded_results) == results
 
 
+@given(lever_configs(), st.sampled_from(USER_ZONES), st.sampled_from(USER_ZONES), st.data())
+def test_the_fold_agrees_from_a_day_a_time_zone_change_lengthened(config, first, then, data):
+    """A history that starts in a day lengthened by a zone change (day_extended_until set)
+    folds as award by award does, across the extension's end."""
+    opened = award_exp_with_limits(
+        ProgressState(timezone=first), "no_such_action", now=START, config=config
+    ).state
+    day_open = award_exp_with_limits(
+        opened, next(iter(config.actions)), now=START + timedelta(hours=1), config=config
+    ).state
+    start = change_timezone(day_open, then, now=START + timedelta(hours=2), config=config)
+    events = data.draw(event_streams(config, max_size=40))
+    final, results = fold(config, start, events)
+    folded, folded_results = apply_events(start, events, config)
+    assert folded == final
+    assert list(folded_results) == results
+    assert folded_results.column("exp") == [r.state.exp for r in results]
+
+
 # --- boosts --------------------------------------------------------------------------------
 
 

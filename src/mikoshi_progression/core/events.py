@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import StateError, describe_value
 
-__all__ = ["EVENT_ORDER", "EventKind", "ProgressionEvent"]
+__all__ = ["DETAILS", "EVENT_ORDER", "EventKind", "ProgressionEvent"]
 
 
 class EventKind(StrEnum):
@@ -37,6 +37,17 @@ class EventKind(StrEnum):
     MILESTONE_UNLOCKED = "milestone_unlocked"
     """A milestone was unlocked (once ever): ``milestone`` (its name), ``bonus_exp``."""
 
+
+DETAILS: dict[EventKind, tuple[str, ...]] = {
+    EventKind.STREAK_FROZEN: ("days", "freezes_left"),
+    EventKind.STREAK_BROKEN: ("streak",),
+    EventKind.BOOST_APPLIED: ("boosts", "multiplier", "base_exp", "boosted_exp"),
+    EventKind.STREAK_EXTENDED: ("streak", "bonus_exp", "freezes"),
+    EventKind.DAILY_CAP_REACHED: ("cap",),
+    EventKind.LEVEL_UP: ("from_level", "to_level"),
+    EventKind.MILESTONE_UNLOCKED: ("milestone", "bonus_exp"),
+}
+"""Each kind's details, by name, in the order the core lists them."""
 
 EVENT_ORDER: tuple[EventKind, ...] = tuple(EventKind)
 """The order events of one award are listed in: the order the rules decide them in

@@ -21,6 +21,7 @@ The events of the award are listed in :data:`~mikoshi_progression.EVENT_ORDER`.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -31,13 +32,19 @@ from .boosts import combine
 from .config import ProgressionConfig
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .events import EventKind, ProgressionEvent
-from .results import AwardResult, LeverEffects, Outcome
+from .results import AwardResult, AwardResults, LeverEffects, Outcome, Record
 from .state import EMPTY_COUNTS, MAX_COUNT, LeverState, ProgressState
 from .streaks import advance_streak
 from .zones import reopened as _reopened
 from .zones import user_boundary
 
-__all__ = ["LeverPlan", "award_with_levers", "plan_for"]
+__all__ = [
+    "LeverPlan",
+    "apply_with_levers",
+    "award_with_levers",
+    "plan_for",
+    "settle_milestones",
+]
 
 _build_state = trusted_factory(ProgressState)
 _build_result = trusted_factory(AwardResult)
@@ -53,6 +60,11 @@ _STREAK_EXTENDED = EventKind.STREAK_EXTENDED
 _DAILY_CAP_REACHED = EventKind.DAILY_CAP_REACHED
 _LEVEL_UP = EventKind.LEVEL_UP
 _MILESTONE_UNLOCKED = EventKind.MILESTONE_UNLOCKED
+_INVALID = Outcome.INVALID_ACTION
+_ACTION_LIMIT = Outcome.ACTION_LIMIT
+_DAILY_CAP = Outcome.DAILY_CAP
+_AWARDED = Outcome.AWARDED
+_PARTIAL = Outcome.PARTIAL
 _LEVEL, _EXP, _STREAK, _COUNT = range(4)
 _TRIGGER_CODES = {"level": _LEVEL, "exp": _EXP, "streak": _STREAK, "count": _COUNT}
 
@@ -65,7 +77,7 @@ class LeverPlan:
     compares moments and multiplies integers.
     """
 
-    __slots__ = ("combos", "milestones", "pending", "raise_cap", "stacking", "windows")
+    __slots__ = ("combos", "effects", "milestones", "pending", "raise_cap", "stacking", "windows")
 
     def __init__(self, config: ProgressionConfig) -> None:
         boosts = config.boosts
@@ -73,12 +85,15 @@ class LeverPlan:
         self.stacking = "max"
         self.raise_cap = False
         if boosts is not None:
+            # Each window's bit: the windows in force at a moment are one integer mask.
             self.windows = tuple(
-                (w.starts, w.ends, w.actions, i) for i, w in enumerate(boosts.windows)
+                (w.starts, w.ends, w.actions, 1 << i) for i, w in enumerate(boosts.windows)
             )
             self.stacking = boosts.stacking
             self.raise_cap = boosts.raise_cap
-        self.combos: dict[tuple[int, ...], tuple[int, int, tuple[str, ...], str]] = {}
+        self.combos: dict[int, tuple[int, int, tuple[str, ...], str]] = {}
+        # A fold's records of the common boosted award (no other event), per mask and action.
+        self.effects: dict[tuple[int, str], tuple[Any, ...]] = {}
         self.milestones = tuple(
             (m.name, _TRIGGER_CODES[m.trigger], m.threshold, m.action, m.bonus_exp)
             for m in config.milestones
@@ -107,14 +122,15 @@ class LeverPlan:
         return found
 
     def combo(
-        self, active: tuple[int, ...], config: ProgressionConfig
+        self, active: int, config: ProgressionConfig
     ) -> tuple[int, int, tuple[str, ...], str]:
-        """(numerator, denominator, names, exact text) of the windows ``active`` combined."""
+        """(numerator, denominator, names, exact text) of the windows whose bits are in
+        ``active``, combined."""
         found = self.combos.get(active)
         if found is None:
             boosts = config.boosts
             assert boosts is not None
-            windows = [boosts.windows[i] for i in active]
+            windows = [w for i, w in enumerate(boosts.windows) if active >> i & 1]
             multiplier = combine([w.multiplier for w in windows], boosts.stacking)
             found = (
                 multiplier.numerator,
@@ -143,6 +159,53 @@ def plan_for(config: ProgressionConfig) -> LeverPlan:
 
 def _event(kind: EventKind, details: dict[str, Any]) -> ProgressionEvent:
     return _build_event(kind, MappingProxyType(details))
+
+
+def settle_milestones(
+    plan: LeverPlan,
+    thresholds: tuple[int, ...],
+    unlocked: frozenset[str],
+    exp: int,
+    level: int,
+    streak: int,
+    lifetime: Mapping[str, int],
+) -> tuple[frozenset[str], int, int, int, list[tuple[Any, ...]]]:
+    """Unlock every milestone reached and not yet unlocked, in the config's order, until
+    none is new (a bonus may reach a later threshold).
+
+    Returns the unlocked names, the EXP and level after the bonuses, the bonus EXP, and
+    a ``(kind, name, bonus_exp)`` tuple per unlock. Called only when some threshold is
+    met (:meth:`LeverPlan.lowest` rules the rest out), so its cost is rare.
+    """
+    unlocks: list[tuple[Any, ...]] = []
+    bonus = 0
+    found = True
+    while found:
+        found = False
+        for name, trigger, threshold, counted, extra in plan.milestones:
+            if name in unlocked:
+                continue
+            if trigger == _LEVEL:
+                value = level
+            elif trigger == _EXP:
+                value = exp
+            elif trigger == _STREAK:
+                value = streak
+            else:
+                value = lifetime.get(counted, 0)  # type: ignore[arg-type]
+            if value < threshold:
+                continue
+            unlocked = unlocked | {name}
+            if extra:
+                if exp + extra > MAX_COUNT:
+                    raise _overflow(exp, extra)
+                exp += extra
+                bonus += extra
+                reached = bisect_right(thresholds, exp) or 1
+                level = reached if reached > level else level
+                found = True
+            unlocks.append((_MILESTONE_UNLOCKED, name, extra))
+    return unlocked, exp, bonus, level, unlocks
 
 
 def award_with_levers(
@@ -194,12 +257,12 @@ def award_with_levers(
     num = den = 1
     names: tuple[str, ...] = ()
     if plan.windows:
-        active: list[int] = []
-        for starts, ends, actions, i in plan.windows:
+        active = 0
+        for starts, ends, actions, bit in plan.windows:
             if starts <= now < ends and (actions is None or action in actions):
-                active.append(i)
+                active |= bit
         if active:
-            num, den, names, text = plan.combo(tuple(active), config)
+            num, den, names, text = plan.combo(active, config)
             if plan.raise_cap:
                 cap = cap * num // den
     boosted = reward * num // den
@@ -273,33 +336,15 @@ def award_with_levers(
             or streak >= low_streak
             or (action in low_counts and lifetime[action] >= low_counts[action])
         )
-        while found:  # a bonus may reach a later threshold: settle until none is new
-            found = False
-            for name, trigger, threshold, counted, extra in plan.milestones:
-                if name in unlocked:
-                    continue
-                if trigger == _LEVEL:
-                    value = new_level
-                elif trigger == _EXP:
-                    value = exp
-                elif trigger == _STREAK:
-                    value = streak
-                else:
-                    value = lifetime.get(counted, 0)  # type: ignore[arg-type]
-                if value < threshold:
-                    continue
-                unlocked = unlocked | {name}
-                if extra:
-                    if exp + extra > MAX_COUNT:
-                        raise _overflow(exp, extra)
-                    exp += extra
-                    bonus += extra
-                    reached = bisect_right(thresholds, exp) or 1
-                    new_level = reached if reached > new_level else new_level
-                    found = True
-                unlock_events.append(
-                    _event(_MILESTONE_UNLOCKED, {"milestone": name, "bonus_exp": extra})
-                )
+        if found:
+            unlocked, exp, extra_exp, new_level, unlocks = settle_milestones(
+                plan, thresholds, unlocked, exp, new_level, streak, lifetime
+            )
+            bonus += extra_exp
+            unlock_events = [
+                _event(_MILESTONE_UNLOCKED, {"milestone": name, "bonus_exp": extra})
+                for _, name, extra in unlocks
+            ]
     if new_level > level:
         events.append(_event(_LEVEL_UP, {"from_level": level, "to_level": new_level}))
     if unlock_events:
@@ -336,3 +381,191 @@ def _overflow(exp: int, added: int) -> StateError:
     return StateError(
         "exp", f"an award of {added} would take {exp} EXP past 2**63 - 1, what a store can hold"
     )
+
+
+def apply_with_levers(
+    state: ProgressState, events: Iterable[tuple[datetime, str]], config: ProgressionConfig
+) -> tuple[ProgressState, AwardResults]:
+    """:func:`~mikoshi_progression.apply_events` with the levers: :func:`award_with_levers`
+    event by event (property-tested equal), its running state kept in local variables and
+    each event recorded as a tuple, as the seed's fold does: no state, result or event
+    object is built until one is read."""
+    plan = _PLANS.get(config) or plan_for(config)
+    rules = config._rule_table
+    caps = config._caps
+    top_cap = caps[-1]
+    cap_count = len(caps)
+    thresholds = config._thresholds
+    can_drop = config.levels_can_drop
+    max_skew = config._max_skew
+    windows = plan.windows
+    raise_cap = plan.raise_cap
+    streak_rules = config.streak
+    streak_action = None if streak_rules is None else streak_rules.action
+    counted_actions = config._counted_actions
+
+    exp = state.exp
+    level = state.level
+    gained = state.daily_exp_gained
+    reset = state.last_exp_reset_date
+    counts: dict[str, int] = dict(state.daily_action_counts)
+    chat = state.last_chat_date
+    levers = state.levers
+    zone = levers.timezone
+    extended = levers.day_extended_until
+    streak = levers.streak
+    best = levers.best_streak
+    streak_day = levers.last_streak_day
+    freezes = levers.streak_freezes
+    unlocked = levers.milestones
+    lifetime = levers.lifetime_counts
+    boundary = config.day_boundary if zone is None else user_boundary(zone, config)
+    day_of = boundary._day_of
+    day = None if reset is None else day_of(reset)
+    fault_before = None if reset is None else reset - max_skew
+    low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
+    records: list[Record] = []
+    record = records.append
+    empty: dict[str, int] = {}
+
+    for now, action in events:
+        if getattr(now, "tzinfo", None) is None or not _EARLIEST <= now <= _LATEST:
+            require_aware(now)
+        previous = level
+        try:
+            rule = rules.get(action)
+        except TypeError:
+            raise InvalidArgumentError("action", "an action name (a string)", action) from None
+        if rule is None:
+            record((action, _INVALID, 0, previous, exp, level, gained, reset, counts, chat, now,
+                    levers, None))  # fmt: skip
+            continue
+        reward, limit, cap_exempt = rule
+        # The user's day, as in award_with_levers.
+        if day is None or now < fault_before:  # type: ignore[operator]
+            opens = True
+        elif extended is not None:
+            opens = now >= extended
+        else:
+            opens = day_of(now) > day
+        if opens:
+            day = day_of(now)
+            gained = 0
+            counts = empty
+            reset = now
+            fault_before = now - max_skew
+            if extended is not None:
+                extended = None
+                levers = _build_levers(
+                    zone, None, streak, best, streak_day, freezes, unlocked, lifetime
+                )
+        count = counts.get(action, 0)
+        if limit is not None and count >= limit:
+            record((action, _ACTION_LIMIT, 0, previous, exp, level, gained, reset, counts, chat,
+                    now, levers, None))  # fmt: skip
+            continue
+        cap = caps[level] if level < cap_count else top_cap
+        num = den = 1
+        names: tuple[str, ...] = ()
+        active = 0
+        if windows:
+            for starts, ends, actions, bit in windows:
+                if starts <= now < ends and (actions is None or action in actions):
+                    active |= bit
+            if active:
+                num, den, names, text = plan.combo(active, config)
+                if raise_cap:
+                    cap = cap * num // den
+        boosted = reward * num // den if names else reward
+        gained_before = gained
+        if cap_exempt:
+            added = boosted
+        else:
+            room = cap - gained
+            if room <= 0:
+                record((action, _DAILY_CAP, 0, previous, exp, level, gained, reset, counts, chat,
+                        now, levers, None))  # fmt: skip
+                continue
+            added = boosted if boosted <= room else room
+            gained += added
+
+        raised: list[tuple[Any, ...]] = []
+        bonus = 0
+        changed = False
+        streak_event = None
+        if action == streak_action:
+            assert streak_rules is not None
+            assert day is not None  # a day is open: this event opened one if none was
+            current = day if extended is None else day_of(extended) - _ONE_DAY
+            streak, best, new_day, freezes, grew, paid, settled = advance_streak(
+                streak_rules, streak, best, streak_day, freezes, current, now, boundary
+            )
+            if new_day is not streak_day:
+                streak_day = new_day
+                changed = True
+            if settled:
+                raised += [(e.kind, *e.details.values()) for e in settled]
+            if grew:
+                if paid and not streak_rules.bonus_cap_exempt:
+                    paid = max(0, min(paid, cap - gained))
+                    gained += paid
+                bonus += paid
+                streak_event = (_STREAK_EXTENDED, streak, paid, freezes)
+        if names:
+            raised.append((_BOOST_APPLIED, names, text, reward, boosted))
+        if streak_event is not None:
+            raised.append(streak_event)
+        if gained >= cap > gained_before:
+            raised.append((_DAILY_CAP_REACHED, cap))
+
+        exp += added + bonus
+        if exp > MAX_COUNT:
+            raise _overflow(exp - added - bonus, added + bonus)
+        if action in counted_actions:
+            new_lifetime: dict[str, int] = dict(lifetime)
+            new_lifetime[action] = lifetime.get(action, 0) + 1
+            lifetime = MappingProxyType(new_lifetime)
+            changed = True
+        new_level = bisect_right(thresholds, exp) or 1
+        if new_level < level and not can_drop:
+            new_level = level
+        unlock_events: list[tuple[Any, ...]] = []
+        if (
+            new_level >= low_level
+            or exp >= low_exp
+            or streak >= low_streak
+            or (action in low_counts and lifetime[action] >= low_counts[action])
+        ):
+            unlocked, exp, extra_exp, new_level, unlock_events = settle_milestones(
+                plan, thresholds, unlocked, exp, new_level, streak, lifetime
+            )
+            bonus += extra_exp
+            changed = True
+            low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
+        if new_level > level:
+            raised.append((_LEVEL_UP, level, new_level))
+        if unlock_events:
+            raised += unlock_events
+        if changed or freezes != levers.streak_freezes or streak != levers.streak:
+            levers = _build_levers(
+                zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
+            )
+        level = new_level
+        counts = counts.copy()  # a new dict: recorded ones are never mutated
+        counts[action] = count + 1
+        if action == DAILY_CHAT:
+            chat = now
+        outcome = _AWARDED if added == boosted else _PARTIAL
+        effects: tuple[Any, ...] | None
+        if bonus or len(raised) != (1 if names else 0):
+            effects = (tuple(raised), reward, boosted, names, bonus)
+        else:  # the common award: at most its boost's event, the same every time
+            key = (active, action)
+            effects = plan.effects.get(key)
+            if effects is None:
+                effects = plan.effects[key] = (tuple(raised), reward, boosted, names, 0)
+        record((action, outcome, added + bonus, previous, exp, level, gained, reset, counts, chat,
+                now, levers, effects))  # fmt: skip
+
+    final = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat, levers)
+    return final, AwardResults(records, config)

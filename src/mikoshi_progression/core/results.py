@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal, overload
 
+from ._frozen import trusted_factory
 from .config import ProgressionConfig
 from .daily import next_reset_at, reset_daily_limits_if_needed
-from .events import EventKind, ProgressionEvent
+from .events import DETAILS, EventKind, ProgressionEvent
 from .levels import level_progress
-from .state import ProgressState
+from .state import NO_LEVERS, LeverState, ProgressState
 
-__all__ = ["AwardResult", "LeverEffects", "Outcome"]
+__all__ = ["AwardResult", "AwardResults", "LeverEffects", "Outcome", "Record"]
 
 
 class Outcome(StrEnum):
@@ -231,3 +234,105 @@ class AwardResult:
             "bonus_exp": self.bonus_exp,
             "events": [e.to_dict() for e in self.events],
         }
+
+
+# --- the results of a fold ---------------------------------------------------------------
+
+Record = tuple[Any, ...]
+"""One event of a fold, enough to rebuild its :class:`AwardResult` on demand:
+``(action, outcome, exp_added, previous_level, exp, level, gained, last_reset, counts,
+last_chat, now)``, and for a fold the levers decided two more: the :class:`LeverState`
+after the event and its effects (``None``, or ``(events, base_exp, boosted_exp, boosts,
+bonus_exp)`` with each event a tuple ``(kind, *values)`` of its :data:`DETAILS`).
+``counts`` dicts are never mutated once recorded."""
+
+_Column = Literal[
+    "action", "outcome", "exp_added", "previous_level", "exp", "level", "daily_exp_gained", "now"
+]
+_COLUMNS: dict[str, int] = {
+    "action": 0,
+    "outcome": 1,
+    "exp_added": 2,
+    "previous_level": 3,
+    "exp": 4,
+    "level": 5,
+    "daily_exp_gained": 6,
+    "now": 10,
+}
+_build_state = trusted_factory(ProgressState)
+_build_result = trusted_factory(AwardResult)
+_build_effects = trusted_factory(LeverEffects)
+_build_event = trusted_factory(ProgressionEvent)
+
+
+class AwardResults(Sequence[AwardResult]):
+    """The results of :func:`~mikoshi_progression.apply_events`, one per event, in order.
+
+    A read-only sequence. Each :class:`AwardResult` is built when it is first
+    read, so a long replay that only needs its final state costs no result objects.
+    """
+
+    __slots__ = ("_config", "_records")
+
+    def __init__(self, records: list[Record], config: ProgressionConfig) -> None:
+        self._records = records
+        self._config = config
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> AwardResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AwardResult]: ...
+
+    def __getitem__(self, index: int | slice) -> AwardResult | list[AwardResult]:
+        if isinstance(index, slice):
+            return [self._build(r) for r in self._records[index]]
+        return self._build(self._records[index])
+
+    def __iter__(self) -> Iterator[AwardResult]:
+        return map(self._build, self._records)
+
+    def __repr__(self) -> str:
+        return f"<AwardResults of {len(self._records)} events>"
+
+    def column(self, name: _Column) -> list[Any]:
+        """One field of every result, straight from the fold's records, without building
+        result objects: ``"action"``, ``"outcome"``, ``"exp_added"``, ``"previous_level"``,
+        ``"exp"``, ``"level"``, ``"daily_exp_gained"`` (the last three after the event) or
+        ``"now"``. For simulations that read millions of results.
+
+        >>> from datetime import datetime, timezone
+        >>> from mikoshi_progression import ProgressState, apply_events
+        >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> _, results = apply_events(ProgressState(), [(now, "create_scene")] * 3)
+        >>> results.column("exp_added"), results.column("outcome")[-1].value
+        ([15, 15, 0], 'action_limit')
+        """
+        index = _COLUMNS[name]
+        return [record[index] for record in self._records]
+
+    def _build(self, record: Record) -> AwardResult:
+        action, outcome, added, previous, exp, level, gained, reset, counts, chat, now = record[:11]
+        levers: LeverState = NO_LEVERS
+        effects = None
+        if len(record) > 11:  # a fold the levers decided
+            levers, raw = record[11], record[12]
+            if raw is not None:
+                events, base, boosted, boosts, bonus = raw
+                effects = _build_effects(
+                    tuple(
+                        _build_event(
+                            kind, MappingProxyType(dict(zip(DETAILS[kind], values, strict=True)))
+                        )
+                        for kind, *values in events
+                    ),
+                    base,
+                    boosted,
+                    boosts,
+                    bonus,
+                )
+        state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat, levers)
+        return _build_result(action, outcome, added, previous, state, now, self._config, effects)

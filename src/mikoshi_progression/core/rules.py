@@ -8,10 +8,10 @@ calls :func:`award_exp_with_limits`, and persists ``result.state``.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import Any
 
 from ..errors import InvalidArgumentError, SelfAwardError, StateError
 from ._frozen import trusted_factory
@@ -19,8 +19,8 @@ from .config import DEFAULT_CONFIG, ProgressionConfig
 from .daily import reset_daily_limits_if_needed
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .identity import check_id, check_optional_id
-from .levered import award_with_levers
-from .results import AwardResult, Outcome
+from .levered import apply_with_levers, award_with_levers
+from .results import AwardResult, AwardResults, Outcome, Record
 from .state import EMPTY_COUNTS, MAX_COUNT, NO_LEVERS, ProgressState
 
 __all__ = [
@@ -337,131 +337,6 @@ def _exp_overflow(exp: int, added: int) -> StateError:
 
 # --- replay -----------------------------------------------------------------------
 
-# One record per event, enough to rebuild its AwardResult on demand:
-# (action, outcome, exp_added, previous_level, exp, level, gained, last_reset,
-#  counts, last_chat, now). ``counts`` dicts are never mutated once recorded.
-_Record = tuple[
-    str,
-    Outcome,
-    int,
-    int,
-    int,
-    int,
-    int,
-    "datetime | None",
-    dict[str, int],
-    "datetime | None",
-    datetime,
-]
-
-
-_Column = Literal[
-    "action", "outcome", "exp_added", "previous_level", "exp", "level", "daily_exp_gained", "now"
-]
-_COLUMNS: dict[str, int] = {
-    "action": 0,
-    "outcome": 1,
-    "exp_added": 2,
-    "previous_level": 3,
-    "exp": 4,
-    "level": 5,
-    "daily_exp_gained": 6,
-    "now": 10,
-}
-
-
-class AwardResults(Sequence[AwardResult]):
-    """The results of :func:`apply_events`, one per event, in order.
-
-    A read-only sequence. Each :class:`AwardResult` is built when it is first
-    read, so a long replay that only needs its final state costs no result objects.
-    """
-
-    __slots__ = ("_config", "_records")
-
-    def __init__(self, records: list[_Record], config: ProgressionConfig) -> None:
-        self._records = records
-        self._config = config
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    @overload
-    def __getitem__(self, index: int) -> AwardResult: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[AwardResult]: ...
-
-    def __getitem__(self, index: int | slice) -> AwardResult | list[AwardResult]:
-        if isinstance(index, slice):
-            return [self._build(r) for r in self._records[index]]
-        return self._build(self._records[index])
-
-    def __iter__(self) -> Iterator[AwardResult]:
-        return map(self._build, self._records)
-
-    def __repr__(self) -> str:
-        return f"<AwardResults of {len(self._records)} events>"
-
-    def column(self, name: _Column) -> list[Any]:
-        """One field of every result, straight from the fold's records, without building
-        result objects: ``"action"``, ``"outcome"``, ``"exp_added"``, ``"previous_level"``,
-        ``"exp"``, ``"level"``, ``"daily_exp_gained"`` (the last three after the event) or
-        ``"now"``. For simulations that read millions of results.
-
-        >>> from datetime import datetime, timezone
-        >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        >>> _, results = apply_events(ProgressState(), [(now, "create_scene")] * 3)
-        >>> results.column("exp_added"), results.column("outcome")[-1].value
-        ([15, 15, 0], 'action_limit')
-        """
-        index = _COLUMNS[name]
-        return [record[index] for record in self._records]
-
-    def _build(self, record: _Record) -> AwardResult:
-        action, outcome, added, previous, exp, level, gained, reset, counts, chat, now = record
-        # The seed's fold runs only for states no lever touched.
-        state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat, _NO_LEVERS)
-        return _build_result(action, outcome, added, previous, state, now, self._config, None)
-
-
-class _LeveredResults(AwardResults):
-    """:class:`AwardResults` of a fold the levers decided: each result built as it went."""
-
-    __slots__ = ("_results",)
-
-    def __init__(self, results: list[AwardResult], config: ProgressionConfig) -> None:
-        super().__init__([], config)
-        self._results = results
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    def __getitem__(self, index: int | slice) -> Any:
-        return self._results[index]
-
-    def __iter__(self) -> Iterator[AwardResult]:
-        return iter(self._results)
-
-    def __repr__(self) -> str:
-        return f"<AwardResults of {len(self._results)} events>"
-
-    def column(self, name: _Column) -> list[Any]:
-        read = _READERS[name]
-        return [read(result) for result in self._results]
-
-
-_READERS: dict[str, Any] = {
-    "action": lambda r: r.action,
-    "outcome": lambda r: r.outcome,
-    "exp_added": lambda r: r.exp_added,
-    "previous_level": lambda r: r.previous_level,
-    "exp": lambda r: r.state.exp,
-    "level": lambda r: r.state.level,
-    "daily_exp_gained": lambda r: r.state.daily_exp_gained,
-    "now": lambda r: r.now,
-}
-
 
 def apply_events(
     state: ProgressState,
@@ -481,7 +356,7 @@ def apply_events(
         StateError: an award would take EXP past 2**63 - 1.
     """
     if config._levers or state.levers is not _NO_LEVERS:
-        return _apply_with_levers(state, events, config)
+        return apply_with_levers(state, events, config)
     exp = state.exp
     level = state.level
     gained = state.daily_exp_gained
@@ -501,7 +376,7 @@ def apply_events(
     day = None if last_reset is None else day_of(last_reset)
     # An event before this moment finds the day stamped beyond the clock tolerance.
     fault_before = None if last_reset is None else last_reset - max_skew
-    records: list[_Record] = []
+    records: list[Record] = []
     record = records.append
     empty: dict[str, int] = {}
 
@@ -582,16 +457,3 @@ def apply_events(
         exp, level, gained, last_reset, MappingProxyType(counts), last_chat, _NO_LEVERS
     )
     return final, AwardResults(records, config)
-
-
-def _apply_with_levers(
-    state: ProgressState, events: Iterable[tuple[datetime, str]], config: ProgressionConfig
-) -> tuple[ProgressState, AwardResults]:
-    results: list[AwardResult] = []
-    for now, action in events:
-        if getattr(now, "tzinfo", None) is None:
-            require_aware(now)
-        result = award_with_levers(state, action, now, config)
-        results.append(result)
-        state = result.state
-    return state, _LeveredResults(results, config)
