@@ -471,3 +471,188 @@ def test_explain_needs_an_action_or_a_history(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, "explain", "--action", "daily_chat", "--user", "alice")
     assert code == 2
     assert "--user: only with --history" in err
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def retuned_levers() -> dict[str, Any]:
+    """LEVERS retuned: one boost changed, one removed, one added, stacking; the streak's
+    grace and a bonus; a milestone changed, one removed, one added."""
+    data = levers_data()
+    boosts = data["boosts"]
+    boosts["stacking"] = "add"
+    boosts["windows"][0]["multiplier"] = 2
+    boosts["windows"][0]["ends"] = "2026-12-07T09:00:00+09:00"  # the same moment, in Tokyo
+    del boosts["windows"][1]
+    boosts["windows"].append(
+        {
+            "name": "new_year",
+            "starts": "2027-01-01T00:00:00+00:00",
+            "ends": "2027-01-02T00:00:00+00:00",
+            "multiplier": "1.25",
+            "actions": ["daily_chat", "create_scene"],
+        }
+    )
+    data["streak"]["grace_minutes"] = 0
+    data["streak"]["bonuses"] = {"3": 40, "14": 200}
+    data["milestones"][0]["bonus_exp"] = 20
+    del data["milestones"][2]
+    data["milestones"].append({"name": "veteran", "exp": 1000})
+    return data
+
+
+def test_diff_reports_every_change_to_the_levers(
+    capsys: pytest.CaptureFixture[str], levers: Path, tmp_path: Path
+) -> None:
+    """Boosts added, removed and changed (the same moment in another offset is no change),
+    stacking, streak rules and bonuses, milestones added, removed and changed."""
+    new = write(tmp_path / "new.json", retuned_levers())
+    doc = run_json(capsys, "diff", str(levers), str(new))
+    assert doc["identical"] is False
+    boosts = doc["boosts"]
+    assert boosts["on"] == {"old": True, "new": True}
+    assert boosts["settings"] == [{"setting": "stacking", "old": "max", "new": "add"}]
+    assert [w["name"] for w in boosts["added"]] == ["new_year"]
+    assert boosts["added"][0]["multiplier"] == "5/4"
+    assert [w["name"] for w in boosts["removed"]] == ["saturday_chats"]
+    assert boosts["changed"] == [
+        {"boost": "weekend", "field": "multiplier", "old": "3/2", "new": "2"}
+    ]
+    assert doc["streak"] == {
+        "on": {"old": True, "new": True},
+        "changed": [{"field": "grace_minutes", "old": 60, "new": 0}],
+        "bonuses": [
+            {"length": 3, "old": 30, "new": 40},
+            {"length": 7, "old": 100, "new": None},
+            {"length": 14, "old": None, "new": 200},
+        ],
+    }
+    assert doc["milestones"] == {
+        "added": [{"name": "veteran", "exp": 1000}],
+        "removed": [{"name": "maker", "action": "create_character", "count": 3, "bonus_exp": 5}],
+        "changed": [{"milestone": "three_days", "field": "bonus_exp", "old": 10, "new": 20}],
+    }
+    code, out, _ = run(capsys, "diff", str(levers), str(new))
+    assert code == 0
+    for line in (
+        "setting  stacking        max -> add",
+        "added    new_year        x5/4 from 2027-01-01T00:00:00+00:00 to "
+        "2027-01-02T00:00:00+00:00, create_scene, daily_chat",
+        "removed  saturday_chats  x2 from 2026-12-05T00:00:00+00:00 to "
+        "2026-12-06T00:00:00+00:00, daily_chat",
+        "changed  weekend         multiplier: 3/2 -> 2",
+        "changed  grace_minutes  60 -> 0",
+        "bonus    7 days         100 -> - EXP",
+        "added    veteran     exp 1,000",
+        "removed  maker       create_character x3, +5 EXP",
+        "changed  three_days  bonus_exp: 10 -> 20",
+    ):
+        assert line in out
+
+
+def test_diff_turning_the_levers_on_and_off(
+    capsys: pytest.CaptureFixture[str], levers: Path
+) -> None:
+    """A section turned on lists what it sets; turned off, what it had; the seed's sections
+    alone are unchanged."""
+    doc = run_json(capsys, "diff", "default", str(levers))
+    assert doc["boosts"]["on"] == {"old": False, "new": True}
+    assert len(doc["boosts"]["added"]) == 2
+    assert doc["streak"]["on"] == {"old": False, "new": True}
+    assert {c["field"] for c in doc["streak"]["changed"]} == {
+        "grace_minutes",
+        "freeze_every",
+        "max_freezes",
+    }
+    assert len(doc["milestones"]["added"]) == 3
+    off = run_json(capsys, "diff", str(levers), "default")
+    assert (off["boosts"]["on"], off["streak"]["on"]) == (
+        {"old": True, "new": False},
+        {"old": True, "new": False},
+    )
+    assert len(off["milestones"]["removed"]) == 3
+    _, out, _ = run(capsys, "diff", str(levers), "default")
+    assert out.count("NEW has no such section") == 2
+    assert "turned off" in out
+    same = run_json(capsys, "diff", "default", "default")
+    assert same["identical"] is True
+    assert same["boosts"] == {
+        "on": {"old": False, "new": False},
+        "settings": [],
+        "added": [],
+        "removed": [],
+        "changed": [],
+    }
+    assert same["replay"] is None
+
+
+def ledger_of(config: ProgressionConfig, path: Path) -> Path:
+    """A week of alice's chats and bob's creations under ``config``, exported."""
+    clock = [MONDAY]
+    service = ProgressionService(InMemoryStore(), config=config, clock=lambda: clock[0])
+    for day in range(7):
+        service.award("alice", "daily_chat")
+        if day % 2 == 0:
+            service.award("bob", "create_character")
+        service.award("carol", "create_persona")
+        clock[0] += timedelta(days=1)
+    service.adjust("alice", 10, reason="goodwill", operator="op-1")
+    entries = [e for user in ("alice", "bob", "carol") for e in service.store.ledger(user)]
+    path.write_text("\n".join(json.dumps(e.to_dict()) for e in entries), encoding="utf-8")
+    return path
+
+
+def test_diff_replays_a_ledger_under_both_configs(
+    capsys: pytest.CaptureFixture[str], levers: Path, tmp_path: Path
+) -> None:
+    """--ledger re-decides every user's awards under OLD and NEW: OLD gives back the
+    ledger's own states, NEW what the retune would have made of them."""
+    data = levers_data()
+    data["streak"]["bonuses"] = {"3": 40, "7": 150}
+    data["milestones"][0]["bonus_exp"] = 20
+    new = write(tmp_path / "new.json", data)
+    ledger = ledger_of(ProgressionConfig.from_dict(levers_data()), tmp_path / "ledger.jsonl")
+    doc = run_json(capsys, "diff", str(levers), str(new), "--ledger", str(ledger))
+    replay = doc["replay"]
+    assert (replay["users"], replay["awards"], replay["changed"]) == (3, 18, 1)
+    by_user = {u["user_id"]: u for u in replay["per_user"]}
+    records = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()]
+    latest = {r["user_id"]: r["state_after"]["exp"] for r in records}  # each user's last
+    assert {user_id: by_user[user_id]["old"]["exp"] for user_id in latest} == latest
+    alice = by_user["alice"]
+    # The streak bonuses at 3 and 7 days go from 30 and 100 to 40 and 150, and the
+    # three_days milestone from 10 to 20: 10 + 50 + 10 more EXP.
+    assert alice["exp_delta"] == replay["exp"]["delta"] == 70
+    assert alice["old"]["milestones"] == alice["new"]["milestones"] == ["creator", "three_days"]
+    assert alice["old"]["best_streak"] == alice["new"]["best_streak"] == 7
+    assert (by_user["bob"]["changed"], by_user["carol"]["changed"]) == (False, False)
+    assert (replay["levels"], replay["ledger_fingerprints"]) == (
+        {"up": 0, "down": 0},
+        [doc["old"]["fingerprint"]],
+    )
+    code, out, _ = run(capsys, "diff", str(levers), str(new), "--ledger", str(ledger))
+    assert code == 0
+    assert "3 users, 18 awards re-decided under OLD and NEW" in out
+    assert "(+70); levels up 0, down 0; users whose progression changes 1" in out
+    assert "Users whose progression changes (1 of 1)" in out
+    assert "Note: no entry" not in out
+
+
+def test_diff_replay_counts_milestones_gained_and_notes_foreign_ledgers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Milestones a retune grants are counted per milestone and per user; a ledger written
+    under neither config is pointed out."""
+    ledger = ledger_of(DEFAULT_CONFIG, tmp_path / "ledger.jsonl")
+    new = write(tmp_path / "levers.json", levers_data())
+    doc = run_json(capsys, "diff", "default", str(new), "--ledger", str(ledger))
+    by_user = {u["user_id"]: u for u in doc["replay"]["per_user"]}
+    assert by_user["alice"]["milestones_gained"] == ["creator", "three_days"]
+    assert by_user["bob"]["milestones_gained"] == ["creator", "maker"]
+    counted = {m["milestone"]: (m["old"], m["new"]) for m in doc["replay"]["milestones"]}
+    assert counted == {"three_days": (0, 1), "creator": (0, 3), "maker": (0, 1)}
+    old = write(tmp_path / "other.json", {**DEFAULT_CONFIG.to_dict(), "reset_hour": 3})
+    code, out, _ = run(capsys, "diff", str(old), str(new), "--ledger", str(ledger))
+    assert code == 0
+    assert "Note: no entry of the ledger was decided under OLD" in out
