@@ -656,3 +656,67 @@ def test_diff_replay_counts_milestones_gained_and_notes_foreign_ledgers(
     code, out, _ = run(capsys, "diff", str(old), str(new), "--ledger", str(ledger))
     assert code == 0
     assert "Note: no entry of the ledger was decided under OLD" in out
+
+
+# --- validate and levels -------------------------------------------------------------------
+
+
+def test_validate_summarises_the_levers(capsys: pytest.CaptureFixture[str], levers: Path) -> None:
+    """A valid config with levers gets its OK line, then each boost, the streak's rules and
+    each milestone; --json holds the sections as the config writes them."""
+    code, out, err = run(capsys, "validate", str(levers))
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"OK: {levers} is valid (6 levels, 7 actions, fingerprint "
+        f"{ProgressionConfig.from_dict(levers_data()).fingerprint})",
+        "  boosts: 2 windows (stacking max, the cap not raised)",
+        "    weekend: x3/2 from 2026-12-05T00:00:00+00:00 to 2026-12-07T00:00:00+00:00, "
+        "every action",
+        "    saturday_chats: x2 from 2026-12-05T00:00:00+00:00 to 2026-12-06T00:00:00+00:00, "
+        "daily_chat",
+        "  streak: on daily_chat, 60 minutes of grace, a freeze every 3 days (at most 1); "
+        "bonuses 3 days +30, 7 days +100",
+        "  milestones: 3",
+        "    three_days: streak 3, +10 EXP",
+        "    creator: level 2",
+        "    maker: create_character x3, +5 EXP",
+    ]
+    doc = run_json(capsys, "validate", str(levers))
+    config = ProgressionConfig.from_dict(levers_data())
+    assert config.boosts is not None
+    assert config.streak is not None
+    assert doc["boosts"] == config.boosts.to_dict()
+    assert doc["streak"] == config.streak.to_dict()
+    assert doc["milestones"] == [m.to_dict() for m in config.milestones]
+    assert doc["notes"] == []
+
+
+def test_validate_notes_a_streak_milestone_without_a_streak(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A streak milestone in a config that keeps no streak can never unlock: validate says
+    so (the config is still valid)."""
+    data = levers_data()
+    del data["streak"]
+    path = write(tmp_path / "no_streak.json", data)
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "Note: milestone 'three_days' is reached at a streak of 3, but the config keeps no "
+        "streak: it can never be unlocked"
+    )
+    assert len(run_json(capsys, "validate", str(path))["notes"]) == 1
+
+
+def test_levels_list_the_milestones_of_each_level(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Level milestones, and EXP milestones at the level their EXP buys, are listed."""
+    data = levers_data()
+    data["milestones"].append({"name": "big", "exp": 800})
+    path = write(tmp_path / "levels.json", data)
+    code, out, _ = run(capsys, "levels", str(path))
+    assert code == 0
+    assert out.splitlines()[-1] == "Milestones by level: level 2: creator; level 4: big"
+    rows = run_json(capsys, "levels", str(path))["levels"]
+    assert [row["milestones"] for row in rows] == [[], ["creator"], [], ["big"], [], []]
