@@ -444,8 +444,17 @@ def test_explain_history_from_a_ledger_export(
         (["daily_chat"], [], "line 1: must be a JSON object"),
         (chats(1), ["--at", "2026-12-01T00:00:00Z"], "--at: give each award's moment"),
         (chats(1), ["--user", "zoe"], "--user: 'zoe' has no awards"),
+        ([], [], "history.jsonl: no awards to explain"),
     ],
-    ids=["unknown action", "naive moment", "no moment", "not an object", "--at", "no such user"],
+    ids=[
+        "unknown action",
+        "naive moment",
+        "no moment",
+        "not an object",
+        "--at",
+        "no such user",
+        "empty",
+    ],
 )
 def test_explain_history_bad_input_exits_2(
     capsys: pytest.CaptureFixture[str],

@@ -355,6 +355,8 @@ def _run_history(args: argparse.Namespace, config: ProgressionConfig, label: str
     if args.at is not None:
         raise CliError("--at: give each award's moment in the --history file instead")
     history = read_history(args.history, "--history", user=args.user)
+    if not history.events:
+        raise CliError(f"--history {args.history}: no awards to explain")
     given = None if args.state is None else _parse_state(args.state)
     state = first = given or history.start or ProgressState()
     results: list[AwardResult] = []
