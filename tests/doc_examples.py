@@ -386,7 +386,9 @@ def check_data(language: str, source: str) -> list[str]:
         import jsonschema
 
         schema = json.loads((ROOT / "schemas" / "mikoshi-progression.schema.json").read_text())
-        errors = jsonschema.Draft202012Validator(schema).iter_errors(data)
+        # As an editor's TOML plugin (taplo) sees it: a TOML date-time is its ISO 8601 text.
+        as_json = json.loads(json.dumps(data, default=lambda value: value.isoformat()))
+        errors = jsonschema.Draft202012Validator(schema).iter_errors(as_json)
         problems = [f"JSON Schema: {error.message}" for error in errors]
     return problems
 

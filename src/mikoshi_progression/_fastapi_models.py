@@ -3,11 +3,14 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from .core.events import EventKind
 
 __all__ = [
     "AwardBody",
     "ErrorBody",
+    "EventBody",
     "GainRequestBody",
     "LevelInfo",
     "LimitsBody",
@@ -50,11 +53,43 @@ class GainRequestBody(BaseModel):
     target_id: int | str | None = Field(None, description="The character, for creator awards.")
 
 
-class AwardBody(BaseModel):
-    """A successful award (200): the platform's keys, plus outcome, resets_at, remaining_exp.
+class EventBody(BaseModel):
+    """One event of an award (``ProgressionEvent.to_dict()``): its ``kind`` and figures."""
 
-    Documentation only, like every model here: the endpoints return plain dicts.
-    """
+    model_config = ConfigDict(extra="allow")
+
+    kind: EventKind = Field(
+        description="What happened. The other keys are the event's figures: "
+        "`streak_frozen`: days, freezes_left; `streak_broken`: streak; `boost_applied`: "
+        'boosts, multiplier (exact text such as "3/2"), base_exp, boosted_exp; '
+        "`streak_extended`: streak, bonus_exp, freezes; `daily_cap_reached`: cap; "
+        "`level_up`: from_level, to_level; `milestone_unlocked`: milestone, bonus_exp."
+    )
+
+
+_ONLY_WITH_LEVERS = " Present only when the config turns a lever on (boosts, streak, milestones)."
+
+
+class _LeverKeys(BaseModel):
+    """The keys ``AwardResult.to_dict()`` adds when the config uses levers."""
+
+    base_exp: int | None = Field(
+        None, description="The action's reward before boosts." + _ONLY_WITH_LEVERS
+    )
+    boosts: list[str] | None = Field(
+        None, description="The names of the boosts that multiplied the reward." + _ONLY_WITH_LEVERS
+    )
+    bonus_exp: int | None = Field(
+        None,
+        description="Streak and milestone bonus EXP, included in exp_added." + _ONLY_WITH_LEVERS,
+    )
+    events: list[EventBody] | None = Field(
+        None, description="What the award caused, in order." + _ONLY_WITH_LEVERS
+    )
+
+
+class _AwardKeys(BaseModel):
+    """The keys of every successful award's body."""
 
     awarded_to: str
     action: str
@@ -73,8 +108,8 @@ class AwardBody(BaseModel):
     remaining_exp: int
 
 
-class RejectionBody(ErrorBody):
-    """A rejection by the rules (429): the platform's ``detail``, plus machine-readable keys."""
+class _RejectionKeys(ErrorBody):
+    """The keys of every rejection's body."""
 
     action: str
     success: bool
@@ -87,3 +122,19 @@ class RejectionBody(ErrorBody):
     action_limit: int | None = None
     daily_exp_gained: int | None = None
     daily_exp_cap: int | None = None
+
+
+# The levers' keys come last (a model's fields follow those of the bases listed after it).
+
+
+class AwardBody(_LeverKeys, _AwardKeys):
+    """A successful award (200): the platform's keys, plus outcome, resets_at, remaining_exp,
+    and the levers' keys when the config uses levers.
+
+    Documentation only, like every model here: the endpoints return plain dicts.
+    """
+
+
+class RejectionBody(_LeverKeys, _RejectionKeys):
+    """A rejection by the rules (429): the platform's ``detail``, plus machine-readable keys,
+    and the levers' keys when the config uses levers."""

@@ -31,23 +31,38 @@ file as a designer types (see ``docs/config-schema.md``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, NoReturn, Self, TypeAlias
+from typing import Any, Final, Self
 
 try:
-    from pydantic import (
-        BaseModel,
-        ConfigDict,
-        Field,
-        ValidationError,
-        ValidatorFunctionWrapHandler,
-        model_validator,
-    )
-    from pydantic_core import InitErrorDetails, PydanticCustomError
+    from pydantic import ConfigDict, Field, ValidationError
 except ImportError as exc:  # pragma: no cover - exercised by simulating a missing pydantic
     raise ImportError(
         "mikoshi_progression.pydantic needs pydantic 2: "
         "install the [pydantic] extra (pip install -e '.[pydantic]' from a clone)"
     ) from exc
+
+from ._pydantic_common import (
+    NOT_BLANK_PATTERN,
+    PROBLEM_ERROR_TYPE,
+    CoreChecked,
+    Loc,
+    checked,
+    fields_schema,
+    format_loc,
+    item_locations,
+    not_set,
+    raise_problems,
+)
+from ._pydantic_levers import (
+    BoostModel,
+    BoostRulesModel,
+    MilestoneModel,
+    StreakRulesModel,
+    lever_locations,
+    lever_schemas,
+    plain_levers,
+    without_models,
+)
 
 # The per-item checks are the core's own, so a standalone LevelModel or
 # ActionRuleModel reports exactly what the config validator reports for an item.
@@ -67,28 +82,25 @@ from .core.state import MAX_COUNT
 __all__ = [
     "PROBLEM_ERROR_TYPE",
     "ActionRuleModel",
+    "BoostModel",
+    "BoostRulesModel",
     "LevelModel",
+    "MilestoneModel",
     "ProgressionConfigModel",
+    "StreakRulesModel",
     "config_json_schema",
     "validation_problems",
 ]
 
-PROBLEM_ERROR_TYPE: Final = "config_problem"
-"""The ``type`` of every error these models raise: one problem found by the core."""
-
 _JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 _CAP_KEY_PATTERN: Final = "^[1-9][0-9]*$"
-_NOT_BLANK_PATTERN: Final = "\\S"
-
-_Loc: TypeAlias = tuple[int | str, ...]
-_MISSING: Final = object()
 
 
 # --- models ---------------------------------------------------------------------
 
 
-class LevelModel(BaseModel):
+class LevelModel(CoreChecked):
     """One rung of the level table (one [[levels]] table in TOML)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Level")
@@ -116,16 +128,13 @@ class LevelModel(BaseModel):
         examples=[0, 100],
     )
 
-    @model_validator(mode="wrap")
     @classmethod
-    def _validate_like_the_core(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        if isinstance(data, cls):
-            return handler(data)
+    def _core_checked(cls, data: object) -> dict[Any, Any]:
         shape = ", ".join(_LEVEL_KEYS)
-        return handler(_checked_item(cls.__name__, data, shape, _level_problems, _LEVEL_KEYS))
+        return _checked_item(cls.__name__, data, shape, _level_problems, _LEVEL_KEYS)
 
 
-class ActionRuleModel(BaseModel):
+class ActionRuleModel(CoreChecked):
     """What one action is worth and how often a day it may pay ([actions.NAME] in TOML)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="ActionRule")
@@ -158,16 +167,13 @@ class ActionRuleModel(BaseModel):
         ),
     )
 
-    @model_validator(mode="wrap")
     @classmethod
-    def _validate_like_the_core(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        if isinstance(data, cls):
-            return handler(data)
+    def _core_checked(cls, data: object) -> dict[Any, Any]:
         shape = "exp and optional daily_limit"
-        return handler(_checked_item(cls.__name__, data, shape, _action_problems, _ACTION_KEYS))
+        return _checked_item(cls.__name__, data, shape, _action_problems, _ACTION_KEYS)
 
 
-class ProgressionConfigModel(BaseModel):
+class ProgressionConfigModel(CoreChecked):
     """A whole config file: the rules of the game as data.
 
     Validation runs the core's :func:`~mikoshi_progression.config_problems`
@@ -260,23 +266,51 @@ class ProgressionConfigModel(BaseModel):
         ),
         examples=[240],
     )
+    boosts: BoostRulesModel | None = Field(
+        default=None,
+        exclude_if=not_set,
+        description=(
+            "Optional: boost windows, periods in which actions pay a multiple of their "
+            "reward ([boosts] with [[boosts.windows]] tables in TOML). Leave it out for none."
+        ),
+    )
+    streak: StreakRulesModel | None = Field(
+        default=None,
+        exclude_if=not_set,
+        description=(
+            "Optional: streaks, days in a row on which the streak action was awarded, with "
+            "freezes for missed days and bonuses at lengths ([streak] in TOML). Leave it "
+            "out for no streaks."
+        ),
+    )
+    milestones: list[MilestoneModel] = Field(
+        default_factory=list,
+        exclude_if=lambda milestones: not milestones,
+        description=(
+            "Optional: badges granted once, at a level, a total EXP, a streak length or a "
+            "count of one action, with optional bonus EXP. In TOML, one [[milestones]] "
+            "table per milestone."
+        ),
+    )
 
-    @model_validator(mode="wrap")
     @classmethod
-    def _validate_like_the_core(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        if isinstance(data, cls):
-            return handler(data)
-        data = _without_models(data)
+    def _core_checked(cls, data: object) -> dict[Any, Any]:
+        data = without_models(data)
         problems = config_problems(data)
         if problems:
             where = _config_locations(data) if isinstance(data, Mapping) else {"config": ()}
-            _raise_problems(cls.__name__, data, problems, where)
+            raise_problems(cls.__name__, data, problems, where)
+        assert isinstance(data, Mapping)  # the core accepted it
         # The core accepted the data, so pydantic's own (never stricter) checks pass
         # too: hand them plain dicts and lists with int level keys, even in strict mode.
-        return handler(_plain_config(data))
+        return _plain_config(data)
 
     def to_config(self) -> ProgressionConfig:
-        """The validated core :class:`~mikoshi_progression.ProgressionConfig`."""
+        """The validated core :class:`~mikoshi_progression.ProgressionConfig`.
+
+        The model dumps as the core's ``to_dict`` form: the lever sections left out when
+        they are off, as the core leaves them out.
+        """
         return ProgressionConfig.from_dict(self.model_dump())
 
     @classmethod
@@ -303,7 +337,7 @@ def validation_problems(error: ValidationError, *, root: str = "config") -> list
     levels: must be a non-empty list of levels, got []
     """
     return [
-        f"{_format_loc(e['loc']) if e['loc'] else root}: {e['msg']}"
+        f"{format_loc(e['loc']) if e['loc'] else root}: {e['msg']}"
         for e in error.errors(include_url=False)
     ]
 
@@ -312,13 +346,19 @@ def validation_problems(error: ValidationError, *, root: str = "config") -> list
 
 _SCHEMA_DESCRIPTION: Final = (
     "Progression rules for mikoshi-progression: the level table, what each action is "
-    "worth and how often a day it pays, daily EXP caps by level, and feature unlocks. "
+    "worth and how often a day it pays, daily EXP caps by level, feature unlocks, and "
+    "the optional levers: boost windows, streaks and milestones. "
     "This schema checks types, required keys, unknown keys and ranges as you type. "
     "Some rules cannot be written in JSON Schema; the library checks them when it "
     "loads the file: levels are numbered 1..N in order without gaps; exp_required "
     "strictly increases from level to level; every daily_exp_caps key and every "
     "feature's level is a level in the table; reset_timezone is a known IANA time "
-    "zone; whole numbers have no decimal point (JSON Schema takes 1.0 as an integer)."
+    "zone; whole numbers have no decimal point (JSON Schema takes 1.0 as an integer); "
+    "a boost ends after it starts, its moments are real dates in the years 1900 to "
+    '8999, its multiplier written as text is a number ("3/2", "1.5") from 1 to 100, '
+    "and boost names are unique; every action a boost, the streak or a milestone names "
+    "is an action of the config; freeze_every and max_freezes are both 0 or both "
+    "above 0; milestone names are unique and a level milestone names a level in the table."
 )
 
 
@@ -333,16 +373,16 @@ def config_json_schema() -> dict[str, Any]:
     >>> schema["$schema"], schema["required"]
     ('https://json-schema.org/draft/2020-12/schema', ['levels', 'actions', 'daily_exp_caps'])
     """
-    level = _fields_schema(
+    level = fields_schema(
         LevelModel,
         {
             "number": {"type": "integer", "minimum": 1},
-            "name": {"type": "string", "pattern": _NOT_BLANK_PATTERN},
+            "name": {"type": "string", "pattern": NOT_BLANK_PATTERN},
             "unlock": {"type": "string"},
             "exp_required": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
         },
     )
-    action = _fields_schema(
+    action = fields_schema(
         ActionRuleModel,
         {
             "exp": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
@@ -351,9 +391,11 @@ def config_json_schema() -> dict[str, Any]:
             "creator_award": {"type": "boolean"},
         },
     )
-    config = _fields_schema(
+    lever_properties, lever_defs = lever_schemas()
+    config = fields_schema(
         ProgressionConfigModel,
         {
+            **lever_properties,
             "levels": {
                 "type": "array",
                 "minItems": 1,
@@ -376,7 +418,7 @@ def config_json_schema() -> dict[str, Any]:
             "actions": {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"pattern": _NOT_BLANK_PATTERN},
+                "propertyNames": {"pattern": NOT_BLANK_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/ActionRule"},
             },
             "daily_exp_caps": {
@@ -388,7 +430,7 @@ def config_json_schema() -> dict[str, Any]:
             },
             "features": {
                 "type": "object",
-                "propertyNames": {"pattern": _NOT_BLANK_PATTERN},
+                "propertyNames": {"pattern": NOT_BLANK_PATTERN},
                 "additionalProperties": {"type": "integer", "minimum": 1},
             },
             "reset_timezone": {"type": "string", "minLength": 1},
@@ -406,72 +448,11 @@ def config_json_schema() -> dict[str, Any]:
         **config,
         "title": "mikoshi-progression config",
         "description": _SCHEMA_DESCRIPTION,
-        "$defs": {"Level": level, "ActionRule": action},
-    }
-
-
-def _fields_schema(
-    model: type[BaseModel], types: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
-    """An object schema: ``types`` per field, with the model's descriptions and defaults."""
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for name, info in model.model_fields.items():
-        schema: dict[str, Any] = {"description": info.description, **types[name]}
-        if info.examples:
-            schema["examples"] = list(info.examples)
-        if info.is_required():
-            required.append(name)
-        else:
-            schema["default"] = info.get_default(call_default_factory=True)
-        properties[name] = schema
-    return {
-        "title": model.model_config.get("title", model.__name__),
-        "description": (model.__doc__ or "").split("\n", 1)[0],
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
+        "$defs": {"Level": level, "ActionRule": action, **lever_defs},
     }
 
 
 # --- from the core's problems to pydantic errors ----------------------------------
-
-
-def _raise_problems(
-    title: str, data: object, problems: Sequence[str], where: Mapping[str, _Loc] | None = None
-) -> NoReturn:
-    """Raise one ``config_problem`` error per core problem, at the problem's location."""
-    details: list[InitErrorDetails] = []
-    for problem in problems:
-        loc, message = _split_problem(problem, where or {})
-        details.append(
-            InitErrorDetails(
-                type=PydanticCustomError(PROBLEM_ERROR_TYPE, message),
-                loc=loc,
-                input=_value_at(data, loc),
-            )
-        )
-    raise ValidationError.from_exception_data(title, details)
-
-
-def _split_problem(problem: str, where: Mapping[str, _Loc]) -> tuple[_Loc, str]:
-    """Split ``"<location>: <message>"`` at the longest known location.
-
-    Names of actions and features are free text (they may hold ``.`` or ``": "``),
-    so the location is matched against the locations the data can have rather
-    than parsed.
-    """
-    best = -1
-    start = 0
-    while (colon := problem.find(": ", start)) != -1:
-        if problem[:colon] in where:
-            best = colon
-        start = colon + 1
-    if best == -1:
-        # A message without a location (a standalone item that is not a table).
-        return (), problem
-    return where[problem[:best]], problem[best + 2 :]
 
 
 def _checked_item(
@@ -487,21 +468,13 @@ def _checked_item(
     validator of such an item, and ``keys`` the item's known keys.
     """
     if not isinstance(data, Mapping):
-        _raise_problems(title, data, [f"must be a table with {shape}"])
-    problems = problems_of(data, "")
-    if problems:
-        _raise_problems(title, data, problems, _item_locations(data, keys))
-    return dict(data)
+        raise_problems(title, data, [f"must be a table with {shape}"])
+    return checked(title, data, problems_of(data, ""), item_locations(data, keys))
 
 
-def _item_locations(data: Mapping[Any, Any], keys: Sequence[str]) -> dict[str, _Loc]:
-    """Locations of a standalone item's problems, which the core writes as ``.key``."""
-    return {f".{key}": (str(key),) for key in (*data, *keys)}
-
-
-def _config_locations(data: Mapping[Any, Any]) -> dict[str, _Loc]:
+def _config_locations(data: Mapping[Any, Any]) -> dict[str, Loc]:
     """Every location the core can name in a problem of ``data``, by its text."""
-    where: dict[str, _Loc] = {"config": ()}
+    where: dict[str, Loc] = {"config": ()}
     for key in (*data, *_CONFIG_KEYS):
         where[str(key)] = (str(key),)
     levels = data.get("levels")
@@ -520,62 +493,8 @@ def _config_locations(data: Mapping[Any, Any]) -> dict[str, _Loc]:
             if section == "actions" and isinstance(value, Mapping):
                 for key in (*value, *_ACTION_KEYS):
                     where[f"actions.{name}.{key}"] = ("actions", str(name), str(key))
+    where.update(lever_locations(data))
     return where
-
-
-def _value_at(data: object, loc: _Loc) -> object:
-    """The input at ``loc``, or at its deepest existing parent (for a missing key)."""
-    node = data
-    for part in loc:
-        if isinstance(part, int):
-            if not (isinstance(node, Sequence) and 0 <= part < len(node)):
-                break
-            node = node[part]
-        elif isinstance(node, Mapping):
-            key = next((k for k in node if str(k) == part), _MISSING)
-            if key is _MISSING:
-                break
-            node = node[key]
-        else:
-            break
-    return node
-
-
-def _format_loc(loc: Sequence[int | str]) -> str:
-    """``("levels", 3, "exp_required")`` -> ``"levels[3].exp_required"``, as the core writes it."""
-    text = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if i else part
-    return text
-
-
-def _dump(value: object) -> object:
-    return value.model_dump() if isinstance(value, BaseModel) else value
-
-
-def _without_models(data: object) -> object:
-    """``data`` with model instances among its levels and actions turned into dicts.
-
-    Everything else is left as given, so that the core's messages quote the input.
-    """
-    if not isinstance(data, Mapping):
-        return data
-    levels = data.get("levels")
-    actions = data.get("actions")
-    has_models = (
-        isinstance(levels, list | tuple) and any(isinstance(lv, BaseModel) for lv in levels)
-    ) or (isinstance(actions, Mapping) and any(isinstance(r, BaseModel) for r in actions.values()))
-    if not has_models:
-        return data
-    plain = dict(data)
-    if isinstance(levels, list | tuple):
-        plain["levels"] = type(levels)(_dump(level) for level in levels)
-    if isinstance(actions, Mapping):
-        plain["actions"] = {name: _dump(rule) for name, rule in actions.items()}
-    return plain
 
 
 def _plain_config(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -586,4 +505,5 @@ def _plain_config(data: Mapping[str, Any]) -> dict[str, Any]:
     plain["daily_exp_caps"] = {int(key): cap for key, cap in data["daily_exp_caps"].items()}
     if "features" in data:
         plain["features"] = dict(data["features"])
+    plain.update(plain_levers(data))
     return plain

@@ -1,7 +1,9 @@
 """``diff OLD NEW [--states FILE | --ledger FILE]``: what a retune changes, and for whom.
 
-The rules are compared field by field; with a state or ledger export, each user's
-EXP is run through both configs' ``level_for_exp`` to count who would change level.
+The rules are compared field by field, the lever sections too; with a state or ledger
+export, each user's EXP is run through both configs' ``level_for_exp`` to count who
+would change level, and a ledger export is also replayed under both configs (every
+award re-decided) to show what the new rules would have made of each user.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.config import ProgressionConfig
+from ..stores import LedgerEntry
 from ._common import (
     CliError,
     Command,
@@ -23,6 +26,8 @@ from ._common import (
     print_json,
     read_json_records,
 )
+from ._diff_levers import levers_diff, levers_lines
+from ._diff_replay import replay_diff, replay_lines
 from .ledger import latest_entries, read_ledger
 
 __all__ = ["DIFF"]
@@ -42,7 +47,8 @@ def _configure_diff(parser: argparse.ArgumentParser) -> None:
         "--ledger",
         metavar="FILE",
         help="users to check: a ledger export (mikoshi-progression ledger --json); each "
-        "user's latest entry gives their EXP and level",
+        "user's latest entry gives their EXP and level, and their ledger is replayed under "
+        "both configs",
     )
 
 
@@ -138,6 +144,7 @@ def _config_diff(old: ProgressionConfig, new: ProgressionConfig) -> dict[str, An
         "daily_exp_caps": caps,
         "features": features,
         "settings": settings,
+        **levers_diff(old, new),
     }
 
 
@@ -173,11 +180,11 @@ def _read_states(path: str) -> list[_UserExp]:
     return users
 
 
-def _ledger_users(path: str) -> list[_UserExp]:
+def _ledger_users(entries: Sequence[LedgerEntry]) -> list[_UserExp]:
     """Each user's EXP and level after their latest entry in a ledger export."""
     return [
         _UserExp(entry.user_id, entry.state_after.exp, entry.state_after.level)
-        for entry in latest_entries(read_ledger(path, "--ledger"))
+        for entry in latest_entries(entries)
     ]
 
 
@@ -300,6 +307,7 @@ def _diff_lines(doc: Mapping[str, Any], new: ProgressionConfig) -> list[str]:
                 "lll",
             ),
         ]
+    out += levers_lines(doc)
     states = doc["states"]
     if states is not None:
         out += [
@@ -340,6 +348,8 @@ def _diff_lines(doc: Mapping[str, Any], new: ProgressionConfig) -> list[str]:
                 f"Note: {states['stored_level_mismatch']:,} users' stored level differs from "
                 "what their EXP buys under OLD."
             )
+    if doc["replay"] is not None:
+        out += replay_lines(doc["replay"], doc["old"]["fingerprint"])
     return out
 
 
@@ -351,11 +361,14 @@ def _run_diff(args: argparse.Namespace) -> int:
         "new": config_source(new_label, new),
         **_config_diff(old, new),
         "states": None,
+        "replay": None,
     }
     if args.states is not None:
         doc["states"] = _states_diff(_read_states(args.states), old, new, args.states)
     elif args.ledger is not None:
-        doc["states"] = _states_diff(_ledger_users(args.ledger), old, new, args.ledger)
+        entries = read_ledger(args.ledger, "--ledger")
+        doc["states"] = _states_diff(_ledger_users(entries), old, new, args.ledger)
+        doc["replay"] = replay_diff(entries, old, new, args.ledger)
     if args.json:
         print_json(doc)
     else:
@@ -368,6 +381,7 @@ DIFF = Command(
     "show what a retune changes",
     _configure_diff,
     _run_diff,
-    "Compare two configs: levels, thresholds, rewards, limits, caps, features and "
-    "settings. With --states or --ledger, count the users whose level would change.",
+    "Compare two configs: levels, thresholds, rewards, limits, caps, features, settings, "
+    "boosts, streak and milestones. With --states or --ledger, count the users whose level "
+    "would change; with --ledger, also replay every user's ledger under both configs.",
 )

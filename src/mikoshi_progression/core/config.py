@@ -507,9 +507,10 @@ def config_problems(data: object) -> list[str]:
     if not isinstance(drop, bool):
         problems.append(f"levels_can_drop: must be true or false, {_got(drop)}")
     actions = data.get("actions") if isinstance(data.get("actions"), Mapping) else None
-    if data.get("boosts") is not None:
+    # A section written as null is refused (as from_dict would refuse it), not taken as absent.
+    if "boosts" in data:
         problems += boost_problems(data["boosts"], actions)
-    if data.get("streak") is not None:
+    if "streak" in data:
         problems += streak_problems(data["streak"], actions)
     if "milestones" in data:
         problems += milestone_problems(data["milestones"], actions, level_count)
