@@ -145,6 +145,22 @@ def test_a_boost_is_cut_by_the_cap_unless_it_raises_the_cap():
         assert EventKind.DAILY_CAP_REACHED in [e.kind for e in result.events] or raise_cap
 
 
+def test_a_raised_cap_is_the_cap_results_report():
+    """With raise_cap, a rejection's reason, daily_exp_cap and remaining_exp state the
+    raised cap in force for the action, not the level's plain cap."""
+    window = Boost("double", START, START + timedelta(days=1), Fraction(3, 2))
+    config = with_levers(boosts=BoostRules((window,), raise_cap=True).to_dict())
+    full = ProgressState(daily_exp_gained=225, last_exp_reset_date=START)
+    refused = award_exp_with_limits(full, "create_scene", now=START, config=config)
+    assert refused.outcome is Outcome.DAILY_CAP
+    assert refused.reason == "Daily EXP cap reached (225 EXP/day for level 1)"
+    assert (refused.daily_exp_cap, refused.remaining_exp) == (225, 0)
+    later = award_exp_with_limits(
+        full, "create_scene", now=START + timedelta(days=1, hours=1), config=config
+    )
+    assert (later.daily_exp_cap, later.remaining_exp) == (150, 135)
+
+
 def test_a_boost_limited_to_some_actions_leaves_the_others_alone():
     """A window for create_scene only does not touch daily_chat."""
     window = Boost(

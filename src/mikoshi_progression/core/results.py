@@ -82,7 +82,9 @@ class AwardResult:
         leveled_up: Whether the award raised the level.
         reason: The platform's message for a rejection, ``None`` on success.
         http_status: 200 on success, 429 for a limit or cap, 400 for an invalid action.
-        daily_exp_cap: The daily cap now in force (after a level-up, the new level's).
+        daily_exp_cap: The daily cap now in force (after a level-up, the new level's; for a
+            config whose boosts raise the cap, as the boosts in force raise it for this
+            action).
         action_count: Times the action has been awarded today, this one included.
         action_limit: The action's daily limit, ``None`` if unlimited or unknown.
         remaining_exp: EXP that can still be earned today under the cap.
@@ -179,12 +181,20 @@ class AwardResult:
 
     @property
     def daily_exp_cap(self) -> int:
-        return self.config.cap_for_level(self.state.level)
+        return self._raised(self.config.cap_for_level(self.state.level))
 
     @property
     def remaining_exp(self) -> int:
         today = reset_daily_limits_if_needed(self.state, now=self.now, config=self.config)
-        return max(0, self.config.cap_for_level(today.level) - today.daily_exp_gained)
+        return max(0, self._raised(self.config.cap_for_level(today.level)) - today.daily_exp_gained)
+
+    def _raised(self, cap: int) -> int:
+        """``cap`` as the boosts in force raise it for this action, when they raise caps."""
+        boosts = self.config.boosts
+        if boosts is None or not boosts.raise_cap:
+            return cap
+        multiplier, names = boosts.multiplier(self.action, self.now)
+        return cap * multiplier.numerator // multiplier.denominator if names else cap
 
     @property
     def resets_at(self) -> datetime:
