@@ -66,18 +66,18 @@ from ._pydantic_levers import (
 
 # The per-item checks are the core's own, so a standalone LevelModel or
 # ActionRuleModel reports exactly what the config validator reports for an item.
-from .core.config import (
-    _ACTION_KEYS,
-    _CONFIG_KEYS,
-    _LEVEL_KEYS,
-    DEFAULT_MAX_CLOCK_SKEW_MINUTES,
-    MAX_CLOCK_SKEW_MINUTES,
-    ProgressionConfig,
-    _action_problems,
-    _level_problems,
-    config_problems,
-)
+from .core.config import ProgressionConfig
 from .core.state import MAX_COUNT
+from .core.validation import (
+    ACTION_KEYS,
+    CONFIG_KEYS,
+    DEFAULT_MAX_CLOCK_SKEW_MINUTES,
+    LEVEL_KEYS,
+    MAX_CLOCK_SKEW_MINUTES,
+    action_problems,
+    config_problems,
+    level_problems,
+)
 
 __all__ = [
     "PROBLEM_ERROR_TYPE",
@@ -130,8 +130,8 @@ class LevelModel(CoreChecked):
 
     @classmethod
     def _core_checked(cls, data: object) -> dict[Any, Any]:
-        shape = ", ".join(_LEVEL_KEYS)
-        return _checked_item(cls.__name__, data, shape, _level_problems, _LEVEL_KEYS)
+        shape = ", ".join(LEVEL_KEYS)
+        return _checked_item(cls.__name__, data, shape, level_problems, LEVEL_KEYS)
 
 
 class ActionRuleModel(CoreChecked):
@@ -170,7 +170,7 @@ class ActionRuleModel(CoreChecked):
     @classmethod
     def _core_checked(cls, data: object) -> dict[Any, Any]:
         shape = "exp and optional daily_limit"
-        return _checked_item(cls.__name__, data, shape, _action_problems, _ACTION_KEYS)
+        return _checked_item(cls.__name__, data, shape, action_problems, ACTION_KEYS)
 
 
 class ProgressionConfigModel(CoreChecked):
@@ -475,14 +475,14 @@ def _checked_item(
 def _config_locations(data: Mapping[Any, Any]) -> dict[str, Loc]:
     """Every location the core can name in a problem of ``data``, by its text."""
     where: dict[str, Loc] = {"config": ()}
-    for key in (*data, *_CONFIG_KEYS):
+    for key in (*data, *CONFIG_KEYS):
         where[str(key)] = (str(key),)
     levels = data.get("levels")
     if isinstance(levels, Sequence) and not isinstance(levels, str):
         for i, level in enumerate(levels):
             where[f"levels[{i}]"] = ("levels", i)
             if isinstance(level, Mapping):
-                for key in (*level, *_LEVEL_KEYS):
+                for key in (*level, *LEVEL_KEYS):
                     where[f"levels[{i}].{key}"] = ("levels", i, str(key))
     for section in ("actions", "daily_exp_caps", "features"):
         table = data.get(section)
@@ -491,7 +491,7 @@ def _config_locations(data: Mapping[Any, Any]) -> dict[str, Loc]:
         for name, value in table.items():
             where[f"{section}.{name}"] = (section, str(name))
             if section == "actions" and isinstance(value, Mapping):
-                for key in (*value, *_ACTION_KEYS):
+                for key in (*value, *ACTION_KEYS):
                     where[f"actions.{name}.{key}"] = ("actions", str(name), str(key))
     where.update(lever_locations(data))
     return where
