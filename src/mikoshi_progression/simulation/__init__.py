@@ -1,12 +1,13 @@
 """The balance simulator: many players over many days, through the real award rules.
 
 A game designer describes kinds of players as :class:`Archetype` values (what
-they do on a day they play, and how likely they are to play at all) and asks
-:func:`simulate` how a config treats them: how many days each level takes, how
-much EXP the daily cap and each action's daily limit take away, and where
-everyone ends up. Every attempt goes through :func:`~mikoshi_progression.apply_events`,
-the same fold that replays real users, so the simulator can never disagree
-with the rules.
+they do on a day they play, how likely they are to play at all, how they keep a
+streak and where in the world they live) and asks :func:`simulate` how a config
+treats them: how many days each level takes, how much EXP the daily cap and each
+action's daily limit take away, where everyone ends up, and with the config's
+levers on, what boosts, streaks and milestones did. Every attempt goes through
+:func:`~mikoshi_progression.apply_events`, the same fold that replays real users,
+so the simulator can never disagree with the rules.
 
 Runs are reproducible: each player draws from its own ``random.Random`` seeded
 from ``(seed, archetype name, player number)``, so the report is identical for
@@ -30,10 +31,12 @@ from ._archetypes import (
     DEFAULT_ARCHETYPES,
     Archetype,
     Rate,
+    StreakHabit,
     archetype_problems,
     archetypes_from_dict,
     load_archetypes,
 )
+from ._lever_report import BoostDays, MilestoneReach, StreakReport
 from ._plot import plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate
@@ -43,9 +46,13 @@ __all__ = [
     "DEFAULT_START",
     "Archetype",
     "ArchetypeReport",
+    "BoostDays",
     "LevelReach",
+    "MilestoneReach",
     "Rate",
     "SimulationReport",
+    "StreakHabit",
+    "StreakReport",
     "archetype_problems",
     "archetypes_from_dict",
     "default_jobs",

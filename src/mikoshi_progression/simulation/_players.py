@@ -3,6 +3,10 @@
 A chunk is the unit of work a worker process runs; its :class:`Tally` holds sums and
 lists that add up in any grouping, so the report does not depend on how players were
 split among processes.
+
+Without levers the results are read back in bulk and only the days that gained less
+than their attempts' worth are looked into; with levers every result is
+(:mod:`._levers`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from ..core.config import ProgressionConfig
 from ..core.results import Outcome
 from ..core.rules import apply_events
 from ..core.state import ProgressState
+from ..core.zones import boundary_for
 from ._archetypes import Archetype
-from ._sampling import Behaviour, Calendar
+from ._levers import LeverTally, account_player
+from ._sampling import Behaviour, Calendar, ClockCalendar
 
 __all__ = ["Chunk", "Tally", "simulate_chunk"]
 
@@ -36,6 +42,7 @@ class Chunk(NamedTuple):
     days: int
     seed: int
     start: date
+    zones: tuple[str | None, ...]  # each player's time zone (None: the config's)
 
 
 class Tally(NamedTuple):
@@ -54,13 +61,17 @@ class Tally(NamedTuple):
     cap_loss: dict[int, int]
     limit_loss: dict[str, int]
     day_sums: list[int]
+    levers: LeverTally | None  # None without levers
 
 
 def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype) -> Tally:
     """Simulate one chunk of players: draw attempts, fold them with ``apply_events``, read back."""
     days = chunk.days
     rewards = {name: rule.exp for name, rule in config.actions.items()}
-    behaviour = Behaviour(archetype, config, Calendar(config.day_boundary, chunk.start, days))
+    behaviour = Behaviour(archetype, config)
+    levers = LeverTally() if config.uses_levers else None
+    calendars: dict[str | None, Calendar | ClockCalendar] = {}
+    fresh_states: dict[str | None, ProgressState] = {}
     max_level = config.max_level
     thresholds = [level.exp_required for level in config.levels[1:]]
     reach: list[list[int]] = [[] for _ in range(max_level - 1)]
@@ -70,14 +81,23 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
     cap_loss: dict[int, int] = {}
     limit_loss: dict[str, int] = {}
     active_days = capped_days = attempts = nominal_total = awarded_total = 0
-    fresh = ProgressState()
 
-    for player in range(chunk.first, chunk.stop):
+    for player, zone in enumerate(chunk.zones, chunk.first):
+        fresh = fresh_states.get(zone)
+        if fresh is None:
+            fresh = fresh_states[zone] = ProgressState(timezone=zone)
+            # Where in the day an attempt falls matters only to levers: see the calendars.
+            kind = Calendar if levers is None else ClockCalendar
+            calendars[zone] = kind(boundary_for(fresh, config), chunk.start, days)
         rng = random.Random(f"{chunk.seed}:{archetype.name}:{player}")
-        events, ends, nominal = behaviour.attempts(rng.random, days)
+        events, ends, nominal = behaviour.attempts(rng.random, days, calendars[zone])
         final, results = apply_events(fresh, events, config)
         exp_by_day, lossy_days = _exp_by_day(results.column("exp"), ends, nominal)
-        if lossy_days:
+        if levers is not None:
+            capped_days += account_player(
+                levers, results, ends, final, config, cap_loss, limit_loss
+            )
+        elif lossy_days:
             columns = _LossColumns(
                 results.column("outcome"),
                 results.column("exp_added"),
@@ -115,6 +135,7 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
         cap_loss,
         limit_loss,
         day_sums,
+        levers,
     )
 
 

@@ -1,30 +1,25 @@
-"""The simulation's report: days to each level, where EXP goes, final EXP, per archetype."""
+"""The simulation's report: days to each level, where EXP goes, final EXP, per archetype;
+and with levers, what they did (:mod:`._lever_report`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
+from types import MappingProxyType
 from typing import Any
 
 from ..core.config import ProgressionConfig
 from ._archetypes import Archetype
+from ._lever_report import BoostDays, MilestoneReach, StreakReport, boost_days
+from ._stats import ratio, summary
 
-__all__ = ["ArchetypeReport", "LevelReach", "SimulationReport", "nearest_rank"]
+__all__ = ["ArchetypeReport", "LevelReach", "SimulationReport"]
 
 
-def nearest_rank(ordered: Sequence[float], percent: float, total: int | None = None) -> Any:
-    """The nearest-rank percentile of ``ordered`` among ``total`` values.
-
-    Values beyond ``len(ordered)`` (players who never got there) are unbounded:
-    a percentile that falls among them is ``None``.
-    """
-    total = len(ordered) if total is None else total
-    if total == 0:
-        return None
-    rank = max(1, math.ceil(percent / 100 * total))
-    return ordered[rank - 1] if rank <= len(ordered) else None
+def _no_zones() -> Mapping[str, int]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +69,11 @@ class ArchetypeReport:
     """What the simulation found for one archetype.
 
     *Nominal* EXP is what every attempt would have earned with no limit and no
-    cap: the sum of the rewards of all attempts. It splits exactly into EXP
-    awarded, EXP lost to the daily cap and EXP lost to action limits.
+    cap: the sum of the rewards of all attempts. With levers, the boosts add to it
+    what they multiplied the rewards by, and the streak and milestone rules their
+    bonuses: the *promised* EXP. The promised EXP splits exactly into EXP awarded,
+    EXP lost to the daily cap and EXP lost to action limits (without levers, it is
+    the nominal EXP).
 
     Attributes:
         archetype: The archetype simulated.
@@ -93,6 +91,15 @@ class ArchetypeReport:
         final_exp: Every player's EXP at the end, sorted.
         final_levels: Level -> players ending at that level (every level listed).
         mean_exp_by_day: Mean EXP of the players at the end of each day.
+        uses_levers: Whether the config simulated turns a lever on (then
+            :meth:`to_dict` holds the levers' figures).
+        timezones: Time zone -> players living there (empty: all in the config's).
+        boost_exp: EXP the boosts added to the attempts' rewards, before the cap (for
+            refused attempts, what they would have added).
+        streak_bonus_exp: Streak bonuses due, before the cap.
+        milestone_bonus_exp: Milestone bonuses granted.
+        streaks: How the players kept their streaks, or ``None`` if the config keeps none.
+        milestones: Each of the config's milestones and who unlocked it, in its order.
     """
 
     archetype: Archetype
@@ -109,6 +116,18 @@ class ArchetypeReport:
     final_exp: tuple[int, ...] = field(repr=False)
     final_levels: Mapping[int, int]
     mean_exp_by_day: tuple[float, ...] = field(repr=False)
+    uses_levers: bool = False
+    timezones: Mapping[str, int] = field(default_factory=_no_zones)
+    boost_exp: int = 0
+    streak_bonus_exp: int = 0
+    milestone_bonus_exp: int = 0
+    streaks: StreakReport | None = None
+    milestones: tuple[MilestoneReach, ...] = ()
+
+    @property
+    def promised_exp(self) -> int:
+        """Nominal EXP plus what boosts and bonuses added: what the cap and limits cut from."""
+        return self.nominal_exp + self.boost_exp + self.streak_bonus_exp + self.milestone_bonus_exp
 
     @property
     def cap_lost(self) -> int:
@@ -121,34 +140,34 @@ class ArchetypeReport:
         return sum(self.limit_loss.values())
 
     def share(self, exp: int) -> float:
-        """``exp`` as a fraction of the nominal EXP (0.0 when nothing was attempted)."""
-        return exp / self.nominal_exp if self.nominal_exp else 0.0
+        """``exp`` as a fraction of the promised EXP (0.0 when nothing was attempted)."""
+        return exp / self.promised_exp if self.promised_exp else 0.0
+
+    def mean_gain_by_day(self) -> tuple[float, ...]:
+        """The players' mean EXP gained on each day."""
+        ends = self.mean_exp_by_day
+        return tuple(after - before for before, after in pairwise((0.0, *ends)))
 
     def final_exp_summary(self) -> dict[str, float | int | None]:
         """Mean, min, 10th/25th/50th/75th/90th percentile and max of the final EXP."""
-        values = self.final_exp
-        return {
-            "mean": round(sum(values) / len(values), 2) if values else None,
-            "min": values[0] if values else None,
-            "p10": nearest_rank(values, 10),
-            "p25": nearest_rank(values, 25),
-            "median": nearest_rank(values, 50),
-            "p75": nearest_rank(values, 75),
-            "p90": nearest_rank(values, 90),
-            "max": values[-1] if values else None,
-        }
+        return summary(self.final_exp)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping; shares are fractions of the nominal EXP, rounded to 1e-6."""
+        """A JSON-ready mapping; shares are fractions of the promised EXP, rounded to 1e-6.
+
+        The levers' keys (``timezones``; ``boosts``, ``streak_bonuses``,
+        ``milestone_bonuses`` and ``promised`` in ``exp``; ``streaks``; ``milestones``)
+        are there only where the archetype or the config has them.
+        """
         player_days = self.players * self.days
-        return {
+        data: dict[str, Any] = {
             "name": self.archetype.name,
             "description": self.archetype.description,
             "players": self.players,
             "active_days": self.active_days,
-            "active_share": _ratio(self.active_days, player_days),
+            "active_share": ratio(self.active_days, player_days),
             "capped_days": self.capped_days,
-            "capped_share_of_active_days": _ratio(self.capped_days, self.active_days),
+            "capped_share_of_active_days": ratio(self.capped_days, self.active_days),
             "attempts": self.attempts,
             "levels": [reach.to_dict() for reach in self.levels],
             "exp": {
@@ -172,10 +191,20 @@ class ArchetypeReport:
             "final_levels": {str(level): n for level, n in self.final_levels.items()},
             "mean_exp_by_day": [round(v, 2) for v in self.mean_exp_by_day],
         }
-
-
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 6) if whole else 0.0
+        if self.timezones:
+            data["timezones"] = dict(self.timezones)
+        if self.uses_levers:
+            data["exp"].update(
+                boosts=self.boost_exp,
+                streak_bonuses=self.streak_bonus_exp,
+                milestone_bonuses=self.milestone_bonus_exp,
+                promised=self.promised_exp,
+            )
+        if self.streaks is not None:
+            data["streaks"] = self.streaks.to_dict()
+        if self.milestones:
+            data["milestones"] = [reach.to_dict() for reach in self.milestones]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +232,20 @@ class SimulationReport:
         """Award attempts made, all archetypes together."""
         return sum(a.attempts for a in self.archetypes)
 
+    @property
+    def boost_windows(self) -> tuple[BoostDays, ...]:
+        """The config's boost windows, each with the simulated days it overlaps."""
+        return boost_days(self.config, self.start, self.days)
+
+    def boosted_days(self) -> dict[int, tuple[str, ...]]:
+        """Simulated day -> the labels of the boost windows that overlap it (only such days)."""
+        found: dict[int, tuple[str, ...]] = {}
+        for window in self.boost_windows:
+            if window.first_day is not None and window.last_day is not None:
+                for day in range(window.first_day, window.last_day + 1):
+                    found[day] = (*found.get(day, ()), window.label)
+        return dict(sorted(found.items()))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping, the same for any number of jobs."""
         return {
@@ -217,4 +260,10 @@ class SimulationReport:
                 for lv in self.config.levels
             ],
             "archetypes": [a.to_dict() for a in self.archetypes],
+            **self._boost_keys(),
         }
+
+    def _boost_keys(self) -> dict[str, Any]:
+        if self.config.boosts is None:
+            return {}
+        return {"boost_windows": [window.to_dict() for window in self.boost_windows]}

@@ -10,14 +10,21 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from fractions import Fraction
 from types import MappingProxyType
 
 from ..core.config import DEFAULT_CONFIG, ProgressionConfig
 from ..errors import ConfigError
-from ._archetypes import DEFAULT_ARCHETYPES, Archetype, archetype_problems, archetypes_from_dict
+from ._archetypes import (
+    DEFAULT_ARCHETYPES,
+    Archetype,
+    allocate,
+    archetype_problems,
+    archetypes_from_dict,
+)
+from ._levers import lever_figures
 from ._players import Chunk, Tally, simulate_chunk
-from ._report import ArchetypeReport, LevelReach, SimulationReport, nearest_rank
+from ._report import ArchetypeReport, LevelReach, SimulationReport
+from ._stats import nearest_rank
 
 __all__ = ["DEFAULT_START", "default_jobs", "simulate"]
 
@@ -46,18 +53,6 @@ def _simulate_chunk_in_worker(chunk: Chunk) -> Tally:
     return simulate_chunk(chunk, config, archetype)
 
 
-def _allocate(players: int, weights: Sequence[float]) -> list[int]:
-    """Split ``players`` by ``weights``: largest remainders, ties to the earlier archetype."""
-    exact = [Fraction(w) for w in weights]
-    total = sum(exact)
-    quotas = [players * w / total for w in exact]
-    counts = [math.floor(q) for q in quotas]
-    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - counts[i]), i))
-    for i in order[: players - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
 def default_jobs() -> int:
     """Worker processes to use by default: the CPUs this process may run on, at most 8."""
     try:
@@ -81,9 +76,10 @@ def simulate(
     """Simulate ``players`` players for ``days`` days under ``config``.
 
     Players are split among ``archetypes`` by weight (largest remainders). Each
-    player starts as a new user on ``start``; their attempts for every day are
-    drawn from their archetype and folded through
-    :func:`~mikoshi_progression.apply_events`.
+    player starts as a new user on ``start`` (in their archetype's time zones, if it
+    has some); their attempts for every day are drawn from their archetype and folded
+    through :func:`~mikoshi_progression.apply_events`, so the config's levers (boosts,
+    streaks, milestones) apply exactly as in production.
 
     Args:
         config: The rules to simulate.
@@ -111,23 +107,26 @@ def simulate(
     problems = archetype_problems(archetypes, config)
     if problems:
         raise ConfigError(problems)
-    counts = _allocate(players, [a.weight for a in archetypes])
+    counts = allocate(players, [a.weight for a in archetypes])
     config_json = json.dumps(config.to_dict())  # key order kept: it orders ties in a day
     size = max(1, min(100, math.ceil(players / (jobs * 8))))
-    chunks = [
-        Chunk(
-            config_json,
-            archetype.to_dict(),
-            index,
-            first,
-            min(first + size, count),
-            days,
-            seed,
-            start,
-        )
-        for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True))
-        for first in range(0, count, size)
-    ]
+    chunks = []
+    for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True)):
+        zones = archetype.player_zones(count)
+        chunks += [
+            Chunk(
+                config_json,
+                archetype.to_dict(),
+                index,
+                first,
+                min(first + size, count),
+                days,
+                seed,
+                start,
+                zones[first : first + size],
+            )
+            for first in range(0, count, size)
+        ]
     if jobs > 1:
         # Costliest first, so that no worker is left alone with a long last chunk.
         # Tallies add up in any order (integer sums, sorted lists): the report is unchanged.
@@ -145,7 +144,9 @@ def simulate(
 
 def _attempts_per_day(archetype: Archetype) -> float:
     """Expected attempts a player of ``archetype`` makes a day: the cost of simulating one."""
-    return archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
+    habit = archetype.streak_habit
+    played = archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
+    return played + (habit.expected if habit is not None else 0.0)
 
 
 def _run(
@@ -218,6 +219,8 @@ def _report(
                 )
             )
         limit_order = {name: i for i, name in enumerate(config.actions)}
+        levers = lever_figures(config, (p.levers for p in parts if p.levers), count)
+        zones = archetype.player_zones(count)
         reports.append(
             ArchetypeReport(
                 archetype=archetype,
@@ -236,6 +239,13 @@ def _report(
                 final_exp=tuple(sorted(final_exp)),
                 final_levels=MappingProxyType(final_levels),
                 mean_exp_by_day=tuple(s / count if count else 0.0 for s in day_sums),
+                uses_levers=config.uses_levers,
+                timezones={zone: zones.count(zone) for zone in archetype.timezones},
+                boost_exp=levers.boost_exp,
+                streak_bonus_exp=levers.streak_bonus_exp,
+                milestone_bonus_exp=levers.milestone_bonus_exp,
+                streaks=levers.streaks,
+                milestones=levers.milestones,
             )
         )
     return SimulationReport(config, players, days, seed, start, tuple(reports))

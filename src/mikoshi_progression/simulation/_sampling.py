@@ -2,27 +2,30 @@
 
 Each action's count of a day is drawn (a chance, or a Poisson mean), the day's
 attempts are spread over it and merged, and each is stamped with a moment inside the
-config's day, so that :func:`~mikoshi_progression.apply_events` folds them day by day.
-Only ``random()`` is drawn from, so a seeded stream reproduces on any platform.
+player's day (their time zone's, else the config's), so that
+:func:`~mikoshi_progression.apply_events` folds them day by day. Only ``random()`` is
+drawn from, so a seeded stream reproduces on any platform.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from operator import itemgetter
 
 from ..core.config import ProgressionConfig
 from ..core.days import DayBoundary
-from ._archetypes import Archetype
+from ._archetypes import Archetype, streak_action
 
-__all__ = ["Behaviour", "Calendar"]
+__all__ = ["Behaviour", "Calendar", "ClockCalendar"]
 
-# Attempts of a day are stamped one second apart from the day's start; a day is
-# at least 23 hours long (daylight saving), which bounds attempts per player-day.
+# Calendar stamps attempts one second apart from the day's start; a day is at least
+# 23 hours long (daylight saving), which bounds attempts per player-day.
 _MAX_ATTEMPTS_PER_DAY = 23 * 3600
+_MICROSECOND = timedelta(microseconds=1)
 
 
 _Random = Callable[[], float]
@@ -104,11 +107,16 @@ class _Spread:
         return entries
 
 
-class Calendar:
-    """The attempt moments of each simulated day: its start, then one second apart.
+_Stamped = Iterable[tuple[datetime, str]]
 
-    ``by_day[d]`` holds at least as many moments as any day ``d`` asked for so far;
-    :meth:`grow` makes room for more.
+
+class Calendar:
+    """Stamps a day's attempts at its start, then one second apart.
+
+    Without levers the rules see only an attempt's day and its order in the day, so
+    this is all they need, and it is the cheapest: the moments of each day are made
+    once and shared by every player. ``by_day[d]`` holds at least as many moments as
+    any day ``d`` asked for so far; :meth:`grow` makes room for more.
     """
 
     __slots__ = ("_boundary", "_start", "by_day")
@@ -117,6 +125,13 @@ class Calendar:
         self._boundary = boundary
         self._start = start
         self.by_day: list[list[datetime]] = [[] for _ in range(days)]
+
+    def stamp(self, day: int, timeline: list[_Entry]) -> _Stamped:
+        """``(moment, action)`` for each entry of day ``day``'s sorted ``timeline``."""
+        moments = self.by_day[day]
+        if len(moments) < len(timeline):
+            moments = self.grow(day, len(timeline))
+        return zip(moments, map(_ACTION, timeline), strict=False)
 
     def grow(self, day: int, count: int) -> list[datetime]:
         if count > _MAX_ATTEMPTS_PER_DAY:
@@ -132,12 +147,39 @@ class Calendar:
         return moments
 
 
+_ACTION = itemgetter(2)
+
+
+class ClockCalendar:
+    """Stamps each attempt at its place in its day: the day's start plus that fraction
+    of the day's length (23 to 25 hours where the clocks change).
+
+    Boosts (windows of real time) and a streak's grace (the first minutes of a day)
+    depend on when in the day an attempt falls, so a config with levers is simulated
+    with these moments.
+    """
+
+    __slots__ = ("_lasts", "_lengths", "_starts")
+
+    def __init__(self, boundary: DayBoundary, start: date, days: int) -> None:
+        bounds = [boundary.start_of(start + timedelta(days=day)) for day in range(days + 1)]
+        self._starts = bounds[:-1]
+        self._lengths = [end - begin for begin, end in pairwise(bounds)]
+        # A position just below 1 may round up to the next day's start: keep it inside.
+        self._lasts = [length - _MICROSECOND for length in self._lengths]
+
+    def stamp(self, day: int, timeline: list[_Entry]) -> _Stamped:
+        """``(moment, action)`` for each entry of day ``day``'s sorted ``timeline``."""
+        begin, length, last = self._starts[day], self._lengths[day], self._lasts[day]
+        return [(begin + min(length * position, last), action) for position, _, action in timeline]
+
+
 class Behaviour:
     """An archetype compiled against a config: draws one player's attempts, day by day."""
 
-    __slots__ = ("_active", "_calendar", "_once", "_repeated")
+    __slots__ = ("_active", "_habit", "_once", "_repeated")
 
-    def __init__(self, archetype: Archetype, config: ProgressionConfig, calendar: Calendar):
+    def __init__(self, archetype: Archetype, config: ProgressionConfig):
         rewards = {name: rule.exp for name, rule in config.actions.items()}
         rank = {name: i for i, name in enumerate(config.actions)}
         self._once: list[tuple[_Entry, int, float]] = []
@@ -150,45 +192,48 @@ class Behaviour:
                 spread = _Spread(rank[action], action).entries
                 self._repeated.append((spread, rewards[action], _poisson_sampler(rate.mean)))
         self._active = archetype.active_chance
-        self._calendar = calendar
+        # The streak habit: (days on, by day of the pattern; chance; rank; action; reward).
+        self._habit: tuple[tuple[bool, ...], float, int, str, int] | None = None
+        habit = archetype.streak_habit
+        if habit is not None:
+            action = streak_action(config)
+            days_on = tuple(day == "1" for day in habit.pattern)
+            self._habit = (days_on, habit.chance, rank[action], action, rewards[action])
 
     def attempts(
-        self, draw: _Random, days: int
+        self, draw: _Random, days: int, calendar: Calendar | ClockCalendar
     ) -> tuple[list[tuple[datetime, str]], list[int], list[int]]:
         """A player's ``(moment, action)`` attempts over ``days`` days, in order.
 
         Also returns, for each day, the number of attempts up to its end and the
         nominal EXP of its attempts (the sum of their rewards).
         """
-        active, once, repeated = self._active, self._once, self._repeated
-        calendar = self._calendar
-        moments_by_day = calendar.by_day
-        third = itemgetter(2)
+        active, once, repeated, habit = self._active, self._once, self._repeated, self._habit
+        stamp = calendar.stamp
         events: list[tuple[datetime, str]] = []
         ends: list[int] = []
         nominal: list[int] = []
         for day in range(days):
-            if active < 1.0 and draw() >= active:
-                ends.append(len(events))
-                nominal.append(0)
-                continue
             timeline: list[_Entry] = []
             worth = 0
-            for entry, reward, chance in once:
-                if draw() < chance:
-                    timeline.append(entry)
-                    worth += reward
-            for entries, reward, sample in repeated:
-                count = sample(draw)
-                if count:
-                    timeline += entries(count)
-                    worth += reward * count
+            if habit is not None:  # drawn first, played or not: the habit's own days
+                days_on, chance, rank, action, reward = habit
+                if days_on[day % len(days_on)] and draw() < chance:
+                    timeline.append((draw(), rank, action))
+                    worth = reward
+            if active >= 1.0 or draw() < active:
+                for entry, reward, chance in once:
+                    if draw() < chance:
+                        timeline.append(entry)
+                        worth += reward
+                for entries, reward, sample in repeated:
+                    count = sample(draw)
+                    if count:
+                        timeline += entries(count)
+                        worth += reward * count
             if timeline:
                 timeline.sort()
-                moments = moments_by_day[day]
-                if len(moments) < len(timeline):
-                    moments = calendar.grow(day, len(timeline))
-                events.extend(zip(moments, map(third, timeline), strict=False))
+                events.extend(stamp(day, timeline))
             ends.append(len(events))
             nominal.append(worth)
         return events, ends, nominal
