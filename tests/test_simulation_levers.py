@@ -25,12 +25,15 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAY_2 = ("2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00")
 
 
-def lever_config(cap: int = 1000, **levers) -> ProgressionConfig:
+CHAT = ActionRule(20, daily_limit=1)
+
+
+def lever_config(cap: int = 1000, chat: ActionRule = CHAT, **levers) -> ProgressionConfig:
     """Two levels (0, 100), a cap of ``cap``, four actions, and the levers given."""
     return ProgressionConfig(
         levels=(Level(1, "One", "-", 0), Level(2, "Two", "-", 100)),
         actions={
-            "chat": ActionRule(20, daily_limit=1),
+            "chat": chat,
             "post": ActionRule(40),
             "tip": ActionRule(30),
             "like": ActionRule(1, daily_limit=1, cap_exempt=True),
@@ -189,6 +192,28 @@ def test_a_streak_bonus_under_the_cap_is_cut_and_the_cut_charged_to_the_cap():
     assert exact_accounting(part)
 
 
+def test_the_cap_refusing_the_streak_action_costs_the_streak_unless_it_is_cap_exempt():
+    """Post and tip (70 EXP) at noon fill a cap of 50, so a chat after noon is refused and
+    the day counts as missed; with chat cap-exempt, every daily chat keeps the streak."""
+    busy = Archetype(
+        "busy", {"post": Rate(chance=1.0), "tip": Rate(chance=1.0)}, streak_habit=StreakHabit()
+    )
+    refused = simulate(
+        lever_config(cap=50, streak={"action": "chat"}), [busy], players=10, days=20, seed=1
+    ).archetypes[0]
+    assert refused.streaks is not None
+    assert refused.streaks.refused_by_cap > 0
+    assert refused.streaks.breaks > 0
+    assert max(refused.streaks.best) < 20
+    exempt = lever_config(
+        cap=50, chat=ActionRule(20, daily_limit=1, cap_exempt=True), streak={"action": "chat"}
+    )
+    kept = simulate(exempt, [busy], players=10, days=20, seed=1).archetypes[0]
+    assert kept.streaks is not None
+    assert (kept.streaks.refused_by_cap, kept.streaks.breaks) == (0, 0)
+    assert kept.streaks.best == (20,) * 10
+
+
 def test_a_grace_period_catches_the_night_owls():
     """Chatting every other day at a random moment, a streak never grows without grace;
     with an hour's grace, a chat in the first hour of a day counts for the missed one."""
@@ -320,6 +345,7 @@ def test_a_run_with_levers_is_the_same_for_any_jobs_and_accounts_for_every_point
         "reached",
         "freezes_used",
         "breaks",
+        "refused_by_cap",
         "bonuses",
     }
     assert [m["name"] for m in keeper["milestones"]] == ["week", "pro"]

@@ -48,9 +48,10 @@ def _archetype_lines(part: ArchetypeReport) -> list[str]:
     out = [archetype.description] if archetype.description else []
     habit = archetype.streak_habit
     if habit is not None:
+        days = "every day" if set(habit.pattern) == {"1"} else f"days on of {habit.pattern}"
         out.append(
             f"Streak habit: the streak action on {percent(habit.expected)} of days "
-            f"(chance {habit.chance:g} on the days of pattern {habit.pattern})."
+            f"(chance {habit.chance:g}, {days})."
         )
     if part.timezones:
         zones = ", ".join(f"{zone} {n:,}" for zone, n in part.timezones.items())
@@ -143,7 +144,8 @@ def _streak_lines(part: ArchetypeReport) -> list[str]:
         "Best streak: " + ", ".join(f"{k} {cell(best[k])}" for k in shown),
         format_table(["Streak", "Reached by", "Share", "Bonuses due"], rows, "lrrr"),
         f"Freezes covered {streaks.freezes_used:,} missed days; "
-        f"{streaks.breaks:,} streaks were broken.",
+        f"{streaks.breaks:,} streaks were broken; the daily cap refused the streak action "
+        f"{streaks.refused_by_cap:,} times.",
     ]
 
 
@@ -235,7 +237,7 @@ def _exp_by_day_lines(report: SimulationReport) -> list[str]:
         format_table(
             ["Day", "Date", "Boost", *(part.archetype.name for part in parts)],
             rows,
-            "rll" + "r" * len(parts),
+            "lll" + "r" * len(parts),
         ),
     ]
 

@@ -189,5 +189,6 @@ SIMULATE = Command(
     _run_simulate,
     "Simulate player archetypes day by day through the real award rules and report "
     "days to each level, EXP lost to the daily cap and to each action's limit, and "
-    "final EXP.",
+    "final EXP; with the config's levers, also streaks kept, milestones unlocked and "
+    "EXP by day around the boost windows.",
 )

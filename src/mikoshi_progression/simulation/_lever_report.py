@@ -37,6 +37,9 @@ class StreakReport:
         best: Every player's best streak, sorted.
         freezes_used: Missed days that freezes covered, all players together.
         breaks: Streaks broken, all players together.
+        refused_by_cap: Streak actions the daily cap refused, all players together: the
+            rules count such a day as missed (a streak action that is not cap-exempt
+            can lose a streak to a player who earned a lot that day).
         reached: Streak length -> players whose best streak reached it, for each length
             the config pays a bonus or a milestone for (7 and 30 if none).
         bonuses: Streak length -> times a streak reached it with a bonus due, for each
@@ -47,6 +50,7 @@ class StreakReport:
     best: tuple[int, ...] = field(repr=False)
     freezes_used: int
     breaks: int
+    refused_by_cap: int
     reached: Mapping[int, int]
     bonuses: Mapping[int, int]
 
@@ -62,6 +66,7 @@ class StreakReport:
             "reached": {str(length): n for length, n in self.reached.items()},
             "freezes_used": self.freezes_used,
             "breaks": self.breaks,
+            "refused_by_cap": self.refused_by_cap,
             "bonuses": {str(length): n for length, n in self.bonuses.items()},
         }
 

@@ -39,6 +39,7 @@ class LeverTally:
         best_streaks: Each player's best streak (empty without a streak).
         freezes_used: Missed days that freezes covered.
         breaks: Streaks broken (settled when the player came back).
+        streak_refused: Streak actions the daily cap refused (the day then counts as missed).
         streak_bonuses: Streak length -> times a player's streak reached it and the
             bonus for it was due.
         milestone_days: Milestone -> the day each player who unlocked it did (day 1 is
@@ -54,6 +55,7 @@ class LeverTally:
         "milestone_days",
         "streak_bonus_exp",
         "streak_bonuses",
+        "streak_refused",
     )
 
     def __init__(self) -> None:
@@ -63,6 +65,7 @@ class LeverTally:
         self.best_streaks: list[int] = []
         self.freezes_used = 0
         self.breaks = 0
+        self.streak_refused = 0
         self.streak_bonuses: dict[int, int] = {}
         self.milestone_days: dict[str, list[int]] = {}
 
@@ -74,6 +77,7 @@ class LeverTally:
         self.best_streaks += other.best_streaks
         self.freezes_used += other.freezes_used
         self.breaks += other.breaks
+        self.streak_refused += other.streak_refused
         _add_counts(self.streak_bonuses, other.streak_bonuses)
         for name, days in other.milestone_days.items():
             self.milestone_days.setdefault(name, []).extend(days)
@@ -102,6 +106,7 @@ def account_player(
     rewards = {name: rule.exp for name, rule in config.actions.items()}
     streak_rules = config.streak
     bonuses = streak_rules.bonuses if streak_rules is not None else {}
+    streak_action = streak_rules.action if streak_rules is not None else None
     capped_days = 0
     capped_day = -1
     day = 0
@@ -139,6 +144,8 @@ def account_player(
                 limit_loss[action] = limit_loss.get(action, 0) + boosted
             else:
                 cut = boosted
+                if action == streak_action:
+                    tally.streak_refused += 1
         tally.boost_exp += boosted - base
         if cut:
             cap_loss[level] = cap_loss.get(level, 0) + cut
@@ -184,6 +191,7 @@ def lever_figures(
             best=tuple(best),
             freezes_used=total.freezes_used,
             breaks=total.breaks,
+            refused_by_cap=total.streak_refused,
             reached={n: len(best) - bisect_left(best, n) for n in streak_lengths(config)},
             bonuses={n: total.streak_bonuses.get(n, 0) for n in config.streak.bonuses},
         )
