@@ -1,6 +1,7 @@
 """Speed of the balance simulator on the built-in archetypes.
 
 Run:  python benchmarks/bench_simulate.py [--players 10000] [--days 365] [--repeat 3] [--jobs N]
+                                         [--config FILE] [--archetypes FILE.toml]
 
 Times ``simulate()`` end to end (drawing attempts, folding them through
 ``apply_events``, reading the results back, starting worker processes, merging)
@@ -9,7 +10,9 @@ then the median's player-days per second and award attempts per second. On a
 shared machine the wall time depends on the neighbours; the CPU time does not,
 and CPU time / jobs is what the wall time would be with the CPUs to itself.
 With ``--single`` it also times one process on a tenth of the players. This is
-a measurement, never a test: nothing here asserts a time.
+a measurement, never a test: nothing here asserts a time. ``--config`` and
+``--archetypes`` time other rules and players (a config with levers takes the levers'
+path, which builds every result).
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ import platform
 import statistics
 import sys
 import time
+from typing import NamedTuple
 
-from mikoshi_progression.simulation import SimulationReport, default_jobs, simulate
+from mikoshi_progression import DEFAULT_CONFIG, ProgressionConfig, load_config
+from mikoshi_progression.simulation import (
+    DEFAULT_ARCHETYPES,
+    Archetype,
+    SimulationReport,
+    default_jobs,
+    load_archetypes,
+    simulate,
+)
 
 
 def cpu_seconds() -> float:
@@ -31,26 +43,45 @@ def cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def timed(players: int, days: int, jobs: int, seed: int) -> tuple[float, float, SimulationReport]:
+class Run(NamedTuple):
+    """What one measurement simulates."""
+
+    config: ProgressionConfig
+    archetypes: tuple[Archetype, ...]
+    players: int
+    days: int
+    jobs: int
+    seed: int
+
+
+def timed(run: Run) -> tuple[float, float, SimulationReport]:
     cpu = cpu_seconds()
     started = time.perf_counter()
-    report = simulate(players=players, days=days, jobs=jobs, seed=seed)
+    report = simulate(
+        run.config,
+        run.archetypes,
+        players=run.players,
+        days=run.days,
+        jobs=run.jobs,
+        seed=run.seed,
+    )
     return time.perf_counter() - started, cpu_seconds() - cpu, report
 
 
-def measure(players: int, days: int, jobs: int, repeat: int, seed: int) -> float:
+def measure(run: Run, repeat: int) -> float:
+    players, days, jobs = run.players, run.days, run.jobs
     print(f"{players:,} players x {days:,} days, jobs={jobs}:")
     times = []
     cpus = []
     fingerprints = set()
     attempts = 0
-    for run in range(1, repeat + 1):
-        seconds, cpu, report = timed(players, days, jobs, seed)
+    for number in range(1, repeat + 1):
+        seconds, cpu, report = timed(run)
         times.append(seconds)
         cpus.append(cpu)
         attempts = report.attempts
         fingerprints.add(json.dumps(report.to_dict(), sort_keys=True))
-        print(f"  run {run}: {seconds:6.2f} s wall, {cpu:6.2f} s CPU")
+        print(f"  run {number}: {seconds:6.2f} s wall, {cpu:6.2f} s CPU")
     median = statistics.median(times)
     cpu = statistics.median(cpus)
     player_days = players * days
@@ -74,16 +105,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--single", action="store_true", help="also time jobs=1 on a tenth of the players"
     )
+    parser.add_argument("--config", help="a config file (default: the built-in rules)")
+    parser.add_argument("--archetypes", help="an archetype file (default: the built-in ones)")
     args = parser.parse_args(argv)
+    config = DEFAULT_CONFIG if args.config is None else load_config(args.config)
+    archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else load_archetypes(args.archetypes)
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {sys.platform}, "
-        f"{cpus} CPUs available; median of {args.repeat} runs\n"
+        f"{cpus} CPUs available; median of {args.repeat} runs; config {config.fingerprint}"
+        f"{' (levers on)' if config.uses_levers else ''}\n"
     )
-    measure(args.players, args.days, args.jobs, args.repeat, args.seed)
+    run = Run(config, archetypes, args.players, args.days, args.jobs, args.seed)
+    measure(run, args.repeat)
     if args.single:
-        measure(max(1, args.players // 10), args.days, 1, args.repeat, args.seed)
+        measure(run._replace(players=max(1, args.players // 10), jobs=1), args.repeat)
 
 
 if __name__ == "__main__":  # the workers import this module under another name

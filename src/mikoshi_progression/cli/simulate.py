@@ -18,7 +18,6 @@ from ..simulation import (
     DEFAULT_ARCHETYPES,
     DEFAULT_START,
     Archetype,
-    SimulationReport,
     default_jobs,
     load_archetypes,
     plot_exp_curves,
@@ -29,16 +28,14 @@ from ._common import (
     Command,
     ExitCode,
     add_config_argument,
-    cell,
     config_file_message,
     config_source,
-    format_table,
     iso_date,
     load_config_argument,
-    percent,
     positive_int,
     print_json,
 )
+from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
 
@@ -179,85 +176,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"config": config_source(label, config), **report.to_dict(), "plot": plot})
     else:
-        print("\n".join(_simulation_lines(report, label)))
+        print("\n".join(simulation_lines(report, label)))
         if plot is not None:
             print(f"\nPlot written to {plot}")
     return ExitCode.OK
-
-
-def _simulation_lines(report: SimulationReport, label: str) -> list[str]:
-    out = [
-        f"Simulated {report.players:,} players for {report.days:,} days from "
-        f"{report.start.isoformat()} (seed {report.seed}; {label}, fingerprint "
-        f"{report.config.fingerprint}): {report.attempts:,} award attempts",
-    ]
-    for part in report.archetypes:
-        out += ["", f"== {part.archetype.name}: {part.players:,} players =="]
-        if part.archetype.description:
-            out.append(part.archetype.description)
-        if not part.players:
-            out.append("(no players: raise --players to simulate this archetype)")
-            continue
-        never = f"never = not reached in {report.days:,} days"
-        out += [
-            "",
-            f"Days to reach each level ({never})",
-            format_table(
-                ["Level", "EXP", "p10", "Median", "p90", "Reached", "Never"],
-                [
-                    [
-                        f"{r.level} {r.name}",
-                        r.exp_required,
-                        _days(r.p10),
-                        _days(r.median),
-                        _days(r.p90),
-                        r.reached,
-                        r.never,
-                    ]
-                    for r in part.levels
-                ],
-                "lrrrrrr",
-            ),
-        ]
-        rows: list[list[object]] = [
-            ["nominal (all attempts)", part.nominal_exp, percent(1.0 if part.nominal_exp else 0)],
-            ["awarded", part.awarded_exp, percent(part.share(part.awarded_exp))],
-            ["lost to the daily cap", part.cap_lost, percent(part.share(part.cap_lost))],
-        ]
-        rows += [
-            [
-                f"  at level {n} (cap {report.config.cap_for_level(n):,})",
-                exp,
-                percent(part.share(exp)),
-            ]
-            for n, exp in part.cap_loss.items()
-        ]
-        rows.append(
-            ["lost to action limits", part.limit_lost, percent(part.share(part.limit_lost))]
-        )
-        rows += [
-            [f"  {a} ({report.config.actions[a].daily_limit}/day)", exp, percent(part.share(exp))]
-            for a, exp in part.limit_loss.items()
-        ]
-        capped = percent(part.capped_days / part.active_days) if part.active_days else "-"
-        out += [
-            "",
-            "Where EXP goes",
-            format_table(["", "EXP", "Share"], rows, "lrr"),
-            f"The cap bit on {part.capped_days:,} of {part.active_days:,} days played ({capped}).",
-        ]
-        summary = part.final_exp_summary()
-        out += [
-            "",
-            "Final EXP: " + ", ".join(f"{k} {cell(v)}" for k, v in summary.items()),
-            "Final level: "
-            + ", ".join(f"{n}: {count:,}" for n, count in part.final_levels.items()),
-        ]
-    return out
-
-
-def _days(value: int | None) -> str:
-    return "never" if value is None else f"{value:,}"
 
 
 SIMULATE = Command(
@@ -267,5 +189,6 @@ SIMULATE = Command(
     _run_simulate,
     "Simulate player archetypes day by day through the real award rules and report "
     "days to each level, EXP lost to the daily cap and to each action's limit, and "
-    "final EXP.",
+    "final EXP; with the config's levers, also streaks kept, milestones unlocked and "
+    "EXP by day around the boost windows.",
 )

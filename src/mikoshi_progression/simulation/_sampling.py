@@ -1,0 +1,239 @@
+"""The event generator: one player's attempts, day by day, drawn from their archetype.
+
+Each action's count of a day is drawn (a chance, or a Poisson mean), the day's
+attempts are spread over it and merged, and each is stamped with a moment inside the
+player's day (their time zone's, else the config's), so that
+:func:`~mikoshi_progression.apply_events` folds them day by day. Only ``random()`` is
+drawn from, so a seeded stream reproduces on any platform.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from operator import itemgetter
+
+from ..core.config import ProgressionConfig
+from ..core.days import DayBoundary
+from ._archetypes import Archetype, streak_action
+
+__all__ = ["Behaviour", "Calendar", "ClockCalendar"]
+
+# Calendar stamps attempts one second apart from the day's start; a day is at least
+# 23 hours long (daylight saving), which bounds attempts per player-day.
+_MAX_ATTEMPTS_PER_DAY = 23 * 3600
+_MICROSECOND = timedelta(microseconds=1)
+
+
+_Random = Callable[[], float]
+_Sampler = Callable[[_Random], int]
+
+
+def _poisson_sampler(mean: float) -> _Sampler:
+    """A Poisson(``mean``) sampler over ``random()``: inversion below 30, PTRS above.
+
+    Inversion looks one uniform draw up in a precomputed cumulative table (one
+    ``bisect``); PTRS is Hörmann's transformed rejection, as in NumPy, with O(1)
+    draws for any mean. Both use only ``random()``, so a seeded stream
+    reproduces exactly on any platform.
+    """
+    if mean <= 0:
+        return lambda random: 0
+    if mean < 30:
+        cdf = _poisson_cdf(mean)
+        return lambda random: bisect_left(cdf, random())
+    log_mean = math.log(mean)
+    b = 0.931 + 2.53 * math.sqrt(mean)
+    a = -0.059 + 0.02483 * b
+    log_inv_alpha = math.log(1.1239 + 1.1328 / (b - 3.4))
+    vr = 0.9277 - 3.6224 / (b - 2)
+    lgamma = math.lgamma
+    log = math.log
+
+    def ptrs(random: _Random) -> int:
+        while True:
+            u = random() - 0.5
+            v = random()
+            us = 0.5 - abs(u)
+            k = math.floor((2 * a / us + b) * u + mean + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if v > 0 and (log(v) + log_inv_alpha - log(a / (us * us) + b)) <= (
+                -mean + k * log_mean - lgamma(k + 1)
+            ):
+                return k
+
+    return ptrs
+
+
+def _poisson_cdf(mean: float) -> list[float]:
+    """P(X <= k) for k = 0, 1, ... until the tail is below double precision."""
+    term = total = math.exp(-mean)
+    cdf = [total]
+    k = 0
+    while total < 1.0 and (k < mean or term > 1e-17):
+        k += 1
+        term = term * mean / k
+        total += term
+        cdf.append(total)
+    return cdf
+
+
+# One attempt on a day's timeline: (where in the day, 0..1; the action's rank in
+# the config, to break ties; the action). Sorting a day's entries orders its attempts.
+_Entry = tuple[float, int, str]
+
+
+class _Spread:
+    """An action's attempts of one day spread evenly over it, cached by count."""
+
+    __slots__ = ("_action", "_by_count", "_rank")
+
+    def __init__(self, rank: int, action: str) -> None:
+        self._rank = rank
+        self._action = action
+        self._by_count: dict[int, list[_Entry]] = {}
+
+    def entries(self, count: int) -> list[_Entry]:
+        entries = self._by_count.get(count)
+        if entries is None:
+            entries = [((j + 0.5) / count, self._rank, self._action) for j in range(count)]
+            self._by_count[count] = entries
+        return entries
+
+
+_Stamped = Iterable[tuple[datetime, str]]
+
+
+class Calendar:
+    """Stamps a day's attempts at its start, then one second apart.
+
+    Without levers the rules see only an attempt's day and its order in the day, so
+    this is all they need, and it is the cheapest: the moments of each day are made
+    once and shared by every player. ``by_day[d]`` holds at least as many moments as
+    any day ``d`` asked for so far; :meth:`grow` makes room for more.
+    """
+
+    __slots__ = ("_boundary", "_start", "by_day")
+
+    def __init__(self, boundary: DayBoundary, start: date, days: int) -> None:
+        self._boundary = boundary
+        self._start = start
+        self.by_day: list[list[datetime]] = [[] for _ in range(days)]
+
+    def stamp(self, day: int, timeline: list[_Entry]) -> _Stamped:
+        """``(moment, action)`` for each entry of day ``day``'s sorted ``timeline``."""
+        moments = self.by_day[day]
+        if len(moments) < len(timeline):
+            moments = self.grow(day, len(timeline))
+        return zip(moments, map(_ACTION, timeline), strict=False)
+
+    def grow(self, day: int, count: int) -> list[datetime]:
+        if count > _MAX_ATTEMPTS_PER_DAY:
+            raise ValueError(
+                f"{count} attempts in one player-day: at most {_MAX_ATTEMPTS_PER_DAY} "
+                "can be simulated (lower the archetype's means)"
+            )
+        size = min(max(count, 64, 2 * len(self.by_day[day])), _MAX_ATTEMPTS_PER_DAY)
+        begin = self._boundary.start_of(self._start + timedelta(days=day))
+        second = timedelta(seconds=1)
+        moments = [begin + second * i for i in range(size)]
+        self.by_day[day] = moments
+        return moments
+
+
+_ACTION = itemgetter(2)
+
+
+class ClockCalendar:
+    """Stamps each attempt at its place in its day: the day's start plus that fraction
+    of the day's length (23 to 25 hours where the clocks change).
+
+    Boosts (windows of real time) and a streak's grace (the first minutes of a day)
+    depend on when in the day an attempt falls, so a config with levers is simulated
+    with these moments.
+    """
+
+    __slots__ = ("_lasts", "_lengths", "_starts")
+
+    def __init__(self, boundary: DayBoundary, start: date, days: int) -> None:
+        bounds = [boundary.start_of(start + timedelta(days=day)) for day in range(days + 1)]
+        self._starts = bounds[:-1]
+        self._lengths = [end - begin for begin, end in pairwise(bounds)]
+        # A position just below 1 may round up to the next day's start: keep it inside.
+        self._lasts = [length - _MICROSECOND for length in self._lengths]
+
+    def stamp(self, day: int, timeline: list[_Entry]) -> _Stamped:
+        """``(moment, action)`` for each entry of day ``day``'s sorted ``timeline``."""
+        begin, length, last = self._starts[day], self._lengths[day], self._lasts[day]
+        return [(begin + min(length * position, last), action) for position, _, action in timeline]
+
+
+class Behaviour:
+    """An archetype compiled against a config: draws one player's attempts, day by day."""
+
+    __slots__ = ("_active", "_habit", "_once", "_repeated")
+
+    def __init__(self, archetype: Archetype, config: ProgressionConfig):
+        rewards = {name: rule.exp for name, rule in config.actions.items()}
+        rank = {name: i for i, name in enumerate(config.actions)}
+        self._once: list[tuple[_Entry, int, float]] = []
+        self._repeated: list[tuple[Callable[[int], list[_Entry]], int, _Sampler]] = []
+        for action, rate in archetype.actions.items():
+            if rate.chance is not None:
+                if rate.chance > 0:
+                    self._once.append(((0.5, rank[action], action), rewards[action], rate.chance))
+            elif rate.mean:
+                spread = _Spread(rank[action], action).entries
+                self._repeated.append((spread, rewards[action], _poisson_sampler(rate.mean)))
+        self._active = archetype.active_chance
+        # The streak habit: (days on, by day of the pattern; chance; rank; action; reward).
+        self._habit: tuple[tuple[bool, ...], float, int, str, int] | None = None
+        habit = archetype.streak_habit
+        if habit is not None:
+            action = streak_action(config)
+            days_on = tuple(day == "1" for day in habit.pattern)
+            self._habit = (days_on, habit.chance, rank[action], action, rewards[action])
+
+    def attempts(
+        self, draw: _Random, days: int, calendar: Calendar | ClockCalendar
+    ) -> tuple[list[tuple[datetime, str]], list[int], list[int]]:
+        """A player's ``(moment, action)`` attempts over ``days`` days, in order.
+
+        Also returns, for each day, the number of attempts up to its end and the
+        nominal EXP of its attempts (the sum of their rewards).
+        """
+        active, once, repeated, habit = self._active, self._once, self._repeated, self._habit
+        stamp = calendar.stamp
+        events: list[tuple[datetime, str]] = []
+        ends: list[int] = []
+        nominal: list[int] = []
+        for day in range(days):
+            timeline: list[_Entry] = []
+            worth = 0
+            if habit is not None:  # drawn first, played or not: the habit's own days
+                days_on, chance, rank, action, reward = habit
+                if days_on[day % len(days_on)] and draw() < chance:
+                    timeline.append((draw(), rank, action))
+                    worth = reward
+            if active >= 1.0 or draw() < active:
+                for entry, reward, chance in once:
+                    if draw() < chance:
+                        timeline.append(entry)
+                        worth += reward
+                for entries, reward, sample in repeated:
+                    count = sample(draw)
+                    if count:
+                        timeline += entries(count)
+                        worth += reward * count
+            if timeline:
+                timeline.sort()
+                events.extend(stamp(day, timeline))
+            ends.append(len(events))
+            nominal.append(worth)
+        return events, ends, nominal
