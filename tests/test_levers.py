@@ -657,3 +657,24 @@ def test_building_levers_directly_matches_from_dict():
     )
     assert direct.uses_levers
     assert not DEFAULT_CONFIG.uses_levers
+
+
+@pytest.mark.parametrize("year", [1850, 9500])
+@pytest.mark.parametrize("action", ["daily_chat", "create_scene", "no_such_action"])
+def test_a_moment_outside_the_supported_years_fails_alike_in_the_fold_and_alone(year, action):
+    """With levers on, an award at a moment the library does not support raises the same
+    InvalidMomentError whether folded or awarded alone, or neither raises (a moment that
+    is only compared, as on the seed's path)."""
+    from mikoshi_progression import InvalidMomentError
+
+    config = with_levers(streak={}, boosts={"windows": []})
+    day_open = award_exp_with_limits(ProgressState(), "create_scene", now=START, config=config)
+    far = datetime(year, 6, 1, tzinfo=UTC)
+    try:
+        alone = award_exp_with_limits(day_open.state, action, now=far, config=config)
+    except InvalidMomentError as exc:
+        with pytest.raises(InvalidMomentError, match=str(exc)[:20]):
+            apply_events(day_open.state, [(far, action)], config)
+    else:
+        _, folded = apply_events(day_open.state, [(far, action)], config)
+        assert folded[0] == alone

@@ -70,35 +70,62 @@ _TRIGGER_CODES = {"level": _LEVEL, "exp": _EXP, "streak": _STREAK, "count": _COU
 
 
 class LeverPlan:
-    """A config's levers compiled into plain tuples, once per config, for the award path.
+    """A config's levers compiled once per config, for the award path and the fold.
 
-    Boost combinations are worked out with exact fractions the first time a set of
-    windows overlaps, then kept as integers (numerator, denominator), so an award only
-    compares moments and multiplies integers.
+    Boosts: the windows' starts and ends cut time into segments in which the same windows
+    are in force. For each segment and action the boost is worked out once, with exact
+    fractions, then kept as integers (numerator, denominator) with the boost's event and
+    the effects of an award that causes no other event, so an award finds its boost with
+    one search among the edges (a fold, moving forward in time, with one comparison).
     """
 
-    __slots__ = ("combos", "effects", "milestones", "pending", "raise_cap", "stacking", "windows")
+    __slots__ = ("edges", "milestones", "pending", "raise_cap", "segments", "windows")
 
     def __init__(self, config: ProgressionConfig) -> None:
         boosts = config.boosts
-        self.windows: tuple[tuple[datetime, datetime, frozenset[str] | None, int], ...] = ()
-        self.stacking = "max"
-        self.raise_cap = False
-        if boosts is not None:
-            # Each window's bit: the windows in force at a moment are one integer mask.
-            self.windows = tuple(
-                (w.starts, w.ends, w.actions, 1 << i) for i, w in enumerate(boosts.windows)
-            )
-            self.stacking = boosts.stacking
-            self.raise_cap = boosts.raise_cap
-        self.combos: dict[int, tuple[int, int, tuple[str, ...], str]] = {}
-        # A fold's records of the common boosted award (no other event), per mask and action.
-        self.effects: dict[tuple[int, str], tuple[Any, ...]] = {}
+        self.windows = () if boosts is None else tuple(boosts.windows)
+        self.raise_cap = boosts is not None and boosts.raise_cap
+        self.edges = sorted({w.starts for w in self.windows} | {w.ends for w in self.windows})
+        self.segments: dict[int, dict[str, Boosted]] = {}
         self.milestones = tuple(
             (m.name, _TRIGGER_CODES[m.trigger], m.threshold, m.action, m.bonus_exp)
             for m in config.milestones
         )
         self.pending: dict[frozenset[str], _Pending] = {}
+
+    def segment(self, now: datetime) -> tuple[datetime | None, datetime | None, dict[str, Boosted]]:
+        """The segment ``now`` lies in: its first moment and the first after it (``None``
+        at either end of time), and its boosts by action (filled as actions come)."""
+        index = bisect_right(self.edges, now)
+        low = self.edges[index - 1] if index else None
+        high = self.edges[index] if index < len(self.edges) else None
+        return low, high, self.segments.setdefault(index, {})
+
+    def boosted(
+        self,
+        segment: dict[str, Boosted],
+        action: str,
+        reward: int,
+        now: datetime,
+        config: ProgressionConfig,
+    ) -> Boosted:
+        """The boost of ``action`` in ``segment`` (``now`` lies in it): worked out once."""
+        in_force = [w for w in self.windows if w.applies(action, now)]
+        if not in_force:
+            found: Boosted = (1, 1, (), "", ((), reward, reward, (), 0))
+        else:
+            boosts = config.boosts
+            assert boosts is not None
+            multiplier = combine([w.multiplier for w in in_force], boosts.stacking)
+            names = tuple(w.name for w in in_force)
+            text = str(multiplier)
+            boosted = reward * multiplier.numerator // multiplier.denominator
+            event = (_BOOST_APPLIED, names, text, reward, boosted)
+            common = ((event,), reward, boosted, names, 0)
+            found = (multiplier.numerator, multiplier.denominator, names, text, common)
+        if len(segment) < 4096:  # as many as the config has actions; stay bounded anyway
+            segment[action] = found
+        return found
 
     def lowest(self, unlocked: frozenset[str]) -> _Pending:
         """The lowest level, EXP, streak and per-action count that would unlock one of the
@@ -121,27 +148,10 @@ class LeverPlan:
                 self.pending[unlocked] = found
         return found
 
-    def combo(
-        self, active: int, config: ProgressionConfig
-    ) -> tuple[int, int, tuple[str, ...], str]:
-        """(numerator, denominator, names, exact text) of the windows whose bits are in
-        ``active``, combined."""
-        found = self.combos.get(active)
-        if found is None:
-            boosts = config.boosts
-            assert boosts is not None
-            windows = [w for i, w in enumerate(boosts.windows) if active >> i & 1]
-            multiplier = combine([w.multiplier for w in windows], boosts.stacking)
-            found = (
-                multiplier.numerator,
-                multiplier.denominator,
-                tuple(w.name for w in windows),
-                str(multiplier),
-            )
-            self.combos[active] = found
-        return found
 
-
+Boosted = tuple[int, int, tuple[str, ...], str, "tuple[Any, ...] | None"]
+"""A boost worked out: numerator, denominator, the boosts' names, the multiplier as text,
+and a fold's effects for an award that causes no other event than the boost's."""
 _NEVER = MAX_COUNT + 1
 _Pending = tuple[int, int, int, dict[str, int]]
 _PLANS: dict[ProgressionConfig, LeverPlan] = {}
@@ -216,13 +226,13 @@ def award_with_levers(
     ``now`` must be aware (the caller checked its ``tzinfo``). Written, like the seed's
     path, in local variables with no intermediate state: this is a hot path too.
     """
-    if not _EARLIEST <= now <= _LATEST:
-        require_aware(now)
     try:
         rule = config._rule_table.get(action)
     except TypeError:  # unhashable: no action name at all
         raise InvalidArgumentError("action", "an action name (a string)", action) from None
     if rule is None:
+        if not _EARLIEST <= now <= _LATEST:  # the result is reckoned from it
+            require_aware(now)
         return _build_result(
             action, Outcome.INVALID_ACTION, 0, state.level, state, now, config, None
         )
@@ -243,6 +253,9 @@ def award_with_levers(
     else:
         opens = user_boundary(zone, config)._is_later_day(now, last)
     if opens:
+        # As on the seed's path, years are checked where a moment is kept.
+        if not _EARLIEST <= now <= _LATEST:
+            require_aware(now)
         gained, counts, reset, extended = 0, _EMPTY, now, None
     else:
         gained, counts, reset = state.daily_exp_gained, state.daily_action_counts, last  # type: ignore[assignment]
@@ -256,15 +269,13 @@ def award_with_levers(
     cap = caps[level] if level < len(caps) else caps[-1]
     num = den = 1
     names: tuple[str, ...] = ()
+    text = ""
     if plan.windows:
-        active = 0
-        for starts, ends, actions, bit in plan.windows:
-            if starts <= now < ends and (actions is None or action in actions):
-                active |= bit
-        if active:
-            num, den, names, text = plan.combo(active, config)
-            if plan.raise_cap:
-                cap = cap * num // den
+        segment = plan.segment(now)[2]
+        boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
+        num, den, names, text = boost[:4]
+        if names and plan.raise_cap:
+            cap = cap * num // den
     boosted = reward * num // den
     gained_before = gained
     if cap_exempt:
@@ -352,6 +363,8 @@ def award_with_levers(
 
     new_counts: dict[str, int] = counts.copy()  # type: ignore[attr-defined]
     new_counts[action] = count + 1
+    if action == DAILY_CHAT and not _EARLIEST <= now <= _LATEST:
+        require_aware(now)
     if (
         extended is not levers.day_extended_until
         or streak_day is not levers.last_streak_day
@@ -398,8 +411,11 @@ def apply_with_levers(
     thresholds = config._thresholds
     can_drop = config.levels_can_drop
     max_skew = config._max_skew
-    windows = plan.windows
     raise_cap = plan.raise_cap
+    # The boost segment of the last event: a fold moving forward in time stays in it.
+    seg_low: datetime | None = None
+    seg_high: datetime | None = None
+    segment: dict[str, Boosted] = {}
     streak_rules = config.streak
     streak_action = None if streak_rules is None else streak_rules.action
     counted_actions = config._counted_actions
@@ -429,7 +445,7 @@ def apply_with_levers(
     empty: dict[str, int] = {}
 
     for now, action in events:
-        if getattr(now, "tzinfo", None) is None or not _EARLIEST <= now <= _LATEST:
+        if getattr(now, "tzinfo", None) is None:
             require_aware(now)
         previous = level
         try:
@@ -437,6 +453,8 @@ def apply_with_levers(
         except TypeError:
             raise InvalidArgumentError("action", "an action name (a string)", action) from None
         if rule is None:
+            if not _EARLIEST <= now <= _LATEST:  # the result is reckoned from it
+                require_aware(now)
             record((action, _INVALID, 0, previous, exp, level, gained, reset, counts, chat, now,
                     levers, None))  # fmt: skip
             continue
@@ -449,6 +467,9 @@ def apply_with_levers(
         else:
             opens = day_of(now) > day
         if opens:
+            # As in the seed's fold, years are checked where a moment is kept.
+            if not _EARLIEST <= now <= _LATEST:
+                require_aware(now)
             day = day_of(now)
             gained = 0
             counts = empty
@@ -465,17 +486,16 @@ def apply_with_levers(
                     now, levers, None))  # fmt: skip
             continue
         cap = caps[level] if level < cap_count else top_cap
-        num = den = 1
-        names: tuple[str, ...] = ()
-        active = 0
-        if windows:
-            for starts, ends, actions, bit in windows:
-                if starts <= now < ends and (actions is None or action in actions):
-                    active |= bit
-            if active:
-                num, den, names, text = plan.combo(active, config)
-                if raise_cap:
-                    cap = cap * num // den
+        if (
+            not segment
+            or (seg_low is not None and now < seg_low)
+            or (seg_high is not None and now >= seg_high)
+        ):
+            seg_low, seg_high, segment = plan.segment(now)
+        boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
+        num, den, names, text, common = boost
+        if names and raise_cap:
+            cap = cap * num // den
         boosted = reward * num // den if names else reward
         gained_before = gained
         if cap_exempt:
@@ -489,10 +509,11 @@ def apply_with_levers(
             added = boosted if boosted <= room else room
             gained += added
 
+        # Events other than the boost's: settled missed days before it, the rest after it.
+        settled_events: tuple[ProgressionEvent, ...] = ()
         raised: list[tuple[Any, ...]] = []
         bonus = 0
         changed = False
-        streak_event = None
         if action == streak_action:
             assert streak_rules is not None
             assert day is not None  # a day is open: this event opened one if none was
@@ -500,21 +521,15 @@ def apply_with_levers(
             streak, best, new_day, freezes, grew, paid, settled = advance_streak(
                 streak_rules, streak, best, streak_day, freezes, current, now, boundary
             )
-            if new_day is not streak_day:
-                streak_day = new_day
-                changed = True
-            if settled:
-                raised += [(e.kind, *e.details.values()) for e in settled]
+            streak_day = new_day
+            changed = True
+            settled_events = settled
             if grew:
                 if paid and not streak_rules.bonus_cap_exempt:
                     paid = max(0, min(paid, cap - gained))
                     gained += paid
                 bonus += paid
-                streak_event = (_STREAK_EXTENDED, streak, paid, freezes)
-        if names:
-            raised.append((_BOOST_APPLIED, names, text, reward, boosted))
-        if streak_event is not None:
-            raised.append(streak_event)
+                raised.append((_STREAK_EXTENDED, streak, paid, freezes))
         if gained >= cap > gained_before:
             raised.append((_DAILY_CAP_REACHED, cap))
 
@@ -522,7 +537,7 @@ def apply_with_levers(
         if exp > MAX_COUNT:
             raise _overflow(exp - added - bonus, added + bonus)
         if action in counted_actions:
-            new_lifetime: dict[str, int] = dict(lifetime)
+            new_lifetime: dict[str, int] = lifetime.copy()  # type: ignore[attr-defined]
             new_lifetime[action] = lifetime.get(action, 0) + 1
             lifetime = MappingProxyType(new_lifetime)
             changed = True
@@ -546,7 +561,7 @@ def apply_with_levers(
             raised.append((_LEVEL_UP, level, new_level))
         if unlock_events:
             raised += unlock_events
-        if changed or freezes != levers.streak_freezes or streak != levers.streak:
+        if changed:
             levers = _build_levers(
                 zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
             )
@@ -554,16 +569,16 @@ def apply_with_levers(
         counts = counts.copy()  # a new dict: recorded ones are never mutated
         counts[action] = count + 1
         if action == DAILY_CHAT:
+            if not _EARLIEST <= now <= _LATEST:
+                require_aware(now)
             chat = now
         outcome = _AWARDED if added == boosted else _PARTIAL
-        effects: tuple[Any, ...] | None
-        if bonus or len(raised) != (1 if names else 0):
-            effects = (tuple(raised), reward, boosted, names, bonus)
-        else:  # the common award: at most its boost's event, the same every time
-            key = (active, action)
-            effects = plan.effects.get(key)
-            if effects is None:
-                effects = plan.effects[key] = (tuple(raised), reward, boosted, names, 0)
+        effects: tuple[Any, ...] | None = common
+        if raised or settled_events or bonus:
+            listed: list[tuple[Any, ...]] = [(e.kind, *e.details.values()) for e in settled_events]
+            if names:
+                listed.append((_BOOST_APPLIED, names, text, reward, boosted))
+            effects = (tuple(listed + raised), reward, boosted, names, bonus)
         record((action, outcome, added + bonus, previous, exp, level, gained, reset, counts, chat,
                 now, levers, effects))  # fmt: skip
 
