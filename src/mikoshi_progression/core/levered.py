@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -93,12 +93,13 @@ class LeverPlan:
         )
         self.pending: dict[frozenset[str], _Pending] = {}
 
-    def segment(self, now: datetime) -> tuple[datetime | None, datetime | None, dict[str, Boosted]]:
-        """The segment ``now`` lies in: its first moment and the first after it (``None``
-        at either end of time), and its boosts by action (filled as actions come)."""
+    def segment(self, now: datetime) -> tuple[datetime, datetime, dict[str, Boosted]]:
+        """The segment ``now`` lies in: its first moment and the first after it (the ends
+        of ``datetime``'s range at either end of time), and its boosts by action (filled
+        as actions come)."""
         index = bisect_right(self.edges, now)
-        low = self.edges[index - 1] if index else None
-        high = self.edges[index] if index < len(self.edges) else None
+        low = self.edges[index - 1] if index else _BEFORE_ALL
+        high = self.edges[index] if index < len(self.edges) else _AFTER_ALL
         return low, high, self.segments.setdefault(index, {})
 
     def boosted(
@@ -153,6 +154,8 @@ Boosted = tuple[int, int, tuple[str, ...], str, "tuple[Any, ...] | None"]
 """A boost worked out: numerator, denominator, the boosts' names, the multiplier as text,
 and a fold's effects for an award that causes no other event than the boost's."""
 _NEVER = MAX_COUNT + 1
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
+_AFTER_ALL = datetime.max.replace(tzinfo=UTC)
 _Pending = tuple[int, int, int, dict[str, int]]
 _PLANS: dict[ProgressionConfig, LeverPlan] = {}
 
@@ -413,8 +416,7 @@ def apply_with_levers(
     max_skew = config._max_skew
     raise_cap = plan.raise_cap
     # The boost segment of the last event: a fold moving forward in time stays in it.
-    seg_low: datetime | None = None
-    seg_high: datetime | None = None
+    seg_low = seg_high = _AFTER_ALL  # an empty segment: the first event finds its own
     segment: dict[str, Boosted] = {}
     streak_rules = config.streak
     streak_action = None if streak_rules is None else streak_rules.action
@@ -486,11 +488,7 @@ def apply_with_levers(
                     now, levers, None))  # fmt: skip
             continue
         cap = caps[level] if level < cap_count else top_cap
-        if (
-            not segment
-            or (seg_low is not None and now < seg_low)
-            or (seg_high is not None and now >= seg_high)
-        ):
+        if not seg_low <= now < seg_high:
             seg_low, seg_high, segment = plan.segment(now)
         boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
         num, den, names, text, common = boost
@@ -511,7 +509,7 @@ def apply_with_levers(
 
         # Events other than the boost's: settled missed days before it, the rest after it.
         settled_events: tuple[ProgressionEvent, ...] = ()
-        raised: list[tuple[Any, ...]] = []
+        raised: list[tuple[Any, ...]] | None = None  # made when an event needs it: rarely
         bonus = 0
         changed = False
         if action == streak_action:
@@ -529,8 +527,10 @@ def apply_with_levers(
                     paid = max(0, min(paid, cap - gained))
                     gained += paid
                 bonus += paid
-                raised.append((_STREAK_EXTENDED, streak, paid, freezes))
+                raised = [(_STREAK_EXTENDED, streak, paid, freezes)]
         if gained >= cap > gained_before:
+            if raised is None:
+                raised = []
             raised.append((_DAILY_CAP_REACHED, cap))
 
         exp += added + bonus
@@ -544,7 +544,7 @@ def apply_with_levers(
         new_level = bisect_right(thresholds, exp) or 1
         if new_level < level and not can_drop:
             new_level = level
-        unlock_events: list[tuple[Any, ...]] = []
+        unlock_events = None
         if (
             new_level >= low_level
             or exp >= low_exp
@@ -558,8 +558,12 @@ def apply_with_levers(
             changed = True
             low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
         if new_level > level:
+            if raised is None:
+                raised = []
             raised.append((_LEVEL_UP, level, new_level))
         if unlock_events:
+            if raised is None:
+                raised = []
             raised += unlock_events
         if changed:
             levers = _build_levers(
@@ -578,7 +582,7 @@ def apply_with_levers(
             listed: list[tuple[Any, ...]] = [(e.kind, *e.details.values()) for e in settled_events]
             if names:
                 listed.append((_BOOST_APPLIED, names, text, reward, boosted))
-            effects = (tuple(listed + raised), reward, boosted, names, bonus)
+            effects = (tuple(listed + (raised or [])), reward, boosted, names, bonus)
         record((action, outcome, added + bonus, previous, exp, level, gained, reset, counts, chat,
                 now, levers, effects))  # fmt: skip
 
