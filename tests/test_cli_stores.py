@@ -156,6 +156,7 @@ def test_schema_check_init_twice_then_check(capsys, tmp_path):
         "mikoshi_progress",
         "mikoshi_ledger",
         "mikoshi_request_keys",
+        "mikoshi_migrations",
     ]
     code, out, _ = run(capsys, "schema", "init", "--store", url)
     assert code == 0
@@ -348,7 +349,7 @@ def test_bad_ledger_entries_exit_2(capsys, tmp_path):
         ({"at": "2026-03-14T08:00:00"}, "at: must be timezone-aware"),
         (
             {"kind": "gift"},
-            "kind: must be one of import, day, award, revoke, adjust, got str 'gift'",
+            "kind: must be one of import, day, award, revoke, adjust, timezone, got str 'gift'",
         ),
         ({"seq": "first"}, "seq: must be an integer"),
     ]:

@@ -222,6 +222,7 @@ def test_the_steps_build_ledger_entries_as_the_constructor_does():
     equal, field for field, what the public constructor makes of the same values."""
     from dataclasses import fields
 
+    from mikoshi_progression import EventKind, ProgressionEvent
     from mikoshi_progression.service._steps import _build_entry
     from mikoshi_progression.stores import EntryKind, LedgerEntry
 
@@ -240,6 +241,7 @@ def test_the_steps_build_ledger_entries_as_the_constructor_does():
         "actor": "op",
         "target": None,
         "reason": "why",
+        "events": (ProgressionEvent(EventKind.LEVEL_UP, {"from_level": 1, "to_level": 2}),),
         "seq": None,
     }
     assert [f.name for f in fields(LedgerEntry)] == list(values)

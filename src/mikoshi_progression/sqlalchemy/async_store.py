@@ -27,12 +27,14 @@ from sqlalchemy.ext.asyncio import (
 from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import InvalidArgumentError, StoreError
+from ..errors import InvalidArgumentError, SchemaOutdatedError, StoreError
 from ..stores.async_base import AsyncStoreTransaction
 from ..stores.base import (
+    EventsPage,
     LedgerEntry,
     SchemaReport,
     Snapshot,
+    StaleVersionError,
     UserActivity,
     at_daily_cap,
     rank_activity,
@@ -137,7 +139,7 @@ class AsyncSQLAlchemyStore:
         async with self._connect() as conn:
             try:
                 await run(conn, _plans.begin(self._layout, conn.dialect.name))
-                yield _Transaction(self._layout, conn, user_id)
+                yield _Transaction(self, conn, user_id)
             except BaseException:
                 with suppress(SQLAlchemyError):
                     await conn.rollback()
@@ -170,7 +172,7 @@ class AsyncSQLAlchemyStore:
         except SQLAlchemyError as exc:
             raise wrap(exc, "open a savepoint") from exc
         try:
-            yield _Transaction(self._layout, conn, user_id)
+            yield _Transaction(self, conn, user_id)
         except BaseException:
             with suppress(SQLAlchemyError):
                 await nested.rollback()
@@ -190,6 +192,22 @@ class AsyncSQLAlchemyStore:
         async with self._connect(prepare=False) as conn:
             await _sync(conn, lambda c: _ddl.create_tables(self.tables, c), "create the schema")
             await _sync(conn, lambda c: c.commit(), "create the schema")
+            await self._schema_found(conn)
+
+    async def _schema_found(self, conn: AsyncConnection) -> bool:
+        """Read the tables' version and run the plans of it; whether they are current."""
+        version = await _sync(
+            conn, lambda c: _ddl.schema_version(self.tables, c), "check the schema"
+        )
+        return self._options.schema_found(version)
+
+    async def events(self, since: str | None, limit: int) -> EventsPage:
+        """As :meth:`SQLAlchemyStore.events`, awaited."""
+        dialect = self.engine.dialect.name
+        async with self._connect() as conn:
+            if not self._layout.levers:
+                await self._schema_found(conn)  # another process may have migrated them
+            return await run(conn, _plans.events(self._layout, dialect, since, limit))
 
     async def drop_schema(self) -> None:
         """Drop the library's own tables (never ``users``, never a schema)."""
@@ -291,6 +309,9 @@ class AsyncSQLAlchemyStore:
                     behind = await _sync(conn, lambda c: check(self.tables, c), "check the schema")
             if behind:
                 await self.create_schema()
+            else:
+                async with self._connect(prepare=False) as conn:
+                    await self._schema_found(conn)
             self._ready = True
 
     @asynccontextmanager
@@ -312,10 +333,11 @@ class AsyncSQLAlchemyStore:
 class _Transaction:
     """One user's transaction on an async connection: load, then at most one write."""
 
-    __slots__ = ("_conn", "_layout", "_user_id", "_written")
+    __slots__ = ("_conn", "_layout", "_store", "_user_id", "_written")
 
-    def __init__(self, layout: _plans.Layout, conn: AsyncConnection, user_id: str) -> None:
-        self._layout = layout
+    def __init__(self, store: AsyncSQLAlchemyStore, conn: AsyncConnection, user_id: str) -> None:
+        self._store = store
+        self._layout = store._layout
         self._conn = conn
         self._user_id = user_id
         self._written = False
@@ -333,4 +355,12 @@ class _Transaction:
         plan = _plans.write(
             self._layout, self._conn.dialect.name, self._user_id, state, version, entries
         )
-        await run(self._conn, plan)
+        try:
+            await run(self._conn, plan)
+        except SchemaOutdatedError:
+            # See SQLAlchemyStore: migrated since this store looked? Then load again.
+            if await self._store._schema_found(self._conn):
+                raise StaleVersionError(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise

@@ -30,18 +30,33 @@ from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, InvalidIdError, StoreError, UnknownUserError
+from . import _postgres_schema
 from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
 from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
-from ._postgres_sql import ADDED_LEDGER_COLUMNS, ENTRY_COLUMNS, Names, Statements, render
-from ._rows import counts_from_db, counts_to_json, entry_from_row, state_from_row
+from ._postgres_sql import Names, Statements, render
+from ._rows import (
+    LEVER_COLUMNS,
+    counts_from_db,
+    counts_to_json,
+    entry_from_row,
+    events_to_json,
+    milestones_to_json,
+    refuse_feed,
+    refuse_levers,
+    state_from_row,
+)
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
+    SCHEMA_VERSION,
+    EventsPage,
     LedgerEntry,
     SchemaReport,
     Snapshot,
     StaleSnapshotError,
     StaleVersionError,
     UserActivity,
+    events_page,
+    transaction_cursor,
 )
 
 __all__ = [
@@ -110,7 +125,12 @@ class PostgresCommon:
         self._create = create
         self._closed = False
         self._names = Names(schema, users_table, id_column, table_prefix)
-        self._sql = Statements(self._names, counter=version_token == "counter")
+        counter = version_token == "counter"
+        # The statements of the current schema, and of tables of version 1 (no levers),
+        # which the store runs until they are migrated (see :meth:`_use`).
+        self._current_sql = Statements(self._names, counter=counter)
+        self._legacy_sql = Statements(self._names, counter=counter, levers=False)
+        self._sql = self._current_sql
         # Never held across an await (see the module docstring).
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
@@ -175,26 +195,51 @@ class PostgresCommon:
             for regclass, label, columns in keys
             if label not in missing_tables and frozenset(columns) not in unique.get(regclass, ())
         ]
-        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
+        version = _postgres_schema.schema_version(
+            {table: names for table, names in present.items() if names}, self._names
+        )
+        return SchemaReport(
+            tuple(missing_tables),
+            tuple(missing_columns),
+            tuple(missing_indexes),
+            schema_version=version,
+        )
 
-    def _own_tables(self) -> list[str]:
-        """The regclasses of the library's own tables (``users`` is not the library's: it is
-        never created or altered)."""
-        own = self._names.required_columns()
-        if self.users_table is not None:
-            own = own[1:]
-        return [regclass for regclass, _, _ in own]
+    def _use(self, found: _postgres_schema.Found) -> None:
+        """Run the statements of the schema version the tables are at (a store opened on
+        tables of version 1 keeps working for everything they hold; see ``refuse_levers``)."""
+        version = _postgres_schema.schema_version(found.columns, self._names)
+        sql = self._current_sql if version in (0, SCHEMA_VERSION) else self._legacy_sql
+        if sql is not self._sql:
+            self._sql = sql
+            if self._snapshots is not None:  # read with the other columns: drop them all
+                self._snapshots.clear()
 
-    def _behind(self, own: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
-        """Whether a table of ``own``, or a ledger column of a later release, is missing
-        (``rows``: the ``columns`` query's answer for ``own``)."""
-        present: dict[str, set[str]] = {}
-        for regclass, column in rows:
-            if column is not None:
-                present.setdefault(str(regclass), set()).add(str(column))
-        ledger = render(self._names.ledger)
-        return any(regclass not in present for regclass in own) or any(
-            column not in present[ledger] for column in ADDED_LEDGER_COLUMNS
+    def _where(self) -> str:
+        """The store's tables, for an error message."""
+        tables = f"the PostgreSQL tables {self._names.label(self._names.prefix)}*"
+        return tables if self.users_table is None else f"{tables} and {self.users_table!r}"
+
+    # --- the events feed -----------------------------------------------------------------
+
+    def _feed_params(self, since: str | None, limit: int) -> dict[str, Any]:
+        """The feed query's parameters from a cursor ``"<txid>:<seq>:<user_id>"``."""
+        if not self._sql.levers:
+            refuse_feed(self._where())
+        txid, seq, user = transaction_cursor(since, type(self).__name__)
+        return {"txid": txid, "seq": seq, "user": user, "limit": limit}
+
+    def _feed_page(
+        self, rows: Sequence[Sequence[Any]], since: str | None, limit: int
+    ) -> EventsPage:
+        """An events page from the feed query's rows (``txid, user_id``, the entry)."""
+        return events_page(
+            (
+                (f"{txid}:{row[-1]}:{user_id}", entry_from_columns(user_id, row))
+                for txid, user_id, *row in rows
+            ),
+            since,
+            limit,
         )
 
     def _id_type_params(self) -> dict[str, str]:
@@ -307,6 +352,14 @@ class PostgresCommon:
             "reset": state.last_exp_reset_date,
             "counts": counts_to_json(state.daily_action_counts),
             "chat": state.last_chat_date,
+            "tz": state.timezone,
+            "extended": state.day_extended_until,
+            "streak": state.streak,
+            "best": state.best_streak,
+            "streak_day": state.last_streak_day,
+            "freezes": state.streak_freezes,
+            "milestones": milestones_to_json(state.milestones),
+            "lifetime": counts_to_json(state.lifetime_counts),
         }
 
     # --- adaptive locking and the snapshot cache -------------------------------------------
@@ -412,6 +465,7 @@ class TransactionCommon:
             if found_as != self._user_id:
                 # In place on a non-text id column, the row was found under another spelling.
                 raise store._spelling_error(self._user_id, found_as, "user_id")
+            levers = dict(zip(LEVER_COLUMNS, row[9 : 9 + self._sql.lever_width], strict=False))
             try:
                 state = state_from_row(
                     level=level,
@@ -420,15 +474,17 @@ class TransactionCommon:
                     daily_exp_gained=gained,
                     last_exp_reset_date=reset,
                     daily_action_counts=counts,
+                    **levers,
                 )
             except (ValueError, TypeError) as exc:
                 raise StoreError(
                     f"the stored state of user {self._user_id!r} is unreadable: {exc}"
                 ) from exc
         award = revoke = None
-        if row is not None and len(row) > 9:
-            width = len(ENTRY_COLUMNS)
-            award_row, revoke_row = row[9 : 9 + width], row[9 + width :]
+        first = 9 + self._sql.lever_width
+        if row is not None and len(row) > first:
+            width = len(self._sql.entry_columns)
+            award_row, revoke_row = row[first : first + width], row[first + width :]
             if award_row[0] is not None:
                 award = entry_from_columns(self._user_id, award_row)
             if revoke_row[0] is not None:
@@ -450,9 +506,16 @@ class TransactionCommon:
         self._pending = (state, version, entries)
 
     def _write_statement(self) -> tuple[str, dict[str, Any]]:
-        """The one statement that writes the buffered state and its ledger rows."""
+        """The one statement that writes the buffered state and its ledger rows.
+
+        Raises:
+            SchemaOutdatedError: the tables are of version 1 and cannot hold it (the shell
+                looks at the schema again before it gives up: see ``refuse_levers``).
+        """
         assert self._pending is not None
         state, version, entries = self._pending
+        if not self._sql.levers:
+            refuse_levers(self._user_id, state, entries, self._store._where())
         query = self._sql.write[version is None, len(entries) == 1]
         if query is None:
             raise UnknownUserError(self._store._no_such_user(self._user_id))
@@ -541,6 +604,7 @@ def entry_params(entry: LedgerEntry) -> dict[str, Any]:
         "e_actor": entry.actor,
         "e_target": entry.target,
         "e_reason": entry.reason,
+        "e_events": events_to_json(entry.events),
     }
 
 
@@ -563,6 +627,7 @@ def entries_json(entries: Sequence[LedgerEntry]) -> str:
                 "actor": e.actor,
                 "target": e.target,
                 "reason": e.reason,
+                "events": [event.to_dict() for event in e.events] or None,
             }
             for i, e in enumerate(entries, 1)
         ],

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ..core.days import require_aware
+from ..core.events import ProgressionEvent
 from ..core.identity import check_id, check_optional_id, check_reason
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, StateError, StoreError
@@ -28,10 +29,16 @@ __all__ = [
     "ADJUSTED",
     "CLOCK_FAULT",
     "MANUAL_RESET",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "SET",
     "CanonicalIdStore",
+    "CommittedEvent",
     "EntryKind",
+    "EventFeedStore",
+    "EventsPage",
     "LedgerEntry",
+    "MigratingStore",
     "MonitoringStore",
     "ProgressStore",
     "RequestKeyStore",
@@ -66,6 +73,9 @@ class EntryKind(StrEnum):
 
     Its ``actor`` is the operator, its ``reason`` why; its ``outcome`` is
     :data:`ADJUSTED` or :data:`SET`."""
+    TIMEZONE = "timezone"
+    """The user moved to another time zone (``ProgressionService.set_timezone``): the
+    zone is the ``timezone`` of its ``state_after`` (``None``: the config's zone)."""
 
 
 CLOCK_FAULT = "clock_fault"
@@ -106,6 +116,9 @@ class LedgerEntry:
             :data:`MANUAL_RESET`; for adjustments, :data:`ADJUSTED` or :data:`SET`; else ``""``.
         reason: Why an operator made the change (adjustments and manual resets), else
             ``None``.
+        events: The progression events an award caused (level-ups, streaks, boosts,
+            milestones...), in the order the core listed them; ``()`` for other entries.
+            A notifier reads them after commit through ``service.events(since=...)``.
         seq: Position in the user's ledger, assigned by the store (``None`` before).
     """
 
@@ -123,6 +136,7 @@ class LedgerEntry:
     actor: str | None = None
     target: str | None = None
     reason: str | None = None
+    events: tuple[ProgressionEvent, ...] = ()
     seq: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,13 +156,15 @@ class LedgerEntry:
             "actor": self.actor,
             "target": self.target,
             "reason": self.reason,
+            "events": [event.to_dict() for event in self.events],
             "seq": self.seq,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
         """Read back :meth:`to_dict` output (entries exported before ``actor``,
-        ``target`` and ``reason`` existed read them as ``None``).
+        ``target`` and ``reason`` existed read them as ``None``, before ``events``
+        as ``()``).
 
         Raises:
             InvalidArgumentError: a field is missing or of the wrong form (an unknown
@@ -188,6 +204,11 @@ class LedgerEntry:
         except ValueError:
             raise InvalidArgumentError("at", "an ISO 8601 moment with a time zone", at) from None
         seq = data.get("seq")
+        events = data.get("events") or ()
+        if not isinstance(events, list | tuple):
+            raise InvalidArgumentError(
+                "events", "a list of events (ProgressionEvent.to_dict())", events
+            )
         state_after = required("state_after")
         if not isinstance(state_after, Mapping):
             raise StateError("state_after", "must be a mapping of field -> value")
@@ -206,6 +227,7 @@ class LedgerEntry:
             actor=check_optional_id(data.get("actor"), "actor"),
             target=check_optional_id(data.get("target"), "target"),
             reason=check_reason(data.get("reason"), optional=True),
+            events=tuple(ProgressionEvent.from_dict(event) for event in events),
             seq=None if seq is None else integer("seq", seq),
         )
 
@@ -297,15 +319,57 @@ class SchemaReport:
             state row per user, one ledger ``seq`` per user, each idempotency key
             once), as ``table (column, ...)``, missing from tables that exist:
             without them concurrent writers could award twice.
+        schema_version: The version of the library's schema the database is at, as its
+            tables show it (``0``: none of them; ``None``: the store keeps no schema).
+            Below :data:`SCHEMA_VERSION`, ``migrate`` brings it up to date.
     """
 
     missing_tables: tuple[str, ...] = ()
     missing_columns: tuple[str, ...] = ()
     missing_indexes: tuple[str, ...] = ()
+    schema_version: int | None = None
+
+    @property
+    def behind(self) -> bool:
+        """Whether the tables exist but an earlier release made them (``migrate`` helps)."""
+        version = self.schema_version
+        return version is not None and 0 < version < SCHEMA_VERSION
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_tables or self.missing_columns or self.missing_indexes)
+        return not (
+            self.missing_tables or self.missing_columns or self.missing_indexes or self.behind
+        )
+
+
+SCHEMA_VERSION = 2
+"""The version of the library's schema this release makes and needs for everything.
+
+1. The tables of the releases before the designer levers (the ledger with ``actor``,
+   ``target``, ``reason``; the kinds up to ``adjust``; the request keys).
+2. The designer levers: a user's time zone, streak, milestones and lifetime counts in
+   the state; the events of each ledger entry and the events feed's position; the
+   ``timezone`` kind.
+
+A database at version 1 keeps working for states that use no lever
+(:class:`~mikoshi_progression.errors.SchemaOutdatedError` otherwise).
+"""
+SCHEMA_VERSIONS = {
+    1: "the tables of the releases before the designer levers",
+    2: "designer levers: time zone, streak, milestone and lifetime columns; ledger events",
+}
+"""What each version of the schema brought, as the ``<prefix>migrations`` table records it."""
+
+
+@runtime_checkable
+class MigratingStore(Protocol):
+    """Optional: stores that bring an existing database up to :data:`SCHEMA_VERSION`."""
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Run (or with ``dry_run`` only list) the statements that bring the database's
+        tables to the current version, keeping every row; ``[]`` when it is there already.
+        Idempotent and safe beside running stores."""
+        ...
 
 
 @runtime_checkable
@@ -446,3 +510,104 @@ class MonitoringStore(Protocol):
     ) -> list[UserActivity]:
         """Users whose day opened at or after ``since``, by EXP gained today, most first."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedEvent:
+    """A progression event, as the events feed hands it out once its award committed.
+
+    Attributes:
+        user_id: Whose award caused it.
+        seq: The position of the award's entry in the user's ledger.
+        at: When the award was made.
+        action: The action awarded.
+        event: The event itself.
+    """
+
+    user_id: str
+    seq: int
+    at: datetime
+    action: str
+    event: ProgressionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class EventsPage:
+    """What one read of the events feed gave.
+
+    Attributes:
+        events: The events committed after the cursor asked with, oldest first; the
+            events of one award together and in their order.
+        cursor: Where the next read starts (``events(since=page.cursor)``): store it once
+            the events are handled. The cursor asked with when nothing new committed.
+    """
+
+    events: tuple[CommittedEvent, ...]
+    cursor: str | None
+
+
+@runtime_checkable
+class EventFeedStore(Protocol):
+    """Optional: stores that hand out the progression events of committed awards, in order.
+
+    A notifier polls ``events(since=cursor)`` and stores the cursor it gets back: every
+    event is handed out at least once (exactly once while the cursor is stored after the
+    events are handled), never before its award committed, and a cursor never passes an
+    event whose transaction commits later than another's.
+    """
+
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of entries committed after ``since`` (``None``: from the first), at
+        most ``limit`` of them, except that an award's events are never split.
+
+        Raises:
+            InvalidArgumentError: ``since`` is not a cursor of this store.
+        """
+        ...
+
+
+def events_page(
+    rows: Iterable[tuple[str, LedgerEntry]], since: str | None, limit: int
+) -> EventsPage:
+    """The page of events of ``rows``: ``(cursor after the entry, entry)`` in feed order,
+    entries with events only. Whole entries are taken while the events stay within
+    ``limit`` (at least one entry), so an award's events are never split across pages."""
+    found: list[CommittedEvent] = []
+    cursor = since
+    for position, entry in rows:
+        if found and len(found) + len(entry.events) > limit:
+            break
+        assert entry.seq is not None, "a stored entry has its position"
+        found += [
+            CommittedEvent(entry.user_id, entry.seq, entry.at, entry.action, event)
+            for event in entry.events
+        ]
+        cursor = position
+    return EventsPage(tuple(found), cursor)
+
+
+def bad_cursor(since: object, store: str) -> InvalidArgumentError:
+    """The error for a ``since`` that is no cursor of this store."""
+    return InvalidArgumentError("since", f"None or a cursor an events page of {store} gave", since)
+
+
+def position_cursor(since: str | None, store: str) -> int:
+    """A cursor that is a position (``"42"``) as a number; ``None`` is 0, the start."""
+    given: object = since
+    if given is None:
+        return 0
+    if not isinstance(given, str) or not given.isdigit() or not given.isascii():
+        raise bad_cursor(since, store)
+    return int(given)
+
+
+def transaction_cursor(since: str | None, store: str) -> tuple[int, int, str]:
+    """A cursor ``"<txid>:<seq>:<user_id>"`` (the feed of the PostgreSQL stores) as its
+    parts; ``None`` is before every entry."""
+    given: object = since
+    if given is None:
+        return -1, -1, ""
+    parts = given.split(":", 2) if isinstance(given, str) else []
+    if len(parts) != 3 or not all(p.isdigit() and p.isascii() for p in parts[:2]):
+        raise bad_cursor(since, store)
+    return int(parts[0]), int(parts[1]), parts[2]

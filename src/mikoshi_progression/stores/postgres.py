@@ -115,7 +115,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import StoreError, StoreUnavailableError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, StoreUnavailableError, UnknownUserError
+from . import _postgres_schema
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -128,7 +129,7 @@ from ._postgres_common import (
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io import fetchall, open_pool, settle
-from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
+from .base import EventsPage, LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
 
 __all__ = ["PostgresStore"]
 
@@ -239,8 +240,11 @@ class PostgresStore(PostgresCommon):
             try:
                 if self.users_table is not None:
                     self._id_type = self._find_id_type()
-                if self._create and self._schema_behind():
-                    self.create_schema()
+                found = self._inspect()
+                if self._create and _postgres_schema.plan(found, self._names, migrate=False):
+                    self._change_schema(migrate=False)
+                else:
+                    self._use(found)
             except BaseException:  # an interrupted opening too
                 # What this call opened is closed again; the store stays unopened.
                 self._pool = None
@@ -266,18 +270,62 @@ class PostgresStore(PostgresCommon):
         return [entry_from_columns(user_id, row) for row in rows]
 
     def create_schema(self) -> None:
-        """Create the schema and the library's tables if missing (idempotent, concurrency-safe).
+        """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
-        In place, only the ledger is created: ``users`` is never altered.
+        In place, only the library's own tables are created: ``users`` is never altered.
+        Tables of an earlier release get what that release's store would have added
+        (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
         """
+        self._change_schema(migrate=False)
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Bring the tables to the current schema (``SCHEMA_VERSION``), keeping every row.
+
+        Creates what is missing, adds the columns of later releases to older tables (in
+        place, the columns the store needs that ``users`` lacks, and no other), replaces
+        the ledger's kind ``CHECK``, and records the versions reached in
+        ``<prefix>migrations``. Returns the statements run (with ``dry_run``, the ones a
+        run would execute, and nothing changes); ``[]`` when the tables are up to date.
+        Idempotent, and safe beside running stores: it runs in one transaction under the
+        advisory lock ``create_schema`` takes.
+        """
+        if dry_run:
+            return _postgres_schema.plan(self._inspect(), self._names, migrate=True)
+        return self._change_schema(migrate=True)
+
+    def _change_schema(self, *, migrate: bool) -> list[str]:
+        """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
+        doing = "migrate the schema" if migrate else "create the schema"
         with self._connection() as conn:
             try:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    for statement in self._sql.create:
+                    found = self._inspect(conn)
+                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    for statement in statements:
                         conn.execute(statement)
+                    if statements:
+                        found = self._inspect(conn)
             except psycopg.Error as exc:
-                raise wrap(exc, "create the schema") from exc
+                raise wrap(exc, doing) from exc
+        self._use(found)
+        return statements
+
+    def _inspect(self, conn: psycopg.Connection[Any] | None = None) -> _postgres_schema.Found:
+        """What the database holds of the store's schema (on ``conn``, or a connection of
+        the pool)."""
+        if conn is None:
+            with self._connection() as borrowed:
+                return self._inspect(borrowed)
+        params = _postgres_schema.inspect_params(self._names)
+        rows = fetchall(conn, _postgres_schema.INSPECT, params, "inspect the schema")
+        found = _postgres_schema.inspection(rows)
+        if params["tables"][2] in found.columns:  # the migrations table exists
+            versions = fetchall(
+                conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
+            )
+            found = _postgres_schema.inspection(rows, versions)
+        return found
 
     def drop_schema(self) -> None:
         """Drop the library's own tables, and ``schema`` if nothing else is left in it.
@@ -320,14 +368,6 @@ class PostgresStore(PostgresCommon):
             column_rows = fetchall(conn, self._sql.columns, (tables,), "check the schema")
             index_rows = fetchall(conn, self._sql.unique_indexes, (indexed,), "check the schema")
         return self._schema_report(column_rows, index_rows)
-
-    def _schema_behind(self) -> bool:
-        """Whether a table of the library's, or a ledger column of a later release, is
-        missing (``users`` is not the library's: it is never created or altered)."""
-        own = self._own_tables()
-        with self._connection() as conn:
-            rows = fetchall(conn, self._sql.columns, (own,), "check the schema")
-        return self._behind(own, rows)
 
     def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
@@ -382,6 +422,29 @@ class PostgresStore(PostgresCommon):
         if not rows:  # pragma: no cover - a claimed key is never deleted
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(rows[0][0])
+
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first.
+
+        Every ledger row records the id of the transaction that wrote it (``txid``). The
+        feed hands out entries in ``(txid, user_id, seq)`` order, but only those of
+        transactions older than the oldest one still running
+        (``pg_snapshot_xmin(pg_current_snapshot())``): those have all committed or
+        aborted, so no entry can appear below the cursor later. A plain ``id > cursor``
+        over a sequence would skip an entry whose transaction took its id first and
+        committed last. The price: the feed waits for the oldest transaction running on
+        the server (any database) that has written anything.
+
+        Raises:
+            SchemaOutdatedError: the tables are of an earlier version (migrate them).
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        if not self._sql.levers:  # unless another process migrated the tables since
+            self._use(self._inspect())
+        params = self._feed_params(since, limit)
+        with self._connection() as conn:
+            rows = fetchall(conn, self._sql.feed, params, "read the events")
+        return self._feed_page(rows, since, limit)
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         """Users whose day opened at or after ``since`` and who reached their level's cap."""
@@ -481,6 +544,7 @@ class _PostgresTransaction(TransactionCommon):
     """
 
     _conn: psycopg.Connection[Any]
+    _store: PostgresStore
 
     def __init__(self, store: PostgresStore, user_id: str) -> None:
         super().__init__(store, user_id)
@@ -532,7 +596,17 @@ class _PostgresTransaction(TransactionCommon):
         if self._pending is None:
             self._finish_read()
             return
-        query, params = self._write_statement()
+        try:
+            query, params = self._write_statement()
+        except SchemaOutdatedError:
+            # Tables of version 1, unless another process migrated them since: then load
+            # again, with the lever columns this load did not read.
+            self._store._use(self._store._inspect(self._conn))
+            if self._store._sql.levers:
+                raise self._stale(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise
         conn = self._conn
         try:
             if self._began:

@@ -117,7 +117,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import StoreError, StoreUnavailableError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, StoreUnavailableError, UnknownUserError
+from . import _postgres_schema
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -131,7 +132,7 @@ from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io_async import fetchall, open_pool, settle
 from .async_base import AsyncStoreTransaction
-from .base import LedgerEntry, SchemaReport, Snapshot, UserActivity
+from .base import EventsPage, LedgerEntry, SchemaReport, Snapshot, UserActivity
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -254,8 +255,11 @@ class AsyncPostgresStore(PostgresCommon):
             try:
                 if self.users_table is not None:
                     self._id_type = await self._find_id_type()
-                if self._create and await self._schema_behind():
-                    await self.create_schema()
+                found = await self._inspect()
+                if self._create and _postgres_schema.plan(found, self._names, migrate=False):
+                    await self._change_schema(migrate=False)
+                else:
+                    self._use(found)
             except BaseException:  # an interrupted opening too
                 # What this call opened is closed again; the store stays unopened.
                 self._pool = None
@@ -282,18 +286,64 @@ class AsyncPostgresStore(PostgresCommon):
         return [entry_from_columns(user_id, row) for row in rows]
 
     async def create_schema(self) -> None:
-        """Create the schema and the library's tables if missing (idempotent, concurrency-safe).
+        """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
-        In place, only the ledger is created: ``users`` is never altered.
+        In place, only the library's own tables are created: ``users`` is never altered.
+        Tables of an earlier release get what that release's store would have added
+        (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
         """
+        await self._change_schema(migrate=False)
+
+    async def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Bring the tables to the current schema (``SCHEMA_VERSION``), keeping every row.
+
+        Creates what is missing, adds the columns of later releases to older tables (in
+        place, the columns the store needs that ``users`` lacks, and no other), replaces
+        the ledger's kind ``CHECK``, and records the versions reached in
+        ``<prefix>migrations``. Returns the statements run (with ``dry_run``, the ones a
+        run would execute, and nothing changes); ``[]`` when the tables are up to date.
+        Idempotent, and safe beside running stores: it runs in one transaction under the
+        advisory lock ``create_schema`` takes.
+        """
+        if dry_run:
+            return _postgres_schema.plan(await self._inspect(), self._names, migrate=True)
+        return await self._change_schema(migrate=True)
+
+    async def _change_schema(self, *, migrate: bool) -> list[str]:
+        """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
+        doing = "migrate the schema" if migrate else "create the schema"
         async with self._connection() as conn:
             try:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    for statement in self._sql.create:
+                    found = await self._inspect(conn)
+                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    for statement in statements:
                         await conn.execute(statement)
+                    if statements:
+                        found = await self._inspect(conn)
             except psycopg.Error as exc:
-                raise wrap(exc, "create the schema") from exc
+                raise wrap(exc, doing) from exc
+        self._use(found)
+        return statements
+
+    async def _inspect(
+        self, conn: psycopg.AsyncConnection[Any] | None = None
+    ) -> _postgres_schema.Found:
+        """What the database holds of the store's schema (on ``conn``, or a connection of
+        the pool)."""
+        if conn is None:
+            async with self._connection() as borrowed:
+                return await self._inspect(borrowed)
+        params = _postgres_schema.inspect_params(self._names)
+        rows = await fetchall(conn, _postgres_schema.INSPECT, params, "inspect the schema")
+        found = _postgres_schema.inspection(rows)
+        if params["tables"][2] in found.columns:  # the migrations table exists
+            versions = await fetchall(
+                conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
+            )
+            found = _postgres_schema.inspection(rows, versions)
+        return found
 
     async def drop_schema(self) -> None:
         """Drop the library's own tables, and ``schema`` if nothing else is left in it.
@@ -338,14 +388,6 @@ class AsyncPostgresStore(PostgresCommon):
                 conn, self._sql.unique_indexes, (indexed,), "check the schema"
             )
         return self._schema_report(column_rows, index_rows)
-
-    async def _schema_behind(self) -> bool:
-        """Whether a table of the library's, or a ledger column of a later release, is
-        missing (``users`` is not the library's: it is never created or altered)."""
-        own = self._own_tables()
-        async with self._connection() as conn:
-            rows = await fetchall(conn, self._sql.columns, (own,), "check the schema")
-        return self._behind(own, rows)
 
     async def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
@@ -400,6 +442,29 @@ class AsyncPostgresStore(PostgresCommon):
         if not rows:  # pragma: no cover - a claimed key is never deleted
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(rows[0][0])
+
+    async def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first.
+
+        Every ledger row records the id of the transaction that wrote it (``txid``). The
+        feed hands out entries in ``(txid, user_id, seq)`` order, but only those of
+        transactions older than the oldest one still running
+        (``pg_snapshot_xmin(pg_current_snapshot())``): those have all committed or
+        aborted, so no entry can appear below the cursor later. A plain ``id > cursor``
+        over a sequence would skip an entry whose transaction took its id first and
+        committed last. The price: the feed waits for the oldest transaction running on
+        the server (any database) that has written anything.
+
+        Raises:
+            SchemaOutdatedError: the tables are of an earlier version (migrate them).
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        if not self._sql.levers:  # unless another process migrated the tables since
+            self._use(await self._inspect())
+        params = self._feed_params(since, limit)
+        async with self._connection() as conn:
+            rows = await fetchall(conn, self._sql.feed, params, "read the events")
+        return self._feed_page(rows, since, limit)
 
     async def users_at_daily_cap(
         self, caps: Mapping[int, int], since: datetime
@@ -501,6 +566,7 @@ class _PostgresTransaction(TransactionCommon):
     """
 
     _conn: psycopg.AsyncConnection[Any]
+    _store: AsyncPostgresStore
 
     def __init__(self, store: AsyncPostgresStore, user_id: str) -> None:
         super().__init__(store, user_id)
@@ -554,7 +620,17 @@ class _PostgresTransaction(TransactionCommon):
         if self._pending is None:
             await self._finish_read()
             return
-        query, params = self._write_statement()
+        try:
+            query, params = self._write_statement()
+        except SchemaOutdatedError:
+            # Tables of version 1, unless another process migrated them since: then load
+            # again, with the lever columns this load did not read.
+            self._store._use(await self._store._inspect(self._conn))
+            if self._store._sql.levers:
+                raise self._stale(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise
         conn = self._conn
         try:
             if self._began:
