@@ -22,6 +22,9 @@ from ..core.results import AwardResult
 from ..core.rules import check_actor
 from ..core.state import ProgressState
 from ..errors import StoreUnavailableError
+from ..stores._feed import (
+    EventsPage,
+)
 from ..stores.async_base import (
     AsyncCanonicalIdStore,
     AsyncEventFeedStore,
@@ -34,7 +37,6 @@ from ..stores.async_base import (
     AsyncTransactionRunner,
 )
 from ..stores.base import (
-    EventsPage,
     LedgerEntry,
     StaleVersionError,
     StoredFormStore,

@@ -23,11 +23,13 @@ from ..core.results import AwardResult
 from ..core.rules import check_actor
 from ..core.state import ProgressState
 from ..errors import StoreUnavailableError
+from ..stores._feed import (
+    EventFeedStore,
+    EventsPage,
+)
 from ..stores.async_base import JoinableStore
 from ..stores.base import (
     CanonicalIdStore,
-    EventFeedStore,
-    EventsPage,
     LedgerEntry,
     MonitoringStore,
     ProgressStore,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -32,11 +32,9 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
     literal_column,
     select,
     text,
-    tuple_,
     type_coerce,
     update,
 )
@@ -52,7 +50,6 @@ from ..stores._rows import (
     ENTRY_FIELDS,
     LEGACY_ENTRY_FIELDS,
     entry_from_row,
-    refuse_feed,
     refuse_levers,
     state_from_row,
 )
@@ -60,12 +57,9 @@ from ..stores._sqlite_driver import DUPLICATE
 from ..stores._sqlite_driver import wrap as wrap_sqlite
 from ..stores.base import (
     EntryKind,
-    EventsPage,
     LedgerEntry,
     Snapshot,
     StaleVersionError,
-    events_page,
-    transaction_cursor,
 )
 from .schema import LEVER_COLUMNS, Tables
 
@@ -78,7 +72,7 @@ Rows = Sequence[Any]
 DIALECTS = ("postgresql", "sqlite")
 """The databases the SQLAlchemy stores know how to lock a user's row on."""
 
-_STATE_COLUMNS = (
+PLATFORM_COLUMNS = (
     "level",
     "exp",
     "last_chat_date",
@@ -143,7 +137,7 @@ class Layout:
 
     @property
     def state_columns(self) -> tuple[str, ...]:
-        return (*_STATE_COLUMNS, *LEVER_COLUMNS) if self.levers else _STATE_COLUMNS
+        return (*PLATFORM_COLUMNS, *LEVER_COLUMNS) if self.levers else PLATFORM_COLUMNS
 
     @property
     def entry_columns(self) -> tuple[str, ...]:
@@ -243,13 +237,13 @@ def load(layout: Layout, dialect: str, user_id: str, key: str | None) -> Plan[Sn
     the ledger entries made with ``key``."""
     t = layout.tables
     rows = yield Step(
-        _select_state(layout, user_id, locked=True),
+        select_state(layout, user_id, locked=True),
         doing=f"load user {user_id!r}",
     )
     award = revoke = None
     if key is not None:
         keyed = yield Step(
-            select(*_entry_columns(layout))
+            select(*entry_columns(layout))
             .where(
                 t.ledger.c.user_id == user_id,
                 t.ledger.c.key == key,
@@ -266,10 +260,10 @@ def load(layout: Layout, dialect: str, user_id: str, key: str | None) -> Plan[Sn
                 award = entry
     if not rows:
         if layout.in_place:
-            raise UnknownUserError(_no_such_user(layout, user_id))
+            raise UnknownUserError(no_such_user(layout, user_id))
         return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
     row = rows[0]
-    _check_found_as(layout, user_id, row)
+    check_found_as(layout, user_id, row)
     return Snapshot(
         decode_state(layout, user_id, row),
         row.version,
@@ -304,7 +298,7 @@ def write(
     stale = f"user {user_id!r} changed since it was loaded (version {version!r})"
     if t.users is not None:
         if version is None:
-            raise UnknownUserError(_no_such_user(layout, user_id))
+            raise UnknownUserError(no_such_user(layout, user_id))
         rows = yield Step(
             update(t.users)
             .where(layout.user_matches(user_id), literal_column("xmin::text") == str(version))
@@ -329,7 +323,7 @@ def write(
         s = t.state
         if version is None:
             rows = yield Step(
-                _insert(dialect, s)
+                insert_or_nothing(dialect, s)
                 .values(user_id=user_id, **values, version=1, seq=n)
                 .on_conflict_do_nothing(index_elements=[s.c.user_id])
                 .returning(s.c.version),
@@ -375,121 +369,6 @@ def _txid(layout: Layout, dialect: str) -> ColumnElement[Any]:
         return literal_column("pg_current_xact_id()::text::bigint")
     txid = layout.tables.ledger.c.txid
     return select(func.coalesce(func.max(txid), 0) + 1).scalar_subquery()
-
-
-def events(layout: Layout, dialect: str, since: str | None, limit: int) -> Plan[EventsPage]:
-    """The events of ledger entries committed after ``since`` (a cursor
-    ``"<txid>:<seq>:<user_id>"``), in ``(txid, user_id, seq)`` order. On PostgreSQL only
-    entries of transactions older than every one still running are handed out (so that a
-    transaction that commits late is never passed: see ``AsyncPostgresStore.events``)."""
-    if not layout.levers:
-        refuse_feed(layout.where())
-    txid, seq, user = transaction_cursor(since, "the SQLAlchemy store")
-    ledger = layout.tables.ledger
-    position = tuple_(ledger.c.txid, ledger.c.user_id, ledger.c.seq)
-    query = select(ledger.c.txid, *_entry_columns(layout)).where(
-        ledger.c.events.isnot(None),
-        ledger.c.txid.isnot(None),
-        position > tuple_(literal(txid), literal(user), literal(seq)),
-    )
-    if dialect == "postgresql":
-        horizon: ColumnElement[Any] = literal_column(
-            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        )
-        query = query.where(ledger.c.txid < horizon)
-    rows = yield Step(
-        query.order_by(ledger.c.txid, ledger.c.user_id, ledger.c.seq).limit(limit),
-        doing="read the events",
-    )
-    return events_page(
-        (
-            (
-                f"{row.txid}:{row.seq}:{row.user_id}",
-                decode_entry(layout, str(row.user_id), row),
-            )
-            for row in rows
-        ),
-        since,
-        limit,
-    )
-
-
-# --- reads and claims -----------------------------------------------------------------------
-
-
-def read_state(layout: Layout, user_id: str) -> Plan[ProgressState]:
-    """The user's committed state, read without a lock (a new user's if unknown)."""
-    rows = yield Step(_select_state(layout, user_id, locked=False), doing="read a state")
-    if not rows:
-        if layout.in_place:
-            raise UnknownUserError(_no_such_user(layout, user_id))
-        return ProgressState()
-    _check_found_as(layout, user_id, rows[0])
-    return decode_state(layout, user_id, rows[0])
-
-
-def ledger(layout: Layout, user_id: str) -> Plan[list[LedgerEntry]]:
-    """The user's ledger, oldest first."""
-    t = layout.tables
-    rows = yield Step(
-        select(*_entry_columns(layout))
-        .where(t.ledger.c.user_id == user_id)
-        .order_by(t.ledger.c.seq),
-        doing="read the ledger",
-    )
-    return [decode_entry(layout, user_id, row) for row in rows]
-
-
-def claim_key(
-    layout: Layout, dialect: str, scope: str, key: str, request: str, at: datetime
-) -> Plan[str]:
-    """Tie ``key`` of ``scope`` to ``request`` unless it is tied already; the request it
-    is tied to (an ``INSERT ... ON CONFLICT DO NOTHING``, then a read if it was taken)."""
-    k = layout.tables.request_keys
-    rows = yield Step(
-        _insert(dialect, k)
-        .values(scope=scope, key=key, request=request, at=at.astimezone(UTC))
-        .on_conflict_do_nothing(index_elements=[k.c.scope, k.c.key])
-        .returning(k.c.request),
-        doing="claim a request key",
-    )
-    if not rows:
-        rows = yield Step(
-            select(k.c.request).where(k.c.scope == scope, k.c.key == key),
-            doing="read a request key",
-        )
-    if not rows:  # pragma: no cover - a claimed key is never deleted
-        raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
-    return str(rows[0][0])
-
-
-def activity(layout: Layout, since: datetime) -> Plan[list[tuple[str, ProgressState]]]:
-    """``(user_id, state)`` of users whose day opened about ``since`` or later.
-
-    The SQL narrows by a day before ``since`` (legacy text stamps on SQLite compare by
-    their date prefix); :func:`~mikoshi_progression.stores.base.rank_activity` then
-    compares instants exactly. Unreadable rows are skipped (an award says why).
-    """
-    t = layout.tables
-    source = t.users if t.users is not None else t.state
-    assert source is not None
-    uid = t.id_column if t.users is not None else "user_id"
-    floor = (since - timedelta(days=1)).astimezone(UTC)
-    rows = yield Step(
-        select(
-            cast(source.c[uid], Text).label("user_id"),
-            *(type_coerce(source.c[c], NullType()).label(c) for c in _STATE_COLUMNS),
-        ).where(source.c.last_exp_reset_date >= floor),
-        doing="run a monitoring query",
-    )
-    states = []
-    platform = Layout(layout.tables, layout.id_type, levers=False)  # what was selected
-    for row in rows:
-        try:
-            states.append((str(row.user_id), decode_state(platform, str(row.user_id), row)))
-        except StoreError:
-            continue
-    return states
 
 
 NEEDS_A_QUERY = object()
@@ -547,7 +426,7 @@ def decode_entry(layout: Layout, user_id: str, row: Any) -> LedgerEntry:
     return entry_from_row(user_id, *(at if c == "at" else m[c] for c in layout.entry_columns))
 
 
-def _entry_columns(layout: Layout) -> list[ColumnElement[Any]]:
+def entry_columns(layout: Layout) -> list[ColumnElement[Any]]:
     ledger = layout.tables.ledger
     return [ledger.c.user_id, *(ledger.c[c] for c in layout.entry_columns)]
 
@@ -607,7 +486,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def _select_state(layout: Layout, user_id: str, *, locked: bool) -> Executable:
+def select_state(layout: Layout, user_id: str, *, locked: bool) -> Executable:
     """The state columns as stored (no type processing: legacy values are normalised by
     ``state_from_row``), the version, whether the user has a ledger, and in place the id
     as the column spells it."""
@@ -636,12 +515,12 @@ def _state_columns(layout: Layout) -> list[Any]:
     return [source.c[c] for c in layout.state_columns]
 
 
-def _insert(dialect: str, target: Any) -> Any:
+def insert_or_nothing(dialect: str, target: Any) -> Any:
     """An ``INSERT`` that can say ``ON CONFLICT DO NOTHING`` on this dialect."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(target)
 
 
-def _check_found_as(layout: Layout, user_id: str, row: Any) -> None:
+def check_found_as(layout: Layout, user_id: str, row: Any) -> None:
     if layout.in_place and row.found_as != user_id:
         # In place on a non-text id column, the row was found under another spelling.
         raise spelling_error(layout, user_id, row.found_as)
@@ -661,7 +540,7 @@ def spelling_error(
     return InvalidIdError(field, expected, user_id)
 
 
-def _no_such_user(layout: Layout, user_id: str) -> str:
+def no_such_user(layout: Layout, user_id: str) -> str:
     users = layout.tables.users
     name = "" if users is None else users.fullname
     return (

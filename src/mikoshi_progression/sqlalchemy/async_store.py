@@ -28,9 +28,11 @@ from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, SchemaOutdatedError, StoreError
+from ..stores._feed import (
+    EventsPage,
+)
 from ..stores.async_base import AsyncStoreTransaction
 from ..stores.base import (
-    EventsPage,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -39,7 +41,7 @@ from ..stores.base import (
     at_daily_cap,
     rank_activity,
 )
-from . import _ddl, _plans
+from . import _ddl, _plans, _reads
 from ._options import Options, stored_form
 from ._plans import Plan, wrap
 
@@ -185,7 +187,7 @@ class AsyncSQLAlchemyStore:
     async def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = await self.check_user_id(user_id)
-        return await self._read(_plans.ledger(self._layout, user_id))
+        return await self._read(_reads.ledger(self._layout, user_id))
 
     async def create_schema(self) -> None:
         """Create the library's missing tables (see :meth:`SQLAlchemyStore.create_schema`)."""
@@ -207,7 +209,7 @@ class AsyncSQLAlchemyStore:
         async with self._connect() as conn:
             if not self._layout.levers:
                 await self._schema_found(conn)  # another process may have migrated them
-            return await run(conn, _plans.events(self._layout, dialect, since, limit))
+            return await run(conn, _reads.events(self._layout, dialect, since, limit))
 
     async def drop_schema(self) -> None:
         """Drop the library's own tables (never ``users``, never a schema)."""
@@ -234,7 +236,7 @@ class AsyncSQLAlchemyStore:
     async def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state, read without locking it (a new user's if unknown)."""
         user_id = await self.check_user_id(user_id)
-        return await self._read(_plans.read_state(self._layout, user_id))
+        return await self._read(_reads.read_state(self._layout, user_id))
 
     async def check_user_id(self, user_id: str, field: str = "user_id") -> str:
         """Return ``user_id`` if it is the spelling this store keeps the user under."""
@@ -252,7 +254,7 @@ class AsyncSQLAlchemyStore:
     async def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
         the request it is tied to."""
-        plan = _plans.claim_key(
+        plan = _reads.claim_key(
             self._layout,
             self.engine.dialect.name,
             check_id(scope, "scope"),
@@ -288,7 +290,7 @@ class AsyncSQLAlchemyStore:
 
     async def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         since = require_aware(since, "since")
-        states = await self._read(_plans.activity(self._layout, since))
+        states = await self._read(_reads.activity(self._layout, since))
         return rank_activity(states, caps, since)
 
     async def _read(self, plan: Plan[T]) -> T:

@@ -30,8 +30,10 @@ from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, SchemaOutdatedError, StoreError
-from ..stores.base import (
+from ..stores._feed import (
     EventsPage,
+)
+from ..stores.base import (
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -41,7 +43,7 @@ from ..stores.base import (
     at_daily_cap,
     rank_activity,
 )
-from . import _ddl, _plans
+from . import _ddl, _plans, _reads
 from ._options import Options, stored_form
 from ._plans import Plan, wrap
 
@@ -218,7 +220,7 @@ class SQLAlchemyStore:
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = self.check_user_id(user_id)
-        return self._read(_plans.ledger(self._layout, user_id))
+        return self._read(_reads.ledger(self._layout, user_id))
 
     def create_schema(self) -> None:
         """Create the library's missing tables (and the ledger columns of the releases
@@ -248,7 +250,7 @@ class SQLAlchemyStore:
         with self._connect() as conn:
             if not self._layout.levers:
                 self._schema_found(conn)  # another process may have migrated them
-            return run(conn, _plans.events(self._layout, dialect, since, limit))
+            return run(conn, _reads.events(self._layout, dialect, since, limit))
 
     def drop_schema(self) -> None:
         """Drop the library's own tables (never ``users``, never a schema)."""
@@ -274,7 +276,7 @@ class SQLAlchemyStore:
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state, read without locking it (a new user's if unknown)."""
         user_id = self.check_user_id(user_id)
-        return self._read(_plans.read_state(self._layout, user_id))
+        return self._read(_reads.read_state(self._layout, user_id))
 
     def check_user_id(self, user_id: str, field: str = "user_id") -> str:
         """Return ``user_id`` if it is the spelling this store keeps the user under (in
@@ -296,7 +298,7 @@ class SQLAlchemyStore:
     def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
         the request it is tied to."""
-        plan = _plans.claim_key(
+        plan = _reads.claim_key(
             self._layout,
             self.engine.dialect.name,
             check_id(scope, "scope"),
@@ -327,7 +329,7 @@ class SQLAlchemyStore:
 
     def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         since = require_aware(since, "since")
-        return rank_activity(self._read(_plans.activity(self._layout, since)), caps, since)
+        return rank_activity(self._read(_reads.activity(self._layout, since)), caps, since)
 
     def _read(self, plan: Plan[T]) -> T:
         with self._connect() as conn:

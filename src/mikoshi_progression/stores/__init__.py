@@ -21,6 +21,11 @@ from typing import Any
 
 from ..errors import UnsupportedStoreError
 from ._async_adapter import AsyncInMemoryStore, AsyncSQLiteStore
+from ._feed import (
+    CommittedEvent,
+    EventFeedStore,
+    EventsPage,
+)
 from ._snapshots import SnapshotCacheInfo
 from .async_base import (
     AsyncCanonicalIdStore,
@@ -43,10 +48,7 @@ from .base import (
     SCHEMA_VERSION,
     SET,
     CanonicalIdStore,
-    CommittedEvent,
     EntryKind,
-    EventFeedStore,
-    EventsPage,
     LedgerEntry,
     MigratingStore,
     MonitoringStore,

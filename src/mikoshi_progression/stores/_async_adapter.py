@@ -31,8 +31,10 @@ from typing import Any, TypeVar
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError
-from .base import (
+from ._feed import (
     EventsPage,
+)
+from .base import (
     LedgerEntry,
     ProgressStore,
     SchemaReport,

@@ -17,8 +17,10 @@ from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..core.state import ProgressState
-from .base import (
+from ._feed import (
     EventsPage,
+)
+from .base import (
     LedgerEntry,
     SchemaReport,
     Snapshot,

@@ -11,9 +11,14 @@ from datetime import datetime
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import StoreError
+from ._feed import (
+    EventsPage,
+    bad_cursor,
+    events_page,
+    position_cursor,
+)
 from .base import (
     EntryKind,
-    EventsPage,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -21,9 +26,6 @@ from .base import (
     StoreTransaction,
     UserActivity,
     at_daily_cap,
-    bad_cursor,
-    events_page,
-    position_cursor,
     rank_activity,
 )
 

@@ -106,8 +106,7 @@ from typing import Any
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg.rows import tuple_row
-    from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "AsyncPostgresStore needs psycopg 3 and psycopg_pool: "
@@ -117,22 +116,29 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import SchemaOutdatedError, StoreError, StoreUnavailableError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, UnknownUserError
 from . import _postgres_schema
+from ._feed import (
+    EventsPage,
+)
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
     Locking,
     PostgresCommon,
-    TransactionCommon,
     VersionToken,
-    entry_from_columns,
 )
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
-from ._postgres_io_async import fetchall, open_pool, settle
+from ._postgres_io_async import Borrowed, fetchall, open_pool
+from ._postgres_transaction import TransactionCommon, entry_from_columns
 from .async_base import AsyncStoreTransaction
-from .base import EventsPage, LedgerEntry, SchemaReport, Snapshot, UserActivity
+from .base import (
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    UserActivity,
+)
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -295,15 +301,11 @@ class AsyncPostgresStore(PostgresCommon):
         await self._change_schema(migrate=False)
 
     async def migrate(self, *, dry_run: bool = False) -> list[str]:
-        """Bring the tables to the current schema (``SCHEMA_VERSION``), keeping every row.
-
-        Creates what is missing, adds the columns of later releases to older tables (in
-        place, the columns the store needs that ``users`` lacks, and no other), replaces
-        the ledger's kind ``CHECK``, and records the versions reached in
-        ``<prefix>migrations``. Returns the statements run (with ``dry_run``, the ones a
-        run would execute, and nothing changes); ``[]`` when the tables are up to date.
-        Idempotent, and safe beside running stores: it runs in one transaction under the
-        advisory lock ``create_schema`` takes.
+        """Bring the tables to the current schema, keeping every row (in place, add the
+        columns the store needs that ``users`` lacks, and no other): see
+        :mod:`._postgres_schema`. Returns the statements run (``dry_run``: that a run would
+        execute, changing nothing); ``[]`` when up to date. Idempotent; one transaction
+        under ``create_schema``'s advisory lock.
         """
         if dry_run:
             return _postgres_schema.plan(await self._inspect(), self._names, migrate=True)
@@ -444,16 +446,10 @@ class AsyncPostgresStore(PostgresCommon):
         return str(rows[0][0])
 
     async def events(self, since: str | None, limit: int) -> EventsPage:
-        """The events of ledger entries committed after ``since``, oldest first.
-
-        Every ledger row records the id of the transaction that wrote it (``txid``). The
-        feed hands out entries in ``(txid, user_id, seq)`` order, but only those of
-        transactions older than the oldest one still running
-        (``pg_snapshot_xmin(pg_current_snapshot())``): those have all committed or
-        aborted, so no entry can appear below the cursor later. A plain ``id > cursor``
-        over a sequence would skip an entry whose transaction took its id first and
-        committed last. The price: the feed waits for the oldest transaction running on
-        the server (any database) that has written anything.
+        """The events of ledger entries committed after ``since``, oldest first: in
+        ``(txid, user_id, seq)`` order, of transactions older than the oldest one still
+        running (``pg_snapshot_xmin``), so that a cursor never passes a transaction that
+        commits late (``docs/stores.md``, "The events feed").
 
         Raises:
             SchemaOutdatedError: the tables are of an earlier version (migrate them).
@@ -505,57 +501,8 @@ class AsyncPostgresStore(PostgresCommon):
             rows = await fetchall(conn, query, params, "run a monitoring query")
         return self._activity_from(rows)
 
-    def _connection(self) -> _Borrowed:
-        return _Borrowed(self)
-
-
-class _Borrowed:
-    """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
-
-    __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
-
-    def __init__(self, store: AsyncPostgresStore) -> None:
-        self._store = store
-
-    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
-        store = self._store
-        pool = store._pool
-        if store._closed:
-            raise StoreError("the PostgreSQL store is closed")
-        if pool is None:
-            raise StoreError(
-                "the PostgreSQL store is not open: call await store.open() first, or use "
-                "async with AsyncPostgresStore(...) as store"
-            )
-        try:
-            conn: psycopg.AsyncConnection[Any] = await pool.getconn(timeout=store._timeout)
-        except PoolClosed as exc:
-            raise StoreError("the PostgreSQL store's connection pool is closed") from exc
-        except PoolTimeout as exc:
-            raise StoreUnavailableError(
-                f"no PostgreSQL connection available within {store._timeout:g} s "
-                f"(pool of at most {pool.max_size}): {exc}"
-            ) from exc
-        except psycopg.Error as exc:
-            raise wrap(exc, "connect") from exc
-        self._pool = pool
-        self.conn = conn
-        self._autocommit = conn.autocommit
-        self._row_factory = conn.row_factory
-        try:
-            if not self._autocommit:
-                await conn.set_autocommit(True)  # sync: conn.autocommit = True
-            if self._row_factory is not tuple_row:
-                conn.row_factory = tuple_row
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return conn
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        conn = self.conn
-        await settle(conn, self._autocommit, self._row_factory)
-        await self._pool.putconn(conn)
+    def _connection(self) -> Borrowed:
+        return Borrowed(self)
 
 
 class _PostgresTransaction(TransactionCommon):
@@ -570,7 +517,7 @@ class _PostgresTransaction(TransactionCommon):
 
     def __init__(self, store: AsyncPostgresStore, user_id: str) -> None:
         super().__init__(store, user_id)
-        self._lease = _Borrowed(store)
+        self._lease = Borrowed(store)
 
     async def __aenter__(self) -> _PostgresTransaction:
         self._conn = await self._lease.__aenter__()

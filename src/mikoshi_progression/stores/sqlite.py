@@ -26,16 +26,14 @@ cannot write.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
 
 from ..core.days import require_aware
 from ..core.identity import check_id
@@ -43,22 +41,20 @@ from ..core.state import PLATFORM_FIELDS, ProgressState
 from ..errors import (
     InvalidArgumentError,
     ReadOnlyStoreError,
-    SchemaOutdatedError,
     StoreError,
     StoreUnavailableError,
 )
 from . import _sqlite_schema
+from ._feed import (
+    EventsPage,
+    events_page,
+    position_cursor,
+)
 from ._rows import (
-    counts_to_json,
-    entry_from_row,
-    events_to_json,
-    lever_values,
     refuse_feed,
-    refuse_levers,
     state_from_row,
 )
 from ._sqlite_driver import (
-    DUPLICATE,
     execute,
     read_only_uri,
     rollback,
@@ -66,19 +62,14 @@ from ._sqlite_driver import (
     wrap,
 )
 from ._sqlite_sql import Statements
+from ._sqlite_tx import ReadOnlyTransaction, SQLiteTransaction, entry_of_row, stored_state
 from .base import (
     SCHEMA_VERSION,
-    EntryKind,
-    EventsPage,
     LedgerEntry,
     SchemaReport,
-    Snapshot,
-    StaleVersionError,
     StoreTransaction,
     UserActivity,
     at_daily_cap,
-    events_page,
-    position_cursor,
     rank_activity,
 )
 
@@ -238,7 +229,7 @@ class SQLiteStore:
             with self._connection() as conn:
                 execute(conn, "BEGIN", doing="begin a transaction")
                 try:
-                    yield _ReadOnlyTransaction(self, conn, user_id)
+                    yield ReadOnlyTransaction(self, conn, user_id)
                 finally:
                     rollback(conn)
             return
@@ -253,7 +244,7 @@ class SQLiteStore:
             with self._connection() as conn:
                 execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
                 try:
-                    yield _SQLiteTransaction(self, conn, user_id)
+                    yield SQLiteTransaction(self, conn, user_id)
                 except BaseException:
                     rollback(conn)
                     raise
@@ -280,7 +271,7 @@ class SQLiteStore:
             rows = execute(
                 conn, self._sql.read_state, {"user_id": user_id}, doing="read a state"
             ).fetchall()
-        return _stored_state(user_id, self._sql.state_columns, rows[0]) if rows else ProgressState()
+        return stored_state(user_id, self._sql.state_columns, rows[0]) if rows else ProgressState()
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
@@ -289,7 +280,7 @@ class SQLiteStore:
             rows = execute(
                 conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
             ).fetchall()
-        return [_entry_from_row(row) for row in rows]
+        return [entry_of_row(row) for row in rows]
 
     def create_schema(self) -> None:
         """Create the tables and indexes that are missing, and add the ledger columns of
@@ -391,7 +382,7 @@ class SQLiteStore:
             rows = execute(
                 conn, self._sql.feed, {"after": after, "limit": limit}, doing="read the events"
             ).fetchall()
-        return events_page(((str(row[0]), _entry_from_row(row[1:])) for row in rows), since, limit)
+        return events_page(((str(row[0]), entry_of_row(row[1:])) for row in rows), since, limit)
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards (safe to call twice)."""
@@ -569,147 +560,6 @@ class SQLiteStore:
                     self._idle.append(conn)
                     return
         conn.close()
-
-
-class _SQLiteTransaction:
-    """One user's transaction on a connection that holds the write lock."""
-
-    def __init__(self, store: SQLiteStore, conn: sqlite3.Connection, user_id: str) -> None:
-        self._store = store
-        self._sql = store._sql
-        self._conn = conn
-        self._user_id = user_id
-
-    def load(self, key: str | None = None) -> Snapshot:
-        params = {"user_id": self._user_id}
-        row = execute(self._conn, self._sql.load, params, doing="load a state").fetchone()
-        award = revoke = None
-        if key is not None:
-            rows = execute(
-                self._conn, self._sql.keyed, {**params, "key": key}, doing="look up a key"
-            ).fetchall()
-            for entry in map(_entry_from_row, rows):
-                if entry.kind is EntryKind.REVOKE:
-                    revoke = entry
-                else:
-                    award = entry
-        if row is None:
-            return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
-        *values, version, has_ledger = row
-        state = _stored_state(self._user_id, self._sql.state_columns, values)
-        if not isinstance(version, int):  # a legacy row's REAL or text
-            raise StoreError(
-                f"the stored state of user {self._user_id!r} is unreadable: "
-                f"its version is not an integer: {version!r}"
-            )
-        return Snapshot(
-            state,
-            version,
-            exists=True,
-            has_ledger=bool(has_ledger),
-            keyed_award=award,
-            keyed_revoke=revoke,
-        )
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        if not self._sql.levers:
-            self._check_storable(state, entries)
-        params: dict[str, Any] = {
-            "user_id": self._user_id,
-            "exp": state.exp,
-            "level": state.level,
-            "daily_exp_gained": state.daily_exp_gained,
-            "last_exp_reset_date": _iso(state.last_exp_reset_date),
-            "daily_action_counts": counts_to_json(state.daily_action_counts),
-            "last_chat_date": _iso(state.last_chat_date),
-            **lever_values(state, as_text=True),
-        }
-        try:
-            if version is None:
-                self._conn.execute(self._sql.insert_state, params)
-            elif isinstance(version, int) and not isinstance(version, bool):
-                cursor = self._conn.execute(self._sql.update_state, {**params, "version": version})
-                if cursor.rowcount != 1:
-                    raise StaleVersionError(
-                        f"user {self._user_id!r} changed since it was loaded (version {version})"
-                    )
-            else:
-                raise TypeError(f"not a version of a SQLite store: {version!r}")
-            if entries:
-                self._conn.executemany(self._sql.insert_entry, map(_entry_params, entries))
-        except sqlite3.IntegrityError as exc:
-            if getattr(exc, "sqlite_errorcode", None) not in DUPLICATE:
-                raise wrap(exc, "write a state") from exc
-            # The user's row appeared since the load, or a key is taken: reload.
-            raise StaleVersionError(
-                f"user {self._user_id!r} changed since it was loaded: {exc}"
-            ) from exc
-        except sqlite3.Error as exc:
-            raise wrap(exc, "write a state") from exc
-
-    def _check_storable(self, state: ProgressState, entries: Sequence[LedgerEntry]) -> None:
-        """A file at schema version 1 holds no lever: refuse to lose one. If another
-        process migrated the file meanwhile, the store switches to the current statements
-        and the service loads again (the state was read without its lever columns)."""
-        try:
-            refuse_levers(
-                self._user_id, state, entries, f"the SQLite database {self._store.path!r}"
-            )
-        except SchemaOutdatedError:
-            if self._store._reinspect(self._conn):
-                raise StaleVersionError(
-                    f"the SQLite database {self._store.path!r} was migrated since user "
-                    f"{self._user_id!r} was loaded: loading again"
-                ) from None
-            raise
-
-
-class _ReadOnlyTransaction(_SQLiteTransaction):
-    """A transaction of a read-only store: it loads, and refuses to write."""
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        raise ReadOnlyStoreError(
-            f"the SQLite store is read-only: user {self._user_id!r} cannot be written"
-        )
-
-
-def _stored_state(user_id: str, columns: Sequence[str], values: Sequence[object]) -> ProgressState:
-    """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
-    try:
-        return state_from_row(**dict(zip(columns, values, strict=True)))
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _entry_params(entry: LedgerEntry) -> dict[str, object]:
-    return {
-        "user_id": entry.user_id,
-        "kind": str(entry.kind),
-        "action": entry.action,
-        "exp_delta": entry.exp_delta,
-        "level_before": entry.level_before,
-        "level_after": entry.level_after,
-        "idempotency_key": entry.key,
-        "at": entry.at.isoformat(),
-        "config_fingerprint": entry.config_fingerprint,
-        "state_after": json.dumps(
-            entry.state_after.to_dict(), sort_keys=True, separators=(",", ":")
-        ),
-        "outcome": entry.outcome,
-        "actor": entry.actor,
-        "target": entry.target,
-        "reason": entry.reason,
-        "events": events_to_json(entry.events),
-    }
-
-
-def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
-    user_id, *values = row  # user_id, seq, then the other ledger columns in order
-    return entry_from_row(user_id, *values)
 
 
 def _checked_path(path: object) -> str:
