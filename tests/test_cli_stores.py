@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
+import shlex
 import sqlite3
 from contextlib import closing, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
@@ -487,3 +489,59 @@ def test_read_commands_on_a_read_only_file(public_dir, unprivileged, journal):
     assert_read(unprivileged(lambda: read_commands(url)))
     assert path.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["progress.db"]
+
+
+# --- schema migrate ---------------------------------------------------------------------
+
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+
+
+def legacy_file(path: Path) -> Path:
+    """A SQLite file the previous release made and filled (tests/fixtures/legacy)."""
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript((LEGACY / "sqlite.sql").read_text(encoding="utf-8"))
+    return path
+
+
+def test_schema_migrate_prints_what_docs_migrations_shows(capsys, tmp_path, monkeypatch):
+    """The console block of docs/migrations.md, run on a file of the previous release:
+    every command prints exactly what the document shows, and exits as it says."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "migrations.md").read_text()
+    block = text.split("tests/test_cli_stores.py runs these commands", 1)[1]
+    block = block.split("```console\n", 1)[1].split("```", 1)[0]
+    legacy_file(tmp_path / "progress.db")
+    monkeypatch.chdir(tmp_path)
+    code = ExitCode.OK
+    commands = re.split(r"^\$ ", block, flags=re.M)[1:]
+    assert len(commands) >= 5, block
+    for command in commands:
+        line, _, shown = command.partition("\n")
+        if line == "echo $?":
+            assert code == int(shown), line
+            continue
+        code, out, err = run(capsys, *shlex.split(line)[1:])
+        assert out + err == shown, f"$ {line}\n{out}{err}"
+
+
+def test_schema_migrate_dry_run_json_and_twice(capsys, tmp_path):
+    """--dry-run lists the statements and changes nothing; the run lists the same; a second
+    run none; --json says what ran and the version; memory:// has nothing to migrate."""
+    url = f"sqlite:///{legacy_file(tmp_path / 'old.db')}"
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--dry-run", "--json")
+    dry = json.loads(out)
+    assert (code, dry["dry_run"], dry["version_before"], dry["behind"]) == (0, True, 1, True)
+    assert any("ADD COLUMN streak" in s for s in dry["statements"])
+    code, out, _ = run(capsys, "schema", "check", "--store", url, "--json")
+    assert (code, json.loads(out)["schema_version"]) == (ExitCode.INVALID, 1)
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--json")
+    ran = json.loads(out)
+    assert (code, ran["statements"], ran["schema_version"], ran["ok"]) == (
+        0,
+        dry["statements"],
+        2,
+        True,
+    )
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--json")
+    assert (code, json.loads(out)["statements"]) == (0, [])
+    code, out, _ = run(capsys, "schema", "migrate", "--store", "memory://")
+    assert (code, out) == (0, "memory://: this store keeps no tables; nothing to migrate\n")

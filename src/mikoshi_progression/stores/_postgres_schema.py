@@ -30,6 +30,8 @@ from .base import SCHEMA_VERSION, SCHEMA_VERSIONS
 
 __all__ = [
     "INSPECT",
+    "LEVER_MARK",
+    "PLATFORM_MARK",
     "USERS_COLUMN_TYPES",
     "Found",
     "inspect_params",
@@ -70,6 +72,16 @@ USERS_COLUMN_TYPES = (
 """In place, the columns of ``users`` the store needs: the platform's, with the types and
 defaults of its migration guide, then the levers', nullable with defaults in that style."""
 _FEED_COLUMNS = ("events", "txid")
+PLATFORM_MARK = (
+    "Added by mikoshi-progression schema migrate: a progression column of the platform's "
+    "migration guide (schema version 1)."
+)
+LEVER_MARK = (
+    "Added by mikoshi-progression schema migrate: a designer lever's column (schema "
+    "version 2); the documented rollback drops it."
+)
+"""The comments ``migrate`` puts on the ``users`` columns it adds: what added each, so that
+a rollback drops those and never a column the platform had."""
 
 INSPECT = render(
     sql.SQL(
@@ -204,6 +216,14 @@ def plan(found: Found, names: Names, *, migrate: bool) -> list[str]:
         missing_users = [(c, t) for c, t in USERS_COLUMN_TYPES if c not in users]
         if missing_users:
             alters.append(_add_columns(n.users, missing_users))
+            alters += [
+                sql.SQL("COMMENT ON COLUMN {users}.{column} IS {mark}").format(
+                    users=n.users,
+                    column=sql.Identifier(column),
+                    mark=sql.Literal(LEVER_MARK if column in LEVER_COLUMNS else PLATFORM_MARK),
+                )
+                for column, _ in missing_users
+            ]
 
     ledger_current = ledger is None or migrate or set(_FEED_COLUMNS) <= ledger
     if n.users is None and n.index_regclass("state_day") not in found.relations:

@@ -147,8 +147,10 @@ class TransactionCommon:
             )
         loaded = self._loaded
         has_ledger = bool(entries) or (loaded is not None and loaded.has_ledger)
+        # Remembered as a load would read it back (in place, last_chat_date is a DATE).
+        stored = self._store.stored_form(state)
         self._store._remember(
-            self._user_id, Snapshot(state, row[0], True, has_ledger), guessed=self._speculative
+            self._user_id, Snapshot(stored, row[0], True, has_ledger), guessed=self._speculative
         )
 
     def _write_failed(self, exc: psycopg.Error) -> StoreError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from ._sqlite_driver import execute
 from ._sqlite_sql import (
@@ -84,7 +83,7 @@ def inspect(conn: sqlite3.Connection, sql: Statements) -> Found:
     return Found(frozenset(names), columns, versions)
 
 
-def plan(found: Found, sql: Statements, *, migrate: bool, now: datetime | None = None) -> list[str]:
+def plan(found: Found, sql: Statements, *, migrate: bool) -> list[str]:
     """The statements that create what is missing and, with ``migrate``, add the columns of
     the current version to older tables; with the versions reached recorded. ``[]``: none."""
     tables: list[str] = []
@@ -99,7 +98,8 @@ def plan(found: Found, sql: Statements, *, migrate: bool, now: datetime | None =
         if name == f"{sql.ledger}_feed" and older_ledger and not migrate:
             continue  # an older ledger gets the feed's index with its events column
         is_table = statement.lstrip().startswith("CREATE TABLE")
-        (tables if is_table else indexes).append(" ".join(statement.split()))
+        one_line = " ".join(statement.split()).replace("( ", "(").replace(" )", ")")
+        (tables if is_table else indexes).append(one_line)
     if ledger is not None:
         for column, kind in ADDED_LEDGER_COLUMNS.items():
             if column not in ledger:
@@ -118,9 +118,8 @@ def plan(found: Found, sql: Statements, *, migrate: bool, now: datetime | None =
         and (ledger is None or "events" in ledger)
     ):
         reached = SCHEMA_VERSION
-    stamp = (now or datetime.now(UTC)).isoformat()
     stamps = [
-        sql.stamp.format(version, SCHEMA_VERSIONS[version], stamp)
+        sql.stamp.format(version, SCHEMA_VERSIONS[version])
         for version in range(1, reached + 1)
         if version not in found.versions
     ]

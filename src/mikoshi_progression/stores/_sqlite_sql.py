@@ -136,9 +136,11 @@ class Statements:
             )""",
         }
         self.add_column = """ALTER TABLE "{}" ADD COLUMN {} {}"""
+        # applied_at: the moment of the run, as ISO 8601 in UTC like the store's moments.
         self.stamp = (
             f'INSERT INTO "{migrations}" (version, description, applied_at) '
-            "VALUES ({}, '{}', '{}') ON CONFLICT (version) DO NOTHING"
+            "VALUES ({}, '{}', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')) "
+            "ON CONFLICT (version) DO NOTHING"
         )
         self.claim = (
             f'INSERT INTO "{request_keys}" (scope, key, request, at) '
