@@ -314,6 +314,32 @@ def test_replay_detects_a_tampered_ledger(capsys, tmp_path):
     assert "The user does not match" in out
 
 
+def test_replay_follows_time_zone_moves_and_names_a_lever_field_that_differs(capsys, tmp_path):
+    """An export with a time-zone move replays exactly; without its entry the replay shows
+    the field that differs, though the replayed state leaves it out at its default."""
+    path = tmp_path / "zones.db"
+    clock = FakeClock(datetime(2026, 3, 14, 8, tzinfo=UTC))
+    with SQLiteStore(path) as store:
+        service = ProgressionService(store, clock=clock)
+        service.award("mika", "daily_chat")
+        service.set_timezone("mika", "Asia/Tokyo")
+        clock.advance(timedelta(days=2))
+        service.award("mika", "create_scene")
+    lines = export(capsys, f"sqlite:///{path}", tmp_path / "mika.jsonl", "mika")
+    assert any('"kind": "timezone"' in line for line in lines)
+    code, out, err = run(capsys, "replay", "--ledger", str(tmp_path / "mika.jsonl"))
+    assert code == 0, out + err
+    without = tmp_path / "without.jsonl"
+    without.write_text(
+        "\n".join(line for line in lines if '"kind": "timezone"' not in line) + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "replay", "--ledger", str(without), "--json")
+    assert code == ExitCode.INVALID
+    (mika,) = json.loads(out)["users"]
+    assert {"field": "timezone", "replayed": None, "expected": "Asia/Tokyo"} in mika["differences"]
+
+
 def test_replay_reads_a_json_array_in_any_order(capsys, tmp_path):
     """A JSON array of entries, shuffled, replays the same: entries are ordered by seq."""
     url = filled_store(tmp_path)

@@ -657,3 +657,38 @@ def test_names_with_quotes_and_colons_are_quoted(admin, team, schema):
     team.downgrade("mikoshi_progression@base")
     assert tables(admin, schema) == {"alembic_version", "characters", "users"}
     assert columns(admin, schema, "users") == ["id", "name"]
+
+
+def test_the_levers_revision_keeps_the_rows_and_refuses_to_drop_timezone_moves(admin, team, schema):
+    """mikoshi_0004: from the tables of 0003 to the levers' with every row kept; the store
+    keeps levers then; the downgrade refuses while a time-zone move is in the ledger, and
+    without one takes the tables back to what a store of version 1 works on."""
+    from mikoshi_progression.sqlalchemy.migrations import USERS_COLUMNS_REVISION
+    from mikoshi_progression.testing.store_contract import LEVERS
+
+    team.upgrade(USERS_COLUMNS_REVISION)
+    store = team.store()
+    assert store.check_schema().behind
+    assert award(store, "alice", "k-1") == 30
+    before = ledger_rows(admin, schema)
+    team.upgrade("heads")
+    assert ledger_rows(admin, schema) == before
+    store = team.store()
+    assert store.check_schema().ok
+    service = ProgressionService(store, config=LEVERS)
+    service.set_timezone("alice", "Asia/Tokyo")
+    assert service.award("bob", "daily_chat").state.streak == 1
+    with pytest.raises(sa.exc.IntegrityError, match=r"holds 1 row\(s\) of kind 'timezone'"):
+        team.downgrade(USERS_COLUMNS_REVISION)
+    assert "events" in columns(admin, schema, "progression_ledger")  # rolled back
+    admin.execute(
+        sql.SQL("DELETE FROM {} WHERE kind = 'timezone'").format(
+            sql.Identifier(schema, "progression_ledger")
+        )
+    )
+    team.downgrade(USERS_COLUMNS_REVISION)
+    assert "streak" not in columns(admin, schema, "progression_state")
+    assert "progression_migrations" not in tables(admin, schema)
+    report = team.store().check_schema()
+    assert report.behind
+    assert award(team.store(), "carol", "k-2") == 30
