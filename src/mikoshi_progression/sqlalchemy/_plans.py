@@ -367,8 +367,13 @@ def _txid(layout: Layout, dialect: str) -> ColumnElement[Any]:
     last (under the write lock :func:`begin` takes)."""
     if dialect == "postgresql":
         return literal_column("pg_current_xact_id()::text::bigint")
-    txid = layout.tables.ledger.c.txid
-    return select(func.coalesce(func.max(txid), 0) + 1).scalar_subquery()
+    ledger = layout.tables.ledger
+    # Over the feed's rows only, so that the feed's index answers it (the number of a row
+    # without events is never read).
+    last = select(func.coalesce(func.max(ledger.c.txid), 0) + 1).where(
+        ledger.c.events.isnot(None), ledger.c.txid.isnot(None)
+    )
+    return last.scalar_subquery()
 
 
 NEEDS_A_QUERY = object()
