@@ -59,6 +59,12 @@ _OPERATIONS = st.lists(
         st.tuples(st.just("set_exp"), st.integers(0, 900)),
         st.tuples(st.just("reset")),
         st.tuples(st.just("limits")),
+        st.tuples(
+            st.just("zone"),
+            st.sampled_from([None, "Asia/Tokyo", "America/New_York", "Nowhere/Zone"]),
+            st.sampled_from([None, "z1"]),
+        ),
+        st.tuples(st.just("events"), st.integers(1, 5)),
         st.tuples(st.just("advance"), st.integers(1, 30)),
     ),
     max_size=25,
@@ -81,6 +87,10 @@ def _sync_call(service: ProgressionService, operation: tuple[Any, ...]) -> Any:
             return service.reset_daily("u", reason="why", operator="op")
         case ("limits",):
             return service.limits("u")
+        case ("zone", zone, key):
+            return service.set_timezone("u", zone, key=key)
+        case ("events", limit):
+            return service.events(limit=limit)
     raise AssertionError(operation)
 
 
@@ -100,6 +110,10 @@ async def _async_call(service: AsyncProgressionService, operation: tuple[Any, ..
             return await service.reset_daily("u", reason="why", operator="op")
         case ("limits",):
             return await service.limits("u")
+        case ("zone", zone, key):
+            return await service.set_timezone("u", zone, key=key)
+        case ("events", limit):
+            return await service.events(limit=limit)
     raise AssertionError(operation)
 
 
@@ -113,8 +127,9 @@ def _outcome(call: Any) -> Any:
 @settings(max_examples=40, deadline=None)
 @given(operations=_OPERATIONS)
 def test_async_service_decides_as_the_sync_one(operations: list[tuple[Any, ...]]) -> None:
-    """Any sequence of commands gives the same results, errors, states and ledgers in the
-    sync service on the memory store and the async one on the async memory store."""
+    """Any sequence of commands (time-zone moves and reads of the events feed too) gives the
+    same results, errors, states and ledgers in the sync service on the memory store and
+    the async one on the async memory store."""
     clock = FakeClock(START)
     sync = ProgressionService(InMemoryStore(), clock=clock)
     expected = []

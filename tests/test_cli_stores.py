@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
+import shlex
 import sqlite3
 from contextlib import closing, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
@@ -156,6 +158,7 @@ def test_schema_check_init_twice_then_check(capsys, tmp_path):
         "mikoshi_progress",
         "mikoshi_ledger",
         "mikoshi_request_keys",
+        "mikoshi_migrations",
     ]
     code, out, _ = run(capsys, "schema", "init", "--store", url)
     assert code == 0
@@ -311,6 +314,32 @@ def test_replay_detects_a_tampered_ledger(capsys, tmp_path):
     assert "The user does not match" in out
 
 
+def test_replay_follows_time_zone_moves_and_names_a_lever_field_that_differs(capsys, tmp_path):
+    """An export with a time-zone move replays exactly; without its entry the replay shows
+    the field that differs, though the replayed state leaves it out at its default."""
+    path = tmp_path / "zones.db"
+    clock = FakeClock(datetime(2026, 3, 14, 8, tzinfo=UTC))
+    with SQLiteStore(path) as store:
+        service = ProgressionService(store, clock=clock)
+        service.award("mika", "daily_chat")
+        service.set_timezone("mika", "Asia/Tokyo")
+        clock.advance(timedelta(days=2))
+        service.award("mika", "create_scene")
+    lines = export(capsys, f"sqlite:///{path}", tmp_path / "mika.jsonl", "mika")
+    assert any('"kind": "timezone"' in line for line in lines)
+    code, out, err = run(capsys, "replay", "--ledger", str(tmp_path / "mika.jsonl"))
+    assert code == 0, out + err
+    without = tmp_path / "without.jsonl"
+    without.write_text(
+        "\n".join(line for line in lines if '"kind": "timezone"' not in line) + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "replay", "--ledger", str(without), "--json")
+    assert code == ExitCode.INVALID
+    (mika,) = json.loads(out)["users"]
+    assert {"field": "timezone", "replayed": None, "expected": "Asia/Tokyo"} in mika["differences"]
+
+
 def test_replay_reads_a_json_array_in_any_order(capsys, tmp_path):
     """A JSON array of entries, shuffled, replays the same: entries are ordered by seq."""
     url = filled_store(tmp_path)
@@ -348,7 +377,7 @@ def test_bad_ledger_entries_exit_2(capsys, tmp_path):
         ({"at": "2026-03-14T08:00:00"}, "at: must be timezone-aware"),
         (
             {"kind": "gift"},
-            "kind: must be one of import, day, award, revoke, adjust, got str 'gift'",
+            "kind: must be one of import, day, award, revoke, adjust, timezone, got str 'gift'",
         ),
         ({"seq": "first"}, "seq: must be an integer"),
     ]:
@@ -486,3 +515,59 @@ def test_read_commands_on_a_read_only_file(public_dir, unprivileged, journal):
     assert_read(unprivileged(lambda: read_commands(url)))
     assert path.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["progress.db"]
+
+
+# --- schema migrate ---------------------------------------------------------------------
+
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+
+
+def legacy_file(path: Path) -> Path:
+    """A SQLite file the previous release made and filled (tests/fixtures/legacy)."""
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript((LEGACY / "sqlite.sql").read_text(encoding="utf-8"))
+    return path
+
+
+def test_schema_migrate_prints_what_docs_migrations_shows(capsys, tmp_path, monkeypatch):
+    """The console block of docs/migrations.md, run on a file of the previous release:
+    every command prints exactly what the document shows, and exits as it says."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "migrations.md").read_text()
+    block = text.split("tests/test_cli_stores.py runs these commands", 1)[1]
+    block = block.split("```console\n", 1)[1].split("```", 1)[0]
+    legacy_file(tmp_path / "progress.db")
+    monkeypatch.chdir(tmp_path)
+    code = ExitCode.OK
+    commands = re.split(r"^\$ ", block, flags=re.M)[1:]
+    assert len(commands) >= 5, block
+    for command in commands:
+        line, _, shown = command.partition("\n")
+        if line == "echo $?":
+            assert code == int(shown), line
+            continue
+        code, out, err = run(capsys, *shlex.split(line)[1:])
+        assert out + err == shown, f"$ {line}\n{out}{err}"
+
+
+def test_schema_migrate_dry_run_json_and_twice(capsys, tmp_path):
+    """--dry-run lists the statements and changes nothing; the run lists the same; a second
+    run none; --json says what ran and the version; memory:// has nothing to migrate."""
+    url = f"sqlite:///{legacy_file(tmp_path / 'old.db')}"
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--dry-run", "--json")
+    dry = json.loads(out)
+    assert (code, dry["dry_run"], dry["version_before"], dry["behind"]) == (0, True, 1, True)
+    assert any("ADD COLUMN streak" in s for s in dry["statements"])
+    code, out, _ = run(capsys, "schema", "check", "--store", url, "--json")
+    assert (code, json.loads(out)["schema_version"]) == (ExitCode.INVALID, 1)
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--json")
+    ran = json.loads(out)
+    assert (code, ran["statements"], ran["schema_version"], ran["ok"]) == (
+        0,
+        dry["statements"],
+        2,
+        True,
+    )
+    code, out, _ = run(capsys, "schema", "migrate", "--store", url, "--json")
+    assert (code, json.loads(out)["statements"]) == (0, [])
+    code, out, _ = run(capsys, "schema", "migrate", "--store", "memory://")
+    assert (code, out) == (0, "memory://: this store keeps no tables; nothing to migrate\n")

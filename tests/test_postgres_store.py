@@ -29,6 +29,7 @@ from mikoshi_progression import (
     ProgressionConfig,
     ProgressState,
 )
+from mikoshi_progression.core.state import LEVER_FIELDS
 from mikoshi_progression.errors import (
     InvalidArgumentError,
     InvalidIdError,
@@ -263,7 +264,9 @@ def test_in_place_never_alters_users(admin, schema, make_store):
     store.create_schema()
     store.create_schema()
     ProgressionService(store, clock=lambda: NOW).award("bob", "create_scene")
-    assert store.check_schema().ok
+    report = store.check_schema()  # behind: only migrate() adds the levers' columns to users
+    assert (report.behind, report.missing_tables, report.missing_indexes) == (True, (), ())
+    assert report.missing_columns == tuple(f"{users}.{c}" for c in LEVER_FIELDS)
     store.drop_schema()
     assert users_definition(admin, schema) == before
     assert users_row(admin, schema, "bob")[1] == 15  # the award stays in the platform's row
@@ -504,7 +507,11 @@ def test_tables_of_an_earlier_release_are_upgraded_on_opening(admin, schema, mak
     )
     assert not make_store(create=False, **options).check_schema().ok
     store = make_store(**options)
-    assert store.check_schema().ok
+    report = store.check_schema()
+    assert (report.missing_tables, report.missing_indexes) == ((), ())
+    # In place, the levers' columns wait for migrate(): users is never altered on opening.
+    levers = [f"{options['users_table']}.{c}" for c in LEVER_FIELDS] if options else []
+    assert list(report.missing_columns) == levers
     service = ProgressionService(store, clock=lambda: NOW)
     assert {e.actor for e in service.ledger("u")} == {None}
     service.award("u", "forked", actor_id="fan", target="character:1")
@@ -576,6 +583,7 @@ def test_create_schema_twice_and_concurrently(schema, make_store):
         f"{schema}_c.progression_state",
         f"{schema}_c.progression_ledger",
         f"{schema}_c.progression_request_keys",
+        f"{schema}_c.progression_migrations",
     )
 
 
@@ -588,10 +596,12 @@ def test_check_schema_reports_missing_columns(admin, schema, make_store):
         f"{users}.daily_exp_gained",
         f"{users}.last_exp_reset_date",
         f"{users}.daily_action_counts",
+        *(f"{users}.{c}" for c in LEVER_FIELDS),
     )
     assert report.missing_tables == (
         f"{schema}.progression_ledger",
         f"{schema}.progression_request_keys",
+        f"{schema}.progression_migrations",
     )
     assert not report.ok
 
@@ -641,6 +651,7 @@ def test_check_schema_in_place_wants_a_unique_user_id(admin, schema, make_store)
             )
         )
     store = make_store(users_table=f"{schema}.users")
+    store.migrate()  # the levers' columns
     assert store.check_schema().missing_indexes == (f"{schema}.users (id)",)
     admin.execute(
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(sql.Identifier(schema, "users"))

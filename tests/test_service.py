@@ -10,6 +10,7 @@ import pytest
 
 from mikoshi_progression import (
     ConcurrencyError,
+    InvalidArgumentError,
     SelfAwardError,
     StoreError,
     StoreUnavailableError,
@@ -18,6 +19,7 @@ from mikoshi_progression.core.state import ProgressState
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.stores import (
     InMemoryStore,
+    LedgerEntry,
     StaleSnapshotError,
     StaleVersionError,
     StateReader,
@@ -222,6 +224,7 @@ def test_the_steps_build_ledger_entries_as_the_constructor_does():
     equal, field for field, what the public constructor makes of the same values."""
     from dataclasses import fields
 
+    from mikoshi_progression import EventKind, ProgressionEvent
     from mikoshi_progression.service._steps import _build_entry
     from mikoshi_progression.stores import EntryKind, LedgerEntry
 
@@ -240,6 +243,7 @@ def test_the_steps_build_ledger_entries_as_the_constructor_does():
         "actor": "op",
         "target": None,
         "reason": "why",
+        "events": (ProgressionEvent(EventKind.LEVEL_UP, {"from_level": 1, "to_level": 2}),),
         "seq": None,
     }
     assert [f.name for f in fields(LedgerEntry)] == list(values)
@@ -248,3 +252,49 @@ def test_the_steps_build_ledger_entries_as_the_constructor_does():
     assert type(built) is LedgerEntry
     assert built == made
     assert all(getattr(built, name) == getattr(made, name) for name in values)
+
+
+def test_events_checks_its_arguments_and_the_stores_capability():
+    """A page size outside 1..1000 and a cursor the store never gave are refused by name;
+    a store without a feed is a StoreError that says so."""
+    service = ProgressionService(InMemoryStore())
+    for limit in (0, 1001, True, "10"):
+        with pytest.raises(InvalidArgumentError) as caught:
+            service.events(limit=limit)  # type: ignore[arg-type]
+        assert caught.value.field == "limit"
+    for since in ("x", "-1", "12"):
+        with pytest.raises(InvalidArgumentError) as caught:
+            service.events(since=since)
+        assert caught.value.field == "since"
+
+    class NoFeed:
+        def __init__(self) -> None:
+            self._store = InMemoryStore()
+
+        def transaction(self, user_id: str):  # type: ignore[no-untyped-def]
+            return self._store.transaction(user_id)
+
+        def ledger(self, user_id: str) -> list[LedgerEntry]:
+            return self._store.ledger(user_id)
+
+        def create_schema(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(StoreError, match="does not hand out progression events"):
+        ProgressionService(NoFeed()).events()
+
+
+def test_set_timezone_refuses_what_is_no_zone_before_touching_the_store():
+    """An unknown name, a directory of zones, a number: InvalidArgumentError naming
+    "timezone", and nothing in the ledger."""
+    service = ProgressionService(InMemoryStore(), clock=FakeClock(START))
+    for zone in ("Mars/Olympus", "America", "", 9):
+        with pytest.raises(InvalidArgumentError) as caught:
+            service.set_timezone("u", zone)  # type: ignore[arg-type]
+        assert caught.value.field == "timezone"
+    assert service.ledger("u") == []
+    assert service.set_timezone("u", "UTC").timezone == "UTC"
+    assert [e.kind.value for e in service.ledger("u")] == ["day", "timezone"]

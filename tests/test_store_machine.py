@@ -20,6 +20,7 @@ from mikoshi_progression.stores import (
     StoreTransaction,
 )
 from mikoshi_progression.testing.machine import FakeClock, run_store_machine, store_machine
+from mikoshi_progression.testing.store_contract import LEVERS
 
 QUICK = settings(max_examples=25, stateful_step_count=25, deadline=None, database=None)
 """Enough to exercise every rule of the machine a few times, in well under a second or two."""
@@ -126,6 +127,12 @@ TestInMemoryStoreMachine.settings = QUICK
 def test_in_memory_store_passes_with_random_configs():
     """The reference passes the machine under configs drawn anew for each run."""
     run_store_machine(InMemoryStore, config=None, settings=QUICK)
+
+
+def test_in_memory_store_passes_with_every_lever_on():
+    """The reference against itself with boosts, streaks, milestones and time-zone moves:
+    the machine's steps and checks hold under the levers' rules too."""
+    run_store_machine(InMemoryStore, config=LEVERS, settings=QUICK)
 
 
 def test_in_memory_store_passes_with_one_user():

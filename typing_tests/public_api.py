@@ -12,6 +12,7 @@ from mikoshi_progression import (
     InvalidIdError,
     Outcome,
     ProgressionConfig,
+    ProgressionEvent,
     ProgressState,
     apply_events,
     award_exp_with_limits,
@@ -25,6 +26,7 @@ from mikoshi_progression import (
     reset_daily_limits_if_needed,
     revoke_exp,
 )
+from mikoshi_progression.errors import SchemaOutdatedError
 from mikoshi_progression.otel import OpenTelemetryObserver
 from mikoshi_progression.service import (
     AsyncProgressionService,
@@ -32,7 +34,16 @@ from mikoshi_progression.service import (
     ProgressionService,
     ReplayReport,
 )
-from mikoshi_progression.stores import AsyncInMemoryStore, LedgerEntry, ProgressStore, open_store
+from mikoshi_progression.stores import (
+    AsyncInMemoryStore,
+    CommittedEvent,
+    EventsPage,
+    LedgerEntry,
+    MigratingStore,
+    ProgressStore,
+    SQLiteStore,
+    open_store,
+)
 
 now = datetime(2026, 1, 1, tzinfo=UTC)
 state = ProgressState()
@@ -86,3 +97,19 @@ assert_type(error.field, str)
 observer: Observer = OpenTelemetryObserver(user_ids_on_spans=False)
 ProgressionService(store, observer=observer)
 AsyncProgressionService(AsyncInMemoryStore(), observer=OpenTelemetryObserver())
+
+# The designer levers in the stores: time-zone moves, the events feed, migrations.
+assert_type(service.set_timezone("u", "Asia/Tokyo", key="k"), ProgressState)
+assert_type(service.set_timezone("u", None), ProgressState)
+page = service.events(since=None, limit=10)
+assert_type(page, EventsPage)
+assert_type(page.cursor, str | None)
+assert_type(page.events[0], CommittedEvent)
+assert_type(page.events[0].event, ProgressionEvent)
+assert_type(entry.events, tuple[ProgressionEvent, ...])
+sqlite_store = SQLiteStore(":memory:")
+assert_type(sqlite_store.migrate(dry_run=True), list[str])
+assert_type(sqlite_store.check_schema().schema_version, int | None)
+assert_type(isinstance(sqlite_store, MigratingStore), bool)
+outdated = SchemaOutdatedError("streak", "migrate")
+assert_type(outdated.field, str)

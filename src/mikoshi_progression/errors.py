@@ -22,6 +22,7 @@ __all__ = [
     "InvalidMomentError",
     "ProgressionError",
     "ReadOnlyStoreError",
+    "SchemaOutdatedError",
     "SelfAwardError",
     "StateError",
     "StoreError",
@@ -172,6 +173,27 @@ class ReadOnlyStoreError(StoreError):
 
     Nothing was changed. Reads of the same store keep working.
     """
+
+
+class SchemaOutdatedError(StoreError):
+    """The database's schema is older than what a write needs; nothing was written.
+
+    A database made by an earlier release keeps working for everything its tables can
+    hold (a config without designer levers). Asked to keep what only a later schema
+    holds (a user's time zone, streak, milestones or lifetime counts, the events of a
+    boost or milestone, the events feed), a store raises this instead of dropping it.
+    ``mikoshi-progression schema migrate --store URL`` (or ``store.migrate()``) brings
+    the schema up to date.
+
+    Attributes:
+        field: What could not be kept (``"streak"``, ``"events"``...).
+    """
+
+    field: str
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class UnsupportedStoreError(StoreError, ValueError):

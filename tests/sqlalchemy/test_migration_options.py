@@ -209,10 +209,15 @@ def test_options_default_to_the_stores_defaults():
         "progression_state",
         "progression_ledger",
         "progression_request_keys",
+        "progression_migrations",
     ]
     assert options.table("ledger") == '"progression_ledger"'
     in_place = MigrationOptions(schema='we"ird', users_table="platform.users")
-    assert in_place.table_names() == ["progression_ledger", "progression_request_keys"]
+    assert in_place.table_names() == [
+        "progression_ledger",
+        "progression_request_keys",
+        "progression_migrations",
+    ]
     assert in_place.table("ledger") == '"we""ird"."progression_ledger"'
     assert in_place.users == '"platform"."users"'
 

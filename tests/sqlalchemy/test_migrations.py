@@ -34,11 +34,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from psycopg import sql
 
+from mikoshi_progression.core.state import LEVER_FIELDS
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.sqlalchemy.migrations import (
     ADJUST_REVISION,
+    LEVERS_REVISION,
     TABLES_REVISION,
-    USERS_COLUMNS_REVISION,
     add_to,
     include_object,
 )
@@ -48,7 +49,12 @@ pytestmark = pytest.mark.postgres
 
 DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 URL = sa.make_url(DSN).set(drivername="postgresql+psycopg")
-LIBRARY_TABLES = {"progression_state", "progression_ledger", "progression_request_keys"}
+LIBRARY_TABLES = {
+    "progression_state",
+    "progression_ledger",
+    "progression_request_keys",
+    "progression_migrations",
+}
 
 ENV_PY = '''\
 """A team's env.py: its own engine, search_path from the config, no autogenerate here."""
@@ -327,7 +333,7 @@ def test_upgrade_heads_runs_the_library_beside_the_teams_revisions(admin, team, 
     """`upgrade heads` makes the team's table and the library's; the store accepts them."""
     team.upgrade("heads")
     assert tables(admin, schema) == {"alembic_version", "characters", *LIBRARY_TABLES}
-    assert versions(admin, schema) == {"app_0001", USERS_COLUMNS_REVISION}
+    assert versions(admin, schema) == {"app_0001", LEVERS_REVISION}
     store = team.store()
     assert store.check_schema().ok
     assert award(store, "alice", "k-1") == 30
@@ -346,7 +352,7 @@ def test_upgrade_heads_runs_the_library_beside_the_teams_revisions(admin, team, 
 def test_the_first_revision_makes_what_create_schema_makes(
     admin, team, schema, other_schema, options, store_options
 ):
-    """The revisions up to mikoshi_0002 make what create_schema() of this release makes:
+    """The revisions up to the head make what create_schema() of this release makes:
     columns, defaults, indexes and constraints, names included."""
     for where in (schema, other_schema):
         if "users_table" in store_options:
@@ -356,12 +362,12 @@ def test_the_first_revision_makes_what_create_schema_makes(
                 )
             )
     team.options.update(options)
-    team.upgrade(ADJUST_REVISION)
+    team.upgrade("mikoshi_progression@head")
     extra = {"users_table": f"{other_schema}.users"} if "users_table" in store_options else {}
     with PostgresStore(DSN, schema=other_schema, max_size=1, **{**store_options, **extra}):
         pass  # creates its tables on opening
     prefix = store_options.get("table_prefix", "progression_")
-    names = {prefix + t for t in ("state", "ledger", "request_keys")}
+    names = {prefix + t for t in ("state", "ledger", "request_keys", "migrations")}
     made = shape(admin, schema, names)
     assert made == shape(admin, other_schema, names)
     assert any("CHECK" in line for line in made)
@@ -398,7 +404,7 @@ def test_the_second_revision_keeps_the_ledger_and_admits_adjust(admin, team, sch
 
     team.upgrade("heads")
     assert ledger_rows(admin, schema) == before
-    assert columns(admin, schema, "progression_ledger")[-1] == "reason"
+    assert columns(admin, schema, "progression_ledger")[-3:] == ["reason", "events", "txid"]
     insert_adjust_row(admin, schema, "carol", 1)
     with pytest.raises(psycopg.errors.CheckViolation):
         admin.execute(
@@ -419,7 +425,7 @@ def test_the_second_revisions_downgrade_refuses_adjust_rows(admin, team, schema)
     insert_adjust_row(admin, schema, "carol", 1)
     with pytest.raises(sa.exc.IntegrityError, match=r"holds 1 row\(s\) of kind 'adjust'"):
         team.downgrade(TABLES_REVISION)
-    assert versions(admin, schema) == {"app_0001", USERS_COLUMNS_REVISION}  # rolled back
+    assert versions(admin, schema) == {"app_0001", LEVERS_REVISION}  # rolled back
     assert "reason" in columns(admin, schema, "progression_ledger")
 
     admin.execute(
@@ -455,11 +461,14 @@ def test_in_place_on_the_teams_users_table(admin, team, schema):
         "users",
         "progression_ledger",
         "progression_request_keys",
+        "progression_migrations",
     }
     users = sql.Identifier(schema, "users")
     admin.execute(sql.SQL("INSERT INTO {} (id, name) VALUES (7, 'alice')").format(users))
     store = team.store(users_table=f"{schema}.users")
-    assert store.check_schema().ok
+    report = store.check_schema()  # without add_users_columns, users keeps version 1
+    assert report.behind
+    assert report.missing_columns == tuple(f"{schema}.users.{c}" for c in LEVER_FIELDS)
     assert award(store, "7", "k-1") == 30
     row = admin.execute(sql.SQL("SELECT exp, level FROM {} WHERE id = 7").format(users)).fetchone()
     assert row == (30, 1)
@@ -483,6 +492,7 @@ def test_in_place_the_missing_users_columns_are_added_and_dropped_again(admin, t
         "daily_exp_gained",
         "last_exp_reset_date",
         "daily_action_counts",
+        *LEVER_FIELDS,
     ]
     users = sql.Identifier(schema, "users")
     admin.execute(sql.SQL("INSERT INTO {} (id, name) VALUES (7, 'alice')").format(users))
@@ -522,13 +532,15 @@ def test_in_place_the_missing_users_columns_are_added_and_dropped_again(admin, t
     assert {d[1].name for d in plain if isinstance(d, tuple) and d[0] == "remove_table"} == {
         "progression_ledger",
         "progression_request_keys",
+        "progression_migrations",
     }
-    assert removed == {  # the columns the revision added, absent from the team's model
+    assert removed == {  # the columns the revisions added, absent from the team's model
         "exp",
         "last_chat_date",
         "daily_exp_gained",
         "last_exp_reset_date",
         "daily_action_counts",
+        *LEVER_FIELDS,
     }
     assert hooked == [], "autogenerate would touch the library's tables or columns"
 
@@ -546,15 +558,15 @@ def test_adding_users_columns_without_a_users_table_fails_clearly(team):
 
 
 def test_a_database_made_by_create_schema_is_stamped_then_upgraded(admin, team, schema):
-    """A team that started without Alembic: stamp mikoshi_0002, then upgrade; rows kept."""
+    """A team that started without Alembic: stamp mikoshi_0004, then upgrade; rows kept."""
     team.upgrade("app@head")
     with PostgresStore(DSN, schema=schema, max_size=1) as store:  # create_schema() on open
         award(store, "alice", "k-1")
     before = ledger_rows(admin, schema)
-    team.stamp(f"mikoshi_progression@{ADJUST_REVISION}")
-    assert versions(admin, schema) == {"app_0001", ADJUST_REVISION}
+    team.stamp(f"mikoshi_progression@{LEVERS_REVISION}")
+    assert versions(admin, schema) == {"app_0001", LEVERS_REVISION}
     team.upgrade("heads")
-    assert versions(admin, schema) == {"app_0001", USERS_COLUMNS_REVISION}
+    assert versions(admin, schema) == {"app_0001", LEVERS_REVISION}
     assert ledger_rows(admin, schema) == before
     store = team.store()
     assert store.check_schema().ok
@@ -584,7 +596,7 @@ def test_an_older_releases_tables_are_brought_up_to_date_before_stamping(admin, 
 
     with PostgresStore(DSN, schema=schema, max_size=1):
         pass  # create=True, the default: adds actor, target and the request-keys table
-    assert team.store().check_schema().ok
+    assert team.store().check_schema().behind  # not the levers' columns: Alembic adds them
     team.stamp(f"mikoshi_progression@{ADJUST_REVISION}")
     team.upgrade("heads")
     assert ledger_rows(admin, schema) == before
@@ -606,7 +618,7 @@ def test_offline_sql_makes_the_same_schema(admin, team, schema, other_schema):
     finally:
         admin.execute("RESET search_path")
     assert shape(admin, other_schema, LIBRARY_TABLES) == shape(admin, schema, LIBRARY_TABLES)
-    assert versions(admin, other_schema) == {USERS_COLUMNS_REVISION}
+    assert versions(admin, other_schema) == {LEVERS_REVISION}
     assert team.store(schema=other_schema).check_schema().ok
 
 
@@ -624,7 +636,7 @@ def test_adjust_revision_handles_a_renamed_kind_check(admin, team, schema):
     assert len(checks) == 1
     assert "'adjust'" in checks[0][0]
     team.downgrade(TABLES_REVISION)
-    team.upgrade(ADJUST_REVISION)
+    team.upgrade("heads")
     with PostgresStore(DSN, schema=schema, table_prefix=prefix, create=False, max_size=1) as store:
         assert store.check_schema().ok
 
@@ -645,3 +657,38 @@ def test_names_with_quotes_and_colons_are_quoted(admin, team, schema):
     team.downgrade("mikoshi_progression@base")
     assert tables(admin, schema) == {"alembic_version", "characters", "users"}
     assert columns(admin, schema, "users") == ["id", "name"]
+
+
+def test_the_levers_revision_keeps_the_rows_and_refuses_to_drop_timezone_moves(admin, team, schema):
+    """mikoshi_0004: from the tables of 0003 to the levers' with every row kept; the store
+    keeps levers then; the downgrade refuses while a time-zone move is in the ledger, and
+    without one takes the tables back to what a store of version 1 works on."""
+    from mikoshi_progression.sqlalchemy.migrations import USERS_COLUMNS_REVISION
+    from mikoshi_progression.testing.store_contract import LEVERS
+
+    team.upgrade(USERS_COLUMNS_REVISION)
+    store = team.store()
+    assert store.check_schema().behind
+    assert award(store, "alice", "k-1") == 30
+    before = ledger_rows(admin, schema)
+    team.upgrade("heads")
+    assert ledger_rows(admin, schema) == before
+    store = team.store()
+    assert store.check_schema().ok
+    service = ProgressionService(store, config=LEVERS)
+    service.set_timezone("alice", "Asia/Tokyo")
+    assert service.award("bob", "daily_chat").state.streak == 1
+    with pytest.raises(sa.exc.IntegrityError, match=r"holds 1 row\(s\) of kind 'timezone'"):
+        team.downgrade(USERS_COLUMNS_REVISION)
+    assert "events" in columns(admin, schema, "progression_ledger")  # rolled back
+    admin.execute(
+        sql.SQL("DELETE FROM {} WHERE kind = 'timezone'").format(
+            sql.Identifier(schema, "progression_ledger")
+        )
+    )
+    team.downgrade(USERS_COLUMNS_REVISION)
+    assert "streak" not in columns(admin, schema, "progression_state")
+    assert "progression_migrations" not in tables(admin, schema)
+    report = team.store().check_schema()
+    assert report.behind
+    assert award(team.store(), "carol", "k-2") == 30

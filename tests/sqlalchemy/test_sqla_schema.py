@@ -42,8 +42,12 @@ def test_tables_and_names() -> None:
         "game.progression_state",
         "game.progression_ledger",
         "game.progression_request_keys",
+        "game.progression_migrations",
     ]
-    assert {i.name for i in tables.ledger.indexes} == {"progression_ledger_key"}
+    assert {i.name for i in tables.ledger.indexes} == {
+        "progression_ledger_key",
+        "progression_ledger_feed",
+    }
     assert set(LEDGER_KINDS) >= {kind.value for kind in EntryKind}
     in_place = progression_tables(users_table="platform.users", id_column="uid")
     assert in_place.state is None
@@ -57,6 +61,7 @@ def test_tables_go_into_the_applications_metadata() -> None:
     progression_tables(app)
     assert sorted(app.tables) == [
         "progression_ledger",
+        "progression_migrations",
         "progression_request_keys",
         "progression_state",
     ]

@@ -463,6 +463,9 @@ async def test_in_place_with_an_integer_id_column(admin, schema, make_store):
     midnight = datetime(2026, 3, 2, tzinfo=UTC)
     assert store.stored_form(ProgressState(last_chat_date=chat)).last_chat_date == midnight
     report = await store.check_schema()
+    assert report.behind, report  # the levers' columns: only migrate() alters members
+    await store.migrate()
+    report = await store.check_schema()
     assert report.ok, report
 
 

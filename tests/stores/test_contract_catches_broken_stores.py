@@ -18,7 +18,7 @@ import pytest
 
 from mikoshi_progression.core.identity import check_id
 from mikoshi_progression.core.state import ProgressState
-from mikoshi_progression.stores import InMemoryStore, LedgerEntry, StaleVersionError
+from mikoshi_progression.stores import InMemoryStore, LedgerEntry, StaleVersionError, _sqlite_tx
 from mikoshi_progression.stores import memory as memory_module
 from mikoshi_progression.stores import sqlite as sqlite_module
 from mikoshi_progression.stores.sqlite import SQLiteStore
@@ -89,7 +89,7 @@ def _memory_store(transaction: type[memory_module._MemoryTransaction]) -> InMemo
 # --- broken SQLite stores ---------------------------------------------------------------
 
 
-class _SQLiteIgnoresVersions(sqlite_module._SQLiteTransaction):
+class _SQLiteIgnoresVersions(_sqlite_tx.SQLiteTransaction):
     """Writes at whatever version the row has now."""
 
     def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
@@ -99,7 +99,7 @@ class _SQLiteIgnoresVersions(sqlite_module._SQLiteTransaction):
         super().write(state, None if row is None else row[0], entries)
 
 
-class _SQLiteTwoTransactions(sqlite_module._SQLiteTransaction):
+class _SQLiteTwoTransactions(_sqlite_tx.SQLiteTransaction):
     """Commits the state in one transaction and appends the entries in another."""
 
     def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
@@ -107,9 +107,7 @@ class _SQLiteTwoTransactions(sqlite_module._SQLiteTransaction):
         self._conn.execute("COMMIT")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(
-                self._sql.insert_entry, map(sqlite_module._entry_params, entries)
-            )
+            self._conn.executemany(self._sql.insert_entry, map(_sqlite_tx._entry_params, entries))
         except sqlite3.IntegrityError as exc:
             raise StaleVersionError(str(exc)) from exc
 
@@ -117,11 +115,11 @@ class _SQLiteTwoTransactions(sqlite_module._SQLiteTransaction):
 @pytest.fixture
 def sqlite_factory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[type[sqlite_module._SQLiteTransaction]], StoreFactory]]:
+) -> Iterator[Callable[[type[_sqlite_tx.SQLiteTransaction]], StoreFactory]]:
     opened: list[SQLiteStore] = []
 
-    def build(transaction: type[sqlite_module._SQLiteTransaction]) -> StoreFactory:
-        monkeypatch.setattr(sqlite_module, "_SQLiteTransaction", transaction)
+    def build(transaction: type[_sqlite_tx.SQLiteTransaction]) -> StoreFactory:
+        monkeypatch.setattr(sqlite_module, "SQLiteTransaction", transaction)
 
         def open_() -> SQLiteStore:
             store = SQLiteStore(tmp_path / "broken.db")

@@ -93,7 +93,7 @@ def test_check_schema_reports_what_is_missing(path):
     with SQLiteStore(path, table_prefix="old_", create=False) as store:
         report = store.check_schema()
         assert not report.ok
-        assert report.missing_tables == ("old_ledger", "old_request_keys")
+        assert report.missing_tables == ("old_ledger", "old_request_keys", "old_migrations")
         assert "old_progress.version" in report.missing_columns
         assert "old_progress.exp" not in report.missing_columns
     with SQLiteStore(path, create=False) as fresh:
@@ -102,6 +102,7 @@ def test_check_schema_reports_what_is_missing(path):
             "mikoshi_progress",
             "mikoshi_ledger",
             "mikoshi_request_keys",
+            "mikoshi_migrations",
         )
         fresh.create_schema()
         assert fresh.check_schema().ok
@@ -411,6 +412,7 @@ def test_read_only_store_creates_nothing(tmp_path):
             "mikoshi_progress",
             "mikoshi_ledger",
             "mikoshi_request_keys",
+            "mikoshi_migrations",
         )
     assert raw(empty, "SELECT name FROM sqlite_master") == []
     with pytest.raises(InvalidArgumentError, match="read_only"):

@@ -21,21 +21,24 @@ from mikoshi_progression.stores import (
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing.bridge import BlockingStore, open_blocking
 from mikoshi_progression.testing.machine import run_store_machine
+from mikoshi_progression.testing.store_contract import LEVERS
 
 from .conftest import RUN_ID, _schema_numbers
 
 QUICK = settings(max_examples=20, stateful_step_count=25, deadline=None)
+LEVERED = settings(max_examples=8, stateful_step_count=25, deadline=None)
+"""Runs with every designer lever on: fewer, the steps are the same."""
 
 
 @pytest.mark.sqlite
 def test_sqlite_store_passes_the_store_machine(tmp_path: Path) -> None:
     """SQLite behaves as the in-memory reference, under the platform's and random configs."""
     numbers = itertools.count()
-    for config in (DEFAULT_CONFIG, None):
+    for config, runs in ((DEFAULT_CONFIG, QUICK), (None, QUICK), (LEVERS, LEVERED)):
         run_store_machine(
             lambda: SQLiteStore(tmp_path / f"machine-{next(numbers)}.db"),
             config=config,
-            settings=QUICK,
+            settings=runs,
         )
 
 
@@ -69,8 +72,8 @@ def test_postgres_store_passes_the_store_machine(postgres_dsn: str) -> None:
     def fresh_store():  # type: ignore[no-untyped-def]
         return open_store(postgres_dsn, schema=f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}")
 
-    for config in (DEFAULT_CONFIG, None):
-        run_store_machine(fresh_store, config=config, settings=QUICK)
+    for config, runs in ((DEFAULT_CONFIG, QUICK), (None, QUICK), (LEVERS, LEVERED)):
+        run_store_machine(fresh_store, config=config, settings=runs)
 
 
 @pytest.mark.postgres

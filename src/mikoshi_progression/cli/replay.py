@@ -59,10 +59,12 @@ class _Replayed:
 
     def differences(self) -> list[dict[str, Any]]:
         replayed, expected = self.state.to_dict(), self.expected.to_dict()
+        # A lever field at its default is left out of to_dict(): compare every field either has.
+        names = dict.fromkeys([*replayed, *expected])
         return [
-            {"field": name, "replayed": value, "expected": expected[name]}
-            for name, value in replayed.items()
-            if value != expected[name]
+            {"field": name, "replayed": replayed.get(name), "expected": expected.get(name)}
+            for name in names
+            if replayed.get(name) != expected.get(name)
         ]
 
 

@@ -1,9 +1,12 @@
-"""``schema export|init|check``: the two schemas the library has.
+"""``schema export|init|check|migrate``: the two schemas the library has.
 
 - ``export`` writes the JSON Schema of config files (the ``[pydantic]`` extra), which
   editors use to check a designer's ``levels.toml``/``.json`` as they type.
 - ``init`` creates a SQL store's tables if they are missing (safe to run twice) and
-  ``check`` reports what of them is missing, the migration guide's checks.
+  ``check`` reports what of them is missing, the migration guide's checks, and whether
+  the tables are behind this release's schema version.
+- ``migrate`` brings an existing database up to this release's schema (``--dry-run``:
+  prints the SQL without running it), keeping every row.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..stores import SchemaReport, SchemaStore
+from ..stores import SCHEMA_VERSION, MigratingStore, SchemaReport, SchemaStore
 from ._common import CliError, Command, ExitCode, output_options, print_json
 from .stores import add_store_options, display_url, opened_store
 
@@ -61,6 +64,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     add_store_options(check)
     check.set_defaults(run=_run_check)
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring a store's tables up to this release's schema",
+        description="Bring an existing database up to this release's schema version, keeping "
+        "every row: create what is missing, add the columns of later releases (in place, "
+        "the columns the store needs that the users table lacks, and no other), record the "
+        "version. Prints the SQL it ran; idempotent (a second run prints none).",
+        parents=[output_options()],
+    )
+    add_store_options(migrate)
+    migrate.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the SQL that would run, and change nothing",
+    )
+    migrate.set_defaults(run=_run_migrate)
 
 
 # --- export ------------------------------------------------------------------------------
@@ -97,7 +116,19 @@ def _report_doc(report: SchemaReport) -> dict[str, Any]:
         "missing_tables": list(report.missing_tables),
         "missing_columns": list(report.missing_columns),
         "missing_indexes": list(report.missing_indexes),
+        "schema_version": report.schema_version,
+        "behind": report.behind,
     }
+
+
+def _migrate_hint(url: str, report: SchemaReport) -> list[str]:
+    if not report.behind:
+        return []
+    return [
+        f"{url}: the tables are at schema version {report.schema_version}; this release "
+        f"needs {SCHEMA_VERSION}. Bring them up to date (every row is kept) with: "
+        f"mikoshi-progression schema migrate --store {url}"
+    ]
 
 
 def _missing_lines(report: SchemaReport) -> list[str]:
@@ -130,7 +161,7 @@ def _run_init(args: argparse.Namespace) -> int:
             print(f"{url}: the schema is already in place; nothing to do")
         if not after.ok:
             print(f"{url}: still incomplete (the store does not alter existing tables):")
-            print("\n".join(_missing_lines(after)))
+            print("\n".join(_missing_lines(after) + _migrate_hint(url, after)))
     return ExitCode.OK if after.ok else ExitCode.INVALID
 
 
@@ -150,18 +181,60 @@ def _run_check(args: argparse.Namespace) -> int:
         print(f"OK: {url} has every table and column the store needs")
     else:
         print(f"{url}: the schema is incomplete")
-        print("\n".join(_missing_lines(report)))
-        if report.missing_tables:
+        print("\n".join(_missing_lines(report) + _migrate_hint(url, report)))
+        if report.missing_tables and not report.behind:
             print(f"Create the missing tables with: mikoshi-progression schema init --store {url}")
     return ExitCode.OK if report.ok else ExitCode.INVALID
 
 
+def _run_migrate(args: argparse.Namespace) -> int:
+    url = display_url(args.store)
+    dry_run = bool(args.dry_run)
+    with opened_store(args, needs_tables=False, read_only=dry_run) as store:
+        if not isinstance(store, MigratingStore) or not isinstance(store, SchemaStore):
+            if args.json:
+                print_json({"store": url, "migrated": False, "statements": [], "ok": True})
+            else:
+                print(f"{url}: this store keeps no tables; nothing to migrate")
+            return ExitCode.OK
+        before = store.check_schema().schema_version
+        statements = store.migrate(dry_run=dry_run)
+        after = store.check_schema()
+    if args.json:
+        print_json(
+            {
+                "store": url,
+                "migrated": True,
+                "dry_run": dry_run,
+                "version_before": before,
+                "statements": statements,
+                **_report_doc(after),
+            }
+        )
+        return ExitCode.OK if dry_run or after.ok else ExitCode.INVALID
+    if not statements:
+        print(f"-- {url}: at schema version {before}; nothing to do")
+    else:
+        reached = SCHEMA_VERSION if dry_run else after.schema_version
+        did = "would run" if dry_run else "ran"
+        count = f"{len(statements)} statement{'s' if len(statements) != 1 else ''}"
+        print(f"-- {url}: schema version {before} -> {reached}: {did} {count}")
+        print("\n".join(f"{statement};" for statement in statements))
+        if dry_run:
+            print("-- dry run: nothing was changed")
+    if not dry_run and not after.ok:
+        print(f"-- {url}: still incomplete:")
+        print("\n".join(f"--{line}" for line in _missing_lines(after)))
+    return ExitCode.OK if dry_run or after.ok else ExitCode.INVALID
+
+
 SCHEMA = Command(
     "schema",
-    "export the config JSON Schema; create or check a store's tables",
+    "export the config JSON Schema; create, check or migrate a store's tables",
     _configure,
     None,
     "export: the JSON Schema of config files. init: create a SQL store's tables if they are "
-    "missing (idempotent). check: report the tables and columns a store lacks.",
+    "missing (idempotent). check: report the tables and columns a store lacks. migrate: "
+    "bring an existing database up to this release's schema (--dry-run prints the SQL).",
     json_output=False,
 )

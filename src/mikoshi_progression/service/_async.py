@@ -22,8 +22,12 @@ from ..core.results import AwardResult
 from ..core.rules import check_actor
 from ..core.state import ProgressState
 from ..errors import StoreUnavailableError
+from ..stores._feed import (
+    EventsPage,
+)
 from ..stores.async_base import (
     AsyncCanonicalIdStore,
+    AsyncEventFeedStore,
     AsyncJoinableStore,
     AsyncMonitoringStore,
     AsyncProgressStore,
@@ -32,10 +36,22 @@ from ..stores.async_base import (
     AsyncStoreTransaction,
     AsyncTransactionRunner,
 )
-from ..stores.base import LedgerEntry, StaleVersionError, StoredFormStore, UserActivity
+from ..stores.base import (
+    LedgerEntry,
+    StaleVersionError,
+    StoredFormStore,
+    UserActivity,
+)
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
-from ._shell import Shell, check_adjustment, no_capability, not_joinable
+from ._shell import (
+    Shell,
+    check_adjustment,
+    check_events_limit,
+    check_timezone,
+    no_capability,
+    not_joinable,
+)
 from ._steps import Load, Steps, drive, utc_now
 
 T = TypeVar("T")
@@ -162,7 +178,39 @@ class AsyncProgressionService(Shell):
         """As :meth:`.ProgressionService.set_exp`, awaited."""
         return await self._adjust("set_exp", user_id, exp, reason, operator, key, within)
 
+    async def set_timezone(
+        self,
+        user_id: str,
+        timezone: str | None,
+        *,
+        key: str | None = None,
+        within: object = None,
+    ) -> ProgressState:
+        """As :meth:`.ProgressionService.set_timezone`, awaited."""
+        user_id = await self._user(user_id, "user_id")
+        timezone = check_timezone(timezone)
+        key = check_optional_id(key, "key")
+        decisions = self._decisions
+        state, repeat = await self._run(
+            "set_timezone",
+            user_id,
+            lambda: decisions.set_timezone(user_id, timezone, key),
+            retry_faults=key is not None,
+            within=within,
+        )
+        if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
+            self._decided("set_timezone", user_id, "", "moved", 0)
+        return state
+
     # --- queries -----------------------------------------------------------------------
+
+    async def events(self, since: str | None = None, limit: int = 100) -> EventsPage:
+        """As :meth:`.ProgressionService.events`, awaited."""
+        limit = check_events_limit(limit)
+        store = self.store
+        if not isinstance(store, AsyncEventFeedStore):
+            no_capability(store, "hand out progression events (AsyncEventFeedStore)")
+        return await self._read(lambda: store.events(since, limit))
 
     async def state(self, user_id: str) -> ProgressState:
         """As :meth:`.ProgressionService.state`, awaited."""

@@ -14,6 +14,7 @@ from ..core.rules import (
     revoke_exp,
 )
 from ..core.state import ProgressState
+from ..core.zones import change_timezone
 from ..stores.base import (
     EntryKind,
     LedgerEntry,
@@ -60,10 +61,12 @@ def replay_ledger(
 ) -> ProgressState:
     """Fold a user's ledger through the pure core, from their latest import.
 
-    Runs of awards go through :func:`~mikoshi_progression.apply_events`; a day
-    entry reopens the day at its moment, a revocation takes back its EXP, an
-    adjustment adds (or takes away) its delta as
-    :func:`~mikoshi_progression.adjust_exp` does.
+    Runs of awards go through :func:`~mikoshi_progression.apply_events` (boosts,
+    streaks and milestones decide again, by the entries' moments); a day entry reopens
+    the day at its moment, a revocation takes back its EXP, an adjustment adds (or
+    takes away) its delta as :func:`~mikoshi_progression.adjust_exp` does, a time-zone
+    entry moves the user to its zone as :func:`~mikoshi_progression.change_timezone`
+    does.
     """
     start = 0
     state = ProgressState()
@@ -84,6 +87,9 @@ def replay_ledger(
             state = adjust_exp(state, entry.exp_delta, config=config)
         elif entry.kind is EntryKind.DAY:
             state = reset_daily_limits(state, now=entry.at)
+        elif entry.kind is EntryKind.TIMEZONE:
+            zone = entry.state_after.timezone
+            state = change_timezone(state, zone, now=entry.at, config=config)
     if pending:
         state, _ = apply_events(state, pending, config)
     return state

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from ..core.config import ProgressionConfig
+from ..core.days import resolve_timezone
 from ..core.identity import check_id, check_optional_id, check_reason
 from ..errors import (
     InvalidArgumentError,
@@ -20,7 +21,17 @@ from ..stores.base import (
 from ._retries import Attempts, Observer, check_max_attempts, log, log_decision
 from ._steps import Decisions
 
-__all__ = ["Shell", "check_adjustment", "no_capability", "not_joinable"]
+__all__ = [
+    "Shell",
+    "check_adjustment",
+    "check_events_limit",
+    "check_timezone",
+    "no_capability",
+    "not_joinable",
+]
+
+MAX_EVENTS_PAGE = 1000
+"""The most events one read of the feed hands out."""
 
 
 class Shell:
@@ -106,6 +117,27 @@ def check_adjustment(
     checked_reason = check_reason(reason)
     assert checked_reason is not None
     return amount, checked_reason, check_id(operator, "operator"), check_optional_id(key, "key")
+
+
+def check_timezone(timezone: object) -> str | None:
+    """``set_timezone``'s zone: an IANA name, or ``None`` for the config's zone."""
+    if timezone is None:
+        return None
+    expected = "an IANA time zone name such as 'Asia/Tokyo', or None (the config's zone)"
+    if not isinstance(timezone, str):
+        raise InvalidArgumentError("timezone", expected, timezone)
+    try:
+        resolve_timezone(timezone)
+    except OSError:  # ZoneInfo("America") is a directory of zones
+        raise InvalidArgumentError("timezone", expected, timezone) from None
+    return timezone
+
+
+def check_events_limit(limit: object) -> int:
+    """``events``' page size: 1 to :data:`MAX_EVENTS_PAGE`."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise InvalidArgumentError("limit", f"an integer from 1 to {MAX_EVENTS_PAGE:,}", limit)
+    return limit
 
 
 def no_capability(store: object, what: str) -> NoReturn:

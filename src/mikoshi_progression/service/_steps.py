@@ -26,7 +26,8 @@ from ..core.daily import (
     reset_daily_limits_if_needed,
 )
 from ..core.days import require_aware
-from ..core.results import AwardResult, Outcome
+from ..core.events import EventKind, ProgressionEvent
+from ..core.results import AwardResult, LeverEffects, Outcome
 from ..core.rules import (
     adjust_exp,
     award_exp_with_limits,
@@ -35,6 +36,7 @@ from ..core.rules import (
     set_total_exp,
 )
 from ..core.state import ProgressState
+from ..core.zones import change_timezone
 from ..errors import (
     IdempotencyError,
     InvalidArgumentError,
@@ -181,6 +183,7 @@ class Decisions:
                     outcome=str(result.outcome),
                     actor=actor,
                     target=target,
+                    events=result.events,
                 )
             )
         if entries:
@@ -280,6 +283,35 @@ class Decisions:
         yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
         return entry, False
 
+    def set_timezone(
+        self, user_id: str, timezone: str | None, key: str | None
+    ) -> Steps[tuple[ProgressState, bool]]:
+        """The user's state after moving to ``timezone``, and whether this call repeated a
+        keyed request. A move to the zone the user has already changes nothing."""
+        snap = yield _LOAD if key is None else Load(key)
+        assert snap is not None  # a Load is always answered with a snapshot
+        if snap.keyed_award is not None:
+            entry = snap.keyed_award
+            _refuse_another_request(
+                key,
+                ("kind", str(entry.kind), str(EntryKind.TIMEZONE)),
+                ("timezone", entry.state_after.timezone, timezone),
+            )
+            return entry.state_after, True
+        now = self.now()
+        new_state = change_timezone(snap.state, timezone, now=now, config=self.config)
+        if new_state is snap.state:
+            return new_state, False
+        # A day the move opened first is recorded as such, so that replay opens it too.
+        entries = self._day_entries(user_id, snap, new_state, now)
+        entries.append(
+            self._entry(
+                user_id, EntryKind.TIMEZONE, new_state, now, level_before=new_state.level, key=key
+            )
+        )
+        yield Write(new_state, snap.version, entries)
+        return new_state, False
+
     def limits(self, user_id: str) -> Steps[dict[str, Any]]:
         snap = yield _LOAD
         assert snap is not None
@@ -314,14 +346,21 @@ class Decisions:
             ("actor_id", entry.actor, actor),
             ("target", entry.target, target),
         )
+        state = entry.state_after
+        levered = (
+            self.config.uses_levers
+            or state.timezone is not None
+            or state.day_extended_until is not None
+        )
         return AwardResult(
             action=entry.action,
             outcome=Outcome(entry.outcome),
             exp_added=entry.exp_delta,
             previous_level=entry.level_before,
-            state=entry.state_after,
+            state=state,
             now=entry.at,
             config=self.config,
+            effects=_effects_again(entry, self.config) if levered else None,
         )
 
     def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
@@ -367,6 +406,7 @@ class Decisions:
         actor: str | None = None,
         target: str | None = None,
         reason: str | None = None,
+        events: tuple[ProgressionEvent, ...] = (),
     ) -> LedgerEntry:
         return _build_entry(
             user_id,
@@ -383,8 +423,25 @@ class Decisions:
             actor,
             target,
             reason,
+            events,
             None,
         )
+
+
+def _effects_again(entry: LedgerEntry, config: ProgressionConfig) -> LeverEffects:
+    """What the levers did to a keyed award, from its ledger entry: its events say which
+    boosts applied to what reward and what bonuses were paid (the action's reward when no
+    boost applied)."""
+    rule = config.actions.get(entry.action)
+    base = boosted = 0 if rule is None else rule.exp
+    boosts: tuple[str, ...] = ()
+    bonus = 0
+    for event in entry.events:
+        if event.kind is EventKind.BOOST_APPLIED:
+            base, boosted, boosts = event["base_exp"], event["boosted_exp"], tuple(event["boosts"])
+        elif event.kind in (EventKind.STREAK_EXTENDED, EventKind.MILESTONE_UNLOCKED):
+            bonus += event["bonus_exp"]
+    return LeverEffects(entry.events, base, boosted, boosts, bonus)
 
 
 def check_repeated_adjustment(

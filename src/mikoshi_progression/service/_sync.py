@@ -23,6 +23,10 @@ from ..core.results import AwardResult
 from ..core.rules import check_actor
 from ..core.state import ProgressState
 from ..errors import StoreUnavailableError
+from ..stores._feed import (
+    EventFeedStore,
+    EventsPage,
+)
 from ..stores.async_base import JoinableStore
 from ..stores.base import (
     CanonicalIdStore,
@@ -38,7 +42,14 @@ from ..stores.base import (
 )
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
-from ._shell import Shell, check_adjustment, no_capability, not_joinable
+from ._shell import (
+    Shell,
+    check_adjustment,
+    check_events_limit,
+    check_timezone,
+    no_capability,
+    not_joinable,
+)
 from ._steps import Steps, drive, utc_now
 
 T = TypeVar("T")
@@ -228,7 +239,70 @@ class ProgressionService(Shell):
         the difference, recorded with outcome ``"set"``. Same rules and errors."""
         return self._adjust("set_exp", user_id, exp, reason, operator, key, within)
 
+    def set_timezone(
+        self,
+        user_id: str,
+        timezone: str | None,
+        *,
+        key: str | None = None,
+        within: object = None,
+    ) -> ProgressState:
+        """Move the user to ``timezone`` (an IANA name; ``None``: the config's zone).
+
+        From now on their days, limits, caps and streak follow that zone's day boundary
+        (at the config's ``reset_hour``). The move never ends the current day sooner than
+        the old zone would have, nor breaks or extends the streak
+        (:func:`~mikoshi_progression.change_timezone` decides). Recorded as a ledger
+        entry of kind ``timezone`` (after a ``day`` entry if the move opened a new day),
+        so replay follows it. A move to the zone the user has already records nothing.
+        ``key`` makes it safe to retry: the same key and zone return the state of the
+        first call; another zone with it is refused. Returns the user's new state.
+
+        Raises:
+            InvalidArgumentError: ``timezone`` is neither an IANA name nor ``None``.
+            IdempotencyError: ``key`` was used for another request.
+            SchemaOutdatedError: the store's schema predates the levers (migrate it).
+        """
+        user_id = self._user(user_id, "user_id")
+        timezone = check_timezone(timezone)
+        key = check_optional_id(key, "key")
+        decisions = self._decisions
+        state, repeat = self._run(
+            "set_timezone",
+            user_id,
+            lambda: decisions.set_timezone(user_id, timezone, key),
+            retry_faults=key is not None,
+            within=within,
+        )
+        if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
+            self._decided("set_timezone", user_id, "", "moved", 0)
+        return state
+
     # --- queries -----------------------------------------------------------------------
+
+    def events(self, since: str | None = None, limit: int = 100) -> EventsPage:
+        """The progression events committed after the cursor ``since`` (``None``: from the
+        first), oldest first, for a notifier: level-ups, streaks, boosts, milestones,
+        reached caps, each with the user, the award's ledger position and moment.
+
+        Store ``page.cursor`` once the events are handled and pass it next time: every
+        event is handed out at least once (again after a crash before the cursor was
+        stored), an award's events together and in order, and never before the award
+        committed; the store's cursor never passes an award whose transaction commits
+        late (see :class:`~mikoshi_progression.stores.EventFeedStore`). At most ``limit``
+        events (1 to 1,000), except that an award's events are never split.
+
+        Raises:
+            InvalidArgumentError: ``since`` is not a cursor of this store, or ``limit`` is
+                out of range.
+            SchemaOutdatedError: the store's schema predates the events (migrate it).
+            StoreError: the store has no events feed.
+        """
+        limit = check_events_limit(limit)
+        store = self.store
+        if not isinstance(store, EventFeedStore):
+            no_capability(store, "hand out progression events (EventFeedStore)")
+        return self._read(lambda: store.events(since, limit))
 
     def state(self, user_id: str) -> ProgressState:
         """The user's state as stored (a new user's if unknown); no day is opened.

@@ -10,6 +10,7 @@ from typing import Any
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError
 from ..stores._postgres_ids import IdType
+from ..stores.base import SCHEMA_VERSION
 from ._plans import DIALECTS, Layout
 from .schema import Tables, progression_tables
 
@@ -56,6 +57,14 @@ class Options:
 
     def id_type_found(self, id_type: IdType) -> None:
         self.layout = replace(self.layout, id_type=id_type)
+
+    def schema_found(self, version: int) -> bool:
+        """Use the plans of the schema version the tables are at (a store on tables of
+        version 1 reads and writes what they hold); whether they are current."""
+        current = version in (0, SCHEMA_VERSION)
+        if current != self.layout.levers:
+            self.layout = replace(self.layout, levers=current)
+        return current
 
     def describe(self) -> str:
         t = self.layout.tables

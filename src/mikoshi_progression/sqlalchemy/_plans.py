@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -46,11 +46,22 @@ from sqlalchemy.types import NullType, UserDefinedType
 from ..core.state import ProgressState
 from ..errors import InvalidIdError, StoreError, StoreUnavailableError, UnknownUserError
 from ..stores._postgres_ids import CAST_IN_SQL, TEXT_TYPES, IdType, canonical_id
-from ..stores._rows import ENTRY_FIELDS, entry_from_row, state_from_row
+from ..stores._rows import (
+    ENTRY_FIELDS,
+    LEGACY_ENTRY_FIELDS,
+    entry_from_row,
+    refuse_levers,
+    state_from_row,
+)
 from ..stores._sqlite_driver import DUPLICATE
 from ..stores._sqlite_driver import wrap as wrap_sqlite
-from ..stores.base import EntryKind, LedgerEntry, Snapshot, StaleVersionError
-from .schema import Tables
+from ..stores.base import (
+    EntryKind,
+    LedgerEntry,
+    Snapshot,
+    StaleVersionError,
+)
+from .schema import LEVER_COLUMNS, Tables
 
 __all__ = ["DIALECTS", "Layout", "Plan", "Rows", "Step", "wrap"]
 
@@ -61,7 +72,7 @@ Rows = Sequence[Any]
 DIALECTS = ("postgresql", "sqlite")
 """The databases the SQLAlchemy stores know how to lock a user's row on."""
 
-_STATE_COLUMNS = (
+PLATFORM_COLUMNS = (
     "level",
     "exp",
     "last_chat_date",
@@ -70,6 +81,7 @@ _STATE_COLUMNS = (
     "daily_action_counts",
 )
 _ENTRY_COLUMNS = ("seq", *ENTRY_FIELDS)
+_LEGACY_ENTRY_COLUMNS = ("seq", *LEGACY_ENTRY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +123,33 @@ class Layout:
     Attributes:
         tables: The tables.
         id_type: In place, the id column's type (``None`` with own tables).
+        levers: The tables are of the current schema; ``False``: of version 1 (no lever
+            columns, no ledger ``events``): the plans read and write what they hold.
     """
 
     tables: Tables
     id_type: IdType | None = None
+    levers: bool = True
 
     @property
     def in_place(self) -> bool:
         return self.tables.users is not None
+
+    @property
+    def state_columns(self) -> tuple[str, ...]:
+        return (*PLATFORM_COLUMNS, *LEVER_COLUMNS) if self.levers else PLATFORM_COLUMNS
+
+    @property
+    def entry_columns(self) -> tuple[str, ...]:
+        return _ENTRY_COLUMNS if self.levers else _LEGACY_ENTRY_COLUMNS
+
+    def where(self) -> str:
+        """The store's tables, for an error message."""
+        t = self.tables
+        ledger = t.ledger.fullname
+        return f"the tables {ledger.removesuffix('ledger')}*" + (
+            f" and {t.users.fullname!r}" if t.users is not None else ""
+        )
 
     def user_matches(self, user_id: str) -> ColumnElement[bool]:
         """The state row of ``user_id`` (in place, cast to the id column's own type)."""
@@ -206,35 +237,35 @@ def load(layout: Layout, dialect: str, user_id: str, key: str | None) -> Plan[Sn
     the ledger entries made with ``key``."""
     t = layout.tables
     rows = yield Step(
-        _select_state(layout, user_id, locked=True),
+        select_state(layout, user_id, locked=True),
         doing=f"load user {user_id!r}",
     )
     award = revoke = None
     if key is not None:
         keyed = yield Step(
-            select(*_entry_columns(t))
+            select(*entry_columns(layout))
             .where(
                 t.ledger.c.user_id == user_id,
                 t.ledger.c.key == key,
-                t.ledger.c.kind.in_(("award", "revoke", "adjust")),
+                t.ledger.c.kind.in_(("award", "revoke", "adjust", "timezone")),
             )
             .order_by(t.ledger.c.seq),
             doing="look up a key",
         )
         for row in keyed:
-            entry = decode_entry(user_id, row)
+            entry = decode_entry(layout, user_id, row)
             if entry.kind is EntryKind.REVOKE:
                 revoke = entry
             else:  # the award made with the key, or the adjustment
                 award = entry
     if not rows:
         if layout.in_place:
-            raise UnknownUserError(_no_such_user(layout, user_id))
+            raise UnknownUserError(no_such_user(layout, user_id))
         return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
     row = rows[0]
-    _check_found_as(layout, user_id, row)
+    check_found_as(layout, user_id, row)
     return Snapshot(
-        decode_state(user_id, row),
+        decode_state(layout, user_id, row),
         row.version,
         exists=True,
         has_ledger=bool(row.has_ledger),
@@ -257,14 +288,17 @@ def write(
     Raises:
         StaleVersionError: the version changed, or another writer created the user or
             used one of the entries' keys first.
+        SchemaOutdatedError: the tables are of version 1 and cannot hold what is written.
     """
     t = layout.tables
+    if not layout.levers:
+        refuse_levers(user_id, state, entries, layout.where())
     values = _state_values(layout, state)
     n = len(entries)
     stale = f"user {user_id!r} changed since it was loaded (version {version!r})"
     if t.users is not None:
         if version is None:
-            raise UnknownUserError(_no_such_user(layout, user_id))
+            raise UnknownUserError(no_such_user(layout, user_id))
         rows = yield Step(
             update(t.users)
             .where(layout.user_matches(user_id), literal_column("xmin::text") == str(version))
@@ -289,7 +323,7 @@ def write(
         s = t.state
         if version is None:
             rows = yield Step(
-                _insert(dialect, s)
+                insert_or_nothing(dialect, s)
                 .values(user_id=user_id, **values, version=1, seq=n)
                 .on_conflict_do_nothing(index_elements=[s.c.user_id])
                 .returning(s.c.version),
@@ -315,88 +349,31 @@ def write(
             base = int(rows[0][1]) - n
         new_version = rows[0][0]
     if entries:
+        statement = insert(t.ledger)
+        if layout.levers:
+            statement = statement.values(txid=_txid(layout, dialect))
         yield Step(
-            insert(t.ledger),
-            [_entry_values(entry, base + i) for i, entry in enumerate(entries, 1)],
+            statement,
+            [_entry_values(layout, entry, base + i) for i, entry in enumerate(entries, 1)],
             doing=f"append to the ledger of user {user_id!r}",
             writing=True,
         )
     return new_version
 
 
-# --- reads and claims -----------------------------------------------------------------------
-
-
-def read_state(layout: Layout, user_id: str) -> Plan[ProgressState]:
-    """The user's committed state, read without a lock (a new user's if unknown)."""
-    rows = yield Step(_select_state(layout, user_id, locked=False), doing="read a state")
-    if not rows:
-        if layout.in_place:
-            raise UnknownUserError(_no_such_user(layout, user_id))
-        return ProgressState()
-    _check_found_as(layout, user_id, rows[0])
-    return decode_state(user_id, rows[0])
-
-
-def ledger(layout: Layout, user_id: str) -> Plan[list[LedgerEntry]]:
-    """The user's ledger, oldest first."""
-    t = layout.tables
-    rows = yield Step(
-        select(*_entry_columns(t)).where(t.ledger.c.user_id == user_id).order_by(t.ledger.c.seq),
-        doing="read the ledger",
+def _txid(layout: Layout, dialect: str) -> ColumnElement[Any]:
+    """The events feed's order of the rows written now: on PostgreSQL the writing
+    transaction's id; on SQLite, which writes one transaction at a time, one more than the
+    last (under the write lock :func:`begin` takes)."""
+    if dialect == "postgresql":
+        return literal_column("pg_current_xact_id()::text::bigint")
+    ledger = layout.tables.ledger
+    # Over the feed's rows only, so that the feed's index answers it (the number of a row
+    # without events is never read).
+    last = select(func.coalesce(func.max(ledger.c.txid), 0) + 1).where(
+        ledger.c.events.isnot(None), ledger.c.txid.isnot(None)
     )
-    return [decode_entry(user_id, row) for row in rows]
-
-
-def claim_key(
-    layout: Layout, dialect: str, scope: str, key: str, request: str, at: datetime
-) -> Plan[str]:
-    """Tie ``key`` of ``scope`` to ``request`` unless it is tied already; the request it
-    is tied to (an ``INSERT ... ON CONFLICT DO NOTHING``, then a read if it was taken)."""
-    k = layout.tables.request_keys
-    rows = yield Step(
-        _insert(dialect, k)
-        .values(scope=scope, key=key, request=request, at=at.astimezone(UTC))
-        .on_conflict_do_nothing(index_elements=[k.c.scope, k.c.key])
-        .returning(k.c.request),
-        doing="claim a request key",
-    )
-    if not rows:
-        rows = yield Step(
-            select(k.c.request).where(k.c.scope == scope, k.c.key == key),
-            doing="read a request key",
-        )
-    if not rows:  # pragma: no cover - a claimed key is never deleted
-        raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
-    return str(rows[0][0])
-
-
-def activity(layout: Layout, since: datetime) -> Plan[list[tuple[str, ProgressState]]]:
-    """``(user_id, state)`` of users whose day opened about ``since`` or later.
-
-    The SQL narrows by a day before ``since`` (legacy text stamps on SQLite compare by
-    their date prefix); :func:`~mikoshi_progression.stores.base.rank_activity` then
-    compares instants exactly. Unreadable rows are skipped (an award says why).
-    """
-    t = layout.tables
-    source = t.users if t.users is not None else t.state
-    assert source is not None
-    uid = t.id_column if t.users is not None else "user_id"
-    floor = (since - timedelta(days=1)).astimezone(UTC)
-    rows = yield Step(
-        select(
-            cast(source.c[uid], Text).label("user_id"),
-            *(type_coerce(source.c[c], NullType()).label(c) for c in _STATE_COLUMNS),
-        ).where(source.c.last_exp_reset_date >= floor),
-        doing="run a monitoring query",
-    )
-    states = []
-    for row in rows:
-        try:
-            states.append((str(row.user_id), decode_state(str(row.user_id), row)))
-        except StoreError:
-            continue
-    return states
+    return last.scalar_subquery()
 
 
 NEEDS_A_QUERY = object()
@@ -437,29 +414,34 @@ def canonical_spelling(layout: Layout, user_id: str) -> Plan[str | None]:
 # --- rows -------------------------------------------------------------------------------
 
 
-def decode_state(user_id: str, row: Any) -> ProgressState:
+def decode_state(layout: Layout, user_id: str, row: Any) -> ProgressState:
     """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
     try:
-        return state_from_row(**{c: row._mapping[c] for c in _STATE_COLUMNS})
+        return state_from_row(**{c: row._mapping[c] for c in layout.state_columns})
     except (ValueError, TypeError) as exc:
         raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
 
 
-def decode_entry(user_id: str, row: Any) -> LedgerEntry:
+def decode_entry(layout: Layout, user_id: str, row: Any) -> LedgerEntry:
     """A ledger row as an entry (a moment SQLite gives back naive is UTC)."""
     m = row._mapping
     at = m["at"]
     if isinstance(at, datetime) and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return entry_from_row(user_id, *(at if c == "at" else m[c] for c in _ENTRY_COLUMNS))
+    return entry_from_row(user_id, *(at if c == "at" else m[c] for c in layout.entry_columns))
 
 
-def _entry_columns(t: Tables) -> list[ColumnElement[Any]]:
-    return [t.ledger.c[c] for c in _ENTRY_COLUMNS]
+def entry_columns(layout: Layout) -> list[ColumnElement[Any]]:
+    ledger = layout.tables.ledger
+    return [ledger.c.user_id, *(ledger.c[c] for c in layout.entry_columns)]
 
 
-def _entry_values(entry: LedgerEntry, seq: int) -> dict[str, Any]:
-    return {
+def _entry_values(layout: Layout, entry: LedgerEntry, seq: int) -> dict[str, Any]:
+    events: dict[str, Any] = {}
+    if layout.levers:
+        # NULL (not JSON null) for no events: the feed's index holds the entries with some.
+        events["events"] = [e.to_dict() for e in entry.events] or None
+    return events | {
         "user_id": entry.user_id,
         "seq": seq,
         "kind": str(entry.kind),
@@ -482,7 +464,7 @@ def _state_values(layout: Layout, state: ProgressState) -> dict[str, Any]:
     chat: datetime | date | None = _utc(state.last_chat_date)
     if layout.in_place and isinstance(chat, datetime):
         chat = chat.date()  # the platform's DATE column: the UTC day
-    return {
+    values: dict[str, Any] = {
         "level": state.level,
         "exp": state.exp,
         "last_chat_date": chat,
@@ -490,6 +472,18 @@ def _state_values(layout: Layout, state: ProgressState) -> dict[str, Any]:
         "last_exp_reset_date": _utc(state.last_exp_reset_date),
         "daily_action_counts": dict(sorted(state.daily_action_counts.items())),
     }
+    if layout.levers:
+        values |= {
+            "timezone": state.timezone,
+            "day_extended_until": _utc(state.day_extended_until),
+            "streak": state.streak,
+            "best_streak": state.best_streak,
+            "last_streak_day": state.last_streak_day,
+            "streak_freezes": state.streak_freezes,
+            "milestones": sorted(state.milestones),
+            "lifetime_counts": dict(sorted(state.lifetime_counts.items())),
+        }
+    return values
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -497,12 +491,12 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def _select_state(layout: Layout, user_id: str, *, locked: bool) -> Executable:
+def select_state(layout: Layout, user_id: str, *, locked: bool) -> Executable:
     """The state columns as stored (no type processing: legacy values are normalised by
     ``state_from_row``), the version, whether the user has a ledger, and in place the id
     as the column spells it."""
     t = layout.tables
-    raw = [type_coerce(c, NullType()).label(c.name) for c in _state_columns(t)]
+    raw = [type_coerce(c, NullType()).label(c.name) for c in _state_columns(layout)]
     if t.users is not None:
         has_ledger = exists().where(t.ledger.c.user_id == user_id)
         query = select(
@@ -519,18 +513,19 @@ def _select_state(layout: Layout, user_id: str, *, locked: bool) -> Executable:
     return query.with_for_update() if locked else query
 
 
-def _state_columns(t: Tables) -> list[Any]:
+def _state_columns(layout: Layout) -> list[Any]:
+    t = layout.tables
     source = t.users if t.users is not None else t.state
     assert source is not None
-    return [source.c[c] for c in _STATE_COLUMNS]
+    return [source.c[c] for c in layout.state_columns]
 
 
-def _insert(dialect: str, target: Any) -> Any:
+def insert_or_nothing(dialect: str, target: Any) -> Any:
     """An ``INSERT`` that can say ``ON CONFLICT DO NOTHING`` on this dialect."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(target)
 
 
-def _check_found_as(layout: Layout, user_id: str, row: Any) -> None:
+def check_found_as(layout: Layout, user_id: str, row: Any) -> None:
     if layout.in_place and row.found_as != user_id:
         # In place on a non-text id column, the row was found under another spelling.
         raise spelling_error(layout, user_id, row.found_as)
@@ -550,7 +545,7 @@ def spelling_error(
     return InvalidIdError(field, expected, user_id)
 
 
-def _no_such_user(layout: Layout, user_id: str) -> str:
+def no_such_user(layout: Layout, user_id: str) -> str:
     users = layout.tables.users
     name = "" if users is None else users.fullname
     return (

@@ -27,17 +27,21 @@ from sqlalchemy.ext.asyncio import (
 from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import InvalidArgumentError, StoreError
+from ..errors import InvalidArgumentError, SchemaOutdatedError, StoreError
+from ..stores._feed import (
+    EventsPage,
+)
 from ..stores.async_base import AsyncStoreTransaction
 from ..stores.base import (
     LedgerEntry,
     SchemaReport,
     Snapshot,
+    StaleVersionError,
     UserActivity,
     at_daily_cap,
     rank_activity,
 )
-from . import _ddl, _plans
+from . import _ddl, _plans, _reads
 from ._options import Options, stored_form
 from ._plans import Plan, wrap
 
@@ -137,7 +141,7 @@ class AsyncSQLAlchemyStore:
         async with self._connect() as conn:
             try:
                 await run(conn, _plans.begin(self._layout, conn.dialect.name))
-                yield _Transaction(self._layout, conn, user_id)
+                yield _Transaction(self, conn, user_id)
             except BaseException:
                 with suppress(SQLAlchemyError):
                     await conn.rollback()
@@ -170,7 +174,7 @@ class AsyncSQLAlchemyStore:
         except SQLAlchemyError as exc:
             raise wrap(exc, "open a savepoint") from exc
         try:
-            yield _Transaction(self._layout, conn, user_id)
+            yield _Transaction(self, conn, user_id)
         except BaseException:
             with suppress(SQLAlchemyError):
                 await nested.rollback()
@@ -183,13 +187,29 @@ class AsyncSQLAlchemyStore:
     async def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = await self.check_user_id(user_id)
-        return await self._read(_plans.ledger(self._layout, user_id))
+        return await self._read(_reads.ledger(self._layout, user_id))
 
     async def create_schema(self) -> None:
         """Create the library's missing tables (see :meth:`SQLAlchemyStore.create_schema`)."""
         async with self._connect(prepare=False) as conn:
             await _sync(conn, lambda c: _ddl.create_tables(self.tables, c), "create the schema")
             await _sync(conn, lambda c: c.commit(), "create the schema")
+            await self._schema_found(conn)
+
+    async def _schema_found(self, conn: AsyncConnection) -> bool:
+        """Read the tables' version and run the plans of it; whether they are current."""
+        version = await _sync(
+            conn, lambda c: _ddl.schema_version(self.tables, c), "check the schema"
+        )
+        return self._options.schema_found(version)
+
+    async def events(self, since: str | None, limit: int) -> EventsPage:
+        """As :meth:`SQLAlchemyStore.events`, awaited."""
+        dialect = self.engine.dialect.name
+        async with self._connect() as conn:
+            if not self._layout.levers:
+                await self._schema_found(conn)  # another process may have migrated them
+            return await run(conn, _reads.events(self._layout, dialect, since, limit))
 
     async def drop_schema(self) -> None:
         """Drop the library's own tables (never ``users``, never a schema)."""
@@ -216,7 +236,7 @@ class AsyncSQLAlchemyStore:
     async def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state, read without locking it (a new user's if unknown)."""
         user_id = await self.check_user_id(user_id)
-        return await self._read(_plans.read_state(self._layout, user_id))
+        return await self._read(_reads.read_state(self._layout, user_id))
 
     async def check_user_id(self, user_id: str, field: str = "user_id") -> str:
         """Return ``user_id`` if it is the spelling this store keeps the user under."""
@@ -234,7 +254,7 @@ class AsyncSQLAlchemyStore:
     async def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
         the request it is tied to."""
-        plan = _plans.claim_key(
+        plan = _reads.claim_key(
             self._layout,
             self.engine.dialect.name,
             check_id(scope, "scope"),
@@ -270,7 +290,7 @@ class AsyncSQLAlchemyStore:
 
     async def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         since = require_aware(since, "since")
-        states = await self._read(_plans.activity(self._layout, since))
+        states = await self._read(_reads.activity(self._layout, since))
         return rank_activity(states, caps, since)
 
     async def _read(self, plan: Plan[T]) -> T:
@@ -291,6 +311,9 @@ class AsyncSQLAlchemyStore:
                     behind = await _sync(conn, lambda c: check(self.tables, c), "check the schema")
             if behind:
                 await self.create_schema()
+            else:
+                async with self._connect(prepare=False) as conn:
+                    await self._schema_found(conn)
             self._ready = True
 
     @asynccontextmanager
@@ -312,10 +335,11 @@ class AsyncSQLAlchemyStore:
 class _Transaction:
     """One user's transaction on an async connection: load, then at most one write."""
 
-    __slots__ = ("_conn", "_layout", "_user_id", "_written")
+    __slots__ = ("_conn", "_layout", "_store", "_user_id", "_written")
 
-    def __init__(self, layout: _plans.Layout, conn: AsyncConnection, user_id: str) -> None:
-        self._layout = layout
+    def __init__(self, store: AsyncSQLAlchemyStore, conn: AsyncConnection, user_id: str) -> None:
+        self._store = store
+        self._layout = store._layout
         self._conn = conn
         self._user_id = user_id
         self._written = False
@@ -333,4 +357,12 @@ class _Transaction:
         plan = _plans.write(
             self._layout, self._conn.dialect.name, self._user_id, state, version, entries
         )
-        await run(self._conn, plan)
+        try:
+            await run(self._conn, plan)
+        except SchemaOutdatedError:
+            # See SQLAlchemyStore: migrated since this store looked? Then load again.
+            if await self._store._schema_found(self._conn):
+                raise StaleVersionError(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise

@@ -46,19 +46,42 @@ from sqlalchemy.types import TypeEngine
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["LEDGER_KINDS", "Tables", "progression_metadata", "progression_tables"]
+__all__ = [
+    "LEDGER_KINDS",
+    "LEVER_COLUMNS",
+    "Tables",
+    "progression_metadata",
+    "progression_tables",
+]
 
-LEDGER_KINDS = ("import", "day", "award", "revoke", "adjust")
-"""What the ledger's ``kind`` check admits (``adjust``: an operator's correction)."""
+LEDGER_KINDS = ("import", "day", "award", "revoke", "adjust", "timezone")
+"""What the ledger's ``kind`` check admits (``adjust``: an operator's correction;
+``timezone``: a user's move to another time zone)."""
 
 ADDED_LEDGER_COLUMNS = ("actor", "target", "reason")
 """Ledger columns of later releases: :meth:`SQLAlchemyStore.create_schema` adds them to a
 ledger created before them (as the other stores do)."""
+FEED_COLUMNS = ("events", "txid")
+"""The ledger columns of schema version 2: an entry's events, and the events feed's order."""
+LEVER_COLUMNS = (
+    "timezone",
+    "day_extended_until",
+    "streak",
+    "best_streak",
+    "last_streak_day",
+    "streak_freezes",
+    "milestones",
+    "lifetime_counts",
+)
+"""The state columns of schema version 2 (the designer levers), named after the state's
+fields: last in the state table, where migrating a table of version 1 adds them."""
 
 
-def _json() -> TypeEngine[Any]:
+def _json(*, none_as_null: bool = False) -> TypeEngine[Any]:
     """``jsonb`` on PostgreSQL, ``JSON`` elsewhere."""
-    return JSON().with_variant(JSONB(), "postgresql")
+    return JSON(none_as_null=none_as_null).with_variant(
+        JSONB(none_as_null=none_as_null), "postgresql"
+    )
 
 
 def _moment() -> DateTime:
@@ -74,6 +97,7 @@ class Tables:
         state: The own state table (``None`` in place).
         ledger: The ledger (one row per change).
         request_keys: The request keys callers claimed (``claim_key``).
+        migrations: The versions of the schema applied, and when (``migrate``).
         users: In place, the platform's table as a lightweight ``table()`` clause of its
             id and progression columns (never in :attr:`metadata`); ``None`` otherwise.
         id_column: In place, the key column of ``users``.
@@ -83,6 +107,7 @@ class Tables:
     state: Table | None
     ledger: Table
     request_keys: Table
+    migrations: Table
     users: TableClause | None = None
     id_column: str = "id"
 
@@ -90,7 +115,7 @@ class Tables:
     def own(self) -> tuple[Table, ...]:
         """The library's own tables, in creation order."""
         first = () if self.state is None else (self.state,)
-        return (*first, self.ledger, self.request_keys)
+        return (*first, self.ledger, self.request_keys, self.migrations)
 
 
 def progression_tables(
@@ -108,7 +133,8 @@ def progression_tables(
             autogenerate sees them); a new one if ``None``.
         schema: The PostgreSQL schema of the library's tables (``None``: the search path).
         table_prefix: Prefix of the table names (``progression_state``,
-            ``progression_ledger``, ``progression_request_keys``).
+            ``progression_ledger``, ``progression_request_keys``,
+            ``progression_migrations``).
         users_table: In place: the platform's table (``"users"`` or ``"schema.users"``)
             whose progression columns hold the state; no state table is described then.
         id_column: In place: the key column of ``users_table``.
@@ -120,7 +146,7 @@ def progression_tables(
     _check_names(schema, users_table, id_column, table_prefix)
     metadata = MetaData() if metadata is None else metadata
     p = table_prefix
-    for name in (f"{p}state", f"{p}ledger", f"{p}request_keys"):
+    for name in (f"{p}state", f"{p}ledger", f"{p}request_keys", f"{p}migrations"):
         key = f"{schema}.{name}" if schema else name
         if key in metadata.tables:
             raise InvalidArgumentError(
@@ -141,6 +167,7 @@ def progression_tables(
             Column("daily_action_counts", _json(), nullable=False, server_default=text("'{}'")),
             Column("version", BigInteger, nullable=False, server_default=text("1")),
             Column("seq", BigInteger, nullable=False, server_default=text("0")),
+            *_lever_columns(in_place=False),
             Index(f"{p}state_day", "last_exp_reset_date"),
             schema=schema,
         )
@@ -155,6 +182,7 @@ def progression_tables(
             column("daily_exp_gained", BigInteger),
             column("last_exp_reset_date", _moment()),
             column("daily_action_counts", _json()),
+            *(column(c.name, c.type) for c in _lever_columns(in_place=True)),
             schema=users_schema or None,
         )
     kinds = ", ".join(f"'{kind}'" for kind in LEDGER_KINDS)
@@ -176,6 +204,11 @@ def progression_tables(
         Column("actor", Text),
         Column("target", Text),
         Column("reason", Text),
+        # NULL when an entry has no events (not JSON null): the feed's index skips them.
+        Column("events", _json(none_as_null=True)),
+        # The writing transaction's id on PostgreSQL (a per-write counter on SQLite): the
+        # events feed's order.
+        Column("txid", BigInteger),
         PrimaryKeyConstraint("user_id", "seq"),
         # The name PostgresStore.create_schema() and the migrations give the check.
         CheckConstraint(f"kind IN ({kinds})", name=f"{p}ledger_kinds"),
@@ -190,6 +223,15 @@ def progression_tables(
         postgresql_where=ledger.c.key.isnot(None),
         sqlite_where=ledger.c.key.isnot(None),
     )
+    feed = ledger.c.events.isnot(None) & ledger.c.txid.isnot(None)
+    Index(
+        f"{p}ledger_feed",
+        ledger.c.txid,
+        ledger.c.user_id,
+        ledger.c.seq,
+        postgresql_where=feed,
+        sqlite_where=feed,
+    )
     request_keys = Table(
         f"{p}request_keys",
         metadata,
@@ -200,7 +242,32 @@ def progression_tables(
         PrimaryKeyConstraint("scope", "key"),
         schema=schema,
     )
-    return Tables(metadata, state, ledger, request_keys, users, id_column)
+    migrations = Table(
+        f"{p}migrations",
+        metadata,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("description", Text, nullable=False),
+        Column("applied_at", _moment(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+        schema=schema,
+    )
+    return Tables(metadata, state, ledger, request_keys, migrations, users, id_column)
+
+
+def _lever_columns(*, in_place: bool) -> list[Column[Any]]:
+    """The state columns of the designer levers: as the library's own table has them (counts
+    and JSON ``NOT NULL`` with defaults), or in place as ``migrate`` adds them to ``users``
+    (nullable, with the defaults)."""
+    required = not in_place
+    return [
+        Column("timezone", Text),
+        Column("day_extended_until", _moment()),
+        Column("streak", BigInteger, nullable=not required, server_default=text("0")),
+        Column("best_streak", BigInteger, nullable=not required, server_default=text("0")),
+        Column("last_streak_day", Date),
+        Column("streak_freezes", BigInteger, nullable=not required, server_default=text("0")),
+        Column("milestones", _json(), nullable=not required, server_default=text("'[]'")),
+        Column("lifetime_counts", _json(), nullable=not required, server_default=text("'{}'")),
+    ]
 
 
 _IDENTIFIER_BYTES = 63
@@ -240,10 +307,11 @@ def progression_metadata(
 ) -> MetaData:
     """A new ``MetaData`` holding only the library's tables (see :func:`progression_tables`).
 
-    >>> sorted(progression_metadata().tables)
-    ['progression_ledger', 'progression_request_keys', 'progression_state']
+    >>> sorted(progression_metadata().tables)  # doctest: +NORMALIZE_WHITESPACE
+    ['progression_ledger', 'progression_migrations', 'progression_request_keys',
+     'progression_state']
     >>> sorted(progression_metadata(users_table="users", schema="game").tables)
-    ['game.progression_ledger', 'game.progression_request_keys']
+    ['game.progression_ledger', 'game.progression_migrations', 'game.progression_request_keys']
     """
     return progression_tables(
         schema=schema, table_prefix=table_prefix, users_table=users_table

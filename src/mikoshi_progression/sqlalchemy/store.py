@@ -29,17 +29,21 @@ from sqlalchemy.orm import Session, SessionTransaction
 from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import InvalidArgumentError, StoreError
+from ..errors import InvalidArgumentError, SchemaOutdatedError, StoreError
+from ..stores._feed import (
+    EventsPage,
+)
 from ..stores.base import (
     LedgerEntry,
     SchemaReport,
     Snapshot,
+    StaleVersionError,
     StoreTransaction,
     UserActivity,
     at_daily_cap,
     rank_activity,
 )
-from . import _ddl, _plans
+from . import _ddl, _plans, _reads
 from ._options import Options, stored_form
 from ._plans import Plan, wrap
 
@@ -133,13 +137,17 @@ class SQLAlchemyStore:
             if self._options.layout.in_place:
                 with self._connect() as conn:
                     self._options.id_type_found(run(conn, _plans.find_id_type(self._layout)))
+            behind = False
             if create:
                 with self._connect() as conn:
                     behind = _sync(
                         conn, lambda c: _ddl.schema_behind(self.tables, c), "check the schema"
                     )
-                if behind:
-                    self.create_schema()
+            if behind:
+                self.create_schema()
+            else:
+                with self._connect() as conn:
+                    self._schema_found(conn)
         except BaseException:
             self.close()
             raise
@@ -167,7 +175,7 @@ class SQLAlchemyStore:
         with self._connect() as conn:
             try:
                 run(conn, _plans.begin(self._layout, conn.dialect.name))
-                yield _Transaction(self._layout, conn, user_id)
+                yield _Transaction(self, conn, user_id)
             except BaseException:
                 _quietly(conn.rollback)
                 raise
@@ -198,7 +206,7 @@ class SQLAlchemyStore:
         except SQLAlchemyError as exc:
             raise wrap(exc, "open a savepoint") from exc
         try:
-            yield _Transaction(self._layout, conn, user_id)
+            yield _Transaction(self, conn, user_id)
         except BaseException:
             # A connection that broke took the caller's transaction with it: the original
             # error says why, and the caller's own rollback or commit will fail too.
@@ -212,14 +220,37 @@ class SQLAlchemyStore:
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
         user_id = self.check_user_id(user_id)
-        return self._read(_plans.ledger(self._layout, user_id))
+        return self._read(_reads.ledger(self._layout, user_id))
 
     def create_schema(self) -> None:
-        """Create the library's missing tables (and the ledger columns of later releases);
-        never ``users`` in place. Safe to run twice, and concurrently on PostgreSQL."""
+        """Create the library's missing tables (and the ledger columns of the releases
+        before the levers); never ``users`` in place. Safe to run twice, and concurrently
+        on PostgreSQL. Tables of an earlier release keep their columns: migrate them with
+        Alembic (revision ``mikoshi_0004``, see ``docs/migrations.md``)."""
         with self._connect() as conn:
             _sync(conn, lambda c: _ddl.create_tables(self.tables, c), "create the schema")
             _sync(conn, lambda c: c.commit(), "create the schema")
+            self._schema_found(conn)
+
+    def _schema_found(self, conn: Connection) -> bool:
+        """Read the tables' version and run the plans of it; whether they are current."""
+        version = _sync(conn, lambda c: _ddl.schema_version(self.tables, c), "check the schema")
+        return self._options.schema_found(version)
+
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first (see
+        :class:`~mikoshi_progression.stores.EventFeedStore`; on PostgreSQL ordered and
+        held back as ``PostgresStore.events`` does, on SQLite in the order of the writes).
+
+        Raises:
+            SchemaOutdatedError: the tables are of an earlier version.
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        dialect = self.engine.dialect.name
+        with self._connect() as conn:
+            if not self._layout.levers:
+                self._schema_found(conn)  # another process may have migrated them
+            return run(conn, _reads.events(self._layout, dialect, since, limit))
 
     def drop_schema(self) -> None:
         """Drop the library's own tables (never ``users``, never a schema)."""
@@ -245,7 +276,7 @@ class SQLAlchemyStore:
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state, read without locking it (a new user's if unknown)."""
         user_id = self.check_user_id(user_id)
-        return self._read(_plans.read_state(self._layout, user_id))
+        return self._read(_reads.read_state(self._layout, user_id))
 
     def check_user_id(self, user_id: str, field: str = "user_id") -> str:
         """Return ``user_id`` if it is the spelling this store keeps the user under (in
@@ -267,7 +298,7 @@ class SQLAlchemyStore:
     def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         """Tie ``key`` of caller ``scope`` to ``request`` unless it is tied already; return
         the request it is tied to."""
-        plan = _plans.claim_key(
+        plan = _reads.claim_key(
             self._layout,
             self.engine.dialect.name,
             check_id(scope, "scope"),
@@ -298,7 +329,7 @@ class SQLAlchemyStore:
 
     def _activity(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         since = require_aware(since, "since")
-        return rank_activity(self._read(_plans.activity(self._layout, since)), caps, since)
+        return rank_activity(self._read(_reads.activity(self._layout, since)), caps, since)
 
     def _read(self, plan: Plan[T]) -> T:
         with self._connect() as conn:
@@ -319,10 +350,11 @@ class SQLAlchemyStore:
 class _Transaction:
     """One user's transaction on a connection: load, then at most one write (at once)."""
 
-    __slots__ = ("_conn", "_layout", "_user_id", "_written")
+    __slots__ = ("_conn", "_layout", "_store", "_user_id", "_written")
 
-    def __init__(self, layout: _plans.Layout, conn: Connection, user_id: str) -> None:
-        self._layout = layout
+    def __init__(self, store: SQLAlchemyStore, conn: Connection, user_id: str) -> None:
+        self._store = store
+        self._layout = store._layout
         self._conn = conn
         self._user_id = user_id
         self._written = False
@@ -338,7 +370,16 @@ class _Transaction:
         plan = _plans.write(
             self._layout, self._conn.dialect.name, self._user_id, state, version, entries
         )
-        run(self._conn, plan)
+        try:
+            run(self._conn, plan)
+        except SchemaOutdatedError:
+            # Tables of version 1, unless migrated since this store looked: then load again,
+            # with the lever columns this load did not read.
+            if self._store._schema_found(self._conn):
+                raise StaleVersionError(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -31,7 +31,17 @@ from typing import Any, TypeVar
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError
-from .base import LedgerEntry, ProgressStore, SchemaReport, Snapshot, StoreTransaction, UserActivity
+from ._feed import (
+    EventsPage,
+)
+from .base import (
+    LedgerEntry,
+    ProgressStore,
+    SchemaReport,
+    Snapshot,
+    StoreTransaction,
+    UserActivity,
+)
 from .memory import InMemoryStore
 from .sqlite import SQLiteStore
 
@@ -135,6 +145,9 @@ class _AsyncOverSync:
 
     async def check_schema(self) -> SchemaReport:
         return await self._call(self._store.check_schema)
+
+    async def events(self, since: str | None, limit: int) -> EventsPage:
+        return await self._call(self._store.events, since, limit)
 
     async def claim_key(self, scope: str, key: str, request: str, at: datetime) -> str:
         return await self._call(self._store.claim_key, scope, key, request, at)
@@ -283,6 +296,10 @@ class AsyncSQLiteStore(_AsyncOverSync):
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait([future])
             raise
+
+    async def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """As :meth:`SQLiteStore.migrate`, in a worker thread."""
+        return await self._call(functools.partial(self._store.migrate, dry_run=dry_run))
 
     async def close(self) -> None:
         try:

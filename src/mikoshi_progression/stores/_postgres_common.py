@@ -15,7 +15,6 @@ loop for longer than that, and a store shared by threads stays safe.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -29,18 +28,28 @@ from psycopg import sql
 from ..core.days import require_aware
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import InvalidArgumentError, InvalidIdError, StoreError, UnknownUserError
+from ..errors import InvalidArgumentError, InvalidIdError, StoreError
+from . import _postgres_schema
+from ._feed import (
+    EventsPage,
+    events_page,
+    transaction_cursor,
+)
 from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
 from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
-from ._postgres_sql import ADDED_LEDGER_COLUMNS, ENTRY_COLUMNS, Names, Statements, render
-from ._rows import counts_from_db, counts_to_json, entry_from_row, state_from_row
+from ._postgres_sql import Names, Statements, render
+from ._postgres_transaction import entry_from_columns
+from ._rows import (
+    counts_from_db,
+    counts_to_json,
+    milestones_to_json,
+    refuse_feed,
+)
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
-    LedgerEntry,
+    SCHEMA_VERSION,
     SchemaReport,
     Snapshot,
-    StaleSnapshotError,
-    StaleVersionError,
     UserActivity,
 )
 
@@ -49,11 +58,7 @@ __all__ = [
     "SCHEMA_LOCK",
     "Locking",
     "PostgresCommon",
-    "TransactionCommon",
     "VersionToken",
-    "entries_json",
-    "entry_from_columns",
-    "entry_params",
 ]
 
 Locking = Literal["optimistic", "row", "adaptive"]
@@ -110,7 +115,12 @@ class PostgresCommon:
         self._create = create
         self._closed = False
         self._names = Names(schema, users_table, id_column, table_prefix)
-        self._sql = Statements(self._names, counter=version_token == "counter")
+        counter = version_token == "counter"
+        # The statements of the current schema, and of tables of version 1 (no levers),
+        # which the store runs until they are migrated (see :meth:`_use`).
+        self._current_sql = Statements(self._names, counter=counter)
+        self._legacy_sql = Statements(self._names, counter=counter, levers=False)
+        self._sql = self._current_sql
         # Never held across an await (see the module docstring).
         self._hot: dict[str, float] = {}
         self._hot_lock = threading.Lock()
@@ -175,26 +185,51 @@ class PostgresCommon:
             for regclass, label, columns in keys
             if label not in missing_tables and frozenset(columns) not in unique.get(regclass, ())
         ]
-        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
+        version = _postgres_schema.schema_version(
+            {table: names for table, names in present.items() if names}, self._names
+        )
+        return SchemaReport(
+            tuple(missing_tables),
+            tuple(missing_columns),
+            tuple(missing_indexes),
+            schema_version=version,
+        )
 
-    def _own_tables(self) -> list[str]:
-        """The regclasses of the library's own tables (``users`` is not the library's: it is
-        never created or altered)."""
-        own = self._names.required_columns()
-        if self.users_table is not None:
-            own = own[1:]
-        return [regclass for regclass, _, _ in own]
+    def _use(self, found: _postgres_schema.Found) -> None:
+        """Run the statements of the schema version the tables are at (a store opened on
+        tables of version 1 keeps working for everything they hold; see ``refuse_levers``)."""
+        version = _postgres_schema.schema_version(found.columns, self._names)
+        sql = self._current_sql if version in (0, SCHEMA_VERSION) else self._legacy_sql
+        if sql is not self._sql:
+            self._sql = sql
+            if self._snapshots is not None:  # read with the other columns: drop them all
+                self._snapshots.clear()
 
-    def _behind(self, own: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
-        """Whether a table of ``own``, or a ledger column of a later release, is missing
-        (``rows``: the ``columns`` query's answer for ``own``)."""
-        present: dict[str, set[str]] = {}
-        for regclass, column in rows:
-            if column is not None:
-                present.setdefault(str(regclass), set()).add(str(column))
-        ledger = render(self._names.ledger)
-        return any(regclass not in present for regclass in own) or any(
-            column not in present[ledger] for column in ADDED_LEDGER_COLUMNS
+    def _where(self) -> str:
+        """The store's tables, for an error message."""
+        tables = f"the PostgreSQL tables {self._names.label(self._names.prefix)}*"
+        return tables if self.users_table is None else f"{tables} and {self.users_table!r}"
+
+    # --- the events feed -----------------------------------------------------------------
+
+    def _feed_params(self, since: str | None, limit: int) -> dict[str, Any]:
+        """The feed query's parameters from a cursor ``"<txid>:<seq>:<user_id>"``."""
+        if not self._sql.levers:
+            refuse_feed(self._where())
+        txid, seq, user = transaction_cursor(since, type(self).__name__)
+        return {"txid": txid, "seq": seq, "user": user, "limit": limit}
+
+    def _feed_page(
+        self, rows: Sequence[Sequence[Any]], since: str | None, limit: int
+    ) -> EventsPage:
+        """An events page from the feed query's rows (``txid, user_id``, the entry)."""
+        return events_page(
+            (
+                (f"{txid}:{row[-1]}:{user_id}", entry_from_columns(user_id, row))
+                for txid, user_id, *row in rows
+            ),
+            since,
+            limit,
         )
 
     def _id_type_params(self) -> dict[str, str]:
@@ -307,6 +342,14 @@ class PostgresCommon:
             "reset": state.last_exp_reset_date,
             "counts": counts_to_json(state.daily_action_counts),
             "chat": state.last_chat_date,
+            "tz": state.timezone,
+            "extended": state.day_extended_until,
+            "streak": state.streak,
+            "best": state.best_streak,
+            "streak_day": state.last_streak_day,
+            "freezes": state.streak_freezes,
+            "milestones": milestones_to_json(state.milestones),
+            "lifetime": counts_to_json(state.lifetime_counts),
         }
 
     # --- adaptive locking and the snapshot cache -------------------------------------------
@@ -362,216 +405,3 @@ class PostgresCommon:
                 if len(self._hot) >= _HOT_USERS_MAX:
                     return  # a storm of conflicts on many users: stay optimistic
             self._hot[user_id] = now + _HOT_SECONDS
-
-
-class TransactionCommon:
-    """One award's transaction, less its I/O: what the shells' transactions share.
-
-    ``load`` serves a guess from the snapshot cache or asks the shell to fetch; ``write``
-    buffers; the shell's ``commit`` sends :meth:`_write_statement` and reports back
-    through :meth:`_written` or :meth:`_stale`.
-    """
-
-    def __init__(self, store: PostgresCommon, user_id: str) -> None:
-        self._store = store
-        self._sql = store._sql
-        self._user_id = user_id
-        self._row_lock = store._locks_rows(user_id)
-        self._began = False
-        self._loaded: Snapshot | None = None
-        self._key: str | None = None
-        self._speculative = False
-        self._pending: tuple[ProgressState, object, Sequence[LedgerEntry]] | None = None
-
-    def _cached(self, key: str | None) -> Snapshot | None:
-        """The snapshot a load may take from the cache instead of querying, if any."""
-        self._key = key
-        if key is not None or self._row_lock:
-            return None  # a keyed load must show the key's ledger rows: it always queries
-        cached = self._store._guess(self._user_id)
-        if cached is not None:
-            # A guess, checked at commit: by the version-checked write, or by a reload
-            # of the version if nothing is written.
-            self._speculative = True
-            self._loaded = cached
-        return cached
-
-    def _load_params(self, key: str | None) -> tuple[str, dict[str, Any]]:
-        query = self._sql.load[key is not None, self._row_lock]
-        return query, {"user": self._user_id, "uid": self._user_id, "key": key}
-
-    def _snapshot(self, row: Sequence[Any] | None) -> Snapshot:
-        """The snapshot of the load query's ``row``."""
-        store = self._store
-        if row is None or row[6] is None:  # no state row (a keyed load still returns one)
-            if self._sql.requires_row:
-                raise UnknownUserError(store._no_such_user(self._user_id))
-            state, version, has_ledger = ProgressState(), None, bool(row and row[7])
-        else:
-            level, exp, chat, gained, reset, counts, version, has_ledger, found_as = row[:9]
-            if found_as != self._user_id:
-                # In place on a non-text id column, the row was found under another spelling.
-                raise store._spelling_error(self._user_id, found_as, "user_id")
-            try:
-                state = state_from_row(
-                    level=level,
-                    exp=exp,
-                    last_chat_date=chat,
-                    daily_exp_gained=gained,
-                    last_exp_reset_date=reset,
-                    daily_action_counts=counts,
-                )
-            except (ValueError, TypeError) as exc:
-                raise StoreError(
-                    f"the stored state of user {self._user_id!r} is unreadable: {exc}"
-                ) from exc
-        award = revoke = None
-        if row is not None and len(row) > 9:
-            width = len(ENTRY_COLUMNS)
-            award_row, revoke_row = row[9 : 9 + width], row[9 + width :]
-            if award_row[0] is not None:
-                award = entry_from_columns(self._user_id, award_row)
-            if revoke_row[0] is not None:
-                revoke = entry_from_columns(self._user_id, revoke_row)
-        return Snapshot(
-            state,
-            version,
-            exists=version is not None,
-            has_ledger=bool(has_ledger),
-            keyed_award=award,
-            keyed_revoke=revoke,
-        )
-
-    def _buffer(
-        self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]
-    ) -> None:
-        if self._pending is not None:
-            raise StoreError("a store transaction writes at most once")
-        self._pending = (state, version, entries)
-
-    def _write_statement(self) -> tuple[str, dict[str, Any]]:
-        """The one statement that writes the buffered state and its ledger rows."""
-        assert self._pending is not None
-        state, version, entries = self._pending
-        query = self._sql.write[version is None, len(entries) == 1]
-        if query is None:
-            raise UnknownUserError(self._store._no_such_user(self._user_id))
-        params = self._store._state_params(self._user_id, state)
-        params["version"] = None if version is None else str(version)
-        params["n"] = len(entries)
-        if len(entries) == 1:
-            params.update(entry_params(entries[0]))
-        else:
-            params["entries"] = entries_json(entries)
-        return query, params
-
-    def _written(self, row: Sequence[Any] | None) -> None:
-        """After the write statement: ``row`` is what it returned (``None``: none)."""
-        assert self._pending is not None
-        state, version, entries = self._pending
-        if row is None:
-            raise self._stale(
-                f"user {self._user_id!r} changed since it was loaded (version {version!r})"
-            )
-        loaded = self._loaded
-        has_ledger = bool(entries) or (loaded is not None and loaded.has_ledger)
-        self._store._remember(
-            self._user_id, Snapshot(state, row[0], True, has_ledger), guessed=self._speculative
-        )
-
-    def _write_failed(self, exc: psycopg.Error) -> StoreError:
-        """The error for a driver error of the write statement."""
-        error = wrap(exc, f"save user {self._user_id!r}", writing=True)
-        if not isinstance(error, StaleVersionError):
-            self._store._forget(self._user_id)
-            return error
-        return self._stale(str(error))
-
-    def _stale(self, message: str) -> StaleVersionError:
-        """The error for a write that lost to another writer, remembered for the user."""
-        self._store._conflict(self._user_id, self._speculative)
-        if self._speculative:
-            return StaleSnapshotError(f"{message} (a cached snapshot; reloading)")
-        return StaleVersionError(message)
-
-    def _read_done(self) -> bool:
-        """After a transaction that wrote nothing: remember what it read, and say whether
-        a guessed snapshot must still be checked against the current version."""
-        loaded = self._loaded
-        if loaded is None:
-            return False
-        if not self._speculative:
-            if loaded.exists:
-                self._store._remember(
-                    self._user_id, replace(loaded, keyed_award=None, keyed_revoke=None)
-                )
-            return False
-        return True
-
-    def _guess_checked(self, current: Snapshot) -> None:
-        """A guessed snapshot of a transaction that wrote nothing, against the current row."""
-        loaded = self._loaded
-        assert loaded is not None
-        if current.version != loaded.version:
-            raise self._stale(f"user {self._user_id!r}: the cached snapshot was out of date")
-        self._store._remember(self._user_id, loaded, guessed=True)
-
-    def abort(self) -> None:
-        # Autocommit: nothing was sent yet. With a row lock, the open transaction is
-        # rolled back before the connection goes back to the pool.
-        self._pending = None
-
-
-# --- rows and parameters ---------------------------------------------------------------
-
-
-def entry_params(entry: LedgerEntry) -> dict[str, Any]:
-    """The one ledger row of the single-entry write (the common award)."""
-    return {
-        "e_kind": str(entry.kind),
-        "e_action": entry.action,
-        "e_delta": entry.exp_delta,
-        "e_before": entry.level_before,
-        "e_after": entry.level_after,
-        "e_key": entry.key,
-        "e_at": entry.at,
-        "e_fingerprint": entry.config_fingerprint,
-        "e_state": json.dumps(entry.state_after.to_dict(), separators=(",", ":")),
-        "e_outcome": entry.outcome,
-        "e_actor": entry.actor,
-        "e_target": entry.target,
-        "e_reason": entry.reason,
-    }
-
-
-def entries_json(entries: Sequence[LedgerEntry]) -> str:
-    """The ledger rows of a write of several entries, as one JSON parameter."""
-    return json.dumps(
-        [
-            {
-                "i": i,
-                "kind": str(e.kind),
-                "action": e.action,
-                "exp_delta": e.exp_delta,
-                "level_before": e.level_before,
-                "level_after": e.level_after,
-                "key": e.key,
-                "at": e.at.isoformat(),
-                "config_fingerprint": e.config_fingerprint,
-                "state_after": e.state_after.to_dict(),
-                "outcome": e.outcome,
-                "actor": e.actor,
-                "target": e.target,
-                "reason": e.reason,
-            }
-            for i, e in enumerate(entries, 1)
-        ],
-        separators=(",", ":"),
-    )
-
-
-def entry_from_columns(user_id: str, row: Sequence[Any]) -> LedgerEntry:
-    """A ledger entry from :data:`ENTRY_COLUMNS` (the ledger columns after ``user_id`` and
-    ``seq``, then ``seq``)."""
-    *values, seq = row
-    return entry_from_row(user_id, seq, *values)

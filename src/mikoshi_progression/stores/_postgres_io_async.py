@@ -1,8 +1,9 @@
 # The source of _postgres_io.py: tools/async_to_sync.py generates that module from this one
 # (python tools/async_to_sync.py). Edit this file, never the generated one; the markers
 # "# sync: ..." and "# async-only" are the tool's (see its docstring).
-"""The PostgreSQL store's dealings with psycopg that do I/O: opening its own pool, leaving a
-borrowed connection as it was lent, fetching rows with the driver's errors translated.
+"""The PostgreSQL store's dealings with psycopg that do I/O: opening its own pool, lending
+a connection of it and taking it back as it was lent, fetching rows with the driver's
+errors translated.
 
 What needs no I/O (connection arguments, error translation) is in :mod:`._postgres_driver`,
 shared by both stores.
@@ -10,17 +11,20 @@ shared by both stores.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, tuple_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from ..errors import StoreUnavailableError
+from ..errors import StoreError, StoreUnavailableError
 from ._postgres_driver import wrap
 
-__all__ = ["fetchall", "open_pool", "settle"]
+if TYPE_CHECKING:
+    from .postgres_async import AsyncPostgresStore
+
+__all__ = ["Borrowed", "fetchall", "open_pool", "settle"]
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 _BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
@@ -92,3 +96,52 @@ async def fetchall(
         return await cursor.fetchall()
     except psycopg.Error as exc:
         raise wrap(exc, doing) from exc
+
+
+class Borrowed:
+    """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
+
+    __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
+
+    def __init__(self, store: AsyncPostgresStore) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        store = self._store
+        pool = store._pool
+        if store._closed:
+            raise StoreError("the PostgreSQL store is closed")
+        if pool is None:
+            raise StoreError(
+                "the PostgreSQL store is not open: call await store.open() first, or use "
+                "async with AsyncPostgresStore(...) as store"
+            )
+        try:
+            conn: psycopg.AsyncConnection[Any] = await pool.getconn(timeout=store._timeout)
+        except PoolClosed as exc:
+            raise StoreError("the PostgreSQL store's connection pool is closed") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailableError(
+                f"no PostgreSQL connection available within {store._timeout:g} s "
+                f"(pool of at most {pool.max_size}): {exc}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise wrap(exc, "connect") from exc
+        self._pool = pool
+        self.conn = conn
+        self._autocommit = conn.autocommit
+        self._row_factory = conn.row_factory
+        try:
+            if not self._autocommit:
+                await conn.set_autocommit(True)  # sync: conn.autocommit = True
+            if self._row_factory is not tuple_row:
+                conn.row_factory = tuple_row
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        conn = self.conn
+        await settle(conn, self._autocommit, self._row_factory)
+        await self._pool.putconn(conn)

@@ -2,9 +2,13 @@
 
 Everything here is text: quoted identifiers of the tables a store uses (checked
 against PostgreSQL's 63-byte limit, so two tables can never collide), and every
-statement it runs, with the version check, the ledger write and the schema's DDL.
-The stores (:mod:`~mikoshi_progression.stores.postgres_async` and its generated sync twin
-:mod:`~mikoshi_progression.stores.postgres`) run them.
+statement it runs, with the version check and the ledger write; the schema's DDL is
+:mod:`._postgres_schema`'s. The stores (:mod:`~mikoshi_progression.stores.postgres_async`
+and its generated sync twin :mod:`~mikoshi_progression.stores.postgres`) run them.
+
+Statements come in two sets: those of the current schema, and those of tables an
+earlier release made (schema version 1: no lever columns, no ledger ``events``), which
+a store runs until the tables are migrated.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 from psycopg import sql
 
 from ..errors import InvalidArgumentError
-from ._rows import ENTRY_FIELDS
+from ._rows import ENTRY_FIELDS, LEGACY_ENTRY_FIELDS, LEVER_COLUMNS
 
 __all__ = [
     "ADDED_LEDGER_COLUMNS",
     "ENTRY_COLUMNS",
+    "KINDS",
     "LEDGER_COLUMNS",
+    "LEGACY_ENTRY_COLUMNS",
     "PROGRESS_COLUMNS",
     "REQUEST_KEY_COLUMNS",
     "STATE_COLUMNS",
@@ -36,11 +42,14 @@ PROGRESS_COLUMNS = (
 )
 """The platform's progression columns of ``users``, as its migrations create them."""
 
-STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, "version", "seq")
-LEDGER_COLUMNS = ("user_id", "seq", *ENTRY_FIELDS)
+STATE_COLUMNS = ("user_id", *PROGRESS_COLUMNS, *LEVER_COLUMNS, "version", "seq")
+LEDGER_COLUMNS = ("user_id", "seq", *ENTRY_FIELDS, "txid")
+"""The ledger's columns; ``txid`` (the writing transaction's id) orders the events feed."""
 REQUEST_KEY_COLUMNS = ("scope", "key", "request", "at")
+MIGRATION_COLUMNS = ("version", "description", "applied_at")
 # The ledger columns read back into a LedgerEntry, in this order.
-ENTRY_COLUMNS = (*LEDGER_COLUMNS[2:], "seq")
+ENTRY_COLUMNS = (*ENTRY_FIELDS, "seq")
+LEGACY_ENTRY_COLUMNS = (*LEGACY_ENTRY_FIELDS, "seq")
 ADDED_LEDGER_COLUMNS = ("actor", "target", "reason")
 """Ledger columns added after the first release: opening a store adds them to old tables."""
 
@@ -60,7 +69,9 @@ class Names:
         self.state = qualified(f"{prefix}state")
         self.ledger = qualified(f"{prefix}ledger")
         self.request_keys = qualified(f"{prefix}{_LONGEST_TABLE_SUFFIX}")
+        self.migrations = qualified(f"{prefix}migrations")
         self.ledger_key_index = sql.Identifier(f"{prefix}ledger_key")
+        self.ledger_feed_index = sql.Identifier(f"{prefix}ledger_feed")
         self.ledger_kind_check = sql.Identifier(f"{prefix}ledger_kinds")
         self.state_day_index = sql.Identifier(f"{prefix}state_day")
         self.users = sql.Identifier(*users_table.split(".")) if users_table else None
@@ -69,6 +80,16 @@ class Names:
         self._id_name = id_column
         self._schema_name = schema
         self._prefix = prefix
+
+    @property
+    def prefix(self) -> str:
+        """The tables' prefix."""
+        return self._prefix
+
+    @property
+    def schema_text(self) -> str | None:
+        """The schema's name as given (``None``: the search path)."""
+        return self._schema_name
 
     def label(self, table: str) -> str:
         return f"{self._schema_name}.{table}" if self._schema_name else table
@@ -88,6 +109,12 @@ class Names:
             (*keys, ("scope", "key")),
         ]
 
+    def index_regclass(self, suffix: str) -> str:
+        """The regclass text of the store's index ``<prefix><suffix>`` (in its tables' schema)."""
+        name = self._prefix + suffix
+        schema = self._schema_name
+        return render(sql.Identifier(schema, name) if schema else sql.Identifier(name))
+
     def required_columns(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """``(regclass text, label, columns)`` of every table the store needs; the
         platform's ``users`` first when in place."""
@@ -97,11 +124,20 @@ class Names:
             self.label(f"{self._prefix}{_LONGEST_TABLE_SUFFIX}"),
             REQUEST_KEY_COLUMNS,
         )
+        migrations = (
+            render(self.migrations),
+            self.label(f"{self._prefix}migrations"),
+            MIGRATION_COLUMNS,
+        )
         if self.users is not None:
-            users = (render(self.users), self.users_label, (self._id_name, *PROGRESS_COLUMNS))
-            return [users, ledger, keys]
+            users = (
+                render(self.users),
+                self.users_label,
+                (self._id_name, *PROGRESS_COLUMNS, *LEVER_COLUMNS),
+            )
+            return [users, ledger, keys, migrations]
         state = (render(self.state), self.label(f"{self._prefix}state"), STATE_COLUMNS)
-        return [state, ledger, keys]
+        return [state, ledger, keys, migrations]
 
 
 _IDENTIFIER_BYTES = 63
@@ -147,7 +183,7 @@ def _check_identifiers(
         raise InvalidArgumentError("table_prefix", "a prefix without '%'", prefix)
 
 
-_KINDS = "('import', 'day', 'award', 'revoke', 'adjust')"
+KINDS = "('import', 'day', 'award', 'revoke', 'adjust', 'timezone')"
 """The ledger's kinds (``EntryKind``), as its CHECK constraint lists them."""
 
 
@@ -164,28 +200,57 @@ _LEDGER_TYPES = (
 _LOAD_COLUMNS = (
     "level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, daily_action_counts"
 )
+_LEVER_LOAD = "".join(f", s.{c}" for c in LEVER_COLUMNS)
+_LEVER_PARAMS = (
+    ("timezone", "%(tz)s::text"),
+    ("day_extended_until", "%(extended)s::timestamptz"),
+    ("streak", "%(streak)s::bigint"),
+    ("best_streak", "%(best)s::bigint"),
+    ("last_streak_day", "%(streak_day)s::date"),
+    ("streak_freezes", "%(freezes)s::bigint"),
+    ("milestones", "%(milestones)s::jsonb"),
+    ("lifetime_counts", "%(lifetime)s::jsonb"),
+)
+_TXID = "pg_current_xact_id()::text::bigint"
+"""The writing transaction's id (a 64-bit ``xid8``, as a bigint): the feed's order."""
 
 
 class Statements:
-    """Every statement a store runs, rendered once at construction.
+    """Every statement a store runs but its DDL, rendered once at construction.
 
     ``load[keyed, locked]``: the state row with version and "has a ledger" (no
     row for an unknown user); keyed, always one row, with the key's award and
     revocation joined. ``write[new_user, single_entry]``: the version-checked
     write and its ledger rows in one statement, ``None`` where the layout never
     writes (in place, no user is ever inserted).
+
+    Args:
+        names: The store's names.
+        counter: The version of an own-table row is its ``version`` column, not ``xmin``.
+        levers: The statements of the current schema; ``False``: of version-1 tables (the
+            state's platform columns only, a ledger without ``events`` and ``txid``).
+
+    Attributes:
+        lever_width: How many lever columns a load reads after the first nine.
+        entry_columns: The ledger columns read back into an entry.
     """
 
-    def __init__(self, names: Names, *, counter: bool) -> None:
+    def __init__(self, names: Names, *, counter: bool, levers: bool = True) -> None:
         n = names
+        self.levers = levers
         # The version of an own-table row: its xmin, or (``counter``) its version column.
         token = sql.SQL("s.version::text" if counter else "s.xmin::text")
         check = sql.SQL(
             "s.version = %(version)s::bigint" if counter else "s.xmin = %(version)s::xid"
         )
-        ledger_cols = sql.SQL(", ").join(sql.Identifier(c) for c in LEDGER_COLUMNS)
-        in_place = n.users is not None
-        self.requires_row = in_place  # in place, a missing row is an error, not a new user
+        ledger_names = ("user_id", "seq", *(ENTRY_FIELDS if levers else LEGACY_ENTRY_FIELDS))
+        if levers:
+            ledger_names += ("txid",)
+        ledger_cols = sql.SQL(", ").join(sql.Identifier(c) for c in ledger_names)
+        self.entry_columns = entry_columns = ENTRY_COLUMNS if levers else LEGACY_ENTRY_COLUMNS
+        lever_load = _LEVER_LOAD if levers else ""
+        self.lever_width = len(LEVER_COLUMNS) if levers else 0
+        self.requires_row = n.users is not None  # in place, a missing row is an error
         # ``%(uid)s`` is compared with the platform's id column, of whatever type it has;
         # ``%(user)s::text`` is the library's own user_id.
 
@@ -195,12 +260,12 @@ class Statements:
                 source = sql.SQL(
                     _LOAD_COLUMNS + ", s.xmin::text, "
                     "EXISTS (SELECT FROM {ledger} WHERE user_id = %(user)s::text), "
-                    "s.{id}::text FROM {users} AS s WHERE s.{id} = %(uid)s"
+                    "s.{id}::text" + lever_load + " FROM {users} AS s WHERE s.{id} = %(uid)s"
                 ).format(ledger=n.ledger, users=n.users, id=n.id_column)
             else:
                 source = sql.SQL(
-                    _LOAD_COLUMNS + ", {token}, seq > 0, s.user_id FROM {state} AS s "
-                    "WHERE user_id = %(user)s::text"
+                    _LOAD_COLUMNS + ", {token}, seq > 0, s.user_id" + lever_load + " "
+                    "FROM {state} AS s WHERE user_id = %(user)s::text"
                 ).format(token=token, state=n.state)
             query = sql.SQL("SELECT ") + source
             if locked:
@@ -208,14 +273,14 @@ class Statements:
             if not keyed:
                 return render(query)
             entry = sql.SQL(", ").join(
-                sql.Identifier(alias, c) for alias in ("a", "r") for c in ENTRY_COLUMNS
+                sql.Identifier(alias, c) for alias in ("a", "r") for c in entry_columns
             )
             return render(
                 sql.SQL(
                     "SELECT s.*, {entry} FROM (VALUES (1)) AS one (x) "
                     "LEFT JOIN ({query}) AS s ON true "
                     "LEFT JOIN {ledger} AS a ON a.user_id = %(user)s::text "
-                    "AND a.kind IN ('award', 'adjust') "
+                    "AND a.kind IN ('award', 'adjust', 'timezone') "
                     "AND a.key = %(key)s::text "
                     "LEFT JOIN {ledger} AS r ON r.user_id = %(user)s::text "
                     "AND r.kind = 'revoke' AND r.key = %(key)s::text"
@@ -227,23 +292,28 @@ class Statements:
         # --- write -----------------------------------------------------------------
         # The ledger rows follow ``base``, the user's last ledger seq, and are
         # written only if the state row was: ``FROM w``.
+        feed_values = ", %(e_events)s::jsonb, " + _TXID if levers else ""
         single = sql.SQL(
             "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + 1, "
             "%(e_kind)s::text, %(e_action)s::text, %(e_delta)s::bigint, "
             "%(e_before)s::integer, %(e_after)s::integer, %(e_key)s::text, "
             "%(e_at)s::timestamptz, %(e_fingerprint)s::text, %(e_state)s::jsonb, "
-            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text, %(e_reason)s::text "
-            "FROM w"
+            "%(e_outcome)s::text, %(e_actor)s::text, %(e_target)s::text, %(e_reason)s::text"
+            + feed_values
+            + " FROM w"
         ).format(ledger=n.ledger, cols=ledger_cols)
         many = sql.SQL(
             "INSERT INTO {ledger} ({cols}) SELECT %(user)s::text, w.base + e.i, e.kind, "
             "e.action, e.exp_delta, e.level_before, e.level_after, e.key, e.at, "
-            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target, e.reason "
-            "FROM w CROSS JOIN jsonb_to_recordset(%(entries)s::jsonb) AS e(i bigint, "
+            "e.config_fingerprint, e.state_after, e.outcome, e.actor, e.target, e.reason"
+            + (", e.events, " + _TXID if levers else "")
+            + " FROM w CROSS JOIN jsonb_to_recordset(%(entries)s::jsonb) AS e(i bigint, "
             + _LEDGER_TYPES
+            + (", events jsonb" if levers else "")
             + ")"
         ).format(ledger=n.ledger, cols=ledger_cols)
 
+        lever_assign = "".join(f", {c} = {p}" for c, p in _LEVER_PARAMS) if levers else ""
         assign = (
             "level = %(level)s::integer, exp = %(exp)s::bigint, "
             "daily_exp_gained = %(gained)s::bigint, "
@@ -253,7 +323,9 @@ class Statements:
         new_user: sql.Composable | None
         if n.users is not None:
             assignments = sql.SQL(
-                assign + "last_chat_date = (%(chat)s::timestamptz AT TIME ZONE 'UTC')::date"
+                assign
+                + "last_chat_date = (%(chat)s::timestamptz AT TIME ZONE 'UTC')::date"
+                + lever_assign
             )
             existing = sql.SQL(
                 "UPDATE {users} AS s SET {assign} "
@@ -268,19 +340,21 @@ class Statements:
                 ).format(users=n.users, assign=assignments, id=n.id_column)
             )
         else:
-            assignments = sql.SQL(assign + "last_chat_date = %(chat)s::timestamptz")
+            assignments = sql.SQL(assign + "last_chat_date = %(chat)s::timestamptz" + lever_assign)
             existing = sql.SQL(
                 "UPDATE {state} AS s SET {assign}, version = s.version + 1, "
                 "seq = s.seq + %(n)s::integer "
                 "WHERE s.user_id = %(user)s::text AND {check} "
                 "RETURNING s.seq - %(n)s::integer AS base, {token} AS version"
             ).format(state=n.state, assign=assignments, check=check, token=token)
+            lever_names = "".join(f", {c}" for c, _ in _LEVER_PARAMS) if levers else ""
+            lever_values = "".join(f"{p}, " for _, p in _LEVER_PARAMS) if levers else ""
             values = sql.SQL(
                 "INSERT INTO {state} (user_id, level, exp, daily_exp_gained, "
-                "last_exp_reset_date, daily_action_counts, last_chat_date, version, seq) "
-                "VALUES (%(user)s::text, %(level)s::integer, %(exp)s::bigint, "
+                "last_exp_reset_date, daily_action_counts, last_chat_date" + lever_names + ", "
+                "version, seq) VALUES (%(user)s::text, %(level)s::integer, %(exp)s::bigint, "
                 "%(gained)s::bigint, %(reset)s::timestamptz, %(counts)s::jsonb, "
-                "%(chat)s::timestamptz, 1, "
+                "%(chat)s::timestamptz, " + lever_values + "1, "
             ).format(state=n.state)
             new_user = values + sql.SQL(
                 "%(n)s::integer) ON CONFLICT (user_id) DO NOTHING "
@@ -311,11 +385,23 @@ class Statements:
         }
 
         # --- reads -----------------------------------------------------------------
+        entry_cols = sql.SQL(", ").join(sql.Identifier(c) for c in entry_columns)
         self.ledger = render(
             sql.SQL("SELECT {cols} FROM {ledger} WHERE user_id = %s::text ORDER BY seq").format(
-                cols=sql.SQL(", ").join(sql.Identifier(c) for c in ENTRY_COLUMNS),
-                ledger=n.ledger,
+                cols=entry_cols, ledger=n.ledger
             )
+        )
+        # The events feed: entries with events after the cursor, in (txid, user_id, seq)
+        # order, but only of transactions older than every one still running: a smaller
+        # txid that commits late is never passed (see ``events`` of the stores).
+        self.feed = render(
+            sql.SQL(
+                "SELECT txid, user_id, {cols} FROM {ledger} "
+                "WHERE events IS NOT NULL AND txid IS NOT NULL "
+                "AND (txid, user_id, seq) > (%(txid)s::bigint, %(user)s::text, %(seq)s::bigint) "
+                "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "ORDER BY txid, user_id, seq LIMIT %(limit)s::bigint"
+            ).format(cols=entry_cols, ledger=n.ledger)
         )
 
         # Monitoring: legacy NULLs read as the loader reads them (level 1, 0 gained).
@@ -366,92 +452,13 @@ class Statements:
                 "AND a.attnum > 0 AND NOT a.attisdropped"
             )
         )
-
-        # --- DDL -------------------------------------------------------------------
-        create: list[sql.Composable] = []
-        if n.schema is not None:
-            create.append(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(n.schema))
-        if not in_place:
-            create += [
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {state} ("
-                    "user_id text PRIMARY KEY, "
-                    "level integer NOT NULL DEFAULT 1, "
-                    "exp bigint NOT NULL DEFAULT 0, "
-                    "last_chat_date timestamptz, "
-                    "daily_exp_gained bigint NOT NULL DEFAULT 0, "
-                    "last_exp_reset_date timestamptz, "
-                    "daily_action_counts jsonb NOT NULL DEFAULT '{{}}', "
-                    "version bigint NOT NULL DEFAULT 1, "
-                    "seq bigint NOT NULL DEFAULT 0)"
-                ).format(state=n.state),
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {index} ON {state} (last_exp_reset_date)"
-                ).format(index=n.state_day_index, state=n.state),
-            ]
-        create += [
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {ledger} ("
-                "user_id text NOT NULL, "
-                "seq bigint NOT NULL, "
-                "kind text NOT NULL CONSTRAINT {kinds} CHECK (kind IN " + _KINDS + "), "
-                "action text NOT NULL DEFAULT '', "
-                "exp_delta bigint NOT NULL, "
-                "level_before integer NOT NULL, "
-                "level_after integer NOT NULL, "
-                "key text, "
-                "at timestamptz NOT NULL, "
-                "config_fingerprint text NOT NULL DEFAULT '', "
-                "state_after jsonb NOT NULL, "
-                "outcome text NOT NULL DEFAULT '', "
-                "actor text, "
-                "target text, "
-                "reason text, "
-                "PRIMARY KEY (user_id, seq))"
-            ).format(ledger=n.ledger, kinds=n.ledger_kind_check),
-            # Columns and kinds of later releases, added to a ledger created before them.
-            sql.SQL(
-                "ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS actor text, "
-                "ADD COLUMN IF NOT EXISTS target text, "
-                "ADD COLUMN IF NOT EXISTS reason text"
-            ).format(ledger=n.ledger),
-            # An older ledger's kind check (unnamed then) does not admit 'adjust': replace it.
-            sql.SQL(
-                "DO $$ DECLARE c name; BEGIN "
-                "IF NOT EXISTS (SELECT 1 FROM pg_constraint "
-                "WHERE conrelid = {ledger_text}::regclass AND contype = 'c' "
-                "AND pg_get_constraintdef(oid) LIKE '%''adjust''%') THEN "
-                "FOR c IN SELECT conname FROM pg_constraint "
-                "WHERE conrelid = {ledger_text}::regclass AND contype = 'c' "
-                "AND pg_get_constraintdef(oid) LIKE '%''revoke''%' LOOP "
-                "EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {ledger_text}, c); "
-                "END LOOP; "
-                "ALTER TABLE {ledger} ADD CONSTRAINT {kinds} CHECK (kind IN " + _KINDS + "); "
-                "END IF; END $$"
-            ).format(
-                ledger=n.ledger,
-                ledger_text=sql.Literal(render(n.ledger)),
-                kinds=n.ledger_kind_check,
-            ),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {keys} ("
-                "scope text NOT NULL, "
-                "key text NOT NULL, "
-                "request text NOT NULL, "
-                "at timestamptz NOT NULL, "
-                "PRIMARY KEY (scope, key))"
-            ).format(keys=n.request_keys),
-            sql.SQL(
-                "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {ledger} (user_id, kind, key) "
-                "WHERE key IS NOT NULL"
-            ).format(index=n.ledger_key_index, ledger=n.ledger),
-        ]
-        self.create = [render(s) for s in create]
-
+        in_place = n.users is not None
         self.drop_tables = render(
             sql.SQL("DROP TABLE IF EXISTS {}").format(
                 sql.SQL(", ").join(
-                    [n.ledger, n.request_keys] if in_place else [n.ledger, n.request_keys, n.state]
+                    [n.ledger, n.request_keys, n.migrations]
+                    if in_place
+                    else [n.ledger, n.request_keys, n.migrations, n.state]
                 )
             )
         )

@@ -124,6 +124,11 @@ class SnapshotCache:
         with self._lock:
             self._held.pop(user_id, None)
 
+    def clear(self) -> None:
+        """Drop every snapshot (the store now reads other columns)."""
+        with self._lock:
+            self._held.clear()
+
     def wrong(self, user_id: str) -> None:
         """The database refused a guess about ``user_id``: someone else changed the user."""
         now = self._clock()

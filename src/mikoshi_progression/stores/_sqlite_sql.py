@@ -1,32 +1,33 @@
-"""The SQLite store's tables and statements, with its table prefix filled in once."""
+"""The SQLite store's tables and statements, with its table prefix filled in once.
+
+Two sets of statements: those of the current schema (:data:`SCHEMA_VERSION`), and those
+of a file an earlier release made (version 1: no lever columns, no ledger ``events``),
+which a store uses until the file is migrated.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 from ..core.state import PLATFORM_FIELDS
+from ._rows import LEVER_COLUMNS
 
 __all__ = [
     "ADDED_LEDGER_COLUMNS",
-    "ENTRY_COLUMNS",
     "KEY_COLUMNS",
     "LEDGER_COLUMNS",
     "LEDGER_KEYS",
+    "LEGACY_LEDGER_COLUMNS",
+    "LEVER_COLUMN_TYPES",
+    "MIGRATION_COLUMNS",
     "PROGRESS_COLUMNS",
     "PROGRESS_KEYS",
     "REQUEST_KEYS",
-    "STATE_COLUMNS",
     "Statements",
-    "created_names",
 ]
 
-STATE_COLUMNS = PLATFORM_FIELDS
-PROGRESS_COLUMNS = ("user_id", *STATE_COLUMNS, "version")
 PROGRESS_KEYS = (("user_id",),)
 LEDGER_KEYS = (("user_id", "seq"), ("user_id", "kind", "idempotency_key"))
 """The unique keys each table's guarantees rest on."""
-LEDGER_COLUMNS = (
+LEGACY_LEDGER_COLUMNS = (
     "user_id",
     "seq",
     "kind",
@@ -43,23 +44,44 @@ LEDGER_COLUMNS = (
     "target",
     "reason",
 )
-ENTRY_COLUMNS = ", ".join(LEDGER_COLUMNS)
+LEDGER_COLUMNS = (*LEGACY_LEDGER_COLUMNS, "events")
+PROGRESS_COLUMNS = ("user_id", *PLATFORM_FIELDS, *LEVER_COLUMNS, "version")
 ADDED_LEDGER_COLUMNS = {"actor": "TEXT", "target": "TEXT", "reason": "TEXT"}
 """Ledger columns added after the first release: ``create_schema`` adds them to old files."""
+LEVER_COLUMN_TYPES = {
+    "timezone": "TEXT",
+    "day_extended_until": "TEXT",
+    "streak": "INTEGER NOT NULL DEFAULT 0",
+    "best_streak": "INTEGER NOT NULL DEFAULT 0",
+    "last_streak_day": "TEXT",
+    "streak_freezes": "INTEGER NOT NULL DEFAULT 0",
+    "milestones": "TEXT NOT NULL DEFAULT '[]'",
+    "lifetime_counts": "TEXT NOT NULL DEFAULT '{}'",
+}
+"""The state columns of schema version 2, as ``migrate`` adds them to a version-1 file."""
 KEY_COLUMNS = ("scope", "key", "request", "at")
 REQUEST_KEYS = (("scope", "key"),)
-_CREATED = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+"([^"]+)"')
+MIGRATION_COLUMNS = ("version", "description", "applied_at")
 
 
 class Statements:
-    """The store's statements, with its table names filled in once."""
+    """The store's statements, with its table names filled in once.
 
-    def __init__(self, prefix: str) -> None:
+    Args:
+        prefix: The tables' prefix.
+        levers: The statements of the current schema; ``False``: of a version-1 file.
+    """
+
+    def __init__(self, prefix: str, *, levers: bool = True) -> None:
+        self.levers = levers
         self.progress = progress = f"{prefix}progress"
         self.ledger = ledger = f"{prefix}ledger"
         self.request_keys = request_keys = f"{prefix}request_keys"
-        self.schema = (
-            f"""CREATE TABLE IF NOT EXISTS "{progress}" (
+        self.migrations = migrations = f"{prefix}migrations"
+        levers_ddl = "".join(f"{c} {t},\n" for c, t in LEVER_COLUMN_TYPES.items())
+        # name -> its CREATE statement, in creation order (tables before their indexes).
+        self.creates: dict[str, str] = {
+            progress: f"""CREATE TABLE IF NOT EXISTS "{progress}" (
                 user_id TEXT PRIMARY KEY NOT NULL,
                 exp INTEGER DEFAULT 0,
                 level INTEGER DEFAULT 1,
@@ -67,12 +89,12 @@ class Statements:
                 last_exp_reset_date TEXT,
                 daily_action_counts TEXT DEFAULT '{{}}',
                 last_chat_date TEXT,
-                version INTEGER NOT NULL DEFAULT 0
+                {levers_ddl}version INTEGER NOT NULL DEFAULT 0
             )""",
             # The day prefix of an ISO timestamp: the monitoring queries' index.
-            f"""CREATE INDEX IF NOT EXISTS "{progress}_day"
+            f"{progress}_day": f"""CREATE INDEX IF NOT EXISTS "{progress}_day"
                 ON "{progress}" (substr(last_exp_reset_date, 1, 10))""",
-            f"""CREATE TABLE IF NOT EXISTS "{ledger}" (
+            ledger: f"""CREATE TABLE IF NOT EXISTS "{ledger}" (
                 id INTEGER PRIMARY KEY,
                 user_id TEXT NOT NULL,
                 seq INTEGER NOT NULL,
@@ -88,42 +110,65 @@ class Statements:
                 outcome TEXT NOT NULL DEFAULT '',
                 actor TEXT,
                 target TEXT,
-                reason TEXT
+                reason TEXT,
+                events TEXT
             )""",
-            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq" ON "{ledger}" (user_id, seq)""",
-            f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
+            f"{ledger}_seq": f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_seq"
+                ON "{ledger}" (user_id, seq)""",
+            f"{ledger}_key": f"""CREATE UNIQUE INDEX IF NOT EXISTS "{ledger}_key"
                 ON "{ledger}" (user_id, kind, idempotency_key)
                 WHERE idempotency_key IS NOT NULL""",
-            f"""CREATE TABLE IF NOT EXISTS "{request_keys}" (
+            # The events feed reads the entries with events in the order of their ids:
+            # one writer at a time, so an id is never handed out before a smaller one.
+            f"{ledger}_feed": f"""CREATE INDEX IF NOT EXISTS "{ledger}_feed"
+                ON "{ledger}" (id) WHERE events IS NOT NULL""",
+            request_keys: f"""CREATE TABLE IF NOT EXISTS "{request_keys}" (
                 scope TEXT NOT NULL,
                 key TEXT NOT NULL,
                 request TEXT NOT NULL,
                 at TEXT NOT NULL,
                 PRIMARY KEY (scope, key)
             )""",
+            migrations: f"""CREATE TABLE IF NOT EXISTS "{migrations}" (
+                version INTEGER PRIMARY KEY,
+                description TEXT NOT NULL,
+                applied_at TEXT NOT NULL
+            )""",
+        }
+        self.add_column = """ALTER TABLE "{}" ADD COLUMN {} {}"""
+        # applied_at: the moment of the run, as ISO 8601 in UTC like the store's moments.
+        self.stamp = (
+            f'INSERT INTO "{migrations}" (version, description, applied_at) '
+            "VALUES ({}, '{}', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')) "
+            "ON CONFLICT (version) DO NOTHING"
         )
-        self.add_column = f'ALTER TABLE "{ledger}" ADD COLUMN {{}} {{}}'
         self.claim = (
             f'INSERT INTO "{request_keys}" (scope, key, request, at) '
             "VALUES (:scope, :key, :request, :at) ON CONFLICT (scope, key) DO NOTHING"
         )
         self.claimed = f'SELECT request FROM "{request_keys}" WHERE scope = :scope AND key = :key'
-        state = ", ".join(STATE_COLUMNS)
+
+        self.state_columns = state_columns = (
+            (*PLATFORM_FIELDS, *LEVER_COLUMNS) if levers else PLATFORM_FIELDS
+        )
+        self.ledger_columns = ledger_columns = LEDGER_COLUMNS if levers else LEGACY_LEDGER_COLUMNS
+        state = ", ".join(state_columns)
+        entry = ", ".join(ledger_columns)
         self.load = (
             f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = :user_id) '
             f'FROM "{progress}" WHERE user_id = :user_id'
         )
         self.keyed = (
-            f'SELECT {ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id '
-            "AND idempotency_key = :key AND kind IN ('award', 'revoke', 'adjust')"
+            f'SELECT {entry} FROM "{ledger}" WHERE user_id = :user_id '
+            "AND idempotency_key = :key AND kind IN ('award', 'revoke', 'adjust', 'timezone')"
         )
         self.insert_state = (
             f'INSERT INTO "{progress}" (user_id, {state}, version) '
-            f"VALUES (:user_id, {', '.join(':' + c for c in STATE_COLUMNS)}, 1)"
+            f"VALUES (:user_id, {', '.join(':' + c for c in state_columns)}, 1)"
         )
         self.update_state = (
             f'UPDATE "{progress}" SET '
-            + ", ".join(f"{c} = :{c}" for c in STATE_COLUMNS)
+            + ", ".join(f"{c} = :{c}" for c in state_columns)
             + ", version = version + 1 WHERE user_id = :user_id AND version = :version"
         )
         # seq: the user's next position, safe to compute under the write lock.
@@ -131,24 +176,18 @@ class Statements:
             f'(SELECT COALESCE(MAX(seq), 0) + 1 FROM "{ledger}" WHERE user_id = :user_id)'
             if c == "seq"
             else ":" + c
-            for c in LEDGER_COLUMNS
+            for c in ledger_columns
         )
-        self.insert_entry = f'INSERT INTO "{ledger}" ({ENTRY_COLUMNS}) VALUES ({values})'
+        self.insert_entry = f'INSERT INTO "{ledger}" ({entry}) VALUES ({values})'
 
-        self.select_ledger = (
-            f'SELECT {ENTRY_COLUMNS} FROM "{ledger}" WHERE user_id = :user_id ORDER BY seq'
+        self.select_ledger = f'SELECT {entry} FROM "{ledger}" WHERE user_id = :user_id ORDER BY seq'
+        self.feed = (
+            f'SELECT id, {entry} FROM "{ledger}" WHERE id > :after AND events IS NOT NULL '
+            "ORDER BY id LIMIT :limit"
         )
+        platform = ", ".join(PLATFORM_FIELDS)
         self.activity = (
-            f'SELECT user_id, {state} FROM "{progress}" '
+            f'SELECT user_id, {platform} FROM "{progress}" '
             "WHERE substr(last_exp_reset_date, 1, 10) >= :day_floor"
         )
         self.read_state = f'SELECT {state} FROM "{progress}" WHERE user_id = :user_id'
-
-
-def created_names(statements: Sequence[str]) -> tuple[str, ...]:
-    """The tables and indexes that ``CREATE ... IF NOT EXISTS`` statements create."""
-    return tuple(
-        match.group(1)
-        for statement in statements
-        if (match := _CREATED.match(statement.strip())) is not None
-    )

@@ -17,13 +17,24 @@ from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..core.state import ProgressState
-from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
+from ._feed import (
+    EventsPage,
+)
+from .base import (
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    StoreTransaction,
+    UserActivity,
+)
 
 T = TypeVar("T")
 
 __all__ = [
     "AsyncCanonicalIdStore",
+    "AsyncEventFeedStore",
     "AsyncJoinableStore",
+    "AsyncMigratingStore",
     "AsyncMonitoringStore",
     "AsyncProgressStore",
     "AsyncRequestKeyStore",
@@ -109,6 +120,20 @@ class AsyncMonitoringStore(Protocol):
     async def most_active_users(
         self, caps: Mapping[int, int], since: datetime, limit: int = 10
     ) -> list[UserActivity]: ...
+
+
+@runtime_checkable
+class AsyncEventFeedStore(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.EventFeedStore`."""
+
+    async def events(self, since: str | None, limit: int) -> EventsPage: ...
+
+
+@runtime_checkable
+class AsyncMigratingStore(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.MigratingStore`."""
+
+    async def migrate(self, *, dry_run: bool = False) -> list[str]: ...
 
 
 @runtime_checkable

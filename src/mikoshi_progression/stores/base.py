@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ..core.days import require_aware
+from ..core.events import ProgressionEvent
 from ..core.identity import check_id, check_optional_id, check_reason
 from ..core.state import ProgressState
 from ..errors import InvalidArgumentError, StateError, StoreError
@@ -28,10 +29,13 @@ __all__ = [
     "ADJUSTED",
     "CLOCK_FAULT",
     "MANUAL_RESET",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "SET",
     "CanonicalIdStore",
     "EntryKind",
     "LedgerEntry",
+    "MigratingStore",
     "MonitoringStore",
     "ProgressStore",
     "RequestKeyStore",
@@ -66,6 +70,9 @@ class EntryKind(StrEnum):
 
     Its ``actor`` is the operator, its ``reason`` why; its ``outcome`` is
     :data:`ADJUSTED` or :data:`SET`."""
+    TIMEZONE = "timezone"
+    """The user moved to another time zone (``ProgressionService.set_timezone``): the
+    zone is the ``timezone`` of its ``state_after`` (``None``: the config's zone)."""
 
 
 CLOCK_FAULT = "clock_fault"
@@ -106,6 +113,9 @@ class LedgerEntry:
             :data:`MANUAL_RESET`; for adjustments, :data:`ADJUSTED` or :data:`SET`; else ``""``.
         reason: Why an operator made the change (adjustments and manual resets), else
             ``None``.
+        events: The progression events an award caused (level-ups, streaks, boosts,
+            milestones...), in the order the core listed them; ``()`` for other entries.
+            A notifier reads them after commit through ``service.events(since=...)``.
         seq: Position in the user's ledger, assigned by the store (``None`` before).
     """
 
@@ -123,6 +133,7 @@ class LedgerEntry:
     actor: str | None = None
     target: str | None = None
     reason: str | None = None
+    events: tuple[ProgressionEvent, ...] = ()
     seq: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,13 +153,15 @@ class LedgerEntry:
             "actor": self.actor,
             "target": self.target,
             "reason": self.reason,
+            "events": [event.to_dict() for event in self.events],
             "seq": self.seq,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
         """Read back :meth:`to_dict` output (entries exported before ``actor``,
-        ``target`` and ``reason`` existed read them as ``None``).
+        ``target`` and ``reason`` existed read them as ``None``, before ``events``
+        as ``()``).
 
         Raises:
             InvalidArgumentError: a field is missing or of the wrong form (an unknown
@@ -188,6 +201,11 @@ class LedgerEntry:
         except ValueError:
             raise InvalidArgumentError("at", "an ISO 8601 moment with a time zone", at) from None
         seq = data.get("seq")
+        events = data.get("events") or ()
+        if not isinstance(events, list | tuple):
+            raise InvalidArgumentError(
+                "events", "a list of events (ProgressionEvent.to_dict())", events
+            )
         state_after = required("state_after")
         if not isinstance(state_after, Mapping):
             raise StateError("state_after", "must be a mapping of field -> value")
@@ -206,6 +224,7 @@ class LedgerEntry:
             actor=check_optional_id(data.get("actor"), "actor"),
             target=check_optional_id(data.get("target"), "target"),
             reason=check_reason(data.get("reason"), optional=True),
+            events=tuple(ProgressionEvent.from_dict(event) for event in events),
             seq=None if seq is None else integer("seq", seq),
         )
 
@@ -297,15 +316,57 @@ class SchemaReport:
             state row per user, one ledger ``seq`` per user, each idempotency key
             once), as ``table (column, ...)``, missing from tables that exist:
             without them concurrent writers could award twice.
+        schema_version: The version of the library's schema the database is at, as its
+            tables show it (``0``: none of them; ``None``: the store keeps no schema).
+            Below :data:`SCHEMA_VERSION`, ``migrate`` brings it up to date.
     """
 
     missing_tables: tuple[str, ...] = ()
     missing_columns: tuple[str, ...] = ()
     missing_indexes: tuple[str, ...] = ()
+    schema_version: int | None = None
+
+    @property
+    def behind(self) -> bool:
+        """Whether the tables exist but an earlier release made them (``migrate`` helps)."""
+        version = self.schema_version
+        return version is not None and 0 < version < SCHEMA_VERSION
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_tables or self.missing_columns or self.missing_indexes)
+        return not (
+            self.missing_tables or self.missing_columns or self.missing_indexes or self.behind
+        )
+
+
+SCHEMA_VERSION = 2
+"""The version of the library's schema this release makes and needs for everything.
+
+1. The tables of the releases before the designer levers (the ledger with ``actor``,
+   ``target``, ``reason``; the kinds up to ``adjust``; the request keys).
+2. The designer levers: a user's time zone, streak, milestones and lifetime counts in
+   the state; the events of each ledger entry and the events feed's position; the
+   ``timezone`` kind.
+
+A database at version 1 keeps working for states that use no lever
+(:class:`~mikoshi_progression.errors.SchemaOutdatedError` otherwise).
+"""
+SCHEMA_VERSIONS = {
+    1: "the tables of the releases before the designer levers",
+    2: "designer levers: time zone, streak, milestone and lifetime columns; ledger events",
+}
+"""What each version of the schema brought, as the ``<prefix>migrations`` table records it."""
+
+
+@runtime_checkable
+class MigratingStore(Protocol):
+    """Optional: stores that bring an existing database up to :data:`SCHEMA_VERSION`."""
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Run (or with ``dry_run`` only list) the statements that bring the database's
+        tables to the current version, keeping every row; ``[]`` when it is there already.
+        Idempotent and safe beside running stores."""
+        ...
 
 
 @runtime_checkable

@@ -11,6 +11,12 @@ from datetime import datetime
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import StoreError
+from ._feed import (
+    EventsPage,
+    bad_cursor,
+    events_page,
+    position_cursor,
+)
 from .base import (
     EntryKind,
     LedgerEntry,
@@ -47,6 +53,8 @@ class InMemoryStore:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._claims: dict[tuple[str, str], str] = {}
+        # The entries with events, in commit order: the events feed.
+        self._feed: list[LedgerEntry] = []
         self._closed = False
 
     def create_schema(self) -> None:
@@ -76,7 +84,10 @@ class InMemoryStore:
         with self._lock_for(user_id):
             tx = _MemoryTransaction(self._users, user_id)
             yield tx
-            tx.commit()
+            written = tx.commit()
+            if any(entry.events for entry in written):
+                with self._registry_lock:  # the user's lock is still held: commit order
+                    self._feed += [entry for entry in written if entry.events]
 
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state (a new user's if unknown)."""
@@ -98,6 +109,20 @@ class InMemoryStore:
             if self._closed:
                 raise StoreError("the store is closed")
             return self._claims.setdefault(claim, request)
+
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of entries committed after ``since``; a cursor is a position in the
+        process's commit order."""
+        start = position_cursor(since, "InMemoryStore")
+        with self._registry_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if start > len(self._feed):
+                raise bad_cursor(since, "this InMemoryStore")
+            rows = self._feed[start : start + limit]
+        return events_page(
+            ((str(start + n), entry) for n, entry in enumerate(rows, 1)), since, limit
+        )
 
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         return at_daily_cap(self._activity(caps, since))
@@ -134,8 +159,10 @@ class _MemoryTransaction:
             return Snapshot(ProgressState(), None)
         award = revoke = None
         if key is not None:
-            award = record.keyed.get((EntryKind.AWARD, key)) or record.keyed.get(
-                (EntryKind.ADJUST, key)
+            award = (
+                record.keyed.get((EntryKind.AWARD, key))
+                or record.keyed.get((EntryKind.ADJUST, key))
+                or record.keyed.get((EntryKind.TIMEZONE, key))
             )
             revoke = record.keyed.get((EntryKind.REVOKE, key))
         return Snapshot(
@@ -150,9 +177,10 @@ class _MemoryTransaction:
     def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
         self._pending = (state, version, entries)
 
-    def commit(self) -> None:
+    def commit(self) -> list[LedgerEntry]:
+        """Keep the pending write; the entries as stored."""
         if self._pending is None:
-            return
+            return []
         state, version, entries = self._pending
         record = self._users.get(self._user_id)
         current = None if record is None else record.version
@@ -167,10 +195,13 @@ class _MemoryTransaction:
             raise StaleVersionError(f"an idempotency key of user {self._user_id!r} was taken")
         if record is None:
             record = self._users[self._user_id] = _UserRecord(state)
+        written = []
         for number, entry in enumerate(entries, len(record.ledger) + 1):
             stored = replace(entry, seq=number)
             record.ledger.append(stored)
+            written.append(stored)
             if stored.key is not None:
                 record.keyed[stored.kind, stored.key] = stored
         record.state = state
         record.version += 1
+        return written

@@ -104,8 +104,7 @@ from typing import Any
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg.rows import tuple_row
-    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "PostgresStore needs psycopg 3 and psycopg_pool: "
@@ -115,20 +114,29 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import StoreError, StoreUnavailableError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, UnknownUserError
+from . import _postgres_schema
+from ._feed import (
+    EventsPage,
+)
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
     Locking,
     PostgresCommon,
-    TransactionCommon,
     VersionToken,
-    entry_from_columns,
 )
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
-from ._postgres_io import fetchall, open_pool, settle
-from .base import LedgerEntry, SchemaReport, Snapshot, StoreTransaction, UserActivity
+from ._postgres_io import Borrowed, fetchall, open_pool
+from ._postgres_transaction import TransactionCommon, entry_from_columns
+from .base import (
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    StoreTransaction,
+    UserActivity,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -239,8 +247,11 @@ class PostgresStore(PostgresCommon):
             try:
                 if self.users_table is not None:
                     self._id_type = self._find_id_type()
-                if self._create and self._schema_behind():
-                    self.create_schema()
+                found = self._inspect()
+                if self._create and _postgres_schema.plan(found, self._names, migrate=False):
+                    self._change_schema(migrate=False)
+                else:
+                    self._use(found)
             except BaseException:  # an interrupted opening too
                 # What this call opened is closed again; the store stays unopened.
                 self._pool = None
@@ -266,18 +277,58 @@ class PostgresStore(PostgresCommon):
         return [entry_from_columns(user_id, row) for row in rows]
 
     def create_schema(self) -> None:
-        """Create the schema and the library's tables if missing (idempotent, concurrency-safe).
+        """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
-        In place, only the ledger is created: ``users`` is never altered.
+        In place, only the library's own tables are created: ``users`` is never altered.
+        Tables of an earlier release get what that release's store would have added
+        (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
         """
+        self._change_schema(migrate=False)
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Bring the tables to the current schema, keeping every row (in place, add the
+        columns the store needs that ``users`` lacks, and no other): see
+        :mod:`._postgres_schema`. Returns the statements run (``dry_run``: that a run would
+        execute, changing nothing); ``[]`` when up to date. Idempotent; one transaction
+        under ``create_schema``'s advisory lock.
+        """
+        if dry_run:
+            return _postgres_schema.plan(self._inspect(), self._names, migrate=True)
+        return self._change_schema(migrate=True)
+
+    def _change_schema(self, *, migrate: bool) -> list[str]:
+        """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
+        doing = "migrate the schema" if migrate else "create the schema"
         with self._connection() as conn:
             try:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    for statement in self._sql.create:
+                    found = self._inspect(conn)
+                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    for statement in statements:
                         conn.execute(statement)
+                    if statements:
+                        found = self._inspect(conn)
             except psycopg.Error as exc:
-                raise wrap(exc, "create the schema") from exc
+                raise wrap(exc, doing) from exc
+        self._use(found)
+        return statements
+
+    def _inspect(self, conn: psycopg.Connection[Any] | None = None) -> _postgres_schema.Found:
+        """What the database holds of the store's schema (on ``conn``, or a connection of
+        the pool)."""
+        if conn is None:
+            with self._connection() as borrowed:
+                return self._inspect(borrowed)
+        params = _postgres_schema.inspect_params(self._names)
+        rows = fetchall(conn, _postgres_schema.INSPECT, params, "inspect the schema")
+        found = _postgres_schema.inspection(rows)
+        if params["tables"][2] in found.columns:  # the migrations table exists
+            versions = fetchall(
+                conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
+            )
+            found = _postgres_schema.inspection(rows, versions)
+        return found
 
     def drop_schema(self) -> None:
         """Drop the library's own tables, and ``schema`` if nothing else is left in it.
@@ -320,14 +371,6 @@ class PostgresStore(PostgresCommon):
             column_rows = fetchall(conn, self._sql.columns, (tables,), "check the schema")
             index_rows = fetchall(conn, self._sql.unique_indexes, (indexed,), "check the schema")
         return self._schema_report(column_rows, index_rows)
-
-    def _schema_behind(self) -> bool:
-        """Whether a table of the library's, or a ledger column of a later release, is
-        missing (``users`` is not the library's: it is never created or altered)."""
-        own = self._own_tables()
-        with self._connection() as conn:
-            rows = fetchall(conn, self._sql.columns, (own,), "check the schema")
-        return self._behind(own, rows)
 
     def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
@@ -383,6 +426,23 @@ class PostgresStore(PostgresCommon):
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(rows[0][0])
 
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first: in
+        ``(txid, user_id, seq)`` order, of transactions older than the oldest one still
+        running (``pg_snapshot_xmin``), so that a cursor never passes a transaction that
+        commits late (``docs/stores.md``, "The events feed").
+
+        Raises:
+            SchemaOutdatedError: the tables are of an earlier version (migrate them).
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        if not self._sql.levers:  # unless another process migrated the tables since
+            self._use(self._inspect())
+        params = self._feed_params(since, limit)
+        with self._connection() as conn:
+            rows = fetchall(conn, self._sql.feed, params, "read the events")
+        return self._feed_page(rows, since, limit)
+
     def users_at_daily_cap(self, caps: Mapping[int, int], since: datetime) -> list[UserActivity]:
         """Users whose day opened at or after ``since`` and who reached their level's cap."""
         return self._activity(self._sql.at_cap, caps, since, None)
@@ -420,57 +480,8 @@ class PostgresStore(PostgresCommon):
             rows = fetchall(conn, query, params, "run a monitoring query")
         return self._activity_from(rows)
 
-    def _connection(self) -> _Borrowed:
-        return _Borrowed(self)
-
-
-class _Borrowed:
-    """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
-
-    __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
-
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-
-    def __enter__(self) -> psycopg.Connection[Any]:
-        store = self._store
-        pool = store._pool
-        if store._closed:
-            raise StoreError("the PostgreSQL store is closed")
-        if pool is None:
-            raise StoreError(
-                "the PostgreSQL store is not open: call store.open() first, or use "
-                "with PostgresStore(...) as store"
-            )
-        try:
-            conn: psycopg.Connection[Any] = pool.getconn(timeout=store._timeout)
-        except PoolClosed as exc:
-            raise StoreError("the PostgreSQL store's connection pool is closed") from exc
-        except PoolTimeout as exc:
-            raise StoreUnavailableError(
-                f"no PostgreSQL connection available within {store._timeout:g} s "
-                f"(pool of at most {pool.max_size}): {exc}"
-            ) from exc
-        except psycopg.Error as exc:
-            raise wrap(exc, "connect") from exc
-        self._pool = pool
-        self.conn = conn
-        self._autocommit = conn.autocommit
-        self._row_factory = conn.row_factory
-        try:
-            if not self._autocommit:
-                conn.autocommit = True
-            if self._row_factory is not tuple_row:
-                conn.row_factory = tuple_row
-        except BaseException:
-            self.__exit__()
-            raise
-        return conn
-
-    def __exit__(self, *exc_info: object) -> None:
-        conn = self.conn
-        settle(conn, self._autocommit, self._row_factory)
-        self._pool.putconn(conn)
+    def _connection(self) -> Borrowed:
+        return Borrowed(self)
 
 
 class _PostgresTransaction(TransactionCommon):
@@ -481,10 +492,11 @@ class _PostgresTransaction(TransactionCommon):
     """
 
     _conn: psycopg.Connection[Any]
+    _store: PostgresStore
 
     def __init__(self, store: PostgresStore, user_id: str) -> None:
         super().__init__(store, user_id)
-        self._lease = _Borrowed(store)
+        self._lease = Borrowed(store)
 
     def __enter__(self) -> _PostgresTransaction:
         self._conn = self._lease.__enter__()
@@ -532,7 +544,17 @@ class _PostgresTransaction(TransactionCommon):
         if self._pending is None:
             self._finish_read()
             return
-        query, params = self._write_statement()
+        try:
+            query, params = self._write_statement()
+        except SchemaOutdatedError:
+            # Tables of version 1, unless another process migrated them since: then load
+            # again, with the lever columns this load did not read.
+            self._store._use(self._store._inspect(self._conn))
+            if self._store._sql.levers:
+                raise self._stale(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise
         conn = self._conn
         try:
             if self._began:

@@ -106,8 +106,7 @@ from typing import Any
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg.rows import tuple_row
-    from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "AsyncPostgresStore needs psycopg 3 and psycopg_pool: "
@@ -117,21 +116,29 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import StoreError, StoreUnavailableError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, UnknownUserError
+from . import _postgres_schema
+from ._feed import (
+    EventsPage,
+)
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
     Locking,
     PostgresCommon,
-    TransactionCommon,
     VersionToken,
-    entry_from_columns,
 )
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
-from ._postgres_io_async import fetchall, open_pool, settle
+from ._postgres_io_async import Borrowed, fetchall, open_pool
+from ._postgres_transaction import TransactionCommon, entry_from_columns
 from .async_base import AsyncStoreTransaction
-from .base import LedgerEntry, SchemaReport, Snapshot, UserActivity
+from .base import (
+    LedgerEntry,
+    SchemaReport,
+    Snapshot,
+    UserActivity,
+)
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -254,8 +261,11 @@ class AsyncPostgresStore(PostgresCommon):
             try:
                 if self.users_table is not None:
                     self._id_type = await self._find_id_type()
-                if self._create and await self._schema_behind():
-                    await self.create_schema()
+                found = await self._inspect()
+                if self._create and _postgres_schema.plan(found, self._names, migrate=False):
+                    await self._change_schema(migrate=False)
+                else:
+                    self._use(found)
             except BaseException:  # an interrupted opening too
                 # What this call opened is closed again; the store stays unopened.
                 self._pool = None
@@ -282,18 +292,60 @@ class AsyncPostgresStore(PostgresCommon):
         return [entry_from_columns(user_id, row) for row in rows]
 
     async def create_schema(self) -> None:
-        """Create the schema and the library's tables if missing (idempotent, concurrency-safe).
+        """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
-        In place, only the ledger is created: ``users`` is never altered.
+        In place, only the library's own tables are created: ``users`` is never altered.
+        Tables of an earlier release get what that release's store would have added
+        (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
         """
+        await self._change_schema(migrate=False)
+
+    async def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Bring the tables to the current schema, keeping every row (in place, add the
+        columns the store needs that ``users`` lacks, and no other): see
+        :mod:`._postgres_schema`. Returns the statements run (``dry_run``: that a run would
+        execute, changing nothing); ``[]`` when up to date. Idempotent; one transaction
+        under ``create_schema``'s advisory lock.
+        """
+        if dry_run:
+            return _postgres_schema.plan(await self._inspect(), self._names, migrate=True)
+        return await self._change_schema(migrate=True)
+
+    async def _change_schema(self, *, migrate: bool) -> list[str]:
+        """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
+        doing = "migrate the schema" if migrate else "create the schema"
         async with self._connection() as conn:
             try:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    for statement in self._sql.create:
+                    found = await self._inspect(conn)
+                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    for statement in statements:
                         await conn.execute(statement)
+                    if statements:
+                        found = await self._inspect(conn)
             except psycopg.Error as exc:
-                raise wrap(exc, "create the schema") from exc
+                raise wrap(exc, doing) from exc
+        self._use(found)
+        return statements
+
+    async def _inspect(
+        self, conn: psycopg.AsyncConnection[Any] | None = None
+    ) -> _postgres_schema.Found:
+        """What the database holds of the store's schema (on ``conn``, or a connection of
+        the pool)."""
+        if conn is None:
+            async with self._connection() as borrowed:
+                return await self._inspect(borrowed)
+        params = _postgres_schema.inspect_params(self._names)
+        rows = await fetchall(conn, _postgres_schema.INSPECT, params, "inspect the schema")
+        found = _postgres_schema.inspection(rows)
+        if params["tables"][2] in found.columns:  # the migrations table exists
+            versions = await fetchall(
+                conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
+            )
+            found = _postgres_schema.inspection(rows, versions)
+        return found
 
     async def drop_schema(self) -> None:
         """Drop the library's own tables, and ``schema`` if nothing else is left in it.
@@ -338,14 +390,6 @@ class AsyncPostgresStore(PostgresCommon):
                 conn, self._sql.unique_indexes, (indexed,), "check the schema"
             )
         return self._schema_report(column_rows, index_rows)
-
-    async def _schema_behind(self) -> bool:
-        """Whether a table of the library's, or a ledger column of a later release, is
-        missing (``users`` is not the library's: it is never created or altered)."""
-        own = self._own_tables()
-        async with self._connection() as conn:
-            rows = await fetchall(conn, self._sql.columns, (own,), "check the schema")
-        return self._behind(own, rows)
 
     async def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
@@ -401,6 +445,23 @@ class AsyncPostgresStore(PostgresCommon):
             raise StoreError(f"request key {key!r} of {scope!r} vanished after its claim")
         return str(rows[0][0])
 
+    async def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first: in
+        ``(txid, user_id, seq)`` order, of transactions older than the oldest one still
+        running (``pg_snapshot_xmin``), so that a cursor never passes a transaction that
+        commits late (``docs/stores.md``, "The events feed").
+
+        Raises:
+            SchemaOutdatedError: the tables are of an earlier version (migrate them).
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        if not self._sql.levers:  # unless another process migrated the tables since
+            self._use(await self._inspect())
+        params = self._feed_params(since, limit)
+        async with self._connection() as conn:
+            rows = await fetchall(conn, self._sql.feed, params, "read the events")
+        return self._feed_page(rows, since, limit)
+
     async def users_at_daily_cap(
         self, caps: Mapping[int, int], since: datetime
     ) -> list[UserActivity]:
@@ -440,57 +501,8 @@ class AsyncPostgresStore(PostgresCommon):
             rows = await fetchall(conn, query, params, "run a monitoring query")
         return self._activity_from(rows)
 
-    def _connection(self) -> _Borrowed:
-        return _Borrowed(self)
-
-
-class _Borrowed:
-    """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
-
-    __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
-
-    def __init__(self, store: AsyncPostgresStore) -> None:
-        self._store = store
-
-    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
-        store = self._store
-        pool = store._pool
-        if store._closed:
-            raise StoreError("the PostgreSQL store is closed")
-        if pool is None:
-            raise StoreError(
-                "the PostgreSQL store is not open: call await store.open() first, or use "
-                "async with AsyncPostgresStore(...) as store"
-            )
-        try:
-            conn: psycopg.AsyncConnection[Any] = await pool.getconn(timeout=store._timeout)
-        except PoolClosed as exc:
-            raise StoreError("the PostgreSQL store's connection pool is closed") from exc
-        except PoolTimeout as exc:
-            raise StoreUnavailableError(
-                f"no PostgreSQL connection available within {store._timeout:g} s "
-                f"(pool of at most {pool.max_size}): {exc}"
-            ) from exc
-        except psycopg.Error as exc:
-            raise wrap(exc, "connect") from exc
-        self._pool = pool
-        self.conn = conn
-        self._autocommit = conn.autocommit
-        self._row_factory = conn.row_factory
-        try:
-            if not self._autocommit:
-                await conn.set_autocommit(True)  # sync: conn.autocommit = True
-            if self._row_factory is not tuple_row:
-                conn.row_factory = tuple_row
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return conn
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        conn = self.conn
-        await settle(conn, self._autocommit, self._row_factory)
-        await self._pool.putconn(conn)
+    def _connection(self) -> Borrowed:
+        return Borrowed(self)
 
 
 class _PostgresTransaction(TransactionCommon):
@@ -501,10 +513,11 @@ class _PostgresTransaction(TransactionCommon):
     """
 
     _conn: psycopg.AsyncConnection[Any]
+    _store: AsyncPostgresStore
 
     def __init__(self, store: AsyncPostgresStore, user_id: str) -> None:
         super().__init__(store, user_id)
-        self._lease = _Borrowed(store)
+        self._lease = Borrowed(store)
 
     async def __aenter__(self) -> _PostgresTransaction:
         self._conn = await self._lease.__aenter__()
@@ -554,7 +567,17 @@ class _PostgresTransaction(TransactionCommon):
         if self._pending is None:
             await self._finish_read()
             return
-        query, params = self._write_statement()
+        try:
+            query, params = self._write_statement()
+        except SchemaOutdatedError:
+            # Tables of version 1, unless another process migrated them since: then load
+            # again, with the lever columns this load did not read.
+            self._store._use(await self._store._inspect(self._conn))
+            if self._store._sql.levers:
+                raise self._stale(
+                    f"the tables were migrated since user {self._user_id!r} was loaded"
+                ) from None
+            raise
         conn = self._conn
         try:
             if self._began:

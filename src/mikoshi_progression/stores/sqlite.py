@@ -26,48 +26,47 @@ cannot write.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
 
 from ..core.days import require_aware
 from ..core.identity import check_id
-from ..core.state import ProgressState
-from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
-from ._rows import counts_to_json, entry_from_row, state_from_row
+from ..core.state import PLATFORM_FIELDS, ProgressState
+from ..errors import (
+    InvalidArgumentError,
+    ReadOnlyStoreError,
+    StoreError,
+    StoreUnavailableError,
+)
+from . import _sqlite_schema
+from ._feed import (
+    EventsPage,
+    events_page,
+    position_cursor,
+)
+from ._rows import (
+    refuse_feed,
+    state_from_row,
+)
 from ._sqlite_driver import (
-    DUPLICATE,
     execute,
     read_only_uri,
     rollback,
     unchangeable,
     wrap,
 )
-from ._sqlite_sql import (
-    ADDED_LEDGER_COLUMNS,
-    KEY_COLUMNS,
-    LEDGER_COLUMNS,
-    LEDGER_KEYS,
-    PROGRESS_COLUMNS,
-    PROGRESS_KEYS,
-    REQUEST_KEYS,
-    STATE_COLUMNS,
-    Statements,
-    created_names,
-)
+from ._sqlite_sql import Statements
+from ._sqlite_tx import ReadOnlyTransaction, SQLiteTransaction, entry_of_row, stored_state
 from .base import (
-    EntryKind,
+    SCHEMA_VERSION,
     LedgerEntry,
     SchemaReport,
-    Snapshot,
-    StaleVersionError,
     StoreTransaction,
     UserActivity,
     at_daily_cap,
@@ -160,7 +159,6 @@ class SQLiteStore:
         self._synchronous = synchronous.upper()
         self._pool_size = pool_size
         self._sql = Statements(table_prefix)
-        self._schema_names = created_names(self._sql.schema)
         # A read-only store opens the file through a URI (see _connect_read_only).
         self._uri = read_only_uri(self.path) if self.read_only else ""
         self._immutable = False
@@ -176,12 +174,15 @@ class SQLiteStore:
             self._shared = self._connect()
         else:
             self._idle.append(self._connect())
-        if create and not self.read_only:
-            try:
+        try:
+            if create and not self.read_only:
                 self.create_schema()
-            except BaseException:
-                self.close()
-                raise
+            else:
+                with self._connection() as conn:
+                    self._use(_sqlite_schema.inspect(conn, self._sql))
+        except BaseException:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -228,7 +229,7 @@ class SQLiteStore:
             with self._connection() as conn:
                 execute(conn, "BEGIN", doing="begin a transaction")
                 try:
-                    yield _ReadOnlyTransaction(self._sql, conn, user_id)
+                    yield ReadOnlyTransaction(self, conn, user_id)
                 finally:
                     rollback(conn)
             return
@@ -243,7 +244,7 @@ class SQLiteStore:
             with self._connection() as conn:
                 execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
                 try:
-                    yield _SQLiteTransaction(self._sql, conn, user_id)
+                    yield SQLiteTransaction(self, conn, user_id)
                 except BaseException:
                     rollback(conn)
                     raise
@@ -270,7 +271,7 @@ class SQLiteStore:
             rows = execute(
                 conn, self._sql.read_state, {"user_id": user_id}, doing="read a state"
             ).fetchall()
-        return _stored_state(user_id, rows[0]) if rows else ProgressState()
+        return stored_state(user_id, self._sql.state_columns, rows[0]) if rows else ProgressState()
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """The user's ledger, oldest first, with ``seq`` set."""
@@ -279,11 +280,12 @@ class SQLiteStore:
             rows = execute(
                 conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
             ).fetchall()
-        return [_entry_from_row(row) for row in rows]
+        return [entry_of_row(row) for row in rows]
 
     def create_schema(self) -> None:
         """Create the tables and indexes that are missing, and add the ledger columns of
-        newer releases to an older file (safe to run twice).
+        the releases before the levers to an older file (safe to run twice). A file of an
+        earlier release keeps its tables as they are: :meth:`migrate` brings them up to date.
 
         The schema is read first, without any lock: the database's write lock is
         taken only when something is missing, so opening a complete store never
@@ -296,59 +298,91 @@ class SQLiteStore:
             raise ReadOnlyStoreError(
                 f"the SQLite store {self.path!r} is read-only: it cannot create its schema"
             )
+        self._change_schema(migrate=False)
+
+    def migrate(self, *, dry_run: bool = False) -> list[str]:
+        """Bring the file to the current schema (``SCHEMA_VERSION``), keeping every row:
+        create what is missing, add the columns of later releases to older tables, and
+        record the versions reached in ``<prefix>migrations``.
+
+        Returns the statements run (with ``dry_run``, the statements a run would execute,
+        and nothing is changed); ``[]`` when the file is up to date. Idempotent, and safe
+        beside running stores: it runs under the database's write lock, in one
+        transaction. Stores opened before it keep the older statements until they meet a
+        state only the new columns hold; then they switch (see ``docs/migrations.md``).
+
+        Raises:
+            ReadOnlyStoreError: the store was opened with ``read_only=True`` (a dry run works).
+        """
+        if dry_run:
+            with self._connection() as conn:
+                return _sqlite_schema.plan(
+                    _sqlite_schema.inspect(conn, self._sql), self._sql, migrate=True
+                )
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the SQLite store {self.path!r} is read-only: it cannot migrate its schema"
+            )
+        return self._change_schema(migrate=True)
+
+    def _change_schema(self, *, migrate: bool) -> list[str]:
         with self._connection() as conn:
-            present = execute(
-                conn,
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
-                doing="inspect the schema",
-            ).fetchall()
-            if set(self._schema_names) <= {name for (name,) in present} and set(
-                ADDED_LEDGER_COLUMNS
-            ) <= self._ledger_columns(conn):
-                return
+            found = _sqlite_schema.inspect(conn, self._sql)
+            if not _sqlite_schema.plan(found, self._sql, migrate=migrate):
+                self._use(found)
+                return []
             execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             try:
-                for statement in self._sql.schema:
+                # Read again under the lock: another process may have changed it since.
+                found = _sqlite_schema.inspect(conn, self._sql)
+                statements = _sqlite_schema.plan(found, self._sql, migrate=migrate)
+                for statement in statements:
                     conn.execute(statement)
-                columns = self._ledger_columns(conn)
-                for column, kind in ADDED_LEDGER_COLUMNS.items():
-                    if column not in columns:
-                        conn.execute(self._sql.add_column.format(column, kind))
+                found = _sqlite_schema.inspect(conn, self._sql)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 rollback(conn)
-                raise wrap(exc, "create the schema") from exc
+                raise wrap(exc, "migrate the schema" if migrate else "create the schema") from exc
+            self._use(found)
+            return statements
 
-    def _ledger_columns(self, conn: sqlite3.Connection) -> set[str]:
-        """The ledger's columns (none if it does not exist)."""
-        query = f'PRAGMA table_info("{self._sql.ledger}")'
-        return {row[1] for row in execute(conn, query, doing="inspect the schema").fetchall()}
+    def _use(self, found: _sqlite_schema.Found) -> None:
+        """Run the statements of the schema version the file is at."""
+        current = found.version(self._sql) in (0, SCHEMA_VERSION)
+        if current != self._sql.levers:
+            self._sql = Statements(self.table_prefix, levers=current)
+
+    def _reinspect(self, conn: sqlite3.Connection) -> bool:
+        """Read the schema again (another process may have migrated it); whether the store
+        now runs the current statements."""
+        self._use(_sqlite_schema.inspect(conn, self._sql))
+        return self._sql.levers
 
     def check_schema(self) -> SchemaReport:
-        """Report the tables, columns and unique indexes this store needs that are missing."""
-        missing_tables: list[str] = []
-        missing_columns: list[str] = []
-        missing_indexes: list[str] = []
-        expected = {
-            self._sql.progress: (PROGRESS_COLUMNS, PROGRESS_KEYS),
-            self._sql.ledger: (LEDGER_COLUMNS, LEDGER_KEYS),
-            self._sql.request_keys: (KEY_COLUMNS, REQUEST_KEYS),
-        }
+        """Report the tables, columns and unique indexes this store needs that are missing,
+        and the version of the schema the file is at (behind: :meth:`migrate`)."""
         with self._connection() as conn:
-            for table, (columns, keys) in expected.items():
-                rows = execute(
-                    conn, f'PRAGMA table_info("{table}")', doing="inspect the schema"
-                ).fetchall()
-                if not rows:
-                    missing_tables.append(table)
-                    continue
-                present = {row[1] for row in rows}
-                missing_columns += [f"{table}.{c}" for c in columns if c not in present]
-                unique = _unique_column_sets(conn, table)
-                missing_indexes += [
-                    f"{table} ({', '.join(key)})" for key in keys if frozenset(key) not in unique
-                ]
-        return SchemaReport(tuple(missing_tables), tuple(missing_columns), tuple(missing_indexes))
+            return _sqlite_schema.report(conn, self._sql)
+
+    def events(self, since: str | None, limit: int) -> EventsPage:
+        """The events of ledger entries committed after ``since``, oldest first.
+
+        A cursor is a ledger row's ``id``: SQLite has one writer at a time, so ids are
+        handed out in commit order and a reader never sees a larger one before a smaller.
+
+        Raises:
+            SchemaOutdatedError: the file is at an earlier schema version (migrate it).
+            InvalidArgumentError: ``since`` is no cursor of this store.
+        """
+        after = position_cursor(since, "SQLiteStore")
+        with self._connection() as conn:
+            sql = self._sql
+            if not sql.levers and not self._reinspect(conn):
+                refuse_feed(f"the SQLite database {self.path!r}")
+            rows = execute(
+                conn, self._sql.feed, {"after": after, "limit": limit}, doing="read the events"
+            ).fetchall()
+        return events_page(((str(row[0]), entry_of_row(row[1:])) for row in rows), since, limit)
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards (safe to call twice)."""
@@ -411,7 +445,7 @@ class SQLiteStore:
         for user_id, *values in rows:
             try:
                 states.append(
-                    (user_id, state_from_row(**dict(zip(STATE_COLUMNS, values, strict=True))))
+                    (user_id, state_from_row(**dict(zip(PLATFORM_FIELDS, values, strict=True))))
                 )
             except (ValueError, TypeError):
                 continue  # an unreadable row is skipped here; loading it for an award says why
@@ -528,126 +562,6 @@ class SQLiteStore:
         conn.close()
 
 
-class _SQLiteTransaction:
-    """One user's transaction on a connection that holds the write lock."""
-
-    def __init__(self, sql: Statements, conn: sqlite3.Connection, user_id: str) -> None:
-        self._sql = sql
-        self._conn = conn
-        self._user_id = user_id
-
-    def load(self, key: str | None = None) -> Snapshot:
-        params = {"user_id": self._user_id}
-        row = execute(self._conn, self._sql.load, params, doing="load a state").fetchone()
-        award = revoke = None
-        if key is not None:
-            rows = execute(
-                self._conn, self._sql.keyed, {**params, "key": key}, doing="look up a key"
-            ).fetchall()
-            for entry in map(_entry_from_row, rows):
-                if entry.kind is EntryKind.REVOKE:
-                    revoke = entry
-                else:
-                    award = entry
-        if row is None:
-            return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
-        *values, version, has_ledger = row
-        state = _stored_state(self._user_id, values)
-        if not isinstance(version, int):  # a legacy row's REAL or text
-            raise StoreError(
-                f"the stored state of user {self._user_id!r} is unreadable: "
-                f"its version is not an integer: {version!r}"
-            )
-        return Snapshot(
-            state,
-            version,
-            exists=True,
-            has_ledger=bool(has_ledger),
-            keyed_award=award,
-            keyed_revoke=revoke,
-        )
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        params: dict[str, Any] = {
-            "user_id": self._user_id,
-            "exp": state.exp,
-            "level": state.level,
-            "daily_exp_gained": state.daily_exp_gained,
-            "last_exp_reset_date": _iso(state.last_exp_reset_date),
-            "daily_action_counts": counts_to_json(state.daily_action_counts),
-            "last_chat_date": _iso(state.last_chat_date),
-        }
-        try:
-            if version is None:
-                self._conn.execute(self._sql.insert_state, params)
-            elif isinstance(version, int) and not isinstance(version, bool):
-                cursor = self._conn.execute(self._sql.update_state, {**params, "version": version})
-                if cursor.rowcount != 1:
-                    raise StaleVersionError(
-                        f"user {self._user_id!r} changed since it was loaded (version {version})"
-                    )
-            else:
-                raise TypeError(f"not a version of a SQLite store: {version!r}")
-            if entries:
-                self._conn.executemany(self._sql.insert_entry, map(_entry_params, entries))
-        except sqlite3.IntegrityError as exc:
-            if getattr(exc, "sqlite_errorcode", None) not in DUPLICATE:
-                raise wrap(exc, "write a state") from exc
-            # The user's row appeared since the load, or a key is taken: reload.
-            raise StaleVersionError(
-                f"user {self._user_id!r} changed since it was loaded: {exc}"
-            ) from exc
-        except sqlite3.Error as exc:
-            raise wrap(exc, "write a state") from exc
-
-
-class _ReadOnlyTransaction(_SQLiteTransaction):
-    """A transaction of a read-only store: it loads, and refuses to write."""
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        raise ReadOnlyStoreError(
-            f"the SQLite store is read-only: user {self._user_id!r} cannot be written"
-        )
-
-
-def _stored_state(user_id: str, values: Sequence[object]) -> ProgressState:
-    """A stored row's state columns as a state, legacy values normalised (see ``_rows``)."""
-    try:
-        return state_from_row(**dict(zip(STATE_COLUMNS, values, strict=True)))
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _entry_params(entry: LedgerEntry) -> dict[str, object]:
-    return {
-        "user_id": entry.user_id,
-        "kind": str(entry.kind),
-        "action": entry.action,
-        "exp_delta": entry.exp_delta,
-        "level_before": entry.level_before,
-        "level_after": entry.level_after,
-        "idempotency_key": entry.key,
-        "at": entry.at.isoformat(),
-        "config_fingerprint": entry.config_fingerprint,
-        "state_after": json.dumps(
-            entry.state_after.to_dict(), sort_keys=True, separators=(",", ":")
-        ),
-        "outcome": entry.outcome,
-        "actor": entry.actor,
-        "target": entry.target,
-        "reason": entry.reason,
-    }
-
-
-def _entry_from_row(row: Sequence[Any]) -> LedgerEntry:
-    user_id, *values = row  # user_id, seq, then the other ledger columns in order
-    return entry_from_row(user_id, *values)
-
-
 def _checked_path(path: object) -> str:
     """``path`` as a string (``":memory:"`` for an empty one), if it can name a file."""
     try:
@@ -681,14 +595,3 @@ def _check_options(
         )
     if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
         raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
-
-
-def _unique_column_sets(conn: sqlite3.Connection, table: str) -> set[frozenset[str]]:
-    """The column sets of ``table``'s unique indexes (its primary key included)."""
-    found: set[frozenset[str]] = set()
-    indexes = execute(conn, f'PRAGMA index_list("{table}")', doing="inspect the schema")
-    for _, name, unique, *_rest in indexes.fetchall():
-        if unique:
-            info = execute(conn, f'PRAGMA index_info("{name}")', doing="inspect the schema")
-            found.add(frozenset(str(row[2]) for row in info.fetchall()))
-    return found

@@ -29,6 +29,7 @@ from ..core.state import ProgressState
 from ..stores import (
     AsyncProgressStore,
     AsyncStoreTransaction,
+    EventsPage,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -50,6 +51,8 @@ _OPTIONAL = (
     "users_at_daily_cap",
     "most_active_users",
     "drop_schema",
+    "events",
+    "migrate",
 )
 
 
@@ -143,6 +146,8 @@ class BlockingStore:
     check_schema: Callable[[], SchemaReport]
     users_at_daily_cap: Callable[[Mapping[int, int], datetime], list[UserActivity]]
     most_active_users: Callable[..., list[UserActivity]]
+    events: Callable[[str | None, int], EventsPage]
+    migrate: Callable[..., list[str]]
 
 
 async def _enter(context: Any) -> AsyncStoreTransaction:

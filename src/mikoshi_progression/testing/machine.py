@@ -11,10 +11,12 @@ instances side by side, one over the store under test and one over an
 :class:`~mikoshi_progression.stores.InMemoryStore` (the reference), with one
 shared :class:`FakeClock`. Hypothesis picks the steps: awards (valid, invalid,
 creator awards, self-awards), repeats of idempotency keys, revocations, manual
-resets, limits queries, writes with stale versions or taken keys, and clock
-moves (forward, across the day boundary, a few seconds backwards). After every
-step both services must have answered alike, and both stores must hold equal
-states and ledgers that replay to those states.
+resets, time-zone moves, limits queries, writes with stale versions or taken keys, and
+clock moves (forward, across the day boundary, a few seconds backwards). After every
+step both services must have answered alike, both stores must hold equal states and
+ledgers (the events of each award included) that replay to those states, and a store
+with an events feed must hand out the reference's events, in its order. Pass a config
+with levers (``config=``) to prove them too.
 
 ``store_factory`` is called once per generated run and must return an **empty**
 store each time (a new temporary file, a new database schema); the machine
@@ -34,7 +36,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
-from itertools import pairwise
 from typing import Any, ClassVar, TypeVar
 
 try:
@@ -59,12 +60,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.config import DEFAULT_CONFIG, ProgressionConfig
 from ..core.days import LAST_YEAR
-from ..core.results import AwardResult
 from ..core.state import ProgressState
 from ..errors import ProgressionError, SelfAwardError
 from ..service import ProgressionService
-from ..stores.base import EntryKind, LedgerEntry, ProgressStore, Snapshot, StaleVersionError
+from ..stores._feed import EventFeedStore
+from ..stores.base import EntryKind, LedgerEntry, ProgressStore
 from ..stores.memory import InMemoryStore
+from ._machine_checks import entry_summary, expect_refusal, load, same_award, same_ledger
 from .clock import FakeClock
 from .invariants import check_award
 from .strategies import INVALID_ACTION, configs
@@ -85,6 +87,7 @@ DEFAULT_USERS = ("alice", "bob", "carol")
 _START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _VISITOR = "visitor"
 _OFFSETS = (0, 9 * 60, -5 * 60, 5 * 60 + 30)
+_ZONES = (None, "Asia/Tokyo", "America/New_York", "Pacific/Chatham")
 _LATEST = datetime(LAST_YEAR, 6, 1, tzinfo=UTC)
 """How far a clock running ahead goes at most (inside the supported years)."""
 
@@ -176,6 +179,10 @@ class StoreMachine(RuleBasedStateMachine):
         self.keyed_awards: set[tuple[str, str]] = set()
         self._key_actions: dict[str, str] = {}
         self._touched: set[str] = set()
+        self._feeds: dict[str, tuple[str | None, list[tuple[object, ...]]]] = {
+            "store under test": (None, []),
+            "reference": (None, []),
+        }
         self._reference_store = InMemoryStore()
         self._subject_store = setup.store_factory()
         try:
@@ -257,8 +264,8 @@ class StoreMachine(RuleBasedStateMachine):
         if pair is None:
             return
         expected, actual = pair
-        _same_award(what, actual, expected)
-        if not repeat:
+        same_award(what, actual, expected)
+        if not repeat and not self.config.uses_levers:  # the seed's rules' invariants
             for label, result in (("store under test", actual), ("reference", expected)):
                 try:
                     check_award(before, result, self.config)
@@ -289,8 +296,8 @@ class StoreMachine(RuleBasedStateMachine):
         expected, actual = pair
         if actual != expected:
             raise AssertionError(
-                f"{what}: the store under test gave {_entry_summary(actual)}, "
-                f"the reference {_entry_summary(expected)}"
+                f"{what}: the store under test gave {entry_summary(actual)}, "
+                f"the reference {entry_summary(expected)}"
             )
 
     @rule(user=_USERS)
@@ -317,8 +324,8 @@ class StoreMachine(RuleBasedStateMachine):
         self._touched.add(user)
         if pair is not None and pair[0] != pair[1]:
             raise AssertionError(
-                f"{what}: store under test {_entry_summary(pair[1])}, "
-                f"reference {_entry_summary(pair[0])}"
+                f"{what}: store under test {entry_summary(pair[1])}, "
+                f"reference {entry_summary(pair[0])}"
             )
 
     @rule(user=_USERS, exp=st.integers(0, 4000))
@@ -329,9 +336,18 @@ class StoreMachine(RuleBasedStateMachine):
         self._touched.add(user)
         if pair is not None and pair[0] != pair[1]:
             raise AssertionError(
-                f"{what}: store under test {_entry_summary(pair[1])}, "
-                f"reference {_entry_summary(pair[0])}"
+                f"{what}: store under test {entry_summary(pair[1])}, "
+                f"reference {entry_summary(pair[0])}"
             )
+
+    @rule(user=_USERS, zone=st.sampled_from(_ZONES), key=st.sampled_from([None, "tz-1", "tz-2"]))
+    def set_timezone(self, user: str, zone: str | None, key: str | None) -> None:
+        """The user moves to another time zone (alike refused when the key named another)."""
+        what = f"set_timezone({user!r}, {zone!r}, key={key!r})"
+        pair = self._both(what, lambda s: s.set_timezone(user, zone, key=key))
+        self._touched.add(user)
+        if pair is not None and pair[0] != pair[1]:
+            raise AssertionError(f"{what}: store under test {pair[1]}, reference {pair[0]}")
 
     @rule(user=_USERS)
     def limits(self, user: str) -> None:
@@ -349,8 +365,8 @@ class StoreMachine(RuleBasedStateMachine):
         """Read the user's version in both stores, to write with it later."""
         return _Memo(
             user,
-            _load(self.subject.store, user).version,
-            _load(self.reference.store, user).version,
+            load(self.subject.store, user).version,
+            load(self.reference.store, user).version,
             len(self.reference.ledger(user)),
         )
 
@@ -364,7 +380,7 @@ class StoreMachine(RuleBasedStateMachine):
             ("store under test", self.subject.store, memo.subject_version),
             ("reference", self.reference.store, memo.reference_version),
         ):
-            _expect_refusal(
+            expect_refusal(
                 f"{label}: a write with a stale version of {memo.user!r}",
                 partial(self._bogus_write, store, memo.user, version=version),
             )
@@ -376,7 +392,7 @@ class StoreMachine(RuleBasedStateMachine):
         user, key = pick
         self._touched.add(user)
         for label, service in self._services():
-            _expect_refusal(
+            expect_refusal(
                 f"{label}: a write recording {user!r}'s taken key {key!r} again",
                 partial(self._bogus_write, service.store, user, key=key),
             )
@@ -461,7 +477,7 @@ class StoreMachine(RuleBasedStateMachine):
                     f"stored state of {user!r} differs:\n"
                     f"  store under test: {actual}\n  reference:        {expected}"
                 )
-            _same_ledger(user, self.subject.ledger(user), self.reference.ledger(user))
+            same_ledger(user, self.subject.ledger(user), self.reference.ledger(user))
         for user in sorted(self._touched):
             report = self.subject.replay(user)
             if not report.matches:
@@ -476,6 +492,24 @@ class StoreMachine(RuleBasedStateMachine):
                     f"InMemoryStore holds {report.stored} (a bug in mikoshi-progression)"
                 )
         self._touched.clear()
+
+    @invariant()
+    def feeds_agree(self) -> None:
+        """What the store under test's events feed hands out is what the reference's does, in
+        the same order (it may lag: PostgreSQL waits for other clients' transactions)."""
+        if not isinstance(self.subject.store, EventFeedStore):
+            return
+        for label, service in self._services():
+            cursor, seen = self._feeds[label]
+            page = service.events(since=cursor, limit=1000)
+            seen += [(e.user_id, e.seq, e.at, e.action, e.event) for e in page.events]
+            self._feeds[label] = (page.cursor, seen)
+        got, want = self._feeds["store under test"][1], self._feeds["reference"][1]
+        if got != want[: len(got)]:
+            raise AssertionError(
+                f"the events feed of the store under test differs from the reference's:\n"
+                f"  store under test: {got}\n  reference:        {want}"
+            )
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -579,73 +613,3 @@ def run_store_machine(
     """
     machine = store_machine(store_factory, config=config, users=users)
     run_state_machine_as_test(machine, settings=settings)
-
-
-def _load(store: ProgressStore, user: str) -> Snapshot:
-    with store.transaction(user) as tx:
-        return tx.load()
-
-
-def _expect_refusal(what: str, write: Callable[[], None]) -> None:
-    try:
-        write()
-    except StaleVersionError:
-        return
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {exc!r}, not StaleVersionError") from exc
-    raise AssertionError(f"{what} was accepted")
-
-
-def _same_award(what: str, actual: AwardResult, expected: AwardResult) -> None:
-    def summary(result: AwardResult) -> tuple[object, ...]:
-        return (
-            str(result.outcome),
-            result.exp_added,
-            result.previous_level,
-            result.state,
-            result.now,
-            result.to_dict(),
-        )
-
-    if summary(actual) != summary(expected):
-        raise AssertionError(
-            f"{what} differs:\n  store under test: {summary(actual)}\n"
-            f"  reference:        {summary(expected)}"
-        )
-
-
-def _entry_summary(entry: LedgerEntry | None) -> str:
-    if entry is None:
-        return "None"
-    return repr(
-        (
-            str(entry.kind),
-            entry.action,
-            entry.exp_delta,
-            entry.level_before,
-            entry.level_after,
-            entry.key,
-            entry.at.isoformat(),
-            entry.outcome,
-        )
-    )
-
-
-def _same_ledger(user: str, actual: list[LedgerEntry], expected: list[LedgerEntry]) -> None:
-    for index, (got, want) in enumerate(zip(actual, expected, strict=False)):
-        if got != want:
-            raise AssertionError(
-                f"ledger entry {index} of {user!r} differs:\n"
-                f"  store under test: {_entry_summary(got)} -> {got.state_after}\n"
-                f"  reference:        {_entry_summary(want)} -> {want.state_after}"
-            )
-    if len(actual) != len(expected):
-        extra = actual[len(expected) :] or expected[len(actual) :]
-        raise AssertionError(
-            f"the ledger of {user!r} has {len(actual)} entries in the store under test, "
-            f"{len(expected)} in the reference; the first unmatched: {_entry_summary(extra[0])}"
-        )
-    seqs = [entry.seq for entry in actual]
-    numbers = [seq for seq in seqs if isinstance(seq, int)]
-    if len(numbers) != len(seqs) or any(a >= b for a, b in pairwise(numbers)):
-        raise AssertionError(f"the ledger of {user!r} has seq {seqs}, not increasing numbers")

@@ -9,6 +9,7 @@ The revisions in :data:`VERSIONS_DIR` form their own branch, labelled
 ``mikoshi_0001``        the tables as ``PostgresStore.create_schema()`` of 0.1.0 creates them
 ``mikoshi_0002``        the ledger's nullable ``reason`` and the ``'adjust'`` kind
 ``mikoshi_0003``        in place, opt-in: the progression columns ``users`` lacks
+``mikoshi_0004``        the designer levers: state columns, ledger events, the ``'timezone'`` kind
 ======================  =======================================================================
 
 Options are keys of Alembic's main section (``[alembic]`` of ``alembic.ini``, or
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..schema import LEVER_COLUMNS
 from ._options import (
     DEFAULT_TABLE_PREFIX,
     OPTION_NAMES,
@@ -47,6 +49,7 @@ __all__ = [
     "ADJUST_REVISION",
     "BRANCH_LABEL",
     "DEFAULT_TABLE_PREFIX",
+    "LEVERS_REVISION",
     "OPTION_NAMES",
     "OPTION_PREFIX",
     "REVISIONS",
@@ -69,7 +72,10 @@ ADJUST_REVISION = "mikoshi_0002"
 """The ledger's ``reason`` column and ``'adjust'`` kind."""
 USERS_COLUMNS_REVISION = "mikoshi_0003"
 """In place, with ``add_users_columns``: the progression columns ``users`` lacks."""
-REVISIONS = (TABLES_REVISION, ADJUST_REVISION, USERS_COLUMNS_REVISION)
+LEVERS_REVISION = "mikoshi_0004"
+"""The designer levers (schema version 2): the state's lever columns (in place, on
+``users`` with ``add_users_columns``), the ledger's events, the ``'timezone'`` kind."""
+REVISIONS = (TABLES_REVISION, ADJUST_REVISION, USERS_COLUMNS_REVISION, LEVERS_REVISION)
 """Every revision of the branch, oldest first."""
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "versions"
@@ -86,6 +92,7 @@ _PROGRESSION_COLUMNS = frozenset(
         "daily_exp_gained",
         "last_exp_reset_date",
         "daily_action_counts",
+        *LEVER_COLUMNS,
     }
 )
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}

@@ -107,7 +107,7 @@ class MigrationOptions:
     def table_names(self) -> list[str]:
         """The tables the library's revisions create, unqualified."""
         own = () if self.in_place else ("state",)
-        tables = (*own, "ledger", "request_keys")
+        tables = (*own, "ledger", "request_keys", "migrations")
         return [self.table_prefix + table for table in tables]
 
     def table(self, suffix: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._support import START, FakeClock, NotApplicable, StoreFactory
+from ._support import LEVERS, START, FakeClock, NotApplicable, StoreFactory
 from .adjustments import (
     check_adjustment_limits,
     check_adjustments_recorded,
@@ -49,6 +49,14 @@ from .keys import (
     check_revoke_twice_and_unknown,
 )
 from .ledger import check_ledger_entries_round_trip, check_replay_matches
+from .levers import (
+    check_events_feed,
+    check_feed_under_concurrent_awards,
+    check_keyed_award_with_levers_repeats_its_result,
+    check_lever_fields_round_trip,
+    check_levers_replay_matches,
+    check_timezone_changes_recorded,
+)
 from .protocol import (
     check_duplicate_key_is_stale,
     check_every_write_is_version_checked,
@@ -105,12 +113,19 @@ CHECKS: dict[str, Callable[[StoreFactory], None]] = {
         check_adjustments_recorded,
         check_adjustment_limits,
         check_keyed_adjustment_once,
+        check_lever_fields_round_trip,
+        check_timezone_changes_recorded,
+        check_levers_replay_matches,
+        check_keyed_award_with_levers_repeats_its_result,
+        check_events_feed,
+        check_feed_under_concurrent_awards,
     )
 }
 """Every check, by name (without the ``check_`` prefix), in the order a suite runs them."""
 
 __all__ = [
     "CHECKS",
+    "LEVERS",
     "START",
     "FakeClock",
     "NotApplicable",
@@ -124,16 +139,21 @@ __all__ = [
     "check_datetimes_round_trip",
     "check_day_reset_persisted",
     "check_duplicate_key_is_stale",
+    "check_events_feed",
     "check_every_write_is_version_checked",
     "check_far_future_days_never_overflow",
+    "check_feed_under_concurrent_awards",
     "check_ids_are_canonical_strings",
     "check_key_names_one_request",
     "check_key_reused_for_another_action",
     "check_keyed_adjustment_once",
     "check_keyed_award_once",
+    "check_keyed_award_with_levers_repeats_its_result",
     "check_keys_scoped_per_user",
     "check_ledger_entries_round_trip",
     "check_legacy_rows",
+    "check_lever_fields_round_trip",
+    "check_levers_replay_matches",
     "check_limits_caps_and_partial_awards",
     "check_limits_persists_reset",
     "check_monitoring_queries",
@@ -150,6 +170,7 @@ __all__ = [
     "check_schema_is_idempotent",
     "check_stale_version_rejected",
     "check_threads_no_lost_update",
+    "check_timezone_changes_recorded",
     "check_transaction_rolls_back_on_error",
     "check_write_is_all_or_nothing",
 ]

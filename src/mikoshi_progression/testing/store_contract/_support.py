@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any, TypeVar
 
 try:
@@ -18,8 +19,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "install the [testing] extra (pip install -e '.[testing]' from a clone)"
     ) from exc
 
+from ...core.boosts import Boost, BoostRules
 from ...core.config import DEFAULT_CONFIG, ProgressionConfig
+from ...core.milestones import Milestone
 from ...core.state import ProgressState
+from ...core.streaks import StreakRules
 from ...service import ProgressionService
 from ...stores import (
     EntryKind,
@@ -29,7 +33,7 @@ from ...stores import (
 )
 from ..clock import FakeClock
 
-__all__ = ["START", "FakeClock", "NotApplicable", "StoreFactory"]
+__all__ = ["LEVERS", "START", "FakeClock", "NotApplicable", "StoreFactory"]
 
 T = TypeVar("T")
 
@@ -163,3 +167,30 @@ def _entry(user_id: str, kind: EntryKind, key: str | None, **fields: Any) -> Led
 
 _DROPPING = replace(DEFAULT_CONFIG, levels_can_drop=True)
 """The default rules, but a revocation may lower a level."""
+
+LEVERS = replace(
+    DEFAULT_CONFIG,
+    boosts=BoostRules(
+        windows=(
+            Boost(
+                "launch_week",
+                START - timedelta(days=1),
+                START + timedelta(days=4),
+                Fraction(3, 2),
+                frozenset({"create_character", "create_scene"}),
+            ),
+            Boost("launch_day", START, START + timedelta(hours=12), Fraction(2)),
+        ),
+        stacking="multiply",
+    ),
+    streak=StreakRules(grace_minutes=30, freeze_every=2, max_freezes=1, bonuses={2: 10, 3: 25}),
+    milestones=(
+        Milestone("first_steps", level=2, bonus_exp=20),
+        Milestone("scene_maker", action="create_scene", count=3, bonus_exp=5),
+        Milestone("regular", streak=3),
+    ),
+)
+"""The default rules with every designer lever on, around :data:`START`: boosts (a
+week of x1.5 on creations, a launch day of x2 on everything, multiplied), streaks of
+``daily_chat`` (30 minutes' grace, a freeze every two days, bonuses at 2 and 3 days)
+and three milestones (level 2, three scenes ever, a three-day streak)."""

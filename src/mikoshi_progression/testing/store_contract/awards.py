@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ...core.config import DEFAULT_CONFIG, ActionRule, Level, ProgressionConfig
+from ...core.events import EventKind, ProgressionEvent
 from ...core.results import Outcome
 from ...core.state import PLATFORM_FIELDS, ProgressState
 from ...errors import SelfAwardError
@@ -79,6 +80,9 @@ def check_award_persists(factory: StoreFactory) -> None:
         None,
         up.state,
     )
+    # The award's events are kept with it (rules without levers know level-ups too).
+    level_up = ProgressionEvent(EventKind.LEVEL_UP, {"from_level": 1, "to_level": 2})
+    assert last.events == up.events == (level_up,)
     _assert_positions(entries)
 
 
