@@ -437,6 +437,11 @@ def test_changing_to_the_same_zone_changes_nothing_and_bad_zones_are_refused():
         change_timezone(state, "Mars/Olympus", now=START)
     with pytest.raises(StateError, match="timezone"):
         ProgressState(timezone="Mars/Olympus")
+    for directory in ("America", "Europe", ""):  # zone-database folders, not zones
+        with pytest.raises(StateError, match="timezone"):
+            ProgressState(timezone=directory)
+        with pytest.raises(InvalidArgumentError, match="timezone"):
+            change_timezone(state, directory, now=START)
 
 
 FIXED_OFFSET_ZONES = (

@@ -77,7 +77,8 @@ def resolve_timezone(name: str) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    # A directory of the zone database ("America") raises IsADirectoryError, an OSError.
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         raise InvalidArgumentError(
             "timezone", "an IANA time zone name such as 'UTC' or 'Asia/Tokyo'", name
         ) from exc

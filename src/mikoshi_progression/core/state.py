@@ -168,7 +168,8 @@ class ProgressState:
     mapping and keeps a read-only copy, so a state never changes once built. Every
     argument is a keyword: the six platform fields, and either ``levers`` or the lever
     fields one by one (``ProgressState(timezone="Asia/Tokyo", streak=3)``), which are
-    then read as attributes too. ``dataclasses.replace`` takes both kinds.
+    then read as attributes too. ``dataclasses.replace(state, levers=...)`` replaces
+    them (so does ``replace(state, streak=3)`` at run time, which type checkers refuse).
 
     Attributes:
         exp: Total EXP ever earned (minus revoked awards).

@@ -128,7 +128,7 @@ def check_timezone(timezone: object) -> str | None:
         raise InvalidArgumentError("timezone", expected, timezone)
     try:
         resolve_timezone(timezone)
-    except OSError:  # ZoneInfo("America") is a directory of zones
+    except InvalidArgumentError:
         raise InvalidArgumentError("timezone", expected, timezone) from None
     return timezone
 

@@ -140,7 +140,7 @@ def _zone_from_db(value: object) -> str | None:
         return None
     try:
         resolve_timezone(value)
-    except (ProgressionError, OSError):  # ZoneInfo("America") is a directory
+    except ProgressionError:  # not a zone: the row keeps the config's
         return None
     return value
 

@@ -98,7 +98,8 @@ def check_lever_fields_round_trip(factory: StoreFactory) -> None:
         assert store.read_state(user) == form(state)
     assert factory().ledger(user) == [entry, other]
     assert store.ledger(user)[0].events == _EVENTS
-    fresh = replace(state, timezone=None, milestones=frozenset(), lifetime_counts={}, streak=0)
+    levers = replace(state.levers, timezone=None, milestones=frozenset(), lifetime_counts={})
+    fresh = replace(state, levers=replace(levers, streak=0))
     with store.transaction(user) as tx:
         tx.write(fresh, tx.load().version, [])
     with store.transaction(user) as tx:
