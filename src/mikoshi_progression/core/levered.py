@@ -79,7 +79,7 @@ class LeverPlan:
     one search among the edges (a fold, moving forward in time, with one comparison).
     """
 
-    __slots__ = ("edges", "milestones", "pending", "raise_cap", "segments", "windows")
+    __slots__ = ("edges", "latest", "milestones", "pending", "raise_cap", "segments", "windows")
 
     def __init__(self, config: ProgressionConfig) -> None:
         boosts = config.boosts
@@ -87,6 +87,8 @@ class LeverPlan:
         self.raise_cap = boosts is not None and boosts.raise_cap
         self.edges = sorted({w.starts for w in self.windows} | {w.ends for w in self.windows})
         self.segments: dict[int, dict[str, Boosted]] = {}
+        # The segment the last award fell in: awards mostly come in time order.
+        self.latest: tuple[datetime, datetime, dict[str, Boosted]] = (_AFTER_ALL, _AFTER_ALL, {})
         self.milestones = tuple(
             (m.name, _TRIGGER_CODES[m.trigger], m.threshold, m.action, m.bonus_exp)
             for m in config.milestones
@@ -100,7 +102,8 @@ class LeverPlan:
         index = bisect_right(self.edges, now)
         low = self.edges[index - 1] if index else _BEFORE_ALL
         high = self.edges[index] if index < len(self.edges) else _AFTER_ALL
-        return low, high, self.segments.setdefault(index, {})
+        self.latest = found = (low, high, self.segments.setdefault(index, {}))
+        return found
 
     def boosted(
         self,
@@ -274,7 +277,9 @@ def award_with_levers(
     names: tuple[str, ...] = ()
     text = ""
     if plan.windows:
-        segment = plan.segment(now)[2]
+        low, high, segment = plan.latest
+        if not low <= now < high:
+            segment = plan.segment(now)[2]
         boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
         num, den, names, text = boost[:4]
         if names and plan.raise_cap:
