@@ -38,10 +38,10 @@ from ._feed import (
 from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
 from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
 from ._postgres_sql import Names, Statements, render
-from ._postgres_transaction import entry_from_columns
 from ._rows import (
     counts_from_db,
     counts_to_json,
+    entry_from_columns,
     milestones_to_json,
     refuse_feed,
 )

@@ -11,7 +11,7 @@ shared by both stores.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import Connection
@@ -21,10 +21,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from ..errors import StoreError, StoreUnavailableError
 from ._postgres_driver import wrap
 
-if TYPE_CHECKING:
-    from .postgres import PostgresStore
-
-__all__ = ["Borrowed", "fetchall", "open_pool", "settle"]
+__all__ = ["Borrowed", "PoolOwner", "fetchall", "open_pool", "settle"]
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 _BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
@@ -96,12 +93,26 @@ def fetchall(conn: Connection[Any], query: str, params: Any, doing: str) -> list
         raise wrap(exc, doing) from exc
 
 
+class PoolOwner(Protocol):
+    """What :class:`Borrowed` reads of the store it lends for, when it lends: the pool
+    (``None`` until opened), whether the store was closed, and how long to wait."""
+
+    @property
+    def _pool(self) -> ConnectionPool[Any] | None: ...
+
+    @property
+    def _closed(self) -> bool: ...
+
+    @property
+    def _timeout(self) -> float: ...
+
+
 class Borrowed:
     """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
 
     __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PoolOwner) -> None:
         self._store = store
 
     def __enter__(self) -> psycopg.Connection[Any]:

@@ -17,13 +17,19 @@ import psycopg
 from ..core.state import ProgressState
 from ..errors import StoreError, UnknownUserError
 from ._postgres_driver import wrap
-from ._rows import LEVER_COLUMNS, entry_from_row, events_to_json, refuse_levers, state_from_row
+from ._rows import (
+    LEVER_COLUMNS,
+    entry_from_columns,
+    events_to_json,
+    refuse_levers,
+    state_from_row,
+)
 from .base import LedgerEntry, Snapshot, StaleSnapshotError, StaleVersionError
 
 if TYPE_CHECKING:
     from ._postgres_common import PostgresCommon
 
-__all__ = ["TransactionCommon", "entries_json", "entry_from_columns", "entry_params"]
+__all__ = ["TransactionCommon", "entries_json", "entry_params"]
 
 
 class TransactionCommon:
@@ -244,10 +250,3 @@ def entries_json(entries: Sequence[LedgerEntry]) -> str:
         ],
         separators=(",", ":"),
     )
-
-
-def entry_from_columns(user_id: str, row: Sequence[Any]) -> LedgerEntry:
-    """A ledger entry from :data:`ENTRY_COLUMNS` (the ledger columns after ``user_id`` and
-    ``seq``, then ``seq``)."""
-    *values, seq = row
-    return entry_from_row(user_id, seq, *values)

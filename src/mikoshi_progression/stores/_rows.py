@@ -69,6 +69,7 @@ __all__ = [
     "counts_from_db",
     "counts_to_json",
     "day_from_db",
+    "entry_from_columns",
     "entry_from_row",
     "events_from_db",
     "events_to_json",
@@ -354,3 +355,10 @@ def entry_from_row(
         )
     except (ValueError, TypeError, RecursionError, ProgressionError) as exc:
         raise StoreError(f"ledger entry {seq} of user {user_id!r} is unreadable: {exc}") from exc
+
+
+def entry_from_columns(user_id: str, row: Sequence[Any]) -> LedgerEntry:
+    """A ledger entry from the PostgreSQL ledger's entry columns (the ledger's columns
+    after ``user_id`` and ``seq``, then ``seq``)."""
+    *values, seq = row
+    return entry_from_row(user_id, seq, *values)

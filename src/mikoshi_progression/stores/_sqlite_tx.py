@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..core.state import ProgressState
 from ..errors import ReadOnlyStoreError, SchemaOutdatedError, StoreError
@@ -23,18 +23,32 @@ from ._rows import (
     state_from_row,
 )
 from ._sqlite_driver import DUPLICATE, execute, wrap
+from ._sqlite_sql import Statements
 from .base import EntryKind, LedgerEntry, Snapshot, StaleVersionError
 
-if TYPE_CHECKING:
-    from .sqlite import SQLiteStore
+__all__ = [
+    "ReadOnlyTransaction",
+    "SQLiteTransaction",
+    "TransactionOwner",
+    "entry_of_row",
+    "stored_state",
+]
 
-__all__ = ["ReadOnlyTransaction", "SQLiteTransaction", "entry_of_row", "stored_state"]
+
+class TransactionOwner(Protocol):
+    """What a transaction reads of the SQLite store it runs in: its statements, its
+    path (for messages), and a check that the schema was migrated under it."""
+
+    _sql: Statements
+    path: str
+
+    def _reinspect(self, conn: sqlite3.Connection) -> bool: ...
 
 
 class SQLiteTransaction:
     """One user's transaction on a connection that holds the write lock."""
 
-    def __init__(self, store: SQLiteStore, conn: sqlite3.Connection, user_id: str) -> None:
+    def __init__(self, store: TransactionOwner, conn: sqlite3.Connection, user_id: str) -> None:
         self._store = store
         self._sql = store._sql
         self._conn = conn

@@ -129,7 +129,8 @@ from ._postgres_common import (
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io import Borrowed, fetchall, open_pool
-from ._postgres_transaction import TransactionCommon, entry_from_columns
+from ._postgres_transaction import TransactionCommon
+from ._rows import entry_from_columns
 from .base import (
     LedgerEntry,
     SchemaReport,
