@@ -115,8 +115,13 @@ class LeverPlan:
     ) -> Boosted:
         """The boost of ``action`` in ``segment`` (``now`` lies in it): worked out once."""
         in_force = [w for w in self.windows if w.applies(action, now)]
+        streak = config.streak
+        # An action whose award touches no lever state (not the streak's, not counted).
+        plain = (streak is None or action != streak.action) and action not in (
+            config._counted_actions
+        )
         if not in_force:
-            found: Boosted = (1, 1, (), "", ((), reward, reward, (), 0))
+            found: Boosted = (1, 1, (), "", ((), reward, reward, (), 0), reward, plain, None)
         else:
             boosts = config.boosts
             assert boosts is not None
@@ -126,7 +131,21 @@ class LeverPlan:
             boosted = reward * multiplier.numerator // multiplier.denominator
             event = (_BOOST_APPLIED, names, text, reward, boosted)
             common = ((event,), reward, boosted, names, 0)
-            found = (multiplier.numerator, multiplier.denominator, names, text, common)
+            # Events are immutable values: every award this boost multiplies shares this one.
+            built = _event(
+                _BOOST_APPLIED,
+                {"boosts": names, "multiplier": text, "base_exp": reward, "boosted_exp": boosted},
+            )
+            found = (
+                multiplier.numerator,
+                multiplier.denominator,
+                names,
+                text,
+                common,
+                boosted,
+                plain,
+                built,
+            )
         if len(segment) < 4096:  # as many as the config has actions; stay bounded anyway
             segment[action] = found
         return found
@@ -153,9 +172,13 @@ class LeverPlan:
         return found
 
 
-Boosted = tuple[int, int, tuple[str, ...], str, "tuple[Any, ...] | None"]
+Boosted = tuple[
+    int, int, tuple[str, ...], str, tuple[Any, ...], int, bool, "ProgressionEvent | None"
+]
 """A boost worked out: numerator, denominator, the boosts' names, the multiplier as text,
-and a fold's effects for an award that causes no other event than the boost's."""
+a fold's effects for an award that causes no other event than the boost's, the boosted
+reward, whether the action touches no lever state (neither the streak's nor counted by
+a milestone), and the boost's event for a single award."""
 _NEVER = MAX_COUNT + 1
 _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
 _AFTER_ALL = datetime.max.replace(tzinfo=UTC)
@@ -273,18 +296,17 @@ def award_with_levers(
 
     caps = config._caps
     cap = caps[level] if level < len(caps) else caps[-1]
-    num = den = 1
+    boosted = reward
     names: tuple[str, ...] = ()
-    text = ""
+    boost_event = None
     if plan.windows:
         low, high, segment = plan.latest
         if not low <= now < high:
             segment = plan.segment(now)[2]
         boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
-        num, den, names, text = boost[:4]
+        num, den, names, _, _, boosted, _, boost_event = boost
         if names and plan.raise_cap:
             cap = cap * num // den
-    boosted = reward * num // den
     gained_before = gained
     if cap_exempt:
         added = boosted
@@ -321,13 +343,8 @@ def award_with_levers(
             streak_event = _event(
                 _STREAK_EXTENDED, {"streak": streak, "bonus_exp": paid, "freezes": freezes}
             )
-    if names:
-        events.append(
-            _event(
-                _BOOST_APPLIED,
-                {"boosts": names, "multiplier": text, "base_exp": reward, "boosted_exp": boosted},
-            )
-        )
+    if boost_event is not None:
+        events.append(boost_event)
     if streak_event is not None:
         events.append(streak_event)
     if gained >= cap > gained_before:
@@ -447,6 +464,7 @@ def apply_with_levers(
     day = None if reset is None else day_of(reset)
     fault_before = None if reset is None else reset - max_skew
     low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
+    streak_reached = streak >= low_streak  # a milestone waits for the next award
     records: list[Record] = []
     record = records.append
     empty: dict[str, int] = {}
@@ -496,10 +514,9 @@ def apply_with_levers(
         if not seg_low <= now < seg_high:
             seg_low, seg_high, segment = plan.segment(now)
         boost = segment.get(action) or plan.boosted(segment, action, reward, now, config)
-        num, den, names, text, common = boost
+        num, den, names, text, common, boosted, plain, _ = boost
         if names and raise_cap:
             cap = cap * num // den
-        boosted = reward * num // den if names else reward
         gained_before = gained
         if cap_exempt:
             added = boosted
@@ -511,6 +528,27 @@ def apply_with_levers(
                 continue
             added = boosted if boosted <= room else room
             gained += added
+
+        # The common award touches no lever state and causes no event but its boost's:
+        # not the streak action nor a counted one, no cap filled, no level nor milestone.
+        if plain and not streak_reached and not gained >= cap > gained_before:
+            new_exp = exp + added
+            new_level = bisect_right(thresholds, new_exp) or 1
+            if new_level < level and not can_drop:
+                new_level = level
+            # EXP past 2**63 - 1 reaches _NEVER, so it takes the full path, which refuses it.
+            if new_level == level and new_exp < low_exp and new_level < low_level:
+                exp = new_exp
+                counts = counts.copy()  # a new dict: recorded ones are never mutated
+                counts[action] = count + 1
+                if action == DAILY_CHAT:
+                    if not _EARLIEST <= now <= _LATEST:
+                        require_aware(now)
+                    chat = now
+                outcome = _AWARDED if added == boosted else _PARTIAL
+                record((action, outcome, added, previous, exp, level, gained, reset, counts, chat,
+                        now, levers, common))  # fmt: skip
+                continue
 
         # Events other than the boost's: settled missed days before it, the rest after it.
         settled_events: tuple[ProgressionEvent, ...] = ()
@@ -562,6 +600,7 @@ def apply_with_levers(
             bonus += extra_exp
             changed = True
             low_level, low_exp, low_streak, low_counts = plan.lowest(unlocked)
+        streak_reached = streak >= low_streak
         if new_level > level:
             if raised is None:
                 raised = []
