@@ -76,6 +76,7 @@ def test_every_award_with_levers_is_lawful_and_the_fold_agrees(config, zone, dat
     folded, folded_results = apply_events(start, events, config)
     assert folded == final
     assert list(folded_results) == results
+    assert folded_results.column("effects") == [r.effects for r in results]
 
 
 @given(lever_configs(), st.sampled_from(USER_ZONES), st.sampled_from(USER_ZONES), st.data())
@@ -683,3 +684,25 @@ def test_a_moment_outside_the_supported_years_fails_alike_in_the_fold_and_alone(
     else:
         _, folded = apply_events(day_open.state, [(far, action)], config)
         assert folded[0] == alone
+
+
+def test_a_state_back_to_a_new_users_levers_is_on_the_seeds_path_again():
+    """Moving to Tokyo and back lengthens the day; once the next day opens, nothing of the
+    levers is left and the state holds NO_LEVERS itself, as the same state read back from
+    a store does: award and fold then report exactly the seed's body (a store machine
+    found the two differing)."""
+    from mikoshi_progression.core.state import NO_LEVERS
+
+    opened = award_exp_with_limits(ProgressState(), "create_scene", now=START).state
+    there = change_timezone(opened, "Asia/Tokyo", now=START + timedelta(hours=1))
+    back = change_timezone(there, None, now=START + timedelta(hours=2))
+    assert back.day_extended_until is not None
+    later = START + timedelta(days=2)
+    alone = award_exp_with_limits(back, "create_scene", now=later)
+    assert alone.state.levers is NO_LEVERS
+    final, _ = apply_events(back, [(later, "create_scene"), (later, "create_scene")])
+    assert final.levers is NO_LEVERS
+    stored = ProgressState.from_dict(alone.state.to_dict())
+    again = award_exp_with_limits(alone.state, "create_scene", now=later)
+    assert again.to_dict() == award_exp_with_limits(stored, "create_scene", now=later).to_dict()
+    assert "events" not in again.to_dict()

@@ -33,7 +33,7 @@ from .config import ProgressionConfig
 from .days import EARLIEST_MOMENT, LATEST_MOMENT, require_aware
 from .events import EventKind, ProgressionEvent
 from .results import AwardResult, AwardResults, LeverEffects, Outcome, Record
-from .state import EMPTY_COUNTS, MAX_COUNT, LeverState, ProgressState
+from .state import EMPTY_COUNTS, MAX_COUNT, NO_LEVERS, LeverState, ProgressState
 from .streaks import advance_streak
 from .zones import reopened as _reopened
 from .zones import user_boundary
@@ -51,6 +51,16 @@ _build_result = trusted_factory(AwardResult)
 _build_effects = trusted_factory(LeverEffects)
 _build_event = trusted_factory(ProgressionEvent)
 _build_levers = trusted_factory(LeverState)
+
+
+def _lever_state(*values: Any) -> LeverState:
+    """A :class:`LeverState` of values the core computed: :data:`NO_LEVERS` itself when
+    they are a new user's, so that the state takes the seed's path again, as the same
+    state read back from a store does."""
+    built = _build_levers(*values)
+    return NO_LEVERS if built == NO_LEVERS else built
+
+
 _EARLIEST, _LATEST = EARLIEST_MOMENT, LATEST_MOMENT
 _ONE_DAY = timedelta(days=1)
 _EMPTY = EMPTY_COUNTS
@@ -398,9 +408,7 @@ def award_with_levers(
         or unlocked is not levers.milestones
         or lifetime is not levers.lifetime_counts
     ):
-        levers = _build_levers(
-            zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
-        )
+        levers = _lever_state(zone, extended, streak, best, streak_day, freezes, unlocked, lifetime)
     new_state = _build_state(
         exp,
         new_level,
@@ -502,7 +510,7 @@ def apply_with_levers(
             fault_before = now - max_skew
             if extended is not None:
                 extended = None
-                levers = _build_levers(
+                levers = _lever_state(
                     zone, None, streak, best, streak_day, freezes, unlocked, lifetime
                 )
         count = counts.get(action, 0)
@@ -610,7 +618,7 @@ def apply_with_levers(
                 raised = []
             raised += unlock_events
         if changed:
-            levers = _build_levers(
+            levers = _lever_state(
                 zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
             )
         level = new_level

@@ -257,7 +257,15 @@ bonus_exp)`` with each event a tuple ``(kind, *values)`` of its :data:`DETAILS`)
 ``counts`` dicts are never mutated once recorded."""
 
 _Column = Literal[
-    "action", "outcome", "exp_added", "previous_level", "exp", "level", "daily_exp_gained", "now"
+    "action",
+    "outcome",
+    "exp_added",
+    "previous_level",
+    "exp",
+    "level",
+    "daily_exp_gained",
+    "now",
+    "effects",
 ]
 _COLUMNS: dict[str, int] = {
     "action": 0,
@@ -312,7 +320,8 @@ class AwardResults(Sequence[AwardResult]):
         """One field of every result, straight from the fold's records, without building
         result objects: ``"action"``, ``"outcome"``, ``"exp_added"``, ``"previous_level"``,
         ``"exp"``, ``"level"``, ``"daily_exp_gained"`` (the last three after the event) or
-        ``"now"``. For simulations that read millions of results.
+        ``"now"``, or ``"effects"`` (each result's :class:`LeverEffects`, ``None`` where
+        no lever decided). For simulations that read millions of results.
 
         >>> from datetime import datetime, timezone
         >>> from mikoshi_progression import ProgressState, apply_events
@@ -321,6 +330,11 @@ class AwardResults(Sequence[AwardResult]):
         >>> results.column("exp_added"), results.column("outcome")[-1].value
         ([15, 15, 0], 'action_limit')
         """
+        if name == "effects":
+            return [
+                None if len(record) == 11 or record[12] is None else _effects(record[12])
+                for record in self._records
+            ]
         index = _COLUMNS[name]
         return [record[index] for record in self._records]
 
@@ -331,18 +345,21 @@ class AwardResults(Sequence[AwardResult]):
         if len(record) > 11:  # a fold the levers decided
             levers, raw = record[11], record[12]
             if raw is not None:
-                events, base, boosted, boosts, bonus = raw
-                effects = _build_effects(
-                    tuple(
-                        _build_event(
-                            kind, MappingProxyType(dict(zip(DETAILS[kind], values, strict=True)))
-                        )
-                        for kind, *values in events
-                    ),
-                    base,
-                    boosted,
-                    boosts,
-                    bonus,
-                )
+                effects = _effects(raw)
         state = _build_state(exp, level, gained, reset, MappingProxyType(counts), chat, levers)
         return _build_result(action, outcome, added, previous, state, now, self._config, effects)
+
+
+def _effects(raw: tuple[Any, ...]) -> LeverEffects:
+    """The :class:`LeverEffects` of a record's effects (see :data:`Record`)."""
+    events, base, boosted, boosts, bonus = raw
+    return _build_effects(
+        tuple(
+            _build_event(kind, MappingProxyType(dict(zip(DETAILS[kind], values, strict=True))))
+            for kind, *values in events
+        ),
+        base,
+        boosted,
+        boosts,
+        bonus,
+    )

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from ..core.config import ProgressionConfig
 from ..core.events import EventKind
-from ..core.results import AwardResult, Outcome
+from ..core.results import AwardResults, Outcome
 from ..core.state import ProgressState
 from ._lever_report import MilestoneReach, StreakReport, streak_lengths
 
@@ -90,7 +90,7 @@ def _add_counts(into: dict[int, int], counts: Mapping[int, int]) -> None:
 
 def account_player(
     tally: LeverTally,
-    results: Sequence[AwardResult],
+    results: AwardResults,
     ends: Sequence[int],
     final: ProgressState,
     config: ProgressionConfig,
@@ -110,17 +110,24 @@ def account_player(
     capped_days = 0
     capped_day = -1
     day = 0
-    for index, result in enumerate(results):
+    # Read by column: no result object is built for the millions of attempts.
+    columns = zip(
+        results.column("action"),
+        results.column("previous_level"),
+        results.column("exp_added"),
+        results.column("outcome"),
+        results.column("now"),
+        results.column("effects"),
+        strict=True,
+    )
+    for index, (action, level, exp_added, outcome, now, effects) in enumerate(columns):
         while index >= ends[day]:
             day += 1
-        action = result.action
         base = rewards[action]
-        level = result.previous_level
         cut = 0
-        effects = result.effects
         if effects is not None:  # awarded, perhaps in part
             boosted = effects.boosted_exp
-            cut = boosted - (result.exp_added - effects.bonus_exp)
+            cut = boosted - (exp_added - effects.bonus_exp)
             for event in effects.events:
                 kind = event.kind
                 if kind is EventKind.STREAK_EXTENDED:
@@ -139,8 +146,8 @@ def account_player(
                 elif kind is EventKind.STREAK_BROKEN:
                     tally.breaks += 1
         else:  # refused: it would have paid its boosted reward
-            boosted = _boosted(config, action, base, result.now)
-            if result.outcome is Outcome.ACTION_LIMIT:
+            boosted = _boosted(config, action, base, now)
+            if outcome is Outcome.ACTION_LIMIT:
                 limit_loss[action] = limit_loss.get(action, 0) + boosted
             else:
                 cut = boosted
