@@ -11,7 +11,7 @@ import pytest
 from mikoshi_progression import EMPTY_COUNTS, ProgressState, StateError
 from mikoshi_progression.core._frozen import trusted_factory
 from mikoshi_progression.core.rules import _build_state
-from mikoshi_progression.core.state import NO_LEVERS
+from mikoshi_progression.core.state import NO_LEVERS, LeverState
 
 NOW = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 
@@ -255,6 +255,7 @@ def test_a_state_no_lever_touched_shares_the_one_empty_lever_value():
     attributes, and equal states hash alike however they were built."""
     assert ProgressState().levers is NO_LEVERS
     assert ProgressState(streak=0, timezone=None).levers is NO_LEVERS
+    assert ProgressState(levers=LeverState()).levers is NO_LEVERS
     state = ProgressState(exp=5, timezone="Asia/Tokyo", streak=2, best_streak=2)
     assert (state.timezone, state.streak, state.levers.best_streak) == ("Asia/Tokyo", 2, 2)
     again = replace(state, streak=1)

@@ -239,8 +239,8 @@ class ProgressState:
             raise StateError("levers", f"must be a LeverState, got {describe_value(levers)}")
         if given:
             levers = replace(levers, **given)
-            if levers == NO_LEVERS:
-                levers = NO_LEVERS
+        if levers is not NO_LEVERS and levers == NO_LEVERS:
+            levers = NO_LEVERS  # the one value the seed's path recognises by identity
         set_(self, "levers", levers)
         self.__post_init__()
 
