@@ -57,8 +57,8 @@ def _lever_state(*values: Any) -> LeverState:
     """A :class:`LeverState` of values the core computed: :data:`NO_LEVERS` itself when
     they are a new user's, so that the state takes the seed's path again, as the same
     state read back from a store does."""
-    built = _build_levers(*values)
-    return NO_LEVERS if built == NO_LEVERS else built
+    # A new user's lever values are exactly the falsy ones (no zone, 0, empty, None).
+    return _build_levers(*values) if any(values) else NO_LEVERS
 
 
 _EARLIEST, _LATEST = EARLIEST_MOMENT, LATEST_MOMENT
