@@ -618,9 +618,16 @@ def apply_with_levers(
                 raised = []
             raised += unlock_events
         if changed:
-            levers = _lever_state(
-                zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
-            )
+            # _lever_state() inlined (a call per streak day is felt here); a streak of 1 or
+            # more, the usual case, decides at the first test.
+            if streak or best or freezes or streak_day or unlocked or lifetime or zone:
+                levers = _build_levers(
+                    zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
+                )
+            else:
+                levers = _lever_state(
+                    zone, extended, streak, best, streak_day, freezes, unlocked, lifetime
+                )
         level = new_level
         counts = counts.copy()  # a new dict: recorded ones are never mutated
         counts[action] = count + 1
