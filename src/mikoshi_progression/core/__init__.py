@@ -11,4 +11,7 @@ the package root: import them from ``mikoshi_progression``.
 - ``rules``: awards, revocations, adjustments and the replay fold.
 - ``results`` / ``levels``: what an award reports, and level views.
 - ``identity``: canonical user ids and reasons.
+- ``boosts``, ``streaks``, ``zones``, ``milestones``, ``events``: the designer levers;
+  ``levered`` awards and folds with them, ``lever_plan`` compiles them per config.
+- ``validation``: every problem of a config written as plain data.
 """
