@@ -48,10 +48,6 @@ def exact(value: Fraction) -> str:
     return f"{float(value):.{places}f}"
 
 
-def _floor(value: Fraction) -> int:
-    return value.numerator // value.denominator
-
-
 # --- boosts ----------------------------------------------------------------------------------
 
 
@@ -78,12 +74,12 @@ def boost_doc(
         "multiplier": str(multiplier),
         "base_exp": reward,
         "exact_exp": str(exact_boosted),
-        "boosted_exp": _floor(exact_boosted),
+        "boosted_exp": rules.boosted(reward, action, at),
         "rounded_down": exact_boosted.denominator != 1,
         "applied": bool(result.boosts),
         "raise_cap": rules.raise_cap,
         "cap_raised": raised,
-        "cap": _floor(level_cap * multiplier) if raised else level_cap,
+        "cap": rules.boosted(level_cap, action, at) if raised else level_cap,
     }
 
 

@@ -189,6 +189,19 @@ class BoostRules:
             return _ONE, ()
         return combine(found, self.stacking), tuple(names)
 
+    def boosted(self, amount: int, action: str, now: datetime) -> int:
+        """``amount`` (a reward, or a cap when boosts raise it) multiplied by the boosts in
+        force for ``action`` at ``now``, rounded down: the rule every boosted figure obeys.
+
+        >>> from datetime import UTC
+        >>> rules = BoostRules((Boost("w", datetime(2026, 1, 1, tzinfo=UTC),
+        ...                           datetime(2026, 1, 2, tzinfo=UTC), Fraction(3, 2)),))
+        >>> rules.boosted(15, "create_scene", datetime(2026, 1, 1, 12, tzinfo=UTC))
+        22
+        """
+        multiplier, names = self.multiplier(action, now)
+        return amount * multiplier.numerator // multiplier.denominator if names else amount
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "stacking": self.stacking,

@@ -193,8 +193,7 @@ class AwardResult:
         boosts = self.config.boosts
         if boosts is None or not boosts.raise_cap:
             return cap
-        multiplier, names = boosts.multiplier(self.action, self.now)
-        return cap * multiplier.numerator // multiplier.denominator if names else cap
+        return boosts.boosted(cap, self.action, self.now)
 
     @property
     def resets_at(self) -> datetime:

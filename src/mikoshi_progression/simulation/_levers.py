@@ -167,10 +167,7 @@ def account_player(
 def _boosted(config: ProgressionConfig, action: str, reward: int, now: datetime) -> int:
     """``reward`` multiplied by the boosts in force at ``now``, as the rules round it."""
     boosts = config.boosts
-    if boosts is None:
-        return reward
-    multiplier, _ = boosts.multiplier(action, now)
-    return reward * multiplier.numerator // multiplier.denominator
+    return reward if boosts is None else boosts.boosted(reward, action, now)
 
 
 class LeverFigures(NamedTuple):

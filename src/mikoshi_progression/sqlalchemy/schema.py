@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import TypeEngine
 
+from ..core.state import LEVER_FIELDS
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -63,16 +64,7 @@ ADDED_LEDGER_COLUMNS = ("actor", "target", "reason")
 ledger created before them (as the other stores do)."""
 FEED_COLUMNS = ("events", "txid")
 """The ledger columns of schema version 2: an entry's events, and the events feed's order."""
-LEVER_COLUMNS = (
-    "timezone",
-    "day_extended_until",
-    "streak",
-    "best_streak",
-    "last_streak_day",
-    "streak_freezes",
-    "milestones",
-    "lifetime_counts",
-)
+LEVER_COLUMNS = LEVER_FIELDS
 """The state columns of schema version 2 (the designer levers), named after the state's
 fields: last in the state table, where migrating a table of version 1 adds them."""
 
