@@ -71,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _STORES = Path("src/mikoshi_progression/stores")
 TARGETS: tuple[tuple[Path, Path], ...] = (
     (_STORES / "_postgres_io_async.py", _STORES / "_postgres_io.py"),
+    (_STORES / "_postgres_batch_async.py", _STORES / "_postgres_batch.py"),
     (_STORES / "postgres_async.py", _STORES / "postgres.py"),
 )
 """Each asyncio source and the synchronous module generated from it."""
@@ -104,6 +105,10 @@ RENAMES: dict[str, str] = {
     "AsyncRequestKeyStore": "RequestKeyStore",
     "AsyncMonitoringStore": "MonitoringStore",
     "AsyncPostgresStore": "PostgresStore",
+    "AsyncPostgresBatch": "PostgresBatch",
+    "AsyncBatchTransaction": "BatchTransaction",
+    "AsyncBatchStore": "BatchStore",
+    "_postgres_batch_async": "_postgres_batch",
     "postgres_async": "postgres",
     "_postgres_io_async": "_postgres_io",
 }

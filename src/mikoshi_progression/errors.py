@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 __all__ = [
+    "BatchError",
     "ConcurrencyError",
     "ConfigError",
     "ConfigFileError",
@@ -198,6 +200,45 @@ class SchemaOutdatedError(StoreError):
 
 class UnsupportedStoreError(StoreError, ValueError):
     """``open_store`` was given a URL whose scheme no store handles."""
+
+
+class BatchError(StoreError):
+    """A store failure stopped a batch of awards (``award_many``) part of the way.
+
+    A batch commits in transactions of many requests; this says, by the requests'
+    positions in the batch, which transactions committed, which one failed in a way that
+    leaves its outcome unknown, and which were never sent. Keyed requests can simply be
+    sent again: those that landed are then repeated, not awarded twice. The store's
+    error is the ``__cause__``.
+
+    Attributes:
+        landed: Positions of the requests whose transaction committed.
+        unknown: Positions of the requests whose transaction may or may not have
+            committed (the connection failed around the commit).
+        not_sent: Positions of the requests that were never tried.
+        results: The result of each landed request, by position (``None`` for one
+            refused, as ``BatchResult.errors`` says).
+    """
+
+    landed: tuple[int, ...]
+    unknown: tuple[int, ...]
+    not_sent: tuple[int, ...]
+    results: dict[int, Any]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        landed: tuple[int, ...],
+        unknown: tuple[int, ...],
+        not_sent: tuple[int, ...],
+        results: dict[int, Any],
+    ) -> None:
+        self.landed = landed
+        self.unknown = unknown
+        self.not_sent = not_sent
+        self.results = results
+        super().__init__(message)
 
 
 class IdempotencyError(ProgressionError, ValueError):

@@ -9,6 +9,7 @@ perform the I/O: see ``docs/async.md``.
 from __future__ import annotations
 
 from ._async import AsyncProgressionService
+from ._batch import AwardRequest, BatchResult
 from ._replay import ReplayReport, replay_ledger
 from ._retries import Observer
 from ._steps import utc_now
@@ -16,6 +17,8 @@ from ._sync import ProgressionService
 
 __all__ = [
     "AsyncProgressionService",
+    "AwardRequest",
+    "BatchResult",
     "Observer",
     "ProgressionService",
     "ReplayReport",

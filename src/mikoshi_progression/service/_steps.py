@@ -164,14 +164,14 @@ class Decisions:
         snap = yield _LOAD if key is None else Load(key)
         assert snap is not None  # a Load is always answered with a snapshot
         if snap.keyed_award is not None:
-            return self._repeat(snap.keyed_award, action, key, actor, target), True
+            return self.repeat(snap.keyed_award, action, key, actor, target), True
         result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
         if result.outcome is Outcome.INVALID_ACTION:
             return result, False
         entries = self._day_entries(user_id, snap, result.state, now)
         if result.success:
             entries.append(
-                self._entry(
+                self.entry(
                     user_id,
                     EntryKind.AWARD,
                     result.state,
@@ -208,7 +208,7 @@ class Decisions:
             )
         new_state = revoke_exp(snap.state, award.exp_delta, config=self.config)
         now = self.now()
-        entry = self._entry(
+        entry = self.entry(
             user_id,
             EntryKind.REVOKE,
             new_state,
@@ -220,7 +220,7 @@ class Decisions:
             actor=award.actor,
             target=award.target,
         )
-        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        yield Write(new_state, snap.version, [*self.import_entries(user_id, snap, now), entry])
         return entry, False
 
     def reset_daily(
@@ -230,7 +230,7 @@ class Decisions:
         assert snap is not None
         now = self.now()
         new_state = reset_daily_limits(snap.state, now=now)
-        entry = self._entry(
+        entry = self.entry(
             user_id,
             EntryKind.DAY,
             new_state,
@@ -240,7 +240,7 @@ class Decisions:
             actor=operator,
             reason=reason,
         )
-        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        yield Write(new_state, snap.version, [*self.import_entries(user_id, snap, now), entry])
         return new_state
 
     def adjust(
@@ -268,7 +268,7 @@ class Decisions:
             new_state = adjust_exp(snap.state, amount, config=self.config)
         delta = new_state.exp - snap.state.exp
         now = self.now()
-        entry = self._entry(
+        entry = self.entry(
             user_id,
             EntryKind.ADJUST,
             new_state,
@@ -280,7 +280,7 @@ class Decisions:
             actor=operator,
             reason=reason,
         )
-        yield Write(new_state, snap.version, [*self._import_entries(user_id, snap, now), entry])
+        yield Write(new_state, snap.version, [*self.import_entries(user_id, snap, now), entry])
         return entry, False
 
     def set_timezone(
@@ -305,7 +305,7 @@ class Decisions:
         # A day the move opened first is recorded as such, so that replay opens it too.
         entries = self._day_entries(user_id, snap, new_state, now)
         entries.append(
-            self._entry(
+            self.entry(
                 user_id, EntryKind.TIMEZONE, new_state, now, level_before=new_state.level, key=key
             )
         )
@@ -330,7 +330,7 @@ class Decisions:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _repeat(
+    def repeat(
         self,
         entry: LedgerEntry,
         action: str,
@@ -363,35 +363,43 @@ class Decisions:
             effects=_effects_again(entry, self.config) if levered else None,
         )
 
-    def _import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
+    def import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
         """Adopt a row the ledger has never seen, so that replay starts from it."""
         if not snap.exists or snap.has_ledger:
             return []
         return [
-            self._entry(user_id, EntryKind.IMPORT, snap.state, now, level_before=snap.state.level)
+            self.entry(user_id, EntryKind.IMPORT, snap.state, now, level_before=snap.state.level)
         ]
 
     def _day_entries(
         self, user_id: str, snap: Snapshot, new_state: ProgressState, now: datetime
     ) -> list[LedgerEntry]:
         """The import and day-opening entries that precede a change made at ``now``."""
-        entries = self._import_entries(user_id, snap, now)
-        if new_state.last_exp_reset_date != snap.state.last_exp_reset_date:
-            opened = reset_daily_limits_if_needed(snap.state, now=now, config=self.config)
-            fault = is_clock_fault(snap.state, now=now, config=self.config)
-            entries.append(
-                self._entry(
-                    user_id,
-                    EntryKind.DAY,
-                    opened,
-                    now,
-                    level_before=opened.level,
-                    outcome=CLOCK_FAULT if fault else "",
-                )
-            )
+        entries = self.import_entries(user_id, snap, now)
+        opened = self.opened_day(user_id, snap.state, new_state, now)
+        if opened is not None:
+            entries.append(opened)
         return entries
 
-    def _entry(
+    def opened_day(
+        self, user_id: str, before: ProgressState, after: ProgressState, now: datetime
+    ) -> LedgerEntry | None:
+        """The day entry of a change from ``before`` to ``after`` at ``now``, if it opened
+        a new day."""
+        if after.last_exp_reset_date == before.last_exp_reset_date:
+            return None
+        opened = reset_daily_limits_if_needed(before, now=now, config=self.config)
+        fault = is_clock_fault(before, now=now, config=self.config)
+        return self.entry(
+            user_id,
+            EntryKind.DAY,
+            opened,
+            now,
+            level_before=opened.level,
+            outcome=CLOCK_FAULT if fault else "",
+        )
+
+    def entry(
         self,
         user_id: str,
         kind: EntryKind,

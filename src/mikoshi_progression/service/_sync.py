@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from ..stores._feed import (
 )
 from ..stores.async_base import JoinableStore
 from ..stores.base import (
+    BatchStore,
     CanonicalIdStore,
     LedgerEntry,
     MonitoringStore,
@@ -40,6 +41,9 @@ from ..stores.base import (
     StoreTransaction,
     UserActivity,
 )
+from ._batch import AwardRequest, BatchResult, Decided, Planned, one_request
+from ._batch_sync import DEFAULT_CHUNK, check_chunk_size, plan, run_batch, run_chunk_retried
+from ._combining import Combiner
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
@@ -71,6 +75,11 @@ class ProgressionService(Shell):
             failures are retried too, but only where a retry cannot award twice.
         observer: Hears of attempts, retries and decisions (metrics and traces: see
             :mod:`mikoshi_progression.otel`); ``None`` (the default) costs nothing.
+        combine: Combine concurrent awards to one user into one transaction (threads of
+            this process awarding a hot user; each still gets its own result and ledger
+            entry). Takes effect on a store that runs batches
+            (:class:`~mikoshi_progression.stores.BatchStore`); an award to a user nobody
+            else is awarding runs alone, as without it.
     """
 
     def __init__(
@@ -81,10 +90,16 @@ class ProgressionService(Shell):
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = 50,
         observer: Observer | None = None,
+        combine: bool = True,
     ) -> None:
         super().__init__(config, clock, max_attempts, observer)
         self.store = store
         self._canonical = store.check_user_id if isinstance(store, CanonicalIdStore) else None
+        self._combiner = (
+            Combiner(self._award_alone, self._award_together)
+            if combine and isinstance(store, BatchStore) and store.batches
+            else None
+        )
 
     # --- commands --------------------------------------------------------------------
 
@@ -136,17 +151,61 @@ class ProgressionService(Shell):
         key = check_optional_id(key, "key")
         target = check_optional_id(target, "target")
         check_actor(action, recipient=user_id, actor=actor, config=self.config)
-        decisions = self._decisions
-        result, repeat = self._run(
-            "award",
-            user_id,
-            lambda: decisions.award(user_id, action, key, actor, target),
-            retry_faults=key is not None,
-            within=within,
-        )
+        if within is None and self._combiner is not None:
+            request = Planned(0, user_id, action, None, key, actor, target)
+            result, repeat = self._combiner.award(request)
+        else:
+            decisions = self._decisions
+            result, repeat = self._run(
+                "award",
+                user_id,
+                lambda: decisions.award(user_id, action, key, actor, target),
+                retry_faults=key is not None,
+                within=within,
+            )
         if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
+
+    def award_many(
+        self, requests: Iterable[AwardRequest], *, chunk_size: int = DEFAULT_CHUNK
+    ) -> BatchResult:
+        """Award many requests (a queue's messages, a backfill): each exactly once per key,
+        each user's requests decided in the order given, a few statements per chunk.
+
+        The requests are cut into chunks of ``chunk_size``, in order; each chunk is one
+        store transaction over every user it names (on a
+        :class:`~mikoshi_progression.stores.BatchStore`; on another store each request
+        runs in a transaction of its own). Every request is decided as :meth:`award`
+        would decide it at its moment (``AwardRequest.at``, or now), on the state the
+        user's request before it left, and gets its own ledger entry: the result is what
+        sending them one after another would have made. A request whose key is already
+        stored repeats its first result; one whose key named another request is refused
+        (``BatchResult.errors``) and the others go on.
+
+        Raises:
+            InvalidArgumentError: a request that is not an :class:`AwardRequest`, or has a
+                bad id, key, target or moment (the message names its position); nothing
+                is stored.
+            SelfAwardError: a creator award without an actor, or to the actor.
+            BatchError: the store failed on a chunk (after retrying it, where a retry
+                cannot award twice: a chunk whose every request is keyed). It says which
+                requests landed, which may have, and which were never sent.
+        """
+        size = check_chunk_size(chunk_size)
+        planned = plan(requests, self._user, self._decisions)
+        store = self.store
+        heard = None
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+
+            def heard(request: Planned, result: AwardResult) -> None:
+                self._decided(
+                    "award", request.user_id, request.action, str(result.outcome), result.exp_added
+                )
+
+        if isinstance(store, BatchStore) and store.batches:
+            return run_batch(planned, self._award_together, size, heard)
+        return run_batch(planned, self._award_each, 1, heard)
 
     def revoke(self, user_id: str, key: str, *, within: object = None) -> LedgerEntry | None:
         """Take back the EXP that the award made with ``key`` granted.
@@ -407,6 +466,34 @@ class ProgressionService(Shell):
             within=within,
         )
         return entry if repeat else self._adjusted(operation, user_id, entry)
+
+    def _award_alone(self, request: Planned) -> tuple[AwardResult, bool]:
+        decisions = self._decisions
+        user_id, action, _, key, actor, target = request[1:]
+        return self._run(
+            "award",
+            user_id,
+            lambda: decisions.award(user_id, action, key, actor, target),
+            retry_faults=key is not None,
+        )
+
+    def _award_together(self, requests: Sequence[Planned]) -> list[Decided]:
+        store = self.store
+        assert isinstance(store, BatchStore)
+        return run_chunk_retried(store, self._decisions, requests, max_attempts=self.max_attempts)
+
+    def _award_each(self, requests: Sequence[Planned]) -> list[Decided]:
+        """A chunk on a store without batches: each request in a transaction of its own."""
+        decisions = self._decisions
+        decided: list[Decided] = []
+        for request in requests:
+            decided += self._run(
+                "award",
+                request.user_id,
+                lambda request=request: one_request(decisions, request),  # type: ignore[misc]
+                retry_faults=request.key is not None,
+            )
+        return decided
 
     def _user(self, value: object, field: str) -> str:
         """A canonical user id, as the core and then the store take it."""

@@ -47,6 +47,8 @@ from .base import (
     MANUAL_RESET,
     SCHEMA_VERSION,
     SET,
+    BatchStore,
+    BatchTransaction,
     CanonicalIdStore,
     EntryKind,
     LedgerEntry,
@@ -63,6 +65,7 @@ from .base import (
     StoredFormStore,
     StoreTransaction,
     UserActivity,
+    UserWrite,
 )
 from .memory import InMemoryStore
 from .sqlite import SQLiteStore
@@ -86,6 +89,8 @@ __all__ = [
     "AsyncStateReader",
     "AsyncStoreTransaction",
     "AsyncTransactionRunner",
+    "BatchStore",
+    "BatchTransaction",
     "CanonicalIdStore",
     "CommittedEvent",
     "EntryKind",
@@ -109,6 +114,7 @@ __all__ = [
     "StoreTransaction",
     "StoredFormStore",
     "UserActivity",
+    "UserWrite",
     "open_async_store",
     "open_store",
 ]

@@ -35,6 +35,7 @@ from ._feed import (
     events_page,
     transaction_cursor,
 )
+from ._postgres_batch_sql import BatchStatements
 from ._postgres_driver import BAD_VALUE_SQLSTATES, wrap
 from ._postgres_ids import TEXT_TYPES, IdType, canonical_id
 from ._postgres_sql import Names, Statements, render
@@ -44,6 +45,7 @@ from ._rows import (
     entry_from_columns,
     milestones_to_json,
     refuse_feed,
+    state_from_row,
 )
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from .base import (
@@ -120,6 +122,7 @@ class PostgresCommon:
         # which the store runs until they are migrated (see :meth:`_use`).
         self._current_sql = Statements(self._names, counter=counter)
         self._legacy_sql = Statements(self._names, counter=counter, levers=False)
+        self._batch_sql = BatchStatements(self._names, counter=counter)
         self._sql = self._current_sql
         # Never held across an await (see the module docstring).
         self._hot: dict[str, float] = {}
@@ -351,6 +354,20 @@ class PostgresCommon:
             "milestones": milestones_to_json(state.milestones),
             "lifetime": counts_to_json(state.lifetime_counts),
         }
+
+    def _state_from_columns(self, user_id: str, values: Mapping[str, Any]) -> ProgressState:
+        """A state row's columns (by name) as a state, or :class:`StoreError` naming the user."""
+        try:
+            return state_from_row(**values)
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"the stored state of user {user_id!r} is unreadable: {exc}") from exc
+
+    @property
+    def batches(self) -> bool:
+        """Whether batches run in one transaction here: on the library's own tables at the
+        current schema (in place, or on tables of version 1, each award of a batch runs in
+        a transaction of its own)."""
+        return self.users_table is None and self._sql.levers
 
     # --- adaptive locking and the snapshot cache -------------------------------------------
 

@@ -11,7 +11,7 @@ classes: an async store decides nothing either, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
@@ -26,11 +26,14 @@ from .base import (
     Snapshot,
     StoreTransaction,
     UserActivity,
+    UserWrite,
 )
 
 T = TypeVar("T")
 
 __all__ = [
+    "AsyncBatchStore",
+    "AsyncBatchTransaction",
     "AsyncCanonicalIdStore",
     "AsyncEventFeedStore",
     "AsyncJoinableStore",
@@ -58,6 +61,35 @@ class AsyncStoreTransaction(Protocol):
     ) -> None:
         """Save ``state`` and append ``entries`` if the version is still ``version``
         (see :meth:`~mikoshi_progression.stores.StoreTransaction.write`)."""
+        ...
+
+
+class AsyncBatchTransaction(Protocol):
+    """A transaction on several users' rows: the async twin of
+    :class:`~mikoshi_progression.stores.BatchTransaction`."""
+
+    async def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
+        """Each user's snapshot with the entries of the keys listed for it."""
+        ...
+
+    async def write_many(self, writes: Sequence[UserWrite]) -> None:
+        """Save each user's state and append its entries, version-checked."""
+        ...
+
+
+@runtime_checkable
+class AsyncBatchStore(Protocol):
+    """An async store that runs many users' awards in one transaction."""
+
+    @property
+    def batches(self) -> bool:
+        """Whether :meth:`batch_transaction` works on this store's layout."""
+        ...
+
+    def batch_transaction(
+        self, user_ids: Collection[str]
+    ) -> AbstractAsyncContextManager[AsyncBatchTransaction]:
+        """Open one transaction on the rows of ``user_ids`` (canonical ids)."""
         ...
 
 

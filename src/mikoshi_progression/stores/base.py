@@ -12,12 +12,12 @@ are separate small protocols, so a third-party adapter implements only what it c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ..core.days import require_aware
 from ..core.events import ProgressionEvent
@@ -32,6 +32,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCHEMA_VERSIONS",
     "SET",
+    "BatchStore",
+    "BatchTransaction",
     "CanonicalIdStore",
     "EntryKind",
     "LedgerEntry",
@@ -48,6 +50,7 @@ __all__ = [
     "StoreTransaction",
     "StoredFormStore",
     "UserActivity",
+    "UserWrite",
 ]
 
 
@@ -254,6 +257,9 @@ class Snapshot:
     has_ledger: bool = False
     keyed_award: LedgerEntry | None = None
     keyed_revoke: LedgerEntry | None = None
+    keyed_awards: Mapping[str, LedgerEntry] = field(default_factory=dict)
+    """For a batch load (:meth:`BatchTransaction.load_many`): the entries of the awards,
+    adjustments and time-zone changes made with each key asked for, by key."""
 
 
 class StaleVersionError(StoreError):
@@ -282,6 +288,53 @@ class StoreTransaction(Protocol):
         commit) if another writer got there first, including one that recorded
         the same idempotency key; then nothing of this transaction is kept.
         """
+        ...
+
+
+class UserWrite(NamedTuple):
+    """One user's part of a batch write: as :meth:`StoreTransaction.write` takes it."""
+
+    user_id: str
+    state: ProgressState
+    version: object
+    entries: Sequence[LedgerEntry]
+
+
+class BatchTransaction(Protocol):
+    """A transaction on several users' rows (:meth:`BatchStore.batch_transaction`).
+
+    Every user it was opened on is the store's to change until it ends: a batch never
+    loses to a writer between its load and its write. It commits when the block exits
+    cleanly, all of it or nothing.
+    """
+
+    def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
+        """The snapshot of each user in ``keys``, with the ledger entries made with each of
+        the keys listed for them in its ``keyed_awards`` (a user with no row: a new
+        user's state and version ``None``)."""
+        ...
+
+    def write_many(self, writes: Sequence[UserWrite]) -> None:
+        """Save each user's state and append its entries, as :meth:`StoreTransaction.write`
+        does for one (version-checked; a key taken raises :class:`StaleVersionError`)."""
+        ...
+
+
+@runtime_checkable
+class BatchStore(Protocol):
+    """A store that runs many users' awards in one transaction (``award_many``, and the
+    combined awards of a hot user): a few statements for a whole batch."""
+
+    @property
+    def batches(self) -> bool:
+        """Whether :meth:`batch_transaction` works on this store's layout (``False``: the
+        service sends each request in a transaction of its own)."""
+        ...
+
+    def batch_transaction(
+        self, user_ids: Collection[str]
+    ) -> AbstractContextManager[BatchTransaction]:
+        """Open one transaction on the rows of ``user_ids`` (canonical ids)."""
         ...
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from ._feed import (
     position_cursor,
 )
 from .base import (
+    BatchTransaction,
     EntryKind,
     LedgerEntry,
     SchemaReport,
@@ -25,6 +26,7 @@ from .base import (
     StaleVersionError,
     StoreTransaction,
     UserActivity,
+    UserWrite,
     at_daily_cap,
     rank_activity,
 )
@@ -89,6 +91,24 @@ class InMemoryStore:
                 with self._registry_lock:  # the user's lock is still held: commit order
                     self._feed += [entry for entry in written if entry.events]
 
+    batches = True
+    """Awards of many users run in one transaction (:meth:`batch_transaction`)."""
+
+    @contextmanager
+    def batch_transaction(self, user_ids: Collection[str]) -> Iterator[BatchTransaction]:
+        """Hold every user's lock (taken in sorted order, so two batches never wait for each
+        other in a circle) while the batch loads and writes; commit all of it on exit."""
+        users = sorted({check_id(user_id) for user_id in user_ids})
+        with ExitStack() as held:
+            for user_id in users:
+                held.enter_context(self._lock_for(user_id))
+            tx = _MemoryBatch(self._users, users)
+            yield tx
+            written = tx.commit()
+            if any(entry.events for entry in written):
+                with self._registry_lock:
+                    self._feed += [entry for entry in written if entry.events]
+
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state (a new user's if unknown)."""
         user_id = check_id(user_id)
@@ -147,6 +167,58 @@ class InMemoryStore:
             return lock
 
 
+class _MemoryBatch:
+    """Several users' transactions as one: every write is checked before any is kept."""
+
+    def __init__(self, users: dict[str, _UserRecord], user_ids: Sequence[str]) -> None:
+        self._users = users
+        self._user_ids = frozenset(user_ids)
+        self._writes: Sequence[UserWrite] = ()
+
+    def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
+        snapshots = {}
+        for user_id, wanted in keys.items():
+            self._check_held(user_id)
+            tx = _MemoryTransaction(self._users, user_id)
+            snap = tx.load()
+            record = self._users.get(user_id)
+            if record is not None and wanted:
+                found = {}
+                for key in wanted:
+                    entry = _keyed_award(record, key)
+                    if entry is not None:
+                        found[key] = entry
+                snap = replace(snap, keyed_awards=found)
+            snapshots[user_id] = snap
+        return snapshots
+
+    def write_many(self, writes: Sequence[UserWrite]) -> None:
+        for write in writes:
+            self._check_held(write.user_id)
+        self._writes = writes
+
+    def commit(self) -> list[LedgerEntry]:
+        transactions = []
+        for write in self._writes:
+            tx = _MemoryTransaction(self._users, write.user_id)
+            tx.write(write.state, write.version, write.entries)
+            tx.check()
+            transactions.append(tx)
+        return [entry for tx in transactions for entry in tx.commit()]
+
+    def _check_held(self, user_id: str) -> None:
+        if user_id not in self._user_ids:
+            raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
+
+
+def _keyed_award(record: _UserRecord, key: str) -> LedgerEntry | None:
+    return (
+        record.keyed.get((EntryKind.AWARD, key))
+        or record.keyed.get((EntryKind.ADJUST, key))
+        or record.keyed.get((EntryKind.TIMEZONE, key))
+    )
+
+
 class _MemoryTransaction:
     def __init__(self, users: dict[str, _UserRecord], user_id: str) -> None:
         self._users = users
@@ -159,11 +231,7 @@ class _MemoryTransaction:
             return Snapshot(ProgressState(), None)
         award = revoke = None
         if key is not None:
-            award = (
-                record.keyed.get((EntryKind.AWARD, key))
-                or record.keyed.get((EntryKind.ADJUST, key))
-                or record.keyed.get((EntryKind.TIMEZONE, key))
-            )
+            award = _keyed_award(record, key)
             revoke = record.keyed.get((EntryKind.REVOKE, key))
         return Snapshot(
             record.state,
@@ -177,11 +245,11 @@ class _MemoryTransaction:
     def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
         self._pending = (state, version, entries)
 
-    def commit(self) -> list[LedgerEntry]:
-        """Keep the pending write; the entries as stored."""
+    def check(self) -> None:
+        """Raise :class:`StaleVersionError` if the pending write cannot be kept."""
         if self._pending is None:
-            return []
-        state, version, entries = self._pending
+            return
+        _, version, entries = self._pending
         record = self._users.get(self._user_id)
         current = None if record is None else record.version
         if current != version:
@@ -193,6 +261,14 @@ class _MemoryTransaction:
         new_keys = [(e.kind, e.key) for e in entries if e.key is not None]
         if any(k in taken for k in new_keys) or len(set(new_keys)) < len(new_keys):
             raise StaleVersionError(f"an idempotency key of user {self._user_id!r} was taken")
+
+    def commit(self) -> list[LedgerEntry]:
+        """Keep the pending write; the entries as stored."""
+        if self._pending is None:
+            return []
+        self.check()
+        state, _, entries = self._pending
+        record = self._users.get(self._user_id)
         if record is None:
             record = self._users[self._user_id] = _UserRecord(state)
         written = []

@@ -96,7 +96,7 @@ the driver's exception as ``__cause__``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -114,11 +114,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import SchemaOutdatedError, StoreError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, UnknownUserError, UnsupportedStoreError
 from . import _postgres_schema
 from ._feed import (
     EventsPage,
 )
+from ._postgres_batch import PostgresBatch
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -132,6 +133,7 @@ from ._postgres_io import Borrowed, fetchall, open_pool
 from ._postgres_transaction import TransactionCommon
 from ._rows import entry_from_columns
 from .base import (
+    BatchTransaction,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -270,6 +272,19 @@ class PostgresStore(PostgresCommon):
 
     def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
         return _PostgresTransaction(self, check_id(user_id))
+
+    def batch_transaction(
+        self, user_ids: Collection[str]
+    ) -> AbstractContextManager[BatchTransaction]:
+        """One transaction on many users' rows (``award_many``, combined awards): the rows
+        locked in one statement, every state and ledger row written in two (see
+        :mod:`._postgres_batch`). Only where :attr:`batches` is true."""
+        if not self.batches:
+            raise UnsupportedStoreError(
+                "batches run on the library's own tables at the current schema, not "
+                f"{self._where()}"
+            )
+        return PostgresBatch(self, user_ids)
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         user_id = self.check_user_id(user_id)

@@ -98,7 +98,7 @@ from __future__ import annotations
 
 # sync: import threading
 import asyncio  # async-only
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -116,11 +116,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import SchemaOutdatedError, StoreError, UnknownUserError
+from ..errors import SchemaOutdatedError, StoreError, UnknownUserError, UnsupportedStoreError
 from . import _postgres_schema
 from ._feed import (
     EventsPage,
 )
+from ._postgres_batch_async import AsyncPostgresBatch
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -133,7 +134,7 @@ from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io_async import Borrowed, fetchall, open_pool
 from ._postgres_transaction import TransactionCommon
 from ._rows import entry_from_columns
-from .async_base import AsyncStoreTransaction
+from .async_base import AsyncBatchTransaction, AsyncStoreTransaction
 from .base import (
     LedgerEntry,
     SchemaReport,
@@ -285,6 +286,19 @@ class AsyncPostgresStore(PostgresCommon):
 
     def transaction(self, user_id: str) -> AbstractAsyncContextManager[AsyncStoreTransaction]:
         return _PostgresTransaction(self, check_id(user_id))
+
+    def batch_transaction(
+        self, user_ids: Collection[str]
+    ) -> AbstractAsyncContextManager[AsyncBatchTransaction]:
+        """One transaction on many users' rows (``award_many``, combined awards): the rows
+        locked in one statement, every state and ledger row written in two (see
+        :mod:`._postgres_batch_async`). Only where :attr:`batches` is true."""
+        if not self.batches:
+            raise UnsupportedStoreError(
+                "batches run on the library's own tables at the current schema, not "
+                f"{self._where()}"
+            )
+        return AsyncPostgresBatch(self, user_ids)
 
     async def ledger(self, user_id: str) -> list[LedgerEntry]:
         user_id = await self.check_user_id(user_id)

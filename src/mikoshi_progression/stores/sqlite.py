@@ -30,7 +30,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -54,6 +54,7 @@ from ._rows import (
     refuse_feed,
     state_from_row,
 )
+from ._sqlite_batch import SQLiteBatch
 from ._sqlite_driver import (
     execute,
     read_only_uri,
@@ -65,6 +66,7 @@ from ._sqlite_sql import Statements
 from ._sqlite_tx import ReadOnlyTransaction, SQLiteTransaction, entry_of_row, stored_state
 from .base import (
     SCHEMA_VERSION,
+    BatchTransaction,
     LedgerEntry,
     SchemaReport,
     StoreTransaction,
@@ -233,6 +235,32 @@ class SQLiteStore:
                 finally:
                     rollback(conn)
             return
+        with self._write_lock() as conn:
+            yield SQLiteTransaction(self, conn, user_id)
+
+    batches = True
+    """Awards of many users run in one transaction (:meth:`batch_transaction`)."""
+
+    @contextmanager
+    def batch_transaction(self, user_ids: Collection[str]) -> Iterator[BatchTransaction]:
+        """Open one transaction on many users' rows under the database's write lock (what
+        ``award_many`` and combined awards use): one lock and one commit for them all.
+
+        Raises:
+            ReadOnlyStoreError: the store was opened with ``read_only=True``.
+        """
+        users = [check_id(user_id) for user_id in user_ids]
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the SQLite store {self.path!r} is read-only: no batch can be written"
+            )
+        with self._write_lock() as conn:
+            yield SQLiteBatch(self, conn, users)
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``: committed on a clean exit, else rolled
+        back."""
         # Threads of this process queue on a lock of ours, woken as soon as it is
         # free; only one per process then polls SQLite's lock against other processes.
         self._check_fork()
@@ -244,7 +272,7 @@ class SQLiteStore:
             with self._connection() as conn:
                 execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
                 try:
-                    yield SQLiteTransaction(self, conn, user_id)
+                    yield conn
                 except BaseException:
                     rollback(conn)
                     raise

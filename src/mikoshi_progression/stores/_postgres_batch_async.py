@@ -1,0 +1,184 @@
+# The source of _postgres_batch.py: tools/async_to_sync.py generates that module from this
+# one (python tools/async_to_sync.py). Edit this file, never the generated one; the markers
+# "# sync: ..." and "# async-only" are the tool's (see its docstring).
+"""The PostgreSQL store's batch transaction: many users' awards in one transaction.
+
+Three round trips, whatever the batch's size (the statements are
+:mod:`._postgres_batch_sql`'s):
+
+1. ``BEGIN``, the state rows locked in ``user_id`` order, and the keyed entries, pipelined;
+2. one statement writing every state (updated, or inserted for a new user) and, only for
+   the users whose state it wrote, every ledger row; the store checks that it wrote every
+   user before it commits;
+3. ``COMMIT`` (or ``ROLLBACK`` if a new user's row appeared meanwhile: the service
+   loads again).
+
+The rows stay locked from the load to the commit, so the write never loses a race to an
+existing user's row; only two batches creating the same new user can collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+import psycopg
+
+from ..core.state import ProgressState
+from ..errors import StoreError
+from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_arrays
+from ._postgres_driver import wrap
+from ._postgres_io_async import Borrowed, PoolOwner
+from ._rows import entry_from_columns
+from .base import LedgerEntry, Snapshot, StaleVersionError, UserWrite
+
+__all__ = ["AsyncPostgresBatch", "BatchOwner"]  # sync: __all__ = ["BatchOwner", "PostgresBatch"]
+
+
+class BatchOwner(PoolOwner, Protocol):
+    """What a batch reads of the store it runs in."""
+
+    _batch_sql: BatchStatements
+
+    def _state_from_columns(self, user_id: str, values: Mapping[str, Any]) -> ProgressState: ...
+
+    def _remember(self, user_id: str, snapshot: Snapshot, *, guessed: bool = False) -> None: ...
+
+    def _forget(self, user_id: str) -> None: ...
+
+
+class AsyncPostgresBatch:
+    """Several users' transaction on one connection (see the module docs)."""
+
+    _conn: psycopg.AsyncConnection[Any]
+
+    def __init__(self, store: BatchOwner, user_ids: Collection[str]) -> None:
+        self._store = store
+        self._sql = store._batch_sql
+        self._users = frozenset(user_ids)
+        self._lease = Borrowed(store)
+        self._began = False
+        self._loaded: dict[str, Snapshot] = {}
+        self._seqs: dict[str, int] = {}
+        self._pending: Sequence[UserWrite] = ()
+
+    async def __aenter__(self) -> AsyncPostgresBatch:
+        self._conn = await self._lease.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        try:
+            if exc_type is None:
+                await self._commit()
+            elif self._began:
+                await self._end("ROLLBACK")
+        finally:
+            await self._lease.__aexit__()
+
+    async def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
+        users = sorted(keys)
+        for user_id in users:
+            self._check_held(user_id)
+        key_users = [user_id for user_id in users for _ in keys[user_id]]
+        key_list = [key for user_id in users for key in keys[user_id]]
+        conn = self._conn
+        locked = conn.cursor()
+        keyed = conn.cursor()
+        try:
+            async with conn.pipeline():
+                if not self._began:
+                    await conn.execute("BEGIN")
+                    self._began = True
+                await locked.execute(self._sql.lock, {"users": users}, prepare=True)
+                if key_list:
+                    await keyed.execute(
+                        self._sql.keyed, {"users": key_users, "keys": key_list}, prepare=True
+                    )
+            rows = await locked.fetchall()
+            key_rows = await keyed.fetchall() if key_list else []
+        except psycopg.Error as exc:
+            raise wrap(exc, f"load a batch of {len(users)} users") from exc
+        found: dict[str, dict[str, LedgerEntry]] = {}
+        for user_id, *values in key_rows:
+            entry = entry_from_columns(user_id, values)
+            if entry.key is not None:
+                found.setdefault(user_id, {})[entry.key] = entry
+        width = len(STATE_LOADED)
+        snapshots = {}
+        for user_id, *values in rows:
+            state = self._store._state_from_columns(
+                user_id, dict(zip(STATE_LOADED, values[:width], strict=True))
+            )
+            version, seq = values[width], values[width + 1]
+            self._seqs[user_id] = seq
+            snapshots[user_id] = Snapshot(
+                state, version, True, seq > 0, keyed_awards=found.get(user_id, {})
+            )
+        for user_id in users:
+            if user_id not in snapshots:  # no row yet: a new user (or a legacy id's keys)
+                self._seqs[user_id] = 0
+                snapshots[user_id] = Snapshot(
+                    ProgressState(), None, keyed_awards=found.get(user_id, {})
+                )
+        self._loaded.update(snapshots)
+        return snapshots
+
+    async def write_many(self, writes: Sequence[UserWrite]) -> None:
+        for write in writes:
+            self._check_held(write.user_id)
+            if write.user_id not in self._loaded:
+                raise StoreError(f"user {write.user_id!r} is written before it was loaded")
+        self._pending = writes
+
+    async def _commit(self) -> None:
+        if not self._began:
+            return
+        if not self._pending:
+            await self._end("COMMIT")
+            return
+        old, new, ledger = batch_arrays(self._pending, self._seqs)
+        conn = self._conn
+        updated = conn.cursor()
+        inserted = conn.cursor()
+        try:
+            async with conn.pipeline():
+                if old["user_id"]:
+                    await updated.execute(self._sql.update, old, prepare=True)
+                if new["user_id"]:
+                    await inserted.execute(self._sql.insert, new, prepare=True)
+            written = (await updated.fetchall()) if old["user_id"] else []
+            if new["user_id"]:
+                written += await inserted.fetchall()
+            if len(written) != len(self._pending):
+                missing = sorted({w.user_id for w in self._pending} - {u for u, _ in written})
+                for user_id in missing:
+                    self._store._forget(user_id)
+                raise StaleVersionError(f"users {missing!r} changed since the batch loaded them")
+            cursor = conn.cursor()
+            async with conn.pipeline():
+                await cursor.execute(self._sql.ledger, ledger, prepare=True)
+                await conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            for write in self._pending:
+                self._store._forget(write.user_id)
+            error = wrap(exc, f"save a batch of {len(self._pending)} users", writing=True)
+            raise error from exc
+        finally:
+            self._began = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        versions = dict(written)
+        for write in self._pending:
+            self._store._remember(
+                write.user_id, Snapshot(write.state, versions[write.user_id], True, True)
+            )
+
+    async def _end(self, command: str) -> None:
+        try:
+            await self._conn.execute(command)
+        except psycopg.Error as exc:
+            raise wrap(exc, command.lower()) from exc
+        finally:
+            self._began = False
+
+    def _check_held(self, user_id: str) -> None:
+        if user_id not in self._users:
+            raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
