@@ -19,6 +19,7 @@ existing user's row; only two batches creating the same new user can collide.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ import psycopg
 
 from ..core.state import ProgressState
 from ..errors import StoreError
-from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_arrays
+from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_rows
 from ._postgres_driver import wrap
 from ._postgres_io import Borrowed, PoolOwner
 from ._rows import entry_from_columns
@@ -45,6 +46,8 @@ class BatchOwner(PoolOwner, Protocol):
     def _remember(self, user_id: str, snapshot: Snapshot, *, guessed: bool = False) -> None: ...
 
     def _forget(self, user_id: str) -> None: ...
+
+    def _at_version(self, user_id: str, version: object) -> Snapshot | None: ...
 
 
 class PostgresBatch:
@@ -79,8 +82,7 @@ class PostgresBatch:
         users = sorted(keys)
         for user_id in users:
             self._check_held(user_id)
-        key_users = [user_id for user_id in users for _ in keys[user_id]]
-        key_list = [key for user_id in users for key in keys[user_id]]
+        key_list = [{"user_id": user_id, "key": key} for user_id in users for key in keys[user_id]]
         conn = self._conn
         locked = conn.cursor()
         keyed = conn.cursor()
@@ -89,11 +91,9 @@ class PostgresBatch:
                 if not self._began:
                     conn.execute("BEGIN")
                     self._began = True
-                locked.execute(self._sql.lock, {"users": users}, prepare=True)
+                locked.execute(self._sql.lock, {"users": json.dumps(users)}, prepare=True)
                 if key_list:
-                    keyed.execute(
-                        self._sql.keyed, {"users": key_users, "keys": key_list}, prepare=True
-                    )
+                    keyed.execute(self._sql.keyed, {"keys": json.dumps(key_list)}, prepare=True)
             rows = locked.fetchall()
             key_rows = keyed.fetchall() if key_list else []
         except psycopg.Error as exc:
@@ -105,11 +105,17 @@ class PostgresBatch:
                 found.setdefault(user_id, {})[entry.key] = entry
         width = len(STATE_LOADED)
         snapshots = {}
+        store = self._store
         for user_id, *values in rows:
-            state = self._store._state_from_columns(
-                user_id, dict(zip(STATE_LOADED, values[:width], strict=True))
-            )
             version, seq = values[width], values[width + 1]
+            remembered = store._at_version(user_id, version)
+            state = (
+                remembered.state
+                if remembered is not None
+                else store._state_from_columns(
+                    user_id, dict(zip(STATE_LOADED, values[:width], strict=True))
+                )
+            )
             self._seqs[user_id] = seq
             snapshots[user_id] = Snapshot(
                 state, version, True, seq > 0, keyed_awards=found.get(user_id, {})
@@ -136,18 +142,18 @@ class PostgresBatch:
         if not self._pending:
             self._end("COMMIT")
             return
-        old, new, ledger = batch_arrays(self._pending, self._seqs)
+        old, new, ledger = batch_rows(self._pending, self._seqs)
         conn = self._conn
         updated = conn.cursor()
         inserted = conn.cursor()
         try:
             with conn.pipeline():
-                if old["user_id"]:
-                    updated.execute(self._sql.update, old, prepare=True)
-                if new["user_id"]:
-                    inserted.execute(self._sql.insert, new, prepare=True)
-            written = (updated.fetchall()) if old["user_id"] else []
-            if new["user_id"]:
+                if old != "[]":
+                    updated.execute(self._sql.update, {"rows": old}, prepare=True)
+                if new != "[]":
+                    inserted.execute(self._sql.insert, {"rows": new}, prepare=True)
+            written = (updated.fetchall()) if old != "[]" else []
+            if new != "[]":
                 written += inserted.fetchall()
             if len(written) != len(self._pending):
                 missing = sorted({w.user_id for w in self._pending} - {u for u, _ in written})
@@ -156,7 +162,7 @@ class PostgresBatch:
                 raise StaleVersionError(f"users {missing!r} changed since the batch loaded them")
             cursor = conn.cursor()
             with conn.pipeline():
-                cursor.execute(self._sql.ledger, ledger, prepare=True)
+                cursor.execute(self._sql.ledger, {"rows": ledger}, prepare=True)
                 conn.execute("COMMIT")
         except psycopg.Error as exc:
             for write in self._pending:

@@ -19,22 +19,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import sql
 
 from ..core.state import ProgressState
 from ._postgres_sql import PROGRESS_COLUMNS, Names, render
-from ._rows import (
-    ENTRY_FIELDS,
-    LEVER_COLUMNS,
-    counts_to_json,
-    events_to_json,
-    milestones_to_json,
-)
+from ._rows import ENTRY_FIELDS, LEVER_COLUMNS
 from .base import LedgerEntry, UserWrite
 
-__all__ = ["STATE_LOADED", "BatchStatements", "batch_arrays"]
+__all__ = ["STATE_LOADED", "BatchStatements", "batch_rows"]
 
 _STATE_ARRAYS = (
     ("level", "integer"),
@@ -77,24 +72,22 @@ LEDGER_WRITTEN = tuple(name for name, _ in _LEDGER_ARRAYS)
 assert LEDGER_WRITTEN[2:] == ENTRY_FIELDS, "the batch writes every ledger field"
 
 _LOADED = (*PROGRESS_COLUMNS, *LEVER_COLUMNS)
+_JSON_COLUMNS = frozenset(name for name, kind in _STATE_ARRAYS if kind == "jsonb")
 STATE_LOADED = _LOADED
 """The state columns ``lock`` returns after ``user_id``, before the version and ``seq``."""
 
 
-def _arrays(columns: tuple[tuple[str, str], ...]) -> sql.Composable:
-    """``unnest(%(c)s::type[], ...) AS v (c, ...)``: one row per element. JSON is sent as
-    text arrays and cast, so that each element is one JSON document."""
-    sent = sql.SQL(", ").join(
-        sql.SQL("%({})s::{}[]").format(sql.SQL(name), sql.SQL("text" if kind == "jsonb" else kind))
-        for name, kind in columns
+def _records(columns: tuple[tuple[str, str], ...]) -> sql.Composable:
+    """``json_to_recordset(%(rows)s::json) AS v (c type, ...)``: one row per object of the
+    JSON array parameter ``rows`` (one ``json.dumps`` per statement, parsed by the server)."""
+    names = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
     )
-    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    return sql.SQL("unnest({sent}) AS v ({names})").format(sent=sent, names=names)
+    return sql.SQL("json_to_recordset(%(rows)s::json) AS v ({names})").format(names=names)
 
 
 def _value(name: str, kind: str) -> sql.Composable:
-    column = sql.Identifier("v", name)
-    return sql.SQL("{}::jsonb").format(column) if kind == "jsonb" else column
+    return sql.Identifier("v", name)
 
 
 class BatchStatements:
@@ -108,18 +101,24 @@ class BatchStatements:
     def __init__(self, names: Names, *, counter: bool) -> None:
         n = names
         token = sql.SQL("s.version::text" if counter else "s.xmin::text")
-        loaded = sql.SQL(", ").join(sql.Identifier("s", c) for c in _LOADED)
+        # JSON columns come as text: a state the store remembers at the same version is
+        # not decoded at all, and the others are decoded by the state's own reader.
+        loaded = sql.SQL(", ").join(
+            sql.SQL("{}::text" if c in _JSON_COLUMNS else "{}").format(sql.Identifier("s", c))
+            for c in _LOADED
+        )
         self.lock = render(
             sql.SQL(
                 "SELECT s.user_id, {loaded}, {token}, s.seq FROM {state} AS s "
-                "WHERE s.user_id = ANY(%(users)s::text[]) ORDER BY s.user_id FOR UPDATE"
+                "WHERE s.user_id = ANY(ARRAY(SELECT json_array_elements_text(%(users)s::json))) "
+                "ORDER BY s.user_id FOR UPDATE"
             ).format(loaded=loaded, token=token, state=n.state)
         )
         entry = sql.SQL(", ").join(sql.Identifier("l", c) for c in (*ENTRY_FIELDS, "seq"))
         self.keyed = render(
             sql.SQL(
                 "SELECT l.user_id, {entry} FROM {ledger} AS l "
-                "JOIN unnest(%(users)s::text[], %(keys)s::text[]) AS k (user_id, key) "
+                "JOIN json_to_recordset(%(keys)s::json) AS k (user_id text, key text) "
                 "ON l.user_id = k.user_id AND l.key = k.key "
                 "AND l.kind IN ('award', 'adjust', 'timezone')"
             ).format(entry=entry, ledger=n.ledger)
@@ -140,7 +139,7 @@ class BatchStatements:
             ).format(
                 state=n.state,
                 assign=assign,
-                arrays=_arrays((*state_arrays, ("version", "text"), ("seq", "bigint"))),
+                arrays=_records((*state_arrays, ("version", "text"), ("seq", "bigint"))),
                 check=check,
                 token=token,
             )
@@ -156,7 +155,7 @@ class BatchStatements:
                 state=n.state,
                 columns=columns,
                 values=values,
-                arrays=_arrays((*state_arrays, ("seq", "bigint"))),
+                arrays=_records((*state_arrays, ("seq", "bigint"))),
                 token=token,
             )
         )
@@ -170,73 +169,77 @@ class BatchStatements:
                 ledger=n.ledger,
                 columns=ledger_columns,
                 values=ledger_values,
-                arrays=_arrays(_LEDGER_ARRAYS),
+                arrays=_records(_LEDGER_ARRAYS),
             )
         )
 
 
-def batch_arrays(
-    writes: Sequence[UserWrite], seqs: Mapping[str, int]
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, list[Any]]]:
-    """The array parameters of the update (users with a row), the insert (new users) and
-    the ledger rows."""
-    old: dict[str, list[Any]] = {name: [] for name in (*_STATE_PARAMS, "version", "seq")}
-    new: dict[str, list[Any]] = {name: [] for name in (*_STATE_PARAMS, "seq")}
-    ledger: dict[str, list[Any]] = {name: [] for name in _LEDGER_PARAMS}
+def batch_rows(writes: Sequence[UserWrite], seqs: Mapping[str, int]) -> tuple[str, str, str]:
+    """The ``rows`` parameters (JSON arrays of objects) of the update (users with a row),
+    the insert (new users) and the ledger rows; ``"[]"`` where there is none."""
+    old: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    ledger: list[dict[str, Any]] = []
     for user_id, state, version, entries in writes:
         base = seqs[user_id]
-        side = new if version is None else old
-        for name, value in zip(_STATE_PARAMS, _state_values(user_id, state), strict=True):
-            side[name].append(value)
-        side["seq"].append(base + len(entries))
-        if version is not None:
-            old["version"].append(str(version))
-        for number, entry in enumerate(entries, base + 1):
-            for name, value in zip(_LEDGER_PARAMS, _entry_values(entry, number), strict=True):
-                ledger[name].append(value)
-    return old, new, ledger
+        row = _state_row(user_id, state)
+        row["seq"] = base + len(entries)
+        if version is None:
+            new.append(row)
+        else:
+            row["version"] = str(version)
+            old.append(row)
+        ledger += (_entry_row(entry, number) for number, entry in enumerate(entries, base + 1))
+    return _json(old), _json(new), _json(ledger)
 
 
-_STATE_PARAMS = ("user_id", *STATE_WRITTEN)
-_LEDGER_PARAMS = LEDGER_WRITTEN
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"), default=_moment)
 
 
-def _state_values(user_id: str, state: ProgressState) -> tuple[Any, ...]:
-    return (
-        user_id,
-        state.level,
-        state.exp,
-        state.daily_exp_gained,
-        state.last_exp_reset_date,
-        counts_to_json(state.daily_action_counts),
-        state.last_chat_date,
-        state.timezone,
-        state.day_extended_until,
-        state.streak,
-        state.best_streak,
-        state.last_streak_day,
-        state.streak_freezes,
-        milestones_to_json(state.milestones),
-        counts_to_json(state.lifetime_counts),
-    )
+def _moment(value: object) -> str:
+    """Datetimes and dates as ISO 8601 text (what ``timestamptz`` and ``date`` read)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot send {value!r} as JSON")
 
 
-def _entry_values(entry: LedgerEntry, seq: int) -> tuple[Any, ...]:
-    return (
-        entry.user_id,
-        seq,
-        str(entry.kind),
-        entry.action,
-        entry.exp_delta,
-        entry.level_before,
-        entry.level_after,
-        entry.key,
-        entry.at,
-        entry.config_fingerprint,
-        json.dumps(entry.state_after.to_dict(), separators=(",", ":")),
-        entry.outcome,
-        entry.actor,
-        entry.target,
-        entry.reason,
-        events_to_json(entry.events),
-    )
+def _state_row(user_id: str, state: ProgressState) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "level": state.level,
+        "exp": state.exp,
+        "daily_exp_gained": state.daily_exp_gained,
+        "last_exp_reset_date": state.last_exp_reset_date,
+        "daily_action_counts": dict(state.daily_action_counts),
+        "last_chat_date": state.last_chat_date,
+        "timezone": state.timezone,
+        "day_extended_until": state.day_extended_until,
+        "streak": state.streak,
+        "best_streak": state.best_streak,
+        "last_streak_day": state.last_streak_day,
+        "streak_freezes": state.streak_freezes,
+        "milestones": sorted(state.milestones),
+        "lifetime_counts": dict(state.lifetime_counts),
+    }
+
+
+def _entry_row(entry: LedgerEntry, seq: int) -> dict[str, Any]:
+    return {
+        "user_id": entry.user_id,
+        "seq": seq,
+        "kind": str(entry.kind),
+        "action": entry.action,
+        "exp_delta": entry.exp_delta,
+        "level_before": entry.level_before,
+        "level_after": entry.level_after,
+        "key": entry.key,
+        "at": entry.at,
+        "config_fingerprint": entry.config_fingerprint,
+        "state_after": entry.state_after.to_dict(),
+        "outcome": entry.outcome,
+        "actor": entry.actor,
+        "target": entry.target,
+        "reason": entry.reason,
+        "events": [event.to_dict() for event in entry.events] or None,
+    }

@@ -393,6 +393,9 @@ class PostgresCommon:
         if self._snapshots is not None:
             self._snapshots.remember(user_id, snapshot, guessed_right=guessed)
 
+    def _at_version(self, user_id: str, version: object) -> Snapshot | None:
+        return None if self._snapshots is None else self._snapshots.at_version(user_id, version)
+
     def _forget(self, user_id: str) -> None:
         if self._snapshots is not None:
             self._snapshots.forget(user_id)

@@ -100,6 +100,18 @@ class SnapshotCache:
             self._guesses += 1
             return snapshot
 
+    def at_version(self, user_id: str, version: object) -> Snapshot | None:
+        """The user's snapshot if it is of ``version``, which the caller has just read from
+        the database (under the row's lock): a certainty, not a guess, so it is lent even
+        during a pause and counts as no guess."""
+        now = self._clock()
+        with self._lock:
+            held = self._held.get(user_id)
+            if held is None or held[1] < now or held[0].version != version:
+                return None
+            self._held.move_to_end(user_id)
+            return held[0]
+
     def remember(self, user_id: str, snapshot: Snapshot, *, guessed_right: bool = False) -> None:
         """Keep ``snapshot``, the user's state as the database now holds it.
 
