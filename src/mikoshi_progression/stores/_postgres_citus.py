@@ -18,10 +18,11 @@ Every unique key the store relies on already holds its table's distribution colu
 (Citus enforces uniqueness per shard only): ``state (user_id)``, ``ledger (user_id, seq)``,
 ``ledger (user_id, kind, key)`` and ``request_keys (scope, key)``; no constraint changes.
 
-On a distributed state table the version token must be ``"counter"``: the statements that
-read ``xmin`` reach the shard's system column on the worker, which Citus does not read
-through the coordinator (see :func:`refuse_xmin`). In place (``users_table``) the store
-leaves the platform's table as it is and checks nothing of Citus.
+On a distributed state table the version token must be ``"counter"`` (:func:`refuse_xmin`):
+a row's ``xmin`` is then a transaction id of the worker holding its shard. Each node counts
+its own, and moving a shard rewrites its rows under the new node's ids, so a token read
+before a move could equal an unrelated write's after it. In place (``users_table``) the
+store leaves the platform's table as it is and checks nothing of Citus.
 """
 
 from __future__ import annotations
@@ -223,11 +224,15 @@ def refuse_xmin(
     if token != "xmin" or names.users is not None:
         return
     placement = found.get(render(names.state))
-    if distributing or (placement is not None and placement.kind == "distributed"):
+    distributed = placement is not None and placement.kind == "distributed"
+    if distributing or distributed:
+        state = names.label(names.prefix + "state")
         raise InvalidArgumentError(
             "version_token",
-            f"'counter' on Citus: {names.label(names.prefix + 'state')} is distributed, and "
-            "a row's xmin is a system column of its shard on a worker, which the "
-            "coordinator does not read (open the store with version_token='counter')",
+            f"'counter' on Citus: {state} is {'' if distributed else 'to be '}distributed, and "
+            "there a row's xmin is a transaction id of whichever worker holds its shard "
+            "(each node counts its own, and moving a shard rewrites its rows under another "
+            "node's ids), so it cannot be the version (open the store with "
+            "version_token='counter')",
             token,
         )
