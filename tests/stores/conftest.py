@@ -7,6 +7,12 @@
   (marker ``postgres``); ``postgres-counter`` is the same with
   ``version_token="counter"``. Skipped with a one-line reason when psycopg or the server
   is missing, except when ``CI`` is set: then that is a failure.
+- ``citus``: the same on a Citus coordinator (``MIKOSHI_CITUS_DSN``, default
+  ``postgresql://postgres@127.0.0.1:9700/postgres``, the cluster of
+  ``../shared/citus/cluster.sh start``), the tables made by
+  ``create_schema(distributed=True)`` (state and ledger distributed by ``user_id`` and
+  co-located), ``version_token="counter"``, 4 shards per table (marker ``citus``); skipped or
+  failed like PostgreSQL when the cluster is not there.
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ from mikoshi_progression.testing.bridge import BlockingStore, open_blocking
 from mikoshi_progression.testing.store_contract import StoreFactory
 
 PG_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+CITUS_DSN = os.environ.get("MIKOSHI_CITUS_DSN", "postgresql://postgres@127.0.0.1:9700/postgres")
+CITUS_OPTIONS: dict[str, Any] = {
+    "version_token": "counter",
+    "create": False,
+    # Few shards: creating a distributed table makes one shard per count, per test.
+    "connect_kwargs": {"options": "-c citus.shard_count=4"},
+}
+"""How the ``citus`` backend opens its stores (``create_schema(distributed=True)`` makes
+the tables, not the opening)."""
 RUN_ID = secrets.token_hex(4)
 """Names this test run's PostgreSQL schemas (``mikoshi_test_<run>_<n>``)."""
 _schema_numbers = itertools.count(1)
@@ -49,6 +64,7 @@ BACKENDS = [
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("postgres-counter", id="postgres-counter", marks=pytest.mark.postgres),
     pytest.param("async-postgres", id="async-postgres", marks=pytest.mark.postgres),
+    pytest.param("citus", id="citus", marks=pytest.mark.citus),
 ]
 
 
@@ -63,6 +79,10 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         backend = _sqlite_factory(tmp_path / "progress.db")
     elif request.param == "async-sqlite":
         backend = _sqlite_factory(tmp_path / "progress.db", asynchronous=True)
+    elif request.param == "citus":
+        backend = _postgres_factory(
+            request.getfixturevalue("citus_dsn"), CITUS_OPTIONS, distributed=True
+        )
     else:
         options = {"version_token": "counter"} if request.param == "postgres-counter" else {}
         backend = _postgres_factory(
@@ -150,10 +170,10 @@ def _redacted(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _unavailable(reason: str) -> NoReturn:
-    """Skip on a developer's machine; fail in CI, where PostgreSQL must be there."""
+def _unavailable(reason: str, what: str = "PostgreSQL") -> NoReturn:
+    """Skip on a developer's machine; fail in CI, where PostgreSQL (and Citus) must be there."""
     if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
+        pytest.fail(f"{what} tests cannot run in CI: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
@@ -163,7 +183,6 @@ def postgres_dsn() -> Iterator[str]:
     try:
         importlib.import_module("mikoshi_progression.stores.postgres")
         import psycopg
-        from psycopg import sql
     except ImportError as exc:
         _unavailable(f"PostgresStore cannot be imported ({exc}); install the [postgres] extra")
     try:
@@ -173,7 +192,42 @@ def postgres_dsn() -> Iterator[str]:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _unavailable(f"no PostgreSQL at {_redacted(PG_DSN)} ({first_line})")
     yield PG_DSN
-    with psycopg.connect(PG_DSN, connect_timeout=3, autocommit=True) as conn:
+    _drop_run_schemas(PG_DSN)
+
+
+@pytest.fixture(scope="session")
+def citus_dsn() -> Iterator[str]:
+    """The DSN of a reachable Citus coordinator (probed once per run); drops this run's
+    leftovers."""
+    try:
+        importlib.import_module("mikoshi_progression.stores.postgres")
+        import psycopg
+    except ImportError as exc:
+        _unavailable(f"PostgresStore cannot be imported ({exc}); install the [postgres] extra")
+    try:
+        with psycopg.connect(CITUS_DSN, connect_timeout=3, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'citus'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _unavailable(
+            f"no Citus coordinator at {_redacted(CITUS_DSN)} ({first_line}); start one with "
+            "../shared/citus/cluster.sh start",
+            "Citus",
+        )
+    if not found or not found[0]:
+        _unavailable(f"{_redacted(CITUS_DSN)} has no citus extension", "Citus")
+    yield CITUS_DSN
+    _drop_run_schemas(CITUS_DSN)
+
+
+def _drop_run_schemas(dsn: str) -> None:
+    """Drop the schemas this test run left at ``dsn``."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, connect_timeout=3, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)",
             (f"mikoshi_test_{RUN_ID}_",),
@@ -184,9 +238,14 @@ def postgres_dsn() -> Iterator[str]:
 
 @contextmanager
 def _postgres_factory(
-    dsn: str, options: Mapping[str, Any], *, asynchronous: bool = False
+    dsn: str,
+    options: Mapping[str, Any],
+    *,
+    asynchronous: bool = False,
+    distributed: bool = False,
 ) -> Iterator[StoreFactory]:
-    """PostgresStore, or AsyncPostgresStore through the bridge (in other processes too)."""
+    """PostgresStore, or AsyncPostgresStore through the bridge (in other processes too);
+    ``distributed``: its tables distributed on Citus."""
     schema = f"mikoshi_test_{RUN_ID}_{next(_schema_numbers)}"
     opened: list[ProgressStore] = []
     reopen = open_blocking if asynchronous else open_store
@@ -198,9 +257,12 @@ def _postgres_factory(
 
     first = open_()
     try:
-        first.create_schema()
+        if distributed:
+            first.create_schema(distributed=True)
+        else:
+            first.create_schema()
         yield StoreFactory(
-            "async-postgres" if asynchronous else "postgres",
+            "citus" if distributed else "async-postgres" if asynchronous else "postgres",
             open_,
             url=dsn,
             options={"schema": schema, **options},

@@ -41,6 +41,33 @@ def schema(postgres_dsn: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("postgres", id="postgres"),
+        pytest.param("citus", id="citus", marks=pytest.mark.citus),
+    ]
+)
+def feed_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(dsn, schema, store options)``: a fresh schema on PostgreSQL, or on Citus with the
+    tables distributed (the ledger's rows on the workers, the txids the coordinator's)."""
+    import psycopg
+
+    from mikoshi_progression.stores.postgres import PostgresStore
+
+    from .conftest import CITUS_OPTIONS
+
+    citus = request.param == "citus"
+    dsn = request.getfixturevalue("citus_dsn" if citus else "postgres_dsn")
+    name = f"mikoshi_feed_{uuid.uuid4().hex[:12]}"
+    options = dict(CITUS_OPTIONS) if citus else {}
+    if citus:
+        with PostgresStore(dsn, schema=name, **options) as store:
+            store.create_schema(distributed=True)
+    yield dsn, name, options
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
 def users_events(read: Callable[[str | None], EventsPage], users: set[str], count: int):
     """Read from the start until ``count`` events of ``users`` came (or the deadline)."""
     found: list[CommittedEvent] = []
@@ -63,15 +90,19 @@ def boosted(service: ProgressionService, user: str) -> Any:
 
 
 def test_postgres_store_holds_back_a_later_commit_until_an_earlier_transaction_ends(
-    postgres_dsn, schema
+    feed_server,
 ):
     """Late's transaction writes first and commits last: the feed hands out neither early's
-    events (committed) nor late's until late commits, then late's first, then early's."""
+    events (committed) nor late's until late commits, then late's first, then early's.
+
+    On Citus the rows are on the workers, and every transaction id the coordinator's: the
+    feed holds back what the coordinator's oldest running transaction may still commit."""
     import psycopg
 
     from mikoshi_progression.stores.postgres import PostgresStore
 
-    with PostgresStore(postgres_dsn, schema=schema, max_size=2) as store:
+    postgres_dsn, schema, options = feed_server
+    with PostgresStore(postgres_dsn, schema=schema, max_size=2, **options) as store:
         service = ProgressionService(store, config=LEVERS, clock=FakeClock(START))
         late_events = [{"kind": "level_up", "from_level": 1, "to_level": 2}]
         with psycopg.connect(postgres_dsn) as late:  # a transaction of its own, held open
@@ -87,7 +118,7 @@ def test_postgres_store_holds_back_a_later_commit_until_an_earlier_transaction_e
             assert [e for e in held.events if e.user_id in ("early", "late")] == []
             # What "txid > cursor" alone would have handed out: early's, past late's.
             naive = store._sql.feed.replace(
-                "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ", ""
+                "AND txid < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint) ", ""
             )
             with psycopg.connect(postgres_dsn, autocommit=True) as reader:
                 rows = reader.execute(

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..stores import SCHEMA_VERSION, MigratingStore, SchemaReport, SchemaStore
 from ._common import CliError, Command, ExitCode, output_options, print_json
-from .stores import add_store_options, display_url, opened_store
+from .stores import add_store_options, display_url, opened_store, store_scheme
 
 __all__ = ["SCHEMA"]
 
@@ -54,6 +54,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         parents=[output_options()],
     )
     add_store_options(init)
+    init.add_argument(
+        "--distributed",
+        action="store_true",
+        help="on Citus: distribute the store's own tables (state and ledger by user_id, "
+        "co-located); implies --version-token counter",
+    )
     init.set_defaults(run=_run_init)
     check = sub.add_parser(
         "check",
@@ -118,6 +124,8 @@ def _report_doc(report: SchemaReport) -> dict[str, Any]:
         "missing_indexes": list(report.missing_indexes),
         "schema_version": report.schema_version,
         "behind": report.behind,
+        "not_distributed": list(report.not_distributed),
+        "not_colocated": list(report.not_colocated),
     }
 
 
@@ -136,14 +144,26 @@ def _missing_lines(report: SchemaReport) -> list[str]:
         [f"  missing table: {t}" for t in report.missing_tables]
         + [f"  missing column: {c}" for c in report.missing_columns]
         + [f"  missing unique index: {i}" for i in report.missing_indexes]
+        + [f"  not distributed: {t}" for t in report.not_distributed]
+        + [f"  not co-located: {t}" for t in report.not_colocated]
     )
 
 
 def _run_init(args: argparse.Namespace) -> int:
     url = display_url(args.store)
+    distributed = bool(getattr(args, "distributed", False))
+    if distributed:
+        if store_scheme(args.store) not in ("postgresql", "postgres"):
+            raise CliError("--distributed is only for postgresql:// stores (on Citus)")
+        if args.version_token == "xmin":
+            raise CliError("--distributed needs --version-token counter (or none)")
+        args.version_token = "counter"
     with opened_store(args, must_exist=False, needs_tables=False) as store:
         before = store.check_schema() if isinstance(store, SchemaStore) else None
-        store.create_schema()
+        if distributed:
+            store.create_schema(distributed=True)  # type: ignore[call-arg]
+        else:
+            store.create_schema()
         after = store.check_schema() if isinstance(store, SchemaStore) else None
     if before is None or after is None:
         if args.json:
@@ -184,6 +204,11 @@ def _run_check(args: argparse.Namespace) -> int:
         print("\n".join(_missing_lines(report) + _migrate_hint(url, report)))
         if report.missing_tables and not report.behind:
             print(f"Create the missing tables with: mikoshi-progression schema init --store {url}")
+        if report.not_distributed:
+            print(
+                "Distribute the tables Citus holds locally with: mikoshi-progression schema "
+                f"init --distributed --store {url} (alter_distributed_table mends the others)"
+            )
     return ExitCode.OK if report.ok else ExitCode.INVALID
 
 

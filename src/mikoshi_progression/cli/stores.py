@@ -55,6 +55,12 @@ def add_store_options(parser: argparse.ArgumentParser, *, required: bool = True)
         metavar="COL",
         help="the users table's id column (with --users-table; default: id)",
     )
+    group.add_argument(
+        "--version-token",
+        choices=("xmin", "counter"),
+        help="what the version check compares (default: xmin; counter on Citus, whose "
+        "distributed tables refuse xmin)",
+    )
 
 
 def store_scheme(url: str) -> str:
@@ -101,6 +107,7 @@ def _options(args: argparse.Namespace, scheme: str, *, read_only: bool) -> dict[
         "--pg-schema": getattr(args, "pg_schema", None),
         "--users-table": getattr(args, "users_table", None),
         "--id-column": getattr(args, "id_column", None),
+        "--version-token": getattr(args, "version_token", None),
     }
     if scheme not in _POSTGRES:
         for option, value in given.items():
@@ -118,6 +125,8 @@ def _options(args: argparse.Namespace, scheme: str, *, read_only: bool) -> dict[
         options["users_table"] = given["--users-table"]
     if given["--id-column"] is not None:
         options["id_column"] = given["--id-column"]
+    if given["--version-token"] is not None:
+        options["version_token"] = given["--version-token"]
     return options
 
 

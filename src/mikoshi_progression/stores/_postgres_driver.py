@@ -52,7 +52,8 @@ def wrap(exc: psycopg.Error, doing: str, *, writing: bool = False) -> StoreError
     if len(message) > 500:  # a statement's parameters can be echoed back whole
         message = message[:497] + "..."
     sqlstate = exc.sqlstate or ""
-    if sqlstate.startswith("40") or (writing and isinstance(exc, pg_errors.UniqueViolation)):
+    unique = isinstance(exc, pg_errors.UniqueViolation) or _citus_unique_violation(exc)
+    if sqlstate.startswith("40") or (writing and unique):
         return StaleVersionError(message)
     if sqlstate.startswith("54") or sqlstate in _PERMANENT_SQLSTATES:
         return StoreError(message)  # permanent: retrying the same statement fails again
@@ -61,3 +62,20 @@ def wrap(exc: psycopg.Error, doing: str, *, writing: bool = False) -> StoreError
     if isinstance(exc, (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)):
         return StoreError(f"{message} (run create_schema() first?)")
     return StoreError(message)
+
+
+def _citus_unique_violation(exc: psycopg.Error) -> bool:
+    """A unique violation Citus reports without its SQLSTATE.
+
+    The write's ledger rows reach the workers by ``COPY`` from the coordinator (Citus plans
+    an ``INSERT ... SELECT`` from a CTE so), and Citus re-raises a failed ``COPY``'s message
+    as an internal error (``XX000``, from its function ``ReportCopyError``): only the
+    message says it was a unique violation (in the server's ``lc_messages`` language; in
+    another, the write fails as a ``StoreError`` instead of losing a race).
+    """
+    diag = exc.diag
+    return (
+        exc.sqlstate == "XX000"
+        and diag.source_function == "ReportCopyError"
+        and "unique constraint" in (diag.message_primary or "")
+    )

@@ -18,12 +18,14 @@ too, for a ``users`` table that has none yet), and never touches another column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import sql
 
+from . import _postgres_citus
+from ._postgres_citus import Placement
 from ._postgres_sql import ADDED_LEDGER_COLUMNS, KINDS, Names, render
 from ._rows import LEVER_COLUMNS
 from .base import SCHEMA_VERSION, SCHEMA_VERSIONS
@@ -95,11 +97,13 @@ INSPECT = render(
         "AND c.contype = 'c' AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute "
         "WHERE attrelid = to_regclass(%(ledger)s) AND attname = 'kind')]::int2[] "
         "UNION ALL SELECT 'schema', NULL, NULL "
-        "WHERE %(schema)s::text IS NULL OR to_regnamespace(%(schema)s::text) IS NOT NULL"
+        "WHERE %(schema)s::text IS NULL OR to_regnamespace(%(schema)s::text) IS NOT NULL "
+        "UNION ALL SELECT 'citus', NULL, NULL FROM pg_extension WHERE extname = 'citus'"
     )
 )
 """What the database holds of the store's tables: their columns, which of its tables and
-indexes exist, the ledger's ``CHECK``\\ s on ``kind``, whether its schema exists."""
+indexes exist, the ledger's ``CHECK``\\ s on ``kind``, whether its schema exists, whether
+the ``citus`` extension is installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,9 @@ class Found:
         kind_checks: ``(name, definition)`` of the ledger's ``CHECK``\\ s on ``kind``.
         schema_exists: Whether the store's schema exists (``True`` without one).
         versions: The versions ``<prefix>migrations`` records.
+        citus: Whether the ``citus`` extension is installed.
+        placements: How Citus holds each own table it knows (by regclass text; empty
+            without Citus): see :mod:`._postgres_citus`.
     """
 
     columns: dict[str, frozenset[str]]
@@ -119,6 +126,8 @@ class Found:
     kind_checks: tuple[tuple[str, str], ...]
     schema_exists: bool
     versions: frozenset[int] = frozenset()
+    citus: bool = False
+    placements: Mapping[str, Placement] = field(default_factory=dict)
 
 
 def _regclasses(names: Names) -> tuple[list[str], list[str]]:
@@ -140,11 +149,12 @@ def inspect_params(names: Names) -> dict[str, Any]:
 
 
 def inspection(rows: Sequence[Sequence[Any]], versions: Sequence[Sequence[Any]] = ()) -> Found:
-    """A :class:`Found` from the rows of :data:`INSPECT` and of the versions recorded."""
+    """A :class:`Found` from the rows of :data:`INSPECT` and of the versions recorded (its
+    ``placements`` are added with :func:`dataclasses.replace`, where Citus is installed)."""
     columns: dict[str, set[str]] = {}
     relations: set[str] = set()
     checks: list[tuple[str, str]] = []
-    schema_exists = False
+    schema_exists = citus = False
     for kind, name, detail in rows:
         if kind == "column":
             columns.setdefault(str(name), set()).add(str(detail))
@@ -152,6 +162,8 @@ def inspection(rows: Sequence[Sequence[Any]], versions: Sequence[Sequence[Any]] 
             relations.add(str(name))
         elif kind == "check":
             checks.append((str(name), str(detail)))
+        elif kind == "citus":
+            citus = True
         else:
             schema_exists = True
     return Found(
@@ -160,6 +172,7 @@ def inspection(rows: Sequence[Sequence[Any]], versions: Sequence[Sequence[Any]] 
         tuple(checks),
         schema_exists,
         frozenset(int(v) for (v,) in versions),
+        citus,
     )
 
 
@@ -176,10 +189,13 @@ def schema_version(columns: dict[str, frozenset[str]] | dict[str, set[str]], nam
     return SCHEMA_VERSION if current else 1
 
 
-def plan(found: Found, names: Names, *, migrate: bool) -> list[str]:
+def plan(found: Found, names: Names, *, migrate: bool, distributed: bool = False) -> list[str]:
     """The statements that create what is missing and, with ``migrate``, bring older tables
-    to the current version; with the versions reached recorded. ``[]``: nothing to do."""
+    to the current version; with the versions reached recorded. ``[]``: nothing to do.
+    ``distributed``: on Citus, the own tables not yet placed are distributed right after
+    they are created, before any row is written (:mod:`._postgres_citus`)."""
     n = names
+    placing = _postgres_citus.distribute(n, found.citus, found.placements) if distributed else []
     tables: list[sql.Composable] = []
     alters: list[sql.Composable] = []
     indexes: list[sql.Composable] = []
@@ -264,8 +280,10 @@ def plan(found: Found, names: Names, *, migrate: bool) -> list[str]:
         for version in range(1, reached + 1)
         if version not in found.versions
     ]
-    changes = tables + alters + indexes
-    return [render(s) for s in changes + stamps] if changes or stamps else []
+    changes = [render(s) for s in tables] + placing + [render(s) for s in alters + indexes]
+    if placing:
+        changes.insert(0, _postgres_citus.MULTI_SHARD_SEQUENTIAL)
+    return changes + [render(s) for s in stamps] if changes or stamps else []
 
 
 def _add_columns(table: sql.Composable, columns: Sequence[tuple[str, str]]) -> sql.Composable:

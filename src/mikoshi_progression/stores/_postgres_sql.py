@@ -393,13 +393,15 @@ class Statements:
         )
         # The events feed: entries with events after the cursor, in (txid, user_id, seq)
         # order, but only of transactions older than every one still running: a smaller
-        # txid that commits late is never passed (see ``events`` of the stores).
+        # txid that commits late is never passed (see ``events`` of the stores). The horizon
+        # is a scalar subquery so that Citus takes it once, on the coordinator, whose
+        # transaction ids the txid column holds, not on each worker.
         self.feed = render(
             sql.SQL(
                 "SELECT txid, user_id, {cols} FROM {ledger} "
                 "WHERE events IS NOT NULL AND txid IS NOT NULL "
                 "AND (txid, user_id, seq) > (%(txid)s::bigint, %(user)s::text, %(seq)s::bigint) "
-                "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "AND txid < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint) "
                 "ORDER BY txid, user_id, seq LIMIT %(limit)s::bigint"
             ).format(cols=entry_cols, ledger=n.ledger)
         )

@@ -372,12 +372,21 @@ class SchemaReport:
         schema_version: The version of the library's schema the database is at, as its
             tables show it (``0``: none of them; ``None``: the store keeps no schema).
             Below :data:`SCHEMA_VERSION`, ``migrate`` brings it up to date.
+        not_distributed: On a Citus database, the library's own tables that Citus does not
+            hold as they should be, as ``table (what it should be)``: the state and the
+            ledger distributed by ``user_id``, the request keys by ``key``, the migrations a
+            reference table (``create_schema(distributed=True)`` places new tables so).
+        not_colocated: On a Citus database, distributed tables whose rows of one user may
+            live on another worker than the state's (``table (co-located with table)``):
+            an award's single statement would then span two workers.
     """
 
     missing_tables: tuple[str, ...] = ()
     missing_columns: tuple[str, ...] = ()
     missing_indexes: tuple[str, ...] = ()
     schema_version: int | None = None
+    not_distributed: tuple[str, ...] = ()
+    not_colocated: tuple[str, ...] = ()
 
     @property
     def behind(self) -> bool:
@@ -388,7 +397,12 @@ class SchemaReport:
     @property
     def ok(self) -> bool:
         return not (
-            self.missing_tables or self.missing_columns or self.missing_indexes or self.behind
+            self.missing_tables
+            or self.missing_columns
+            or self.missing_indexes
+            or self.behind
+            or self.not_distributed
+            or self.not_colocated
         )
 
 

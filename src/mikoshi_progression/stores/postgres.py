@@ -98,6 +98,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -115,7 +116,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import SchemaOutdatedError, StoreError, UnknownUserError, UnsupportedStoreError
-from . import _postgres_schema
+from . import _postgres_citus, _postgres_schema
 from ._feed import (
     EventsPage,
 )
@@ -251,6 +252,7 @@ class PostgresStore(PostgresCommon):
                 if self.users_table is not None:
                     self._id_type = self._find_id_type()
                 found = self._inspect()
+                _postgres_citus.refuse_xmin(self._names, self.version_token, found.placements)
                 if self._create and _postgres_schema.plan(found, self._names, migrate=False):
                     self._change_schema(migrate=False)
                 else:
@@ -292,14 +294,19 @@ class PostgresStore(PostgresCommon):
             rows = fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [entry_from_columns(user_id, row) for row in rows]
 
-    def create_schema(self) -> None:
+    def create_schema(self, *, distributed: bool = False) -> None:
         """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
         In place, only the library's own tables are created: ``users`` is never altered.
         Tables of an earlier release get what that release's store would have added
         (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
+        ``distributed`` (on Citus, with ``version_token="counter"``; else
+        InvalidArgumentError): distribute the own tables not yet distributed, state and
+        ledger by ``user_id``, co-located (:mod:`._postgres_citus`), in the same transaction.
         """
-        self._change_schema(migrate=False)
+        if distributed:
+            _postgres_citus.refuse_xmin(self._names, self.version_token, {}, distributing=True)
+        self._change_schema(migrate=False, distributed=distributed)
 
     def migrate(self, *, dry_run: bool = False) -> list[str]:
         """Bring the tables to the current schema, keeping every row (in place, add the
@@ -312,7 +319,7 @@ class PostgresStore(PostgresCommon):
             return _postgres_schema.plan(self._inspect(), self._names, migrate=True)
         return self._change_schema(migrate=True)
 
-    def _change_schema(self, *, migrate: bool) -> list[str]:
+    def _change_schema(self, *, migrate: bool, distributed: bool = False) -> list[str]:
         """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
         doing = "migrate the schema" if migrate else "create the schema"
         with self._connection() as conn:
@@ -320,7 +327,9 @@ class PostgresStore(PostgresCommon):
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                     found = self._inspect(conn)
-                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    statements = _postgres_schema.plan(
+                        found, self._names, migrate=migrate, distributed=distributed
+                    )
                     for statement in statements:
                         conn.execute(statement)
                     if statements:
@@ -344,6 +353,9 @@ class PostgresStore(PostgresCommon):
                 conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
             )
             found = _postgres_schema.inspection(rows, versions)
+        if found.citus and (own := _postgres_citus.tables(self._names)):
+            placed = fetchall(conn, _postgres_citus.PLACEMENTS, (own,), "inspect Citus")
+            found = replace(found, placements=_postgres_citus.placements(placed))
         return found
 
     def drop_schema(self) -> None:
@@ -380,13 +392,16 @@ class PostgresStore(PostgresCommon):
         """Which of the tables, columns and unique indexes this store needs are missing.
 
         The migration guide's checks: in place, the ``users`` table with its id and
-        progression columns, and the library's ledger table.
+        progression columns, and the library's ledger table. On Citus, also the own
+        tables not distributed, or not co-located, as :mod:`._postgres_citus` says.
         """
         tables, indexed = self._schema_tables()
         with self._connection() as conn:
             column_rows = fetchall(conn, self._sql.columns, (tables,), "check the schema")
             index_rows = fetchall(conn, self._sql.unique_indexes, (indexed,), "check the schema")
-        return self._schema_report(column_rows, index_rows)
+            found = self._inspect(conn)
+        report = self._schema_report(column_rows, index_rows)
+        return _postgres_citus.with_placements(report, self._names, found)
 
     def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""

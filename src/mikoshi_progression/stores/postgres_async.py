@@ -100,6 +100,7 @@ from __future__ import annotations
 import asyncio  # async-only
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -117,7 +118,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ..core.identity import check_id
 from ..core.state import ProgressState
 from ..errors import SchemaOutdatedError, StoreError, UnknownUserError, UnsupportedStoreError
-from . import _postgres_schema
+from . import _postgres_citus, _postgres_schema
 from ._feed import (
     EventsPage,
 )
@@ -264,6 +265,7 @@ class AsyncPostgresStore(PostgresCommon):
                 if self.users_table is not None:
                     self._id_type = await self._find_id_type()
                 found = await self._inspect()
+                _postgres_citus.refuse_xmin(self._names, self.version_token, found.placements)
                 if self._create and _postgres_schema.plan(found, self._names, migrate=False):
                     await self._change_schema(migrate=False)
                 else:
@@ -306,14 +308,19 @@ class AsyncPostgresStore(PostgresCommon):
             rows = await fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [entry_from_columns(user_id, row) for row in rows]
 
-    async def create_schema(self) -> None:
+    async def create_schema(self, *, distributed: bool = False) -> None:
         """Create the schema and the library's missing tables (idempotent, concurrency-safe).
 
         In place, only the library's own tables are created: ``users`` is never altered.
         Tables of an earlier release get what that release's store would have added
         (ledger columns, the kind ``CHECK``), not the levers' columns: :meth:`migrate`.
+        ``distributed`` (on Citus, with ``version_token="counter"``; else
+        InvalidArgumentError): distribute the own tables not yet distributed, state and
+        ledger by ``user_id``, co-located (:mod:`._postgres_citus`), in the same transaction.
         """
-        await self._change_schema(migrate=False)
+        if distributed:
+            _postgres_citus.refuse_xmin(self._names, self.version_token, {}, distributing=True)
+        await self._change_schema(migrate=False, distributed=distributed)
 
     async def migrate(self, *, dry_run: bool = False) -> list[str]:
         """Bring the tables to the current schema, keeping every row (in place, add the
@@ -326,7 +333,7 @@ class AsyncPostgresStore(PostgresCommon):
             return _postgres_schema.plan(await self._inspect(), self._names, migrate=True)
         return await self._change_schema(migrate=True)
 
-    async def _change_schema(self, *, migrate: bool) -> list[str]:
+    async def _change_schema(self, *, migrate: bool, distributed: bool = False) -> list[str]:
         """Run :func:`._postgres_schema.plan` in one transaction, under the schema lock."""
         doing = "migrate the schema" if migrate else "create the schema"
         async with self._connection() as conn:
@@ -334,7 +341,9 @@ class AsyncPostgresStore(PostgresCommon):
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                     found = await self._inspect(conn)
-                    statements = _postgres_schema.plan(found, self._names, migrate=migrate)
+                    statements = _postgres_schema.plan(
+                        found, self._names, migrate=migrate, distributed=distributed
+                    )
                     for statement in statements:
                         await conn.execute(statement)
                     if statements:
@@ -360,6 +369,9 @@ class AsyncPostgresStore(PostgresCommon):
                 conn, _postgres_schema.versions_query(self._names), (), "inspect the schema"
             )
             found = _postgres_schema.inspection(rows, versions)
+        if found.citus and (own := _postgres_citus.tables(self._names)):
+            placed = await fetchall(conn, _postgres_citus.PLACEMENTS, (own,), "inspect Citus")
+            found = replace(found, placements=_postgres_citus.placements(placed))
         return found
 
     async def drop_schema(self) -> None:
@@ -396,7 +408,8 @@ class AsyncPostgresStore(PostgresCommon):
         """Which of the tables, columns and unique indexes this store needs are missing.
 
         The migration guide's checks: in place, the ``users`` table with its id and
-        progression columns, and the library's ledger table.
+        progression columns, and the library's ledger table. On Citus, also the own
+        tables not distributed, or not co-located, as :mod:`._postgres_citus` says.
         """
         tables, indexed = self._schema_tables()
         async with self._connection() as conn:
@@ -404,7 +417,9 @@ class AsyncPostgresStore(PostgresCommon):
             index_rows = await fetchall(
                 conn, self._sql.unique_indexes, (indexed,), "check the schema"
             )
-        return self._schema_report(column_rows, index_rows)
+            found = await self._inspect(conn)
+        report = self._schema_report(column_rows, index_rows)
+        return _postgres_citus.with_placements(report, self._names, found)
 
     async def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
