@@ -27,7 +27,7 @@ import psycopg
 
 from ..core.state import ProgressState
 from ..errors import StoreError
-from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_rows
+from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_rows, one_rows
 from ._postgres_driver import wrap
 from ._postgres_io_async import Borrowed, PoolOwner
 from ._rows import entry_from_columns
@@ -40,6 +40,7 @@ class BatchOwner(PoolOwner, Protocol):
     """What a batch reads of the store it runs in."""
 
     _batch_sql: BatchStatements
+    _routed_batches: bool
 
     def _state_from_columns(self, user_id: str, values: Mapping[str, Any]) -> ProgressState: ...
 
@@ -84,20 +85,27 @@ class AsyncPostgresBatch:
             self._check_held(user_id)
         key_list = [{"user_id": user_id, "key": key} for user_id in users for key in keys[user_id]]
         conn = self._conn
-        locked = conn.cursor()
-        keyed = conn.cursor()
         try:
             async with conn.pipeline():
                 if not self._began:
                     await conn.execute("BEGIN")
                     self._began = True
-                await locked.execute(self._sql.lock, {"users": json.dumps(users)}, prepare=True)
-                if key_list:
-                    await keyed.execute(
-                        self._sql.keyed, {"keys": json.dumps(key_list)}, prepare=True
+                if self._store._routed_batches:
+                    locked = await _many(conn, self._sql.lock_one, [{"user": u} for u in users])
+                    keyed = await _many(
+                        conn,
+                        self._sql.keyed_one,
+                        [{"user": k["user_id"], "key": k["key"]} for k in key_list],
                     )
-            rows = await locked.fetchall()
-            key_rows = await keyed.fetchall() if key_list else []
+                else:
+                    locked = await _one(conn, self._sql.lock, {"users": json.dumps(users)})
+                    keyed = (
+                        await _one(conn, self._sql.keyed, {"keys": json.dumps(key_list)})
+                        if key_list
+                        else None
+                    )
+            rows = await _rows(locked)
+            key_rows = await _rows(keyed)
         except psycopg.Error as exc:
             raise wrap(exc, f"load a batch of {len(users)} users") from exc
         found: dict[str, dict[str, LedgerEntry]] = {}
@@ -144,27 +152,37 @@ class AsyncPostgresBatch:
         if not self._pending:
             await self._end("COMMIT")
             return
-        old, new, ledger = batch_rows(self._pending, self._seqs)
         conn = self._conn
-        updated = conn.cursor()
-        inserted = conn.cursor()
+        routed = self._store._routed_batches
         try:
             async with conn.pipeline():
-                if old != "[]":
-                    await updated.execute(self._sql.update, {"rows": old}, prepare=True)
-                if new != "[]":
-                    await inserted.execute(self._sql.insert, {"rows": new}, prepare=True)
-            written = (await updated.fetchall()) if old != "[]" else []
-            if new != "[]":
-                written += await inserted.fetchall()
+                if routed:
+                    old, new, entries = one_rows(self._pending, self._seqs)
+                    updated = await _many(conn, self._sql.update_one, old)
+                    inserted = await _many(conn, self._sql.insert_one, new)
+                else:
+                    old_rows, new_rows, ledger = batch_rows(self._pending, self._seqs)
+                    updated = (
+                        await _one(conn, self._sql.update, {"rows": old_rows})
+                        if old_rows != "[]"
+                        else None
+                    )
+                    inserted = (
+                        await _one(conn, self._sql.insert, {"rows": new_rows})
+                        if new_rows != "[]"
+                        else None
+                    )
+            written = await _rows(updated) + await _rows(inserted)
             if len(written) != len(self._pending):
                 missing = sorted({w.user_id for w in self._pending} - {u for u, _ in written})
                 for user_id in missing:
                     self._store._forget(user_id)
                 raise StaleVersionError(f"users {missing!r} changed since the batch loaded them")
-            cursor = conn.cursor()
             async with conn.pipeline():
-                await cursor.execute(self._sql.ledger, {"rows": ledger}, prepare=True)
+                if routed:
+                    await _many(conn, self._sql.ledger_one, entries)
+                else:
+                    await _one(conn, self._sql.ledger, {"rows": ledger})
                 await conn.execute("COMMIT")
         except psycopg.Error as exc:
             for write in self._pending:
@@ -190,3 +208,39 @@ class AsyncPostgresBatch:
     def _check_held(self, user_id: str) -> None:
         if user_id not in self._users:
             raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
+
+
+async def _one(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Mapping[str, Any]
+) -> psycopg.AsyncCursor[Any] | None:
+    """``query`` sent (in the pipeline) on a cursor of its own."""
+    cursor = conn.cursor()
+    await cursor.execute(query, params, prepare=True)
+    return cursor
+
+
+async def _many(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Sequence[Mapping[str, Any]]
+) -> psycopg.AsyncCursor[Any] | None:
+    """``query`` sent once per parameter set (in the pipeline), its results kept; ``None``
+    for no parameter set."""
+    if not params:
+        return None
+    cursor = conn.cursor()
+    await cursor.executemany(query, params, returning=True)
+    return cursor
+
+
+async def _rows(cursor: psycopg.AsyncCursor[Any] | None) -> list[Any]:
+    """Every row the statements of ``cursor`` returned."""
+    if cursor is None:
+        return []
+    rows: list[Any] = []
+    while True:
+        if (
+            cursor.pgresult is not None
+            and cursor.pgresult.status == psycopg.pq.ExecStatus.TUPLES_OK
+        ):
+            rows += await cursor.fetchall()
+        if not cursor.nextset():
+            return rows

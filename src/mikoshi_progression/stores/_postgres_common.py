@@ -123,6 +123,9 @@ class PostgresCommon:
         self._current_sql = Statements(self._names, counter=counter)
         self._legacy_sql = Statements(self._names, counter=counter, levers=False)
         self._batch_sql = BatchStatements(self._names, counter=counter)
+        # On Citus, a batch names one user per statement, so that each is routed to the
+        # worker of that user's shard (see ``_postgres_batch_async``).
+        self._routed_batches = False
         self._sql = self._current_sql
         # Never held across an await (see the module docstring).
         self._hot: dict[str, float] = {}
@@ -201,6 +204,7 @@ class PostgresCommon:
     def _use(self, found: _postgres_schema.Found) -> None:
         """Run the statements of the schema version the tables are at (a store opened on
         tables of version 1 keeps working for everything they hold; see ``refuse_levers``)."""
+        self._routed_batches = found.citus
         version = _postgres_schema.schema_version(found.columns, self._names)
         sql = self._current_sql if version in (0, SCHEMA_VERSION) else self._legacy_sql
         if sql is not self._sql:
