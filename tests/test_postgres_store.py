@@ -1056,3 +1056,71 @@ def test_open_store_url_builds_a_postgres_store(schema):
         assert ProgressionService(store).award("u", "create_scene").exp_added == 15
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_a_locked_keyed_load_sees_the_key_of_the_writer_it_waited_for(schema, make_store, batch):
+    """Under READ COMMITTED, a statement that waits for a row lock reads the locked row as
+    the other transaction left it, but the rest of the statement keeps its older snapshot:
+    a keyed load that joined the ledger in the locking statement missed the key that the
+    transaction it waited for had just written, and a repeated request was then decided
+    anew (and refused by a limit) instead of getting its first result."""
+    store = make_store(locking="row")
+    user, key = "waiter", "like-1"
+    service = ProgressionService(store, clock=lambda: NOW, combine=False)
+    service.award(user, "daily_chat")
+    writer = psycopg.connect(DSN)
+    try:
+        with writer.cursor() as cur:  # a transaction like an award, left open
+            cur.execute(
+                sql.SQL("SELECT 1 FROM {} WHERE user_id = %s FOR UPDATE").format(
+                    sql.Identifier(schema, "progression_state")
+                ),
+                (user,),
+            )
+        with ThreadPoolExecutor(1) as pool:
+
+            def load() -> object:
+                if batch:
+                    with store.batch_transaction([user]) as tx:
+                        return tx.load_many({user: [key]})[user].keyed_awards.get(key)
+                with store.transaction(user) as tx:
+                    return tx.load(key).keyed_award
+
+            waiting = pool.submit(load)
+            time.sleep(0.3)  # the load now waits for the lock
+            assert not waiting.done()
+            with writer.cursor() as cur:  # the writer records the keyed award, commits
+                first = service.config.actions["character_liked"].exp
+                cur.execute(
+                    sql.SQL(
+                        "UPDATE {} SET exp = exp + %s, seq = seq + 1, version = version + 1 "
+                        "WHERE user_id = %s"
+                    ).format(sql.Identifier(schema, "progression_state")),
+                    (first, user),
+                )
+                entry = service.ledger(user)[-1]
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (user_id, seq, kind, action, exp_delta, level_before, "
+                        "level_after, key, at, config_fingerprint, state_after, outcome, "
+                        "actor) SELECT user_id, seq, 'award', 'character_liked', %s, 1, 1, %s, "
+                        "%s, %s, %s::jsonb, 'awarded', 'a-fan' FROM {} WHERE user_id = %s"
+                    ).format(
+                        sql.Identifier(schema, "progression_ledger"),
+                        sql.Identifier(schema, "progression_state"),
+                    ),
+                    (
+                        first,
+                        key,
+                        NOW,
+                        entry.config_fingerprint,
+                        psycopg.types.json.Jsonb(entry.state_after.to_dict()),
+                        user,
+                    ),
+                )
+            writer.commit()
+            found = waiting.result(timeout=10)
+    finally:
+        writer.close()
+    assert found is not None, "the keyed load missed the key committed while it waited"

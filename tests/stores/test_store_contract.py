@@ -270,3 +270,26 @@ def test_events_feed(store_factory):
 def test_feed_under_concurrent_awards(store_factory):
     """A notifier polling during concurrent awards sees every event exactly once."""
     run(contract.check_feed_under_concurrent_awards, store_factory)
+
+
+# --- many awards at once
+
+
+def test_award_many_matches_one_by_one(store_factory):
+    """A batch stores and returns what its requests sent one by one would have."""
+    run(contract.check_award_many_matches_one_by_one, store_factory)
+
+
+def test_award_many_exactly_once_under_concurrency(store_factory):
+    """The same keyed batch from several threads: every key lands once."""
+    run(contract.check_award_many_exactly_once_under_concurrency, store_factory)
+
+
+def test_award_many_beside_single_awards(store_factory):
+    """Batches and single awards at once: no update lost, no cap passed."""
+    run(contract.check_award_many_beside_single_awards, store_factory)
+
+
+def test_combined_awards_keyed_once(store_factory):
+    """Combined awards to a hot user: each key once, every caller told its first result."""
+    run(contract.check_combined_awards_keyed_once, store_factory)

@@ -288,6 +288,23 @@ class Statements:
             )
 
         self.load = {(k, lk): load(k, lk) for k in (False, True) for lk in (False, True)}
+        # A row-locked keyed load reads the key's entries in a statement of its own, after
+        # the lock: under READ COMMITTED a locked row that another transaction changed
+        # meanwhile is read as that transaction left it, but the rest of the statement
+        # keeps the snapshot taken before the wait, which misses that transaction's ledger
+        # rows. A second statement takes a new snapshot, which holds them.
+        key_entry = sql.SQL(", ").join(
+            sql.Identifier(alias, c) for alias in ("a", "r") for c in entry_columns
+        )
+        self.keyed_entries = render(
+            sql.SQL(
+                "SELECT {entry} FROM (VALUES (1)) AS one (x) "
+                "LEFT JOIN {ledger} AS a ON a.user_id = %(user)s::text "
+                "AND a.kind IN ('award', 'adjust', 'timezone') AND a.key = %(key)s::text "
+                "LEFT JOIN {ledger} AS r ON r.user_id = %(user)s::text "
+                "AND r.kind = 'revoke' AND r.key = %(key)s::text"
+            ).format(entry=key_entry, ledger=n.ledger)
+        )
 
         # --- write -----------------------------------------------------------------
         # The ledger rows follow ``base``, the user's last ledger seq, and are

@@ -555,11 +555,20 @@ class _PostgresTransaction(TransactionCommon):
         try:
             if self._row_lock:
                 cursor = conn.cursor()
+                keyed = conn.cursor()
                 with conn.pipeline():
                     self._began = True
                     conn.execute("BEGIN")
-                    cursor.execute(query, params, prepare=True)
+                    if key is None:
+                        cursor.execute(query, params, prepare=True)
+                    else:  # the state locked, then the key's entries (see Statements)
+                        unkeyed, _ = self._load_params(None)
+                        cursor.execute(unkeyed, params, prepare=True)
+                        keyed.execute(self._sql.keyed_entries, params, prepare=True)
                 row = cursor.fetchone()
+                if key is not None:
+                    state = row or (None,) * (9 + self._sql.lever_width)
+                    row = (*state, *(keyed.fetchone() or ()))
             else:
                 cursor = conn.execute(query, params, prepare=True)
                 row = cursor.fetchone()

@@ -575,11 +575,20 @@ class _PostgresTransaction(TransactionCommon):
         try:
             if self._row_lock:
                 cursor = conn.cursor()
+                keyed = conn.cursor()
                 async with conn.pipeline():
                     self._began = True
                     await conn.execute("BEGIN")
-                    await cursor.execute(query, params, prepare=True)
+                    if key is None:
+                        await cursor.execute(query, params, prepare=True)
+                    else:  # the state locked, then the key's entries (see Statements)
+                        unkeyed, _ = self._load_params(None)
+                        await cursor.execute(unkeyed, params, prepare=True)
+                        await keyed.execute(self._sql.keyed_entries, params, prepare=True)
                 row = await cursor.fetchone()
+                if key is not None:
+                    state = row or (None,) * (9 + self._sql.lever_width)
+                    row = (*state, *(await keyed.fetchone() or ()))
             else:
                 cursor = await conn.execute(query, params, prepare=True)
                 row = await cursor.fetchone()

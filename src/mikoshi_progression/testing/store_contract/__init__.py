@@ -37,6 +37,12 @@ from .awards import (
     check_reset_daily,
     check_schema_is_idempotent,
 )
+from .batches import (
+    check_award_many_beside_single_awards,
+    check_award_many_exactly_once_under_concurrency,
+    check_award_many_matches_one_by_one,
+    check_combined_awards_keyed_once,
+)
 from .concurrency import check_processes_no_lost_update, check_threads_no_lost_update
 from .keys import (
     check_concurrent_same_key,
@@ -119,6 +125,10 @@ CHECKS: dict[str, Callable[[StoreFactory], None]] = {
         check_keyed_award_with_levers_repeats_its_result,
         check_events_feed,
         check_feed_under_concurrent_awards,
+        check_award_many_matches_one_by_one,
+        check_award_many_exactly_once_under_concurrency,
+        check_award_many_beside_single_awards,
+        check_combined_awards_keyed_once,
     )
 }
 """Every check, by name (without the ``check_`` prefix), in the order a suite runs them."""
@@ -132,8 +142,12 @@ __all__ = [
     "StoreFactory",
     "check_adjustment_limits",
     "check_adjustments_recorded",
+    "check_award_many_beside_single_awards",
+    "check_award_many_exactly_once_under_concurrency",
+    "check_award_many_matches_one_by_one",
     "check_award_persists",
     "check_clock_fault_reopens_the_day",
+    "check_combined_awards_keyed_once",
     "check_concurrent_same_key",
     "check_creator_award_needs_another_actor",
     "check_datetimes_round_trip",
