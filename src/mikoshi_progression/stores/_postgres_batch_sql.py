@@ -117,10 +117,14 @@ class BatchStatements:
         entry = sql.SQL(", ").join(sql.Identifier("l", c) for c in (*ENTRY_FIELDS, "seq"))
         self.keyed = render(
             sql.SQL(
-                "SELECT l.user_id, {entry} FROM {ledger} AS l "
-                "JOIN json_to_recordset(%(keys)s::json) AS k (user_id text, key text) "
-                "ON l.user_id = k.user_id AND l.key = k.key "
-                "AND l.kind IN ('award', 'adjust', 'timezone')"
+                # A probe of the ledger's key index per key, however long the user's
+                # ledger: OFFSET 0 keeps the planner from turning the LATERAL subquery
+                # into a join (planned blind, the keys being a function's rows, it would
+                # scan the whole ledger).
+                "SELECT l.user_id, {entry} "
+                "FROM json_to_recordset(%(keys)s::json) AS k (user_id text, key text) "
+                "CROSS JOIN LATERAL (SELECT * FROM {ledger} AS e WHERE e.user_id = k.user_id "
+                "AND e.kind IN ('award', 'adjust', 'timezone') AND e.key = k.key OFFSET 0) AS l"
             ).format(entry=entry, ledger=n.ledger)
         )
         state_arrays = (("user_id", "text"), *_STATE_ARRAYS)

@@ -98,7 +98,8 @@ from __future__ import annotations
 
 # sync: import threading
 import asyncio  # async-only
-from collections.abc import Collection, Mapping, Sequence
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
@@ -141,6 +142,7 @@ from .base import (
     SchemaReport,
     Snapshot,
     UserActivity,
+    UserWrite,
 )
 
 __all__ = ["AsyncPostgresStore"]
@@ -295,12 +297,15 @@ class AsyncPostgresStore(PostgresCommon):
         """One transaction on many users' rows (``award_many``, combined awards): the rows
         locked in one statement, every state and ledger row written in two (see
         :mod:`._postgres_batch_async`). Only where :attr:`batches` is true."""
+        users = {check_id(user_id) for user_id in user_ids}
+        if len(users) == 1:
+            return _OneUserBatch(self, users.pop())
         if not self.batches:
             raise UnsupportedStoreError(
                 "batches run on the library's own tables at the current schema, not "
                 f"{self._where()}"
             )
-        return AsyncPostgresBatch(self, user_ids)
+        return AsyncPostgresBatch(self, users)
 
     async def ledger(self, user_id: str) -> list[LedgerEntry]:
         user_id = await self.check_user_id(user_id)
@@ -569,6 +574,39 @@ class _PostgresTransaction(TransactionCommon):
         self._loaded = snapshot = await self._fetch(key)
         return snapshot
 
+    async def load_keys(self, keys: Collection[str]) -> Snapshot:
+        """The snapshot, with the entries of every key in ``keys`` in its ``keyed_awards``
+        (a hot user's combined awards): one round trip, the state still served from the
+        cache where a plain load would be."""
+        snapshot = self._cached(None)
+        conn = self._conn
+        keyed = conn.cursor()
+        cursor = conn.cursor()
+        wanted = json.dumps([{"user_id": self._user_id, "key": key} for key in keys])
+        try:
+            async with conn.pipeline():
+                if snapshot is None:
+                    if self._row_lock:
+                        self._began = True
+                        await conn.execute("BEGIN")
+                    query, params = self._load_params(None)
+                    await cursor.execute(query, params, prepare=True)
+                # After the state's statement, so that it sees every key the state holds
+                # (see ``Statements.keyed_entries``).
+                await keyed.execute(self._store._batch_sql.keyed, {"keys": wanted}, prepare=True)
+            if snapshot is None:
+                self._loaded = snapshot = self._snapshot(await cursor.fetchone())
+            key_rows = await keyed.fetchall()
+        except psycopg.Error as exc:
+            doing = f"load user {self._user_id!r}"
+            raise self._store._wrap_id_error(exc, self._user_id, doing) from exc
+        found = {}
+        for user_id, *values in key_rows:
+            entry = entry_from_columns(user_id, values)
+            if entry.key is not None:
+                found[entry.key] = entry
+        return replace(snapshot, keyed_awards=found)
+
     async def _fetch(self, key: str | None) -> Snapshot:
         query, params = self._load_params(key)
         conn = self._conn
@@ -641,3 +679,34 @@ class _PostgresTransaction(TransactionCommon):
                 raise wrap(exc, "commit") from exc
         if self._read_done():
             self._guess_checked(await self._fetch(None))
+
+
+class _OneUserBatch:
+    """A batch of one user (a hot user's combined awards): the user's own transaction,
+    loading every key at once, and writing with the single user's statement (one round
+    trip, version-checked, the state served from the cache where it can be)."""
+
+    def __init__(self, store: AsyncPostgresStore, user_id: str) -> None:
+        self._user_id = user_id
+        self._tx = _PostgresTransaction(store, user_id)
+
+    async def __aenter__(self) -> _OneUserBatch:
+        await self._tx.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        await self._tx.__aexit__(exc_type, *exc_info)
+
+    async def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
+        self._check(keys)
+        return {self._user_id: await self._tx.load_keys(keys[self._user_id])}
+
+    async def write_many(self, writes: Sequence[UserWrite]) -> None:
+        self._check(write.user_id for write in writes)
+        for write in writes:
+            await self._tx.write(write.state, write.version, write.entries)
+
+    def _check(self, user_ids: Iterable[str]) -> None:
+        for user_id in user_ids:
+            if user_id != self._user_id:
+                raise StoreError(f"user {user_id!r} is not this batch transaction's user")
