@@ -33,7 +33,7 @@ from ._postgres_io import Borrowed, PoolOwner
 from ._rows import entry_from_columns
 from .base import LedgerEntry, Snapshot, StaleVersionError, UserWrite
 
-__all__ = ["BatchOwner", "PostgresBatch"]
+__all__ = ["BatchOwner", "PostgresBatch", "many_statements", "one_statement", "rows_of"]
 
 
 class BatchOwner(PoolOwner, Protocol):
@@ -91,21 +91,21 @@ class PostgresBatch:
                     conn.execute("BEGIN")
                     self._began = True
                 if self._store._routed_batches:
-                    locked = _many(conn, self._sql.lock_one, [{"user": u} for u in users])
-                    keyed = _many(
+                    locked = many_statements(conn, self._sql.lock_one, [{"user": u} for u in users])
+                    keyed = many_statements(
                         conn,
                         self._sql.keyed_one,
                         [{"user": k["user_id"], "key": k["key"]} for k in key_list],
                     )
                 else:
-                    locked = _one(conn, self._sql.lock, {"users": json.dumps(users)})
+                    locked = one_statement(conn, self._sql.lock, {"users": json.dumps(users)})
                     keyed = (
-                        _one(conn, self._sql.keyed, {"keys": json.dumps(key_list)})
+                        one_statement(conn, self._sql.keyed, {"keys": json.dumps(key_list)})
                         if key_list
                         else None
                     )
-            rows = _rows(locked)
-            key_rows = _rows(keyed)
+            rows = rows_of(locked)
+            key_rows = rows_of(keyed)
         except psycopg.Error as exc:
             raise wrap(exc, f"load a batch of {len(users)} users") from exc
         found: dict[str, dict[str, LedgerEntry]] = {}
@@ -158,21 +158,21 @@ class PostgresBatch:
             with conn.pipeline():
                 if routed:
                     old, new, entries = one_rows(self._pending, self._seqs)
-                    updated = _many(conn, self._sql.update_one, old)
-                    inserted = _many(conn, self._sql.insert_one, new)
+                    updated = many_statements(conn, self._sql.update_one, old)
+                    inserted = many_statements(conn, self._sql.insert_one, new)
                 else:
                     old_rows, new_rows, ledger = batch_rows(self._pending, self._seqs)
                     updated = (
-                        _one(conn, self._sql.update, {"rows": old_rows})
+                        one_statement(conn, self._sql.update, {"rows": old_rows})
                         if old_rows != "[]"
                         else None
                     )
                     inserted = (
-                        _one(conn, self._sql.insert, {"rows": new_rows})
+                        one_statement(conn, self._sql.insert, {"rows": new_rows})
                         if new_rows != "[]"
                         else None
                     )
-            written = _rows(updated) + _rows(inserted)
+            written = rows_of(updated) + rows_of(inserted)
             if len(written) != len(self._pending):
                 missing = sorted({w.user_id for w in self._pending} - {u for u, _ in written})
                 for user_id in missing:
@@ -180,9 +180,9 @@ class PostgresBatch:
                 raise StaleVersionError(f"users {missing!r} changed since the batch loaded them")
             with conn.pipeline():
                 if routed:
-                    _many(conn, self._sql.ledger_one, entries)
+                    many_statements(conn, self._sql.ledger_one, entries)
                 else:
-                    _one(conn, self._sql.ledger, {"rows": ledger})
+                    one_statement(conn, self._sql.ledger, {"rows": ledger})
                 conn.execute("COMMIT")
         except psycopg.Error as exc:
             for write in self._pending:
@@ -210,7 +210,7 @@ class PostgresBatch:
             raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
 
 
-def _one(
+def one_statement(
     conn: psycopg.Connection[Any], query: str, params: Mapping[str, Any]
 ) -> psycopg.Cursor[Any] | None:
     """``query`` sent (in the pipeline) on a cursor of its own."""
@@ -219,7 +219,7 @@ def _one(
     return cursor
 
 
-def _many(
+def many_statements(
     conn: psycopg.Connection[Any], query: str, params: Sequence[Mapping[str, Any]]
 ) -> psycopg.Cursor[Any] | None:
     """``query`` sent once per parameter set (in the pipeline), its results kept; ``None``
@@ -231,7 +231,7 @@ def _many(
     return cursor
 
 
-def _rows(cursor: psycopg.Cursor[Any] | None) -> list[Any]:
+def rows_of(cursor: psycopg.Cursor[Any] | None) -> list[Any]:
     """Every row the statements of ``cursor`` returned."""
     if cursor is None:
         return []

@@ -33,7 +33,13 @@ from ._postgres_io_async import Borrowed, PoolOwner
 from ._rows import entry_from_columns
 from .base import LedgerEntry, Snapshot, StaleVersionError, UserWrite
 
-__all__ = ["AsyncPostgresBatch", "BatchOwner"]  # sync: __all__ = ["BatchOwner", "PostgresBatch"]
+__all__ = [
+    "AsyncPostgresBatch",
+    "BatchOwner",
+    "many_statements",
+    "one_statement",
+    "rows_of",
+]  # sync: __all__ = ["BatchOwner", "PostgresBatch", "many_statements", "one_statement", "rows_of"]
 
 
 class BatchOwner(PoolOwner, Protocol):
@@ -91,21 +97,23 @@ class AsyncPostgresBatch:
                     await conn.execute("BEGIN")
                     self._began = True
                 if self._store._routed_batches:
-                    locked = await _many(conn, self._sql.lock_one, [{"user": u} for u in users])
-                    keyed = await _many(
+                    locked = await many_statements(
+                        conn, self._sql.lock_one, [{"user": u} for u in users]
+                    )
+                    keyed = await many_statements(
                         conn,
                         self._sql.keyed_one,
                         [{"user": k["user_id"], "key": k["key"]} for k in key_list],
                     )
                 else:
-                    locked = await _one(conn, self._sql.lock, {"users": json.dumps(users)})
+                    locked = await one_statement(conn, self._sql.lock, {"users": json.dumps(users)})
                     keyed = (
-                        await _one(conn, self._sql.keyed, {"keys": json.dumps(key_list)})
+                        await one_statement(conn, self._sql.keyed, {"keys": json.dumps(key_list)})
                         if key_list
                         else None
                     )
-            rows = await _rows(locked)
-            key_rows = await _rows(keyed)
+            rows = await rows_of(locked)
+            key_rows = await rows_of(keyed)
         except psycopg.Error as exc:
             raise wrap(exc, f"load a batch of {len(users)} users") from exc
         found: dict[str, dict[str, LedgerEntry]] = {}
@@ -158,21 +166,21 @@ class AsyncPostgresBatch:
             async with conn.pipeline():
                 if routed:
                     old, new, entries = one_rows(self._pending, self._seqs)
-                    updated = await _many(conn, self._sql.update_one, old)
-                    inserted = await _many(conn, self._sql.insert_one, new)
+                    updated = await many_statements(conn, self._sql.update_one, old)
+                    inserted = await many_statements(conn, self._sql.insert_one, new)
                 else:
                     old_rows, new_rows, ledger = batch_rows(self._pending, self._seqs)
                     updated = (
-                        await _one(conn, self._sql.update, {"rows": old_rows})
+                        await one_statement(conn, self._sql.update, {"rows": old_rows})
                         if old_rows != "[]"
                         else None
                     )
                     inserted = (
-                        await _one(conn, self._sql.insert, {"rows": new_rows})
+                        await one_statement(conn, self._sql.insert, {"rows": new_rows})
                         if new_rows != "[]"
                         else None
                     )
-            written = await _rows(updated) + await _rows(inserted)
+            written = await rows_of(updated) + await rows_of(inserted)
             if len(written) != len(self._pending):
                 missing = sorted({w.user_id for w in self._pending} - {u for u, _ in written})
                 for user_id in missing:
@@ -180,9 +188,9 @@ class AsyncPostgresBatch:
                 raise StaleVersionError(f"users {missing!r} changed since the batch loaded them")
             async with conn.pipeline():
                 if routed:
-                    await _many(conn, self._sql.ledger_one, entries)
+                    await many_statements(conn, self._sql.ledger_one, entries)
                 else:
-                    await _one(conn, self._sql.ledger, {"rows": ledger})
+                    await one_statement(conn, self._sql.ledger, {"rows": ledger})
                 await conn.execute("COMMIT")
         except psycopg.Error as exc:
             for write in self._pending:
@@ -210,7 +218,7 @@ class AsyncPostgresBatch:
             raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
 
 
-async def _one(
+async def one_statement(
     conn: psycopg.AsyncConnection[Any], query: str, params: Mapping[str, Any]
 ) -> psycopg.AsyncCursor[Any] | None:
     """``query`` sent (in the pipeline) on a cursor of its own."""
@@ -219,7 +227,7 @@ async def _one(
     return cursor
 
 
-async def _many(
+async def many_statements(
     conn: psycopg.AsyncConnection[Any], query: str, params: Sequence[Mapping[str, Any]]
 ) -> psycopg.AsyncCursor[Any] | None:
     """``query`` sent once per parameter set (in the pipeline), its results kept; ``None``
@@ -231,7 +239,7 @@ async def _many(
     return cursor
 
 
-async def _rows(cursor: psycopg.AsyncCursor[Any] | None) -> list[Any]:
+async def rows_of(cursor: psycopg.AsyncCursor[Any] | None) -> list[Any]:
     """Every row the statements of ``cursor`` returned."""
     if cursor is None:
         return []

@@ -121,7 +121,7 @@ from . import _postgres_citus, _postgres_schema
 from ._feed import (
     EventsPage,
 )
-from ._postgres_batch import PostgresBatch
+from ._postgres_batch import PostgresBatch, many_statements, one_statement, rows_of
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -560,9 +560,8 @@ class _PostgresTransaction(TransactionCommon):
         cache where a plain load would be."""
         snapshot = self._cached(None)
         conn = self._conn
-        keyed = conn.cursor()
         cursor = conn.cursor()
-        wanted = json.dumps([{"user_id": self._user_id, "key": key} for key in keys])
+        batch_sql = self._store._batch_sql
         try:
             with conn.pipeline():
                 if snapshot is None:
@@ -572,11 +571,16 @@ class _PostgresTransaction(TransactionCommon):
                     query, params = self._load_params(None)
                     cursor.execute(query, params, prepare=True)
                 # After the state's statement, so that it sees every key the state holds
-                # (see ``Statements.keyed_entries``).
-                keyed.execute(self._store._batch_sql.keyed, {"keys": wanted}, prepare=True)
+                # (see ``Statements.keyed_entries``); on Citus a statement per key, routed.
+                if self._store._routed_batches:
+                    wanted = [{"user": self._user_id, "key": key} for key in keys]
+                    keyed = many_statements(conn, batch_sql.keyed_one, wanted)
+                else:
+                    pairs = [{"user_id": self._user_id, "key": key} for key in keys]
+                    keyed = one_statement(conn, batch_sql.keyed, {"keys": json.dumps(pairs)})
             if snapshot is None:
                 self._loaded = snapshot = self._snapshot(cursor.fetchone())
-            key_rows = keyed.fetchall()
+            key_rows = rows_of(keyed)
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
             raise self._store._wrap_id_error(exc, self._user_id, doing) from exc

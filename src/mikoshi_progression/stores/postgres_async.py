@@ -123,7 +123,7 @@ from . import _postgres_citus, _postgres_schema
 from ._feed import (
     EventsPage,
 )
-from ._postgres_batch_async import AsyncPostgresBatch
+from ._postgres_batch_async import AsyncPostgresBatch, many_statements, one_statement, rows_of
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -580,9 +580,8 @@ class _PostgresTransaction(TransactionCommon):
         cache where a plain load would be."""
         snapshot = self._cached(None)
         conn = self._conn
-        keyed = conn.cursor()
         cursor = conn.cursor()
-        wanted = json.dumps([{"user_id": self._user_id, "key": key} for key in keys])
+        batch_sql = self._store._batch_sql
         try:
             async with conn.pipeline():
                 if snapshot is None:
@@ -592,11 +591,16 @@ class _PostgresTransaction(TransactionCommon):
                     query, params = self._load_params(None)
                     await cursor.execute(query, params, prepare=True)
                 # After the state's statement, so that it sees every key the state holds
-                # (see ``Statements.keyed_entries``).
-                await keyed.execute(self._store._batch_sql.keyed, {"keys": wanted}, prepare=True)
+                # (see ``Statements.keyed_entries``); on Citus a statement per key, routed.
+                if self._store._routed_batches:
+                    wanted = [{"user": self._user_id, "key": key} for key in keys]
+                    keyed = await many_statements(conn, batch_sql.keyed_one, wanted)
+                else:
+                    pairs = [{"user_id": self._user_id, "key": key} for key in keys]
+                    keyed = await one_statement(conn, batch_sql.keyed, {"keys": json.dumps(pairs)})
             if snapshot is None:
                 self._loaded = snapshot = self._snapshot(await cursor.fetchone())
-            key_rows = await keyed.fetchall()
+            key_rows = await rows_of(keyed)
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
             raise self._store._wrap_id_error(exc, self._user_id, doing) from exc
