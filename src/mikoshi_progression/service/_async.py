@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,6 +26,8 @@ from ..stores._feed import (
     EventsPage,
 )
 from ..stores.async_base import (
+    AsyncBatchRunner,
+    AsyncBatchStore,
     AsyncCanonicalIdStore,
     AsyncEventFeedStore,
     AsyncJoinableStore,
@@ -42,6 +44,17 @@ from ..stores.base import (
     StoredFormStore,
     UserActivity,
 )
+from ._batch import (
+    AwardRequest,
+    BatchResult,
+    Decided,
+    Planned,
+    check_request_type,
+    one_request,
+    planned_request,
+)
+from ._batch_async import run_batch_async, run_chunk_async
+from ._batch_sync import DEFAULT_CHUNK, check_chunk_size
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
@@ -114,6 +127,41 @@ class AsyncProgressionService(Shell):
         if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
+
+    async def award_many(
+        self, requests: Iterable[AwardRequest], *, chunk_size: int = DEFAULT_CHUNK
+    ) -> BatchResult:
+        """As :meth:`.ProgressionService.award_many`, awaited."""
+        size = check_chunk_size(chunk_size)
+        planned = []
+        for position, request in enumerate(requests):
+            where = check_request_type(position, request)
+            user_id = await self._user(request.user_id, f"{where}.user_id")
+            actor = (
+                None
+                if request.actor_id is None
+                else await self._user(request.actor_id, f"{where}.actor_id")
+            )
+            planned.append(planned_request(position, request, user_id, actor, self._decisions))
+        heard = None
+        if self.observer is not None or log.isEnabledFor(_DEBUG):
+
+            def heard(request: Planned, result: AwardResult) -> None:
+                self._decided(
+                    "award", request.user_id, request.action, str(result.outcome), result.exp_added
+                )
+
+        store = self.store
+        if isinstance(store, (AsyncBatchRunner, AsyncBatchStore)) and store.batches:
+            batches = store
+
+            async def together(chunk: Sequence[Planned]) -> list[Decided]:
+                return await run_chunk_async(
+                    batches, self._decisions, chunk, max_attempts=self.max_attempts
+                )
+
+            return await run_batch_async(planned, together, size, heard)
+        return await run_batch_async(planned, self._award_each, 1, heard)
 
     async def revoke(self, user_id: str, key: str, *, within: object = None) -> LedgerEntry | None:
         """As :meth:`.ProgressionService.revoke`, awaited."""
@@ -290,6 +338,19 @@ class AsyncProgressionService(Shell):
             within=within,
         )
         return entry if repeat else self._adjusted(operation, user_id, entry)
+
+    async def _award_each(self, requests: Sequence[Planned]) -> list[Decided]:
+        """A chunk on a store without batches: each request in a transaction of its own."""
+        decisions = self._decisions
+        decided: list[Decided] = []
+        for request in requests:
+            decided += await self._run(
+                "award",
+                request.user_id,
+                lambda request=request: one_request(decisions, request),  # type: ignore[misc]
+                retry_faults=request.key is not None,
+            )
+        return decided
 
     async def _user(self, value: object, field: str) -> str:
         """A canonical user id, as the core and then the store take it."""

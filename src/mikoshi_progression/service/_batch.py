@@ -14,25 +14,37 @@ would have made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
+from ..core.days import require_aware
+from ..core.identity import check_optional_id
 from ..core.results import AwardResult, Outcome
-from ..core.rules import award_exp_with_limits
-from ..errors import IdempotencyError
+from ..core.rules import award_exp_with_limits, check_actor
+from ..errors import BatchError, IdempotencyError, InvalidArgumentError, SelfAwardError, StoreError
 from ..stores.base import EntryKind, LedgerEntry, Snapshot, UserWrite
+from ._retries import Attempts, log
 from ._steps import Decisions, Load, Steps, Write
 
 __all__ = [
     "AwardRequest",
     "BatchResult",
+    "ChunkSteps",
+    "Collector",
     "Decided",
+    "LoadMany",
     "Planned",
+    "WriteMany",
+    "check_request_type",
+    "chunk_attempts",
+    "chunk_steps",
+    "chunks",
     "decide_series",
     "group_by_user",
     "one_request",
+    "planned_request",
     "wanted_keys",
 ]
 
@@ -111,6 +123,41 @@ class Decided(NamedTuple):
     result: AwardResult | None
     repeated: bool
     error: IdempotencyError | None
+
+
+def check_request_type(position: int, request: object) -> str:
+    """Where the request is (``requests[3]``), if it is an :class:`AwardRequest`."""
+    where = f"requests[{position}]"
+    if not isinstance(request, AwardRequest):
+        raise InvalidArgumentError(where, "an AwardRequest", request)
+    return where
+
+
+def planned_request(
+    position: int,
+    request: AwardRequest,
+    user_id: str,
+    actor: str | None,
+    decisions: Decisions,
+) -> Planned:
+    """``request`` checked, with its canonical user and actor ids (the shell's): an error
+    names its position."""
+    where = f"requests[{position}]"
+    if not isinstance(request.action, str):
+        raise InvalidArgumentError(f"{where}.action", "an action name", request.action)
+    try:
+        check_actor(request.action, recipient=user_id, actor=actor, config=decisions.config)
+    except SelfAwardError as exc:
+        raise SelfAwardError(f"{where}: {exc}") from None
+    return Planned(
+        position,
+        user_id,
+        request.action,
+        None if request.at is None else require_aware(request.at, f"{where}.at"),
+        check_optional_id(request.key, f"{where}.key"),
+        actor,
+        check_optional_id(request.target, f"{where}.target"),
+    )
 
 
 def group_by_user(requests: Iterable[Planned]) -> dict[str, list[Planned]]:
@@ -214,3 +261,105 @@ def one_request(decisions: Decisions, request: Planned) -> Steps[list[Decided]]:
     if write is not None:
         yield Write(write.state, write.version, write.entries)
     return decided
+
+
+class LoadMany:
+    """Step: load every user of ``keys`` with the entries of its keys; the driver sends
+    the snapshots back, by user."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: Mapping[str, Sequence[str]]) -> None:
+        self.keys = keys
+
+
+class WriteMany:
+    """Step: write every user of ``writes``; the driver sends ``None`` back."""
+
+    __slots__ = ("writes",)
+
+    def __init__(self, writes: Sequence[UserWrite]) -> None:
+        self.writes = writes
+
+
+ChunkSteps: TypeAlias = Generator[LoadMany | WriteMany, Any, list[Decided]]
+"""A chunk's steps: yields a load and a write, is sent the answers, returns the decisions."""
+
+
+def chunk_steps(decisions: Decisions, chunk: Sequence[Planned]) -> ChunkSteps:
+    """One chunk in one transaction: load every user once, decide each user's requests in
+    order, write every user once."""
+    users = group_by_user(chunk)
+    now = decisions.now()
+    snapshots = yield LoadMany(wanted_keys(users))
+    decided: list[Decided] = []
+    writes = []
+    for user_id, requests in users.items():
+        outcome, write = decide_series(decisions, user_id, snapshots[user_id], requests, now)
+        decided += outcome
+        if write is not None:
+            writes.append(write)
+    if writes:
+        yield WriteMany(writes)
+    return decided
+
+
+def chunk_attempts(chunk: Sequence[Planned], max_attempts: int) -> Attempts:
+    """What a failed attempt of a chunk leads to: a lost race is tried again; a store
+    fault only when every request of the chunk is keyed (a repeat cannot award twice)."""
+    return Attempts(
+        "award_many",
+        chunk[0].user_id,
+        max_attempts=max_attempts,
+        retry_faults=all(request.key is not None for request in chunk),
+        observer=None,
+    )
+
+
+def chunks(planned: Sequence[Planned], size: int) -> Iterator[tuple[int, Sequence[Planned]]]:
+    """``(start, chunk)`` of ``planned`` cut into chunks of ``size``, in order."""
+    for start in range(0, len(planned), size):
+        yield start, planned[start : start + size]
+
+
+class Collector:
+    """What the chunks of a batch decided, gathered into its :class:`BatchResult`, or into
+    the :class:`BatchError` of the chunk that failed."""
+
+    def __init__(
+        self, planned: Sequence[Planned], heard: Callable[[Planned, AwardResult], None] | None
+    ) -> None:
+        self._planned = planned
+        self._heard = heard
+        count = len(planned)
+        self._results: list[AwardResult | None] = [None] * count
+        self._repeated = [False] * count
+        self._errors: dict[int, IdempotencyError] = {}
+
+    def add(self, decided: Iterable[Decided]) -> None:
+        heard = self._heard
+        for position, result, again, error in decided:
+            self._results[position] = result
+            self._repeated[position] = again
+            if error is not None:
+                self._errors[position] = error
+            elif heard is not None and result is not None and not again:
+                heard(self._planned[position], result)
+
+    def failed(self, start: int, size: int, exc: StoreError) -> BatchError:
+        """The error of a batch stopped by ``exc`` on the chunk at ``start``."""
+        count = len(self._planned)
+        end = start + size
+        log.warning("award_many stopped at request %d of %d: %s", start, count, exc)
+        landed = tuple(range(start))
+        return BatchError(
+            f"the store failed on requests {start} to {end - 1} of {count}: {exc}; "
+            f"requests before {start} landed, those from {end} on were not sent",
+            landed=landed,
+            unknown=tuple(range(start, end)),
+            not_sent=tuple(range(end, count)),
+            results={position: self._results[position] for position in landed},
+        )
+
+    def result(self) -> BatchResult:
+        return BatchResult(tuple(self._results), tuple(self._repeated), self._errors)

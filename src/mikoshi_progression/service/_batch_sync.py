@@ -10,37 +10,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from ..core.days import require_aware
-from ..core.identity import check_optional_id
 from ..core.results import AwardResult
-from ..core.rules import check_actor
 from ..errors import (
-    BatchError,
-    IdempotencyError,
     InvalidArgumentError,
-    SelfAwardError,
     StoreError,
     StoreUnavailableError,
 )
-from ..stores.base import BatchStore, StaleVersionError
+from ..stores.base import BatchStore, BatchTransaction, StaleVersionError
 from ._batch import (
     AwardRequest,
     BatchResult,
+    ChunkSteps,
+    Collector,
     Decided,
+    LoadMany,
     Planned,
-    decide_series,
+    check_request_type,
+    chunk_attempts,
+    chunk_steps,
+    chunks,
     group_by_user,
-    wanted_keys,
+    planned_request,
 )
-from ._retries import Attempts, log
+from ._retries import Attempts
 from ._steps import Decisions
 
 __all__ = [
     "DEFAULT_CHUNK",
     "check_chunk_size",
+    "drive_chunk",
     "plan",
     "run_batch",
-    "run_chunk",
     "run_chunk_retried",
 ]
 
@@ -67,54 +67,30 @@ def plan(
     """Every request checked, before anything is stored: a bad one refuses the batch,
     naming its position."""
     planned = []
-    config = decisions.config
     for position, request in enumerate(requests):
-        where = f"requests[{position}]"
-        if not isinstance(request, AwardRequest):
-            raise InvalidArgumentError(where, "an AwardRequest", request)
+        where = check_request_type(position, request)
         user_id = canonical_user(request.user_id, f"{where}.user_id")
         actor = (
             None
             if request.actor_id is None
             else canonical_user(request.actor_id, f"{where}.actor_id")
         )
-        if not isinstance(request.action, str):
-            raise InvalidArgumentError(f"{where}.action", "an action name", request.action)
-        try:
-            check_actor(request.action, recipient=user_id, actor=actor, config=config)
-        except SelfAwardError as exc:
-            raise SelfAwardError(f"{where}: {exc}") from None
-        at = None if request.at is None else require_aware(request.at, f"{where}.at")
-        planned.append(
-            Planned(
-                position,
-                user_id,
-                request.action,
-                at,
-                check_optional_id(request.key, f"{where}.key"),
-                actor,
-                check_optional_id(request.target, f"{where}.target"),
-            )
-        )
+        planned.append(planned_request(position, request, user_id, actor, decisions))
     return planned
 
 
-def run_chunk(store: BatchStore, decisions: Decisions, chunk: Sequence[Planned]) -> list[Decided]:
-    """One chunk in one transaction: load every user once, decide, write every user once."""
-    users = group_by_user(chunk)
-    now = decisions.now()
-    decided: list[Decided] = []
-    with store.batch_transaction(list(users)) as tx:
-        snapshots = tx.load_many(wanted_keys(users))
-        writes = []
-        for user_id, requests in users.items():
-            outcome, write = decide_series(decisions, user_id, snapshots[user_id], requests, now)
-            decided += outcome
-            if write is not None:
-                writes.append(write)
-        if writes:
-            tx.write_many(writes)
-    return decided
+def drive_chunk(tx: BatchTransaction, steps: ChunkSteps) -> list[Decided]:
+    """Run a chunk's steps on a sync batch transaction."""
+    try:
+        request = next(steps)
+        while True:
+            if type(request) is LoadMany:
+                request = steps.send(tx.load_many(request.keys))
+            else:
+                tx.write_many(request.writes)  # type: ignore[union-attr]
+                request = steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 def run_chunk_retried(
@@ -124,21 +100,16 @@ def run_chunk_retried(
     *,
     max_attempts: int,
 ) -> list[Decided]:
-    """:func:`run_chunk` again after a lost race (with backoff), and after a store fault
-    when every request of the chunk is keyed (a repeat cannot award twice)."""
+    """A chunk in one batch transaction, tried again as :func:`chunk_attempts` says."""
     attempts: Attempts | None = None
+    users = list(group_by_user(chunk))
     while True:
         try:
-            return run_chunk(store, decisions, chunk)
+            with store.batch_transaction(users) as tx:
+                return drive_chunk(tx, chunk_steps(decisions, chunk))
         except (StaleVersionError, StoreUnavailableError) as exc:
             if attempts is None:
-                attempts = Attempts(
-                    "award_many",
-                    chunk[0].user_id,
-                    max_attempts=max_attempts,
-                    retry_faults=all(request.key is not None for request in chunk),
-                    observer=None,
-                )
+                attempts = chunk_attempts(chunk, max_attempts)
             delay = attempts.failed(exc)
         if delay:
             time.sleep(delay)
@@ -152,31 +123,11 @@ def run_batch(
 ) -> BatchResult:
     """Run ``planned`` chunk by chunk with ``run``; the batch's result, or
     :class:`BatchError` saying what landed if a chunk failed."""
-    count = len(planned)
-    results: list[AwardResult | None] = [None] * count
-    repeated = [False] * count
-    errors: dict[int, IdempotencyError] = {}
-    for start in range(0, count, chunk_size):
-        chunk = planned[start : start + chunk_size]
+    collector = Collector(planned, heard)
+    for start, chunk in chunks(planned, chunk_size):
         try:
             decided = run(chunk)
         except StoreError as exc:
-            landed = tuple(range(start))
-            log.warning("award_many stopped at request %d of %d: %s", start, count, exc)
-            raise BatchError(
-                f"the store failed on requests {start} to {start + len(chunk) - 1} of "
-                f"{count}: {exc}; requests before {start} landed, those from "
-                f"{start + len(chunk)} on were not sent",
-                landed=landed,
-                unknown=tuple(range(start, start + len(chunk))),
-                not_sent=tuple(range(start + len(chunk), count)),
-                results={position: results[position] for position in landed},
-            ) from exc
-        for position, result, again, error in decided:
-            results[position] = result
-            repeated[position] = again
-            if error is not None:
-                errors[position] = error
-            elif heard is not None and result is not None and not again:
-                heard(planned[position], result)
-    return BatchResult(tuple(results), tuple(repeated), errors)
+            raise collector.failed(start, len(chunk), exc) from exc
+        collector.add(decided)
+    return collector.result()

@@ -28,6 +28,9 @@ from ._feed import (
 )
 from ._snapshots import SnapshotCacheInfo
 from .async_base import (
+    AsyncBatchRunner,
+    AsyncBatchStore,
+    AsyncBatchTransaction,
     AsyncCanonicalIdStore,
     AsyncEventFeedStore,
     AsyncJoinableStore,
@@ -76,6 +79,9 @@ __all__ = [
     "MANUAL_RESET",
     "SCHEMA_VERSION",
     "SET",
+    "AsyncBatchRunner",
+    "AsyncBatchStore",
+    "AsyncBatchTransaction",
     "AsyncCanonicalIdStore",
     "AsyncEventFeedStore",
     "AsyncInMemoryStore",

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -35,6 +35,7 @@ from ._feed import (
     EventsPage,
 )
 from .base import (
+    BatchTransaction,
     LedgerEntry,
     ProgressStore,
     SchemaReport,
@@ -132,6 +133,31 @@ class _AsyncOverSync:
 
     def _attempt(self, user_id: str, attempt: Callable[[StoreTransaction], T]) -> T:
         with self._store.transaction(user_id) as tx:
+            return attempt(tx)
+
+    @property
+    def batches(self) -> bool:
+        """Whether the sync store underneath runs batches (it does, but read-only SQLite)."""
+        return not getattr(self._store, "read_only", False)
+
+    async def run_in_batch(
+        self, user_ids: Collection[str], attempt: Callable[[BatchTransaction], T]
+    ) -> T:
+        """``attempt(tx)`` in one batch transaction of the sync store, in one call, under
+        the locks :meth:`transaction` takes for each of the users (taken in sorted order,
+        each lock once)."""
+        users = sorted({check_id(user_id) for user_id in user_ids})
+        async with contextlib.AsyncExitStack() as held:
+            taken: set[int] = set()
+            for user_id in users:
+                lock = self._lock(user_id)
+                if id(lock) not in taken:
+                    taken.add(id(lock))
+                    await held.enter_async_context(lock)
+            return await self._call(self._batch, users, attempt)
+
+    def _batch(self, user_ids: list[str], attempt: Callable[[BatchTransaction], T]) -> T:
+        with self._store.batch_transaction(user_ids) as tx:
             return attempt(tx)
 
     async def ledger(self, user_id: str) -> list[LedgerEntry]:

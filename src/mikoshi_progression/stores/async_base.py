@@ -21,6 +21,7 @@ from ._feed import (
     EventsPage,
 )
 from .base import (
+    BatchTransaction,
     LedgerEntry,
     SchemaReport,
     Snapshot,
@@ -32,6 +33,7 @@ from .base import (
 T = TypeVar("T")
 
 __all__ = [
+    "AsyncBatchRunner",
     "AsyncBatchStore",
     "AsyncBatchTransaction",
     "AsyncCanonicalIdStore",
@@ -181,6 +183,24 @@ class AsyncTransactionRunner(Protocol):
     async def run_in_transaction(self, user_id: str, attempt: Callable[[StoreTransaction], T]) -> T:
         """``attempt(tx)`` inside one transaction on ``user_id``'s rows, committed when it
         returns (rolled back if it raises), as ``transaction()`` would."""
+        ...
+
+
+@runtime_checkable
+class AsyncBatchRunner(Protocol):
+    """Optional: async stores over a sync one that runs batches (``award_many``): a whole
+    batch transaction run in one go, as :class:`AsyncTransactionRunner` runs one user's."""
+
+    @property
+    def batches(self) -> bool:
+        """Whether the sync store underneath runs batches."""
+        ...
+
+    async def run_in_batch(
+        self, user_ids: Collection[str], attempt: Callable[[BatchTransaction], T]
+    ) -> T:
+        """``attempt(tx)`` inside one batch transaction on the rows of ``user_ids``,
+        committed when it returns (rolled back if it raises)."""
         ...
 
 
