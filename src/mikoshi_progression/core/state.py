@@ -331,6 +331,8 @@ class ProgressState:
             "daily_action_counts": dict(self.daily_action_counts),
             "last_chat_date": _iso(self.last_chat_date),
         }
+        if self.levers is NO_LEVERS:  # no lever touched the user: none of the keys below
+            return data
         if self.timezone is not None:
             data["timezone"] = self.timezone
         if self.day_extended_until is not None:

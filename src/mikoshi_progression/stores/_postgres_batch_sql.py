@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from psycopg import sql
@@ -241,17 +241,31 @@ def batch_rows(writes: Sequence[UserWrite], seqs: Mapping[str, int]) -> tuple[st
     old: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
+    iso = _Iso()
     for user_id, state, version, entries in writes:
         base = seqs[user_id]
-        row = _state_row(user_id, state)
+        row = _state_row(user_id, state, iso)
         row["seq"] = base + len(entries)
         if version is None:
             new.append(row)
         else:
             row["version"] = str(version)
             old.append(row)
-        ledger += (_entry_row(entry, number) for number, entry in enumerate(entries, base + 1))
+        ledger += (_entry_row(entry, number, iso) for number, entry in enumerate(entries, base + 1))
     return _json(old), _json(new), _json(ledger)
+
+
+class _Iso(dict[int, str]):
+    """ISO 8601 text of datetimes and dates, each worked out once: the entries of a batch
+    share their moment (the chunk's), and a user's entries its day."""
+
+    def __call__(self, value: date | None) -> str | None:
+        if value is None:
+            return None
+        text = self.get(id(value))
+        if text is None:
+            text = self[id(value)] = value.isoformat()
+        return text
 
 
 def one_rows(
@@ -262,9 +276,10 @@ def one_rows(
     old: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
+    iso = _Iso()
     for user_id, state, version, entries in writes:
         base = seqs[user_id]
-        row = _as_parameters(_state_row(user_id, state))
+        row = _as_parameters(_state_row(user_id, state, iso))
         row["seq"] = base + len(entries)
         if version is None:
             new.append(row)
@@ -272,7 +287,7 @@ def one_rows(
             row["version"] = str(version)
             old.append(row)
         ledger += (
-            _as_parameters(_entry_row(entry, number))
+            _as_parameters(_entry_row(entry, number, iso))
             for number, entry in enumerate(entries, base + 1)
         )
     return old, new, ledger
@@ -289,37 +304,30 @@ _JSON_PARAMETERS = ("daily_action_counts", "milestones", "lifetime_counts", "sta
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"), default=_moment)
+    return json.dumps(rows, separators=(",", ":"))
 
 
-def _moment(value: object) -> str:
-    """Datetimes and dates as ISO 8601 text (what ``timestamptz`` and ``date`` read)."""
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot send {value!r} as JSON")
-
-
-def _state_row(user_id: str, state: ProgressState) -> dict[str, Any]:
+def _state_row(user_id: str, state: ProgressState, iso: _Iso) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "level": state.level,
         "exp": state.exp,
         "daily_exp_gained": state.daily_exp_gained,
-        "last_exp_reset_date": state.last_exp_reset_date,
+        "last_exp_reset_date": iso(state.last_exp_reset_date),
         "daily_action_counts": dict(state.daily_action_counts),
-        "last_chat_date": state.last_chat_date,
+        "last_chat_date": iso(state.last_chat_date),
         "timezone": state.timezone,
-        "day_extended_until": state.day_extended_until,
+        "day_extended_until": iso(state.day_extended_until),
         "streak": state.streak,
         "best_streak": state.best_streak,
-        "last_streak_day": state.last_streak_day,
+        "last_streak_day": iso(state.last_streak_day),
         "streak_freezes": state.streak_freezes,
         "milestones": sorted(state.milestones),
         "lifetime_counts": dict(state.lifetime_counts),
     }
 
 
-def _entry_row(entry: LedgerEntry, seq: int) -> dict[str, Any]:
+def _entry_row(entry: LedgerEntry, seq: int, iso: _Iso) -> dict[str, Any]:
     return {
         "user_id": entry.user_id,
         "seq": seq,
@@ -329,7 +337,7 @@ def _entry_row(entry: LedgerEntry, seq: int) -> dict[str, Any]:
         "level_before": entry.level_before,
         "level_after": entry.level_after,
         "key": entry.key,
-        "at": entry.at,
+        "at": iso(entry.at),
         "config_fingerprint": entry.config_fingerprint,
         "state_after": entry.state_after.to_dict(),
         "outcome": entry.outcome,
