@@ -253,7 +253,7 @@ def test_the_combiner_hands_what_queued_to_one_caller_and_each_gets_its_own_resu
     others = [threading.Thread(target=award, args=(n,)) for n in (1, 2, 3)]
     for thread in others:
         thread.start()
-    while len(combiner._queues["hot"]) < 3:
+    while len(combiner._lanes.queues["hot"]) < 3:
         threading.Event().wait(0.01)
     release.set()
     for thread in (first, *others):
@@ -261,7 +261,7 @@ def test_the_combiner_hands_what_queued_to_one_caller_and_each_gets_its_own_resu
     assert answers[0] == ("alone-0", False)
     assert sorted(batches[0]) == [1, 2, 3]
     assert {answers[n][0] for n in (1, 2, 3)} == {"together-1", "together-2", "together-3"}
-    assert combiner._queues == {}
+    assert combiner._lanes.queues == {}
 
 
 def test_a_failed_combined_batch_fails_every_caller_in_it():
@@ -285,17 +285,17 @@ def test_a_failed_combined_batch_fails_every_caller_in_it():
 
     threads = [threading.Thread(target=award, args=(n,)) for n in range(4)]
     threads[0].start()
-    while "hot" not in combiner._queues:
+    while "hot" not in combiner._lanes.queues:
         threading.Event().wait(0.01)
     for thread in threads[1:]:
         thread.start()
-    while len(combiner._queues["hot"]) < 3:
+    while len(combiner._lanes.queues["hot"]) < 3:
         threading.Event().wait(0.01)
     release.set()
     for thread in threads:
         thread.join(5)
     assert len(errors) == 3
-    assert combiner._queues == {}
+    assert combiner._lanes.queues == {}
 
 
 def test_combining_can_be_turned_off():

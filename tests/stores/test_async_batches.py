@@ -121,3 +121,54 @@ def test_async_award_many_makes_what_the_sync_service_makes(kind, request, tmp_p
     for user, ledger in ledgers.items():
         assert shape(ledger) == shape(reference.ledger(user))
         assert states[user] == reference.state(user)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "async-memory",
+        pytest.param("async-sqlite", marks=pytest.mark.sqlite),
+        pytest.param("async-postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_async_tasks_awarding_one_user_are_combined_and_each_told_its_own_result(
+    kind, request, tmp_path
+):
+    store = STORES[kind](request, tmp_path)
+
+    async def run() -> None:
+        if hasattr(store, "open"):
+            await store.open()
+        try:
+            service = AsyncProgressionService(store, clock=FakeClock(START))
+            combined: list[int] = []
+            combiner = service._combiner
+            assert combiner is not None
+            together = combiner._together
+
+            async def counted(requests: Any) -> Any:
+                combined.append(len(requests))
+                return await together(requests)
+
+            combiner._together = counted
+            keys = [f"like-{n % 30}" for n in range(60)]  # every key sent twice
+            results = await asyncio.gather(
+                *(service.award("hot", "character_liked", key=k, actor_id="fan") for k in keys)
+            )
+            # The memory store never yields to the loop: each task's award runs to its end
+            # before the next one starts, and there is nothing to combine.
+            assert combined or kind == "async-memory", "no award was combined with another"
+            told: dict[str, set[tuple[int, int]]] = {}
+            for key, result in zip(keys, results, strict=True):
+                told.setdefault(key, set()).add((result.exp_added, result.state.exp))
+            assert all(len(answers) == 1 for answers in told.values()), told
+            ledger = await service.ledger("hot")
+            awarded = [e.key for e in ledger if e.key]
+            assert len(awarded) == len(set(awarded)) == 20  # character_liked: 20 a day
+            state = await service.state("hot")
+            assert state.exp == sum(e.exp_delta for e in ledger)
+            assert (await service.replay("hot")).matches
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -55,6 +55,7 @@ from ._batch import (
 )
 from ._batch_async import run_batch_async, run_chunk_async
 from ._batch_sync import DEFAULT_CHUNK, check_chunk_size
+from ._combining import AsyncCombiner
 from ._replay import ReplayReport, replay_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
@@ -92,11 +93,19 @@ class AsyncProgressionService(Shell):
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = 50,
         observer: Observer | None = None,
+        combine: bool = True,
     ) -> None:
         super().__init__(config, clock, max_attempts, observer)
         self.store = store
         self._canonical = store if isinstance(store, AsyncCanonicalIdStore) else None
         self._runner = store if isinstance(store, AsyncTransactionRunner) else None
+        batches = store if isinstance(store, (AsyncBatchRunner, AsyncBatchStore)) else None
+        self._batches = batches if batches is not None and batches.batches else None
+        self._combiner = (
+            AsyncCombiner(self._award_alone, self._award_together)
+            if combine and self._batches is not None
+            else None
+        )
 
     # --- commands --------------------------------------------------------------------
 
@@ -116,14 +125,18 @@ class AsyncProgressionService(Shell):
         key = check_optional_id(key, "key")
         target = check_optional_id(target, "target")
         check_actor(action, recipient=user_id, actor=actor, config=self.config)
-        decisions = self._decisions
-        result, repeat = await self._run(
-            "award",
-            user_id,
-            lambda: decisions.award(user_id, action, key, actor, target),
-            retry_faults=key is not None,
-            within=within,
-        )
+        if within is None and self._combiner is not None:
+            request = Planned(0, user_id, action, None, key, actor, target)
+            result, repeat = await self._combiner.award(request)
+        else:
+            decisions = self._decisions
+            result, repeat = await self._run(
+                "award",
+                user_id,
+                lambda: decisions.award(user_id, action, key, actor, target),
+                retry_faults=key is not None,
+                within=within,
+            )
         if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
@@ -151,16 +164,8 @@ class AsyncProgressionService(Shell):
                     "award", request.user_id, request.action, str(result.outcome), result.exp_added
                 )
 
-        store = self.store
-        if isinstance(store, (AsyncBatchRunner, AsyncBatchStore)) and store.batches:
-            batches = store
-
-            async def together(chunk: Sequence[Planned]) -> list[Decided]:
-                return await run_chunk_async(
-                    batches, self._decisions, chunk, max_attempts=self.max_attempts
-                )
-
-            return await run_batch_async(planned, together, size, heard)
+        if self._batches is not None:
+            return await run_batch_async(planned, self._award_together, size, heard)
         return await run_batch_async(planned, self._award_each, 1, heard)
 
     async def revoke(self, user_id: str, key: str, *, within: object = None) -> LedgerEntry | None:
@@ -338,6 +343,22 @@ class AsyncProgressionService(Shell):
             within=within,
         )
         return entry if repeat else self._adjusted(operation, user_id, entry)
+
+    async def _award_alone(self, request: Planned) -> tuple[AwardResult, bool]:
+        decisions = self._decisions
+        user_id, action, _, key, actor, target = request[1:]
+        return await self._run(
+            "award",
+            user_id,
+            lambda: decisions.award(user_id, action, key, actor, target),
+            retry_faults=key is not None,
+        )
+
+    async def _award_together(self, requests: Sequence[Planned]) -> list[Decided]:
+        assert self._batches is not None
+        return await run_chunk_async(
+            self._batches, self._decisions, requests, max_attempts=self.max_attempts
+        )
 
     async def _award_each(self, requests: Sequence[Planned]) -> list[Decided]:
         """A chunk on a store without batches: each request in a transaction of its own."""

@@ -17,13 +17,47 @@ nobody's latency grows with the load.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from ..core.results import AwardResult
 from ._batch import Decided, Planned
 
-__all__ = ["Combiner"]
+__all__ = ["AsyncCombiner", "Combiner", "Lanes"]
+
+W = TypeVar("W")
+
+
+class Lanes(Generic[W]):
+    """Who writes for each user, and what queued meanwhile (no I/O, no lock: the sync
+    combiner calls it under a lock, the async one on its event loop)."""
+
+    def __init__(self) -> None:
+        # A user is in here while an award to them is being written; the list holds the
+        # awards that arrived meanwhile, in arrival order.
+        self.queues: dict[str, list[W]] = {}
+
+    def enter(self, user_id: str, waiting: W) -> bool:
+        """Whether the caller writes now, alone (nobody is writing for the user); if not,
+        ``waiting`` joins the user's queue."""
+        queue = self.queues.get(user_id)
+        if queue is None:
+            self.queues[user_id] = []
+            return True
+        queue.append(waiting)
+        return False
+
+    def hand_off(self, user_id: str) -> list[W] | None:
+        """The writer is done: the awards that queued meanwhile, as the next batch (its
+        first member writes it), or ``None`` when none did (nobody writes for the user)."""
+        queue = self.queues[user_id]
+        if not queue:
+            del self.queues[user_id]
+            return None
+        self.queues[user_id] = []
+        return queue
 
 
 class _Waiting:
@@ -31,13 +65,30 @@ class _Waiting:
 
     __slots__ = ("batch", "done", "error", "repeated", "request", "result")
 
-    def __init__(self, request: Planned) -> None:
+    def __init__(self, request: Planned, done: threading.Event | asyncio.Event) -> None:
         self.request = request
-        self.done = threading.Event()
+        self.done = done
         self.batch: list[_Waiting] | None = None
         self.result: AwardResult | None = None
         self.repeated = False
         self.error: BaseException | None = None
+
+    def outcome(self) -> tuple[AwardResult, bool]:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result, self.repeated
+
+
+def _numbered(batch: Sequence[_Waiting]) -> list[Planned]:
+    """The batch's requests, each numbered by its place in the batch."""
+    return [member.request._replace(position=n) for n, member in enumerate(batch)]
+
+
+def _settle(batch: Sequence[_Waiting], decided: list[Decided]) -> None:
+    for position, result, repeated, error in decided:
+        member = batch[position]
+        member.result, member.repeated, member.error = result, repeated, error
 
 
 class Combiner:
@@ -57,20 +108,14 @@ class Combiner:
         self._alone = alone
         self._together = together
         self._lock = threading.Lock()
-        # A user is in here while an award to them is being written; the list holds the
-        # awards that arrived meanwhile, in arrival order.
-        self._queues: dict[str, list[_Waiting]] = {}
+        self._lanes: Lanes[_Waiting] = Lanes()
 
     def award(self, request: Planned) -> tuple[AwardResult, bool]:
         user_id = request.user_id
+        waiting = _Waiting(request, threading.Event())
         with self._lock:
-            queue = self._queues.get(user_id)
-            if queue is None:
-                self._queues[user_id] = []
-            else:
-                waiting = _Waiting(request)
-                queue.append(waiting)
-        if queue is None:
+            first = self._lanes.enter(user_id, waiting)
+        if first:
             try:
                 return self._alone(request)
             finally:
@@ -81,10 +126,7 @@ class Combiner:
                 self._write(waiting.batch)
             finally:
                 self._hand_off(user_id)
-        if waiting.error is not None:
-            raise waiting.error
-        assert waiting.result is not None
-        return waiting.result, waiting.repeated
+        return waiting.outcome()
 
     def _write(self, batch: list[_Waiting]) -> None:
         """Decide and write ``batch``; every member learns its outcome, the others are woken."""
@@ -93,10 +135,7 @@ class Combiner:
                 only = batch[0]
                 only.result, only.repeated = self._alone(only.request)
             else:
-                requests = [w.request._replace(position=n) for n, w in enumerate(batch)]
-                for position, result, repeated, error in self._together(requests):
-                    member = batch[position]
-                    member.result, member.repeated, member.error = result, repeated, error
+                _settle(batch, self._together(_numbered(batch)))
         except BaseException as exc:  # every caller of the batch hears of the failure
             for member in batch:
                 member.error = exc
@@ -107,10 +146,58 @@ class Combiner:
     def _hand_off(self, user_id: str) -> None:
         """The awards that queued while this caller wrote go, as one batch, to the first."""
         with self._lock:
-            queue = self._queues[user_id]
-            if not queue:
-                del self._queues[user_id]
-                return
-            self._queues[user_id] = []
-        queue[0].batch = queue
-        queue[0].done.set()
+            batch = self._lanes.hand_off(user_id)
+        if batch is not None:
+            batch[0].batch = batch
+            batch[0].done.set()
+
+
+class AsyncCombiner:
+    """:class:`Combiner` for the async service: concurrent tasks awarding one user, on one
+    event loop."""
+
+    def __init__(
+        self,
+        alone: Callable[[Planned], Awaitable[tuple[AwardResult, bool]]],
+        together: Callable[[Sequence[Planned]], Awaitable[list[Decided]]],
+    ) -> None:
+        self._alone = alone
+        self._together = together
+        self._lanes: Lanes[_Waiting] = Lanes()
+
+    async def award(self, request: Planned) -> tuple[AwardResult, bool]:
+        user_id = request.user_id
+        done = asyncio.Event()
+        waiting = _Waiting(request, done)
+        if self._lanes.enter(user_id, waiting):
+            try:
+                return await self._alone(request)
+            finally:
+                self._hand_off(user_id)
+        await done.wait()
+        if waiting.batch is not None:
+            try:
+                await self._write(waiting.batch)
+            finally:
+                self._hand_off(user_id)
+        return waiting.outcome()
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        try:
+            if len(batch) == 1:
+                only = batch[0]
+                only.result, only.repeated = await self._alone(only.request)
+            else:
+                _settle(batch, await self._together(_numbered(batch)))
+        except BaseException as exc:
+            for member in batch:
+                member.error = exc
+        finally:
+            for member in batch[1:]:
+                member.done.set()
+
+    def _hand_off(self, user_id: str) -> None:
+        batch = self._lanes.hand_off(user_id)
+        if batch is not None:
+            batch[0].batch = batch
+            batch[0].done.set()
