@@ -33,6 +33,7 @@ from ..stores.base import (
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    ReplayReader,
     RequestKeyStore,
     StaleVersionError,
     StateReader,
@@ -40,7 +41,7 @@ from ..stores.base import (
     StoreTransaction,
     UserActivity,
 )
-from ._replay import ReplayReport, replay_report
+from ._replay import ReplayReport, replay_report, replay_rows_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
     Shell,
@@ -331,12 +332,19 @@ class ProgressionService(Shell):
         return self.store.ledger(self._user(user_id, "user_id"))
 
     def replay(self, user_id: str) -> ReplayReport:
-        """Rebuild the user's state from their ledger and compare it with the stored one."""
+        """Rebuild the user's state from their ledger and compare it with the stored one.
+
+        A store that offers :class:`~mikoshi_progression.stores.ReplayReader` is read
+        through it (only what the fold needs), any other through ``ledger``.
+        """
         user_id = self._user(user_id, "user_id")
-        entries = self.store.ledger(user_id)
-        stored = self.state(user_id)
         store = self.store
         form = store.stored_form if isinstance(store, StoredFormStore) else None
+        if isinstance(store, ReplayReader):
+            rows = store.replay_rows(user_id)
+            return replay_rows_report(rows, self.state(user_id), self.config, form)
+        entries = store.ledger(user_id)
+        stored = self.state(user_id)
         return replay_report(entries, stored, self.config, form)
 
     def users_at_daily_cap(self) -> list[UserActivity]:

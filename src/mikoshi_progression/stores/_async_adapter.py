@@ -37,6 +37,7 @@ from ._feed import (
 from .base import (
     LedgerEntry,
     ProgressStore,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     StoreTransaction,
@@ -300,6 +301,10 @@ class AsyncSQLiteStore(_AsyncOverSync):
     async def migrate(self, *, dry_run: bool = False) -> list[str]:
         """As :meth:`SQLiteStore.migrate`, in a worker thread."""
         return await self._call(functools.partial(self._store.migrate, dry_run=dry_run))
+
+    async def replay_rows(self, user_id: str) -> list[ReplayRow]:
+        """As :meth:`SQLiteStore.replay_rows`, in a worker thread."""
+        return await self._call(self._store.replay_rows, user_id)
 
     async def close(self) -> None:
         try:

@@ -22,6 +22,7 @@ from ._feed import (
 )
 from .base import (
     LedgerEntry,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     StoreTransaction,
@@ -37,6 +38,7 @@ __all__ = [
     "AsyncMigratingStore",
     "AsyncMonitoringStore",
     "AsyncProgressStore",
+    "AsyncReplayReader",
     "AsyncRequestKeyStore",
     "AsyncSchemaStore",
     "AsyncStateReader",
@@ -93,6 +95,13 @@ class AsyncStateReader(Protocol):
     """Optional: async stores that read a state without a write transaction's lock."""
 
     async def read_state(self, user_id: str) -> ProgressState: ...
+
+
+@runtime_checkable
+class AsyncReplayReader(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.ReplayReader`."""
+
+    async def replay_rows(self, user_id: str) -> Sequence[ReplayRow]: ...
 
 
 @runtime_checkable
