@@ -57,7 +57,7 @@ from mikoshi_progression.stores import (
     SQLiteStore,
     StoreTransaction,
 )
-from mikoshi_progression.stores._replay_rows import replay_query, sqlite_replay_query
+from mikoshi_progression.stores._replay_rows import postgres_replay_query, sqlite_replay_query
 from mikoshi_progression.testing.store_contract import LEVERS, START, FakeClock
 
 DEFAULT_DSN = os.environ.get("MIKOSHI_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -205,7 +205,7 @@ def postgres(
             dsn, schema=schema, table_prefix="bench_", min_size=1, max_size=2
         )
         loop.run_until_complete(async_store.open())
-        query = replay_query(f'"{schema}"."bench_ledger"')
+        query = postgres_replay_query(f'"{schema}"."bench_ledger"')
 
         def fetch() -> object:
             return list(conn.cursor(binary=True).stream(query, (USER,), size=1_000))

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -207,3 +207,34 @@ def test_replay_rows_decode_only_the_states_the_fold_reads(tmp_path: Path) -> No
     assert service.replay("u").matches
     with pytest.raises(StoreError):
         store.ledger("u")
+
+
+@pytest.mark.postgres
+def test_postgres_replay_rows_are_utc_whatever_the_sessions_zone(postgres_dsn: str) -> None:
+    """A session in another zone reads the ledger's moments in that zone; the replay rows
+    read them in UTC (where the core is fastest): the same instants, the same report."""
+    from mikoshi_progression.stores.postgres import PostgresStore
+
+    schema = f"mikoshi_test_replay_{uuid.uuid4().hex[:10]}"
+    tokyo = {"options": "-c TimeZone=Asia/Tokyo"}
+    store = PostgresStore(postgres_dsn, schema=schema, connect_kwargs=tokyo)
+    try:
+        clock = FakeClock(START)
+        service = ProgressionService(store, config=LEVERS, clock=clock)
+        for hours in (0, 5, 20, 30):
+            clock.set(START + timedelta(hours=hours))
+            service.award("u", "daily_chat")
+            service.award("u", "create_scene")
+        service.set_timezone("u", "America/New_York")
+        ledger = store.ledger("u")
+        rows = store.replay_rows("u")
+        assert {entry.at.utcoffset() for entry in ledger} == {timedelta(hours=9)}
+        assert {row[1].tzinfo for row in rows} == {UTC}
+        assert [row[1] for row in rows] == [entry.at for entry in ledger]
+        report = service.replay("u")
+        through_ledger = ProgressionService(LedgerOnly(store), config=LEVERS, clock=clock)
+        assert report == through_ledger.replay("u")
+        assert report.matches
+    finally:
+        store.drop_schema()
+        store.close()

@@ -513,9 +513,10 @@ class MonitoringStore(Protocol):
 
 ReplayRow = tuple[str, datetime, str, int, str, ProgressState | None]
 """One ledger entry as a replay folds it: ``(kind, at, action, exp_delta,
-config_fingerprint, state_after)``, the kind as its :class:`EntryKind` value and
-``state_after`` only where the fold reads it (import and time-zone entries; ``None``
-elsewhere, or the entry's state: the fold ignores it)."""
+config_fingerprint, state_after)``, the kind as its :class:`EntryKind` value, ``at`` the
+entry's moment (aware; in any zone, best :data:`datetime.UTC`, where the core decides days
+fastest) and ``state_after`` only where the fold reads it (import and time-zone entries;
+``None`` elsewhere, or the entry's state: the fold ignores it)."""
 
 
 @runtime_checkable

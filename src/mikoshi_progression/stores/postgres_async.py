@@ -133,7 +133,7 @@ from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io_async import Borrowed, fetch_streamed, fetchall, open_pool
 from ._postgres_sql import render
 from ._postgres_transaction import TransactionCommon
-from ._replay_rows import replay_query, replay_rows_from_db
+from ._replay_rows import postgres_replay_query, replay_rows_from_naive_utc
 from ._rows import entry_from_columns
 from .async_base import AsyncStoreTransaction
 from .base import (
@@ -298,10 +298,10 @@ class AsyncPostgresStore(PostgresCommon):
     async def replay_rows(self, user_id: str) -> list[ReplayRow]:
         """The user's ledger as a replay folds it (see :class:`.ReplayReader`), streamed."""
         user_id = await self.check_user_id(user_id)
-        query = replay_query(render(self._names.ledger))
+        query = postgres_replay_query(render(self._names.ledger))
         async with self._connection() as conn:
             rows = await fetch_streamed(conn, query, (user_id,), "read the ledger")
-        return replay_rows_from_db(user_id, rows, text_moments=False)
+        return replay_rows_from_naive_utc(user_id, rows)
 
     async def create_schema(self) -> None:
         """Create the schema and the library's missing tables (idempotent, concurrency-safe).

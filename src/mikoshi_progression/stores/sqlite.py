@@ -50,7 +50,7 @@ from ._feed import (
     events_page,
     position_cursor,
 )
-from ._replay_rows import replay_rows_from_db, sqlite_replay_query
+from ._replay_rows import replay_rows_from_text, sqlite_replay_query
 from ._rows import (
     refuse_feed,
     state_from_row,
@@ -290,7 +290,7 @@ class SQLiteStore:
         query = sqlite_replay_query(self._sql.ledger)
         with self._connection() as conn:
             rows = execute(conn, query, {"user_id": user_id}, doing="read the ledger").fetchall()
-        return replay_rows_from_db(user_id, rows, text_moments=True)
+        return replay_rows_from_text(user_id, rows)
 
     def create_schema(self) -> None:
         """Create the tables and indexes that are missing, and add the ledger columns of

@@ -169,7 +169,7 @@ def check_replay_rows_match_the_ledger(factory: StoreFactory, *, max_examples: i
             kind, at, action, exp_delta, fingerprint, state_after = row
             read = (entry.kind, entry.at, entry.action, entry.exp_delta, entry.config_fingerprint)
             assert (kind, at, action, exp_delta, fingerprint) == read, (row, entry)
-            assert at.utcoffset() == entry.at.utcoffset(), (at, entry.at)
+            assert at.utcoffset() is not None, row  # aware, in whatever zone
             if kind in (EntryKind.IMPORT, EntryKind.TIMEZONE):
                 assert isinstance(state_after, ProgressState), row
                 assert state_after == entry.state_after, (state_after, entry.state_after)
