@@ -1,7 +1,7 @@
 """``service.replay`` per ledger entry on SQLite and PostgreSQL, beside its ceilings.
 
 Run:  python benchmarks/bench_replay.py [--entries 100000] [--rounds 5] [--dsn URL]
-      [--config levers|default] [--no-postgres] [--no-fallback] [--no-async]
+      [--config levers|default] [--no-postgres] [--no-fallback] [--no-async] [--memory]
 
 One user's ledger of ``--entries`` entries is made in memory by the service (an import
 first, then a dozen award attempts a day with the limits and the cap biting, so a day
@@ -17,9 +17,10 @@ round then times, in turn (interleaved round by round, the order rotating):
   psycopg streaming in binary, as the store does).
 
 Printed: medians in us per entry, each as a ratio to the core's fold in the same run, and
-the load average before and after. The benchmark's own copy of the ledger is frozen out of
-the garbage collector (``gc.freeze``) before the rounds, as a server holds no such copy. A
-measurement, never a test: nothing here asserts.
+the load average before and after; with ``--memory``, the peak memory one sync replay
+allocates (``tracemalloc``, once after the rounds). The benchmark's own copy of the ledger
+is frozen out of the garbage collector (``gc.freeze``) before the rounds, as a server holds
+no such copy. A measurement, never a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import (
@@ -237,6 +239,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-fallback", action="store_true", help="skip the ledger path")
     parser.add_argument("--no-async", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="trace one replay's peak memory")
     args = parser.parse_args()
     config = LEVERS if args.config == "levers" else DEFAULT_CONFIG
     print(f"before: {load_average()}")
@@ -281,6 +284,13 @@ def main() -> None:
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
                 samples[name].append(contenders[name]())
+        peaks: dict[str, int] = {}
+        for name in names if args.memory else ():
+            if "replay" in name and "async" not in name:  # one replay, its allocations traced
+                tracemalloc.start()
+                contenders[name]()
+                peaks[name] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
         loop.run_until_complete(async_store.close())
         loop.close()
         raw.close()
@@ -295,6 +305,10 @@ def main() -> None:
     for name, median in medians.items():
         beyond = (median - fold) / n * 1e6
         print(f"  {name:40} {median / n * 1e6:7.2f} us  {median / fold:5.2f}x  {beyond:+7.2f} us")
+    if peaks:
+        print("peak memory allocated during one replay (tracemalloc, after the rounds):")
+        for name, peak in peaks.items():
+            print(f"  {name:40} {peak / 1e6:7.1f} MB")
     print(f"after: {load_average()}")
 
 
