@@ -238,3 +238,30 @@ def test_postgres_replay_rows_are_utc_whatever_the_sessions_zone(postgres_dsn: s
     finally:
         store.drop_schema()
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_replay_rows_without_chunked_streams(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a libpq before 17 (no chunked streams) the rows are fetched at once: the same."""
+    from mikoshi_progression.stores import _postgres_io
+    from mikoshi_progression.stores.postgres import PostgresStore
+
+    schema = f"mikoshi_test_replay_{uuid.uuid4().hex[:10]}"
+    store = PostgresStore(postgres_dsn, schema=schema)
+    try:
+        clock = FakeClock(START)
+        service = ProgressionService(store, config=LEVERS, clock=clock)
+        for _ in range(3):
+            service.award("u", "daily_chat")
+            service.set_timezone("u", "Asia/Tokyo" if clock() == START else None)
+            clock.advance(hours=26)
+        streamed = store.replay_rows("u")
+        monkeypatch.setattr(_postgres_io, "CHUNKED_STREAMS", not _postgres_io.CHUNKED_STREAMS)
+        assert store.replay_rows("u") == streamed
+        assert len(streamed) == len(store.ledger("u"))
+        assert service.replay("u").matches
+    finally:
+        store.drop_schema()
+        store.close()
