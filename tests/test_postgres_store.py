@@ -443,6 +443,8 @@ def test_in_place_one_row_has_one_spelling(
             tx.load()
         with pytest.raises(InvalidIdError):
             store.ledger(spelling)
+        with pytest.raises(InvalidIdError):
+            store.replay_rows(spelling)
     assert service.state(canonical).exp == 15
     assert {e.user_id for e in service.ledger(canonical)} == {canonical}
     assert [e.key for e in service.ledger(canonical) if e.key] == ["req-1"]

@@ -15,6 +15,8 @@ from mikoshi_progression.stores import (
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    ReplayReader,
+    ReplayRow,
     RequestKeyStore,
     SchemaReport,
     SchemaStore,
@@ -28,6 +30,7 @@ from mikoshi_progression.stores.async_base import (
     AsyncCanonicalIdStore,
     AsyncMonitoringStore,
     AsyncProgressStore,
+    AsyncReplayReader,
     AsyncRequestKeyStore,
     AsyncSchemaStore,
     AsyncStoreTransaction,
@@ -51,7 +54,8 @@ async def main(pool: AsyncConnectionPool[Any]) -> None:
     keys: AsyncRequestKeyStore = store
     monitoring: AsyncMonitoringStore = store
     stored: StoredFormStore = store  # pure, so the sync protocol
-    del protocol, schema, ids, keys, monitoring, stored
+    replay: AsyncReplayReader = store
+    del protocol, schema, ids, keys, monitoring, stored, replay
 
     assert_type(store.transaction("u"), AbstractAsyncContextManager[AsyncStoreTransaction])
     async with store.transaction("u") as tx:
@@ -59,6 +63,7 @@ async def main(pool: AsyncConnectionPool[Any]) -> None:
         assert_type(await tx.load("key"), Snapshot)
         await tx.write(ProgressState(), None, [])
     assert_type(await store.ledger("u"), list[LedgerEntry])
+    assert_type(await store.replay_rows("u"), list[ReplayRow])
     assert_type(await store.check_schema(), SchemaReport)
     assert_type(await store.check_user_id("u"), str)
     assert_type(await store.claim_key("scope", "k", "request", now), str)
@@ -82,7 +87,8 @@ def sync_twin() -> None:
     ids: CanonicalIdStore = store
     keys: RequestKeyStore = store
     monitoring: MonitoringStore = store
-    del protocol, schema, ids, keys, monitoring
+    replay: ReplayReader = store
+    del protocol, schema, ids, keys, monitoring, replay
     assert_type(store.transaction("u"), AbstractContextManager[StoreTransaction])
     assert_type(store.ledger("u"), list[LedgerEntry])
     with PostgresStore("postgresql://app@db/platform") as opened:

@@ -41,6 +41,8 @@ from mikoshi_progression.stores import (
     LedgerEntry,
     MigratingStore,
     ProgressStore,
+    ReplayReader,
+    ReplayRow,
     SQLiteStore,
     open_store,
 )
@@ -111,5 +113,7 @@ sqlite_store = SQLiteStore(":memory:")
 assert_type(sqlite_store.migrate(dry_run=True), list[str])
 assert_type(sqlite_store.check_schema().schema_version, int | None)
 assert_type(isinstance(sqlite_store, MigratingStore), bool)
+replay_reader: ReplayReader = sqlite_store
+assert_type(sqlite_store.replay_rows("u"), list[ReplayRow])
 outdated = SchemaOutdatedError("streak", "migrate")
 assert_type(outdated.field, str)

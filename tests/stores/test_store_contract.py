@@ -257,6 +257,12 @@ def test_levers_replay_matches(store_factory):
     run(contract.check_levers_replay_matches, store_factory)
 
 
+def test_replay_rows_match_the_ledger(store_factory):
+    """A store's replay rows are its ledger's, and replay reads the same report through
+    them as through the ledger (imports, days, awards, revocations, adjustments, zones)."""
+    run(contract.check_replay_rows_match_the_ledger, store_factory)
+
+
 def test_keyed_award_with_levers_repeats_its_result(store_factory):
     """A repeated keyed award returns the first result's levers' effects and body."""
     run(contract.check_keyed_award_with_levers_repeats_its_result, store_factory)

@@ -33,6 +33,7 @@ from ..stores.async_base import (
     AsyncJoinableStore,
     AsyncMonitoringStore,
     AsyncProgressStore,
+    AsyncReplayReader,
     AsyncRequestKeyStore,
     AsyncStateReader,
     AsyncStoreTransaction,
@@ -56,7 +57,7 @@ from ._batch import (
 from ._batch_async import run_batch_async, run_chunk_async
 from ._batch_sync import DEFAULT_CHUNK, check_chunk_size
 from ._combining import AsyncCombiner
-from ._replay import ReplayReport, replay_report
+from ._replay import ReplayReport, replay_report, replay_rows_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
     Shell,
@@ -286,10 +287,13 @@ class AsyncProgressionService(Shell):
     async def replay(self, user_id: str) -> ReplayReport:
         """As :meth:`.ProgressionService.replay`, awaited."""
         user_id = await self._user(user_id, "user_id")
-        entries = await self.store.ledger(user_id)
-        stored = await self.state(user_id)
         store = self.store
         form = store.stored_form if isinstance(store, StoredFormStore) else None
+        if isinstance(store, AsyncReplayReader):
+            rows = await store.replay_rows(user_id)
+            return replay_rows_report(rows, await self.state(user_id), self.config, form)
+        entries = await store.ledger(user_id)
+        stored = await self.state(user_id)
         return replay_report(entries, stored, self.config, form)
 
     async def users_at_daily_cap(self) -> list[UserActivity]:

@@ -34,6 +34,7 @@ from ..stores.base import (
     LedgerEntry,
     MonitoringStore,
     ProgressStore,
+    ReplayReader,
     RequestKeyStore,
     StaleVersionError,
     StateReader,
@@ -44,7 +45,7 @@ from ..stores.base import (
 from ._batch import AwardRequest, BatchResult, Decided, Planned, one_request
 from ._batch_sync import DEFAULT_CHUNK, check_chunk_size, plan, run_batch, run_chunk_retried
 from ._combining import Combiner
-from ._replay import ReplayReport, replay_report
+from ._replay import ReplayReport, replay_report, replay_rows_report
 from ._retries import FAULT_ATTEMPTS, Attempts, Observer, backoff, check_request, log
 from ._shell import (
     Shell,
@@ -390,12 +391,19 @@ class ProgressionService(Shell):
         return self.store.ledger(self._user(user_id, "user_id"))
 
     def replay(self, user_id: str) -> ReplayReport:
-        """Rebuild the user's state from their ledger and compare it with the stored one."""
+        """Rebuild the user's state from their ledger and compare it with the stored one.
+
+        A store that offers :class:`~mikoshi_progression.stores.ReplayReader` is read
+        through it (only what the fold needs), any other through ``ledger``.
+        """
         user_id = self._user(user_id, "user_id")
-        entries = self.store.ledger(user_id)
-        stored = self.state(user_id)
         store = self.store
         form = store.stored_form if isinstance(store, StoredFormStore) else None
+        if isinstance(store, ReplayReader):
+            rows = store.replay_rows(user_id)
+            return replay_rows_report(rows, self.state(user_id), self.config, form)
+        entries = store.ledger(user_id)
+        stored = self.state(user_id)
         return replay_report(entries, stored, self.config, form)
 
     def users_at_daily_cap(self) -> list[UserActivity]:

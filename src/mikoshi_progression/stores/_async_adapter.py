@@ -38,6 +38,7 @@ from .base import (
     BatchTransaction,
     LedgerEntry,
     ProgressStore,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     StoreTransaction,
@@ -326,6 +327,10 @@ class AsyncSQLiteStore(_AsyncOverSync):
     async def migrate(self, *, dry_run: bool = False) -> list[str]:
         """As :meth:`SQLiteStore.migrate`, in a worker thread."""
         return await self._call(functools.partial(self._store.migrate, dry_run=dry_run))
+
+    async def replay_rows(self, user_id: str) -> list[ReplayRow]:
+        """As :meth:`SQLiteStore.replay_rows`, in a worker thread."""
+        return await self._call(self._store.replay_rows, user_id)
 
     async def close(self) -> None:
         try:

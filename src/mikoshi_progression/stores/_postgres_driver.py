@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 from ..errors import StoreError, StoreUnavailableError
 from .base import StaleVersionError
 
-__all__ = ["BAD_VALUE_SQLSTATES", "pool_kwargs", "wrap"]
+__all__ = ["BAD_VALUE_SQLSTATES", "CHUNKED_STREAMS", "STREAM_CHUNK", "pool_kwargs", "wrap"]
 
 _UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 """Failures that a retry elsewhere can cure: read-only transaction (a failed-over primary)."""
@@ -26,6 +26,20 @@ _PERMANENT_SQLSTATES = frozenset({"55000", "55P02", "55P04"})
 program limits exceeded (a statement or a value too large)."""
 BAD_VALUE_SQLSTATES = frozenset({"22P02", "22003", "22007", "22008", "22021"})
 """A value the column's type cannot read: invalid text, out of range, bad encoding."""
+
+
+def _chunked_streams() -> bool:
+    try:
+        from psycopg import capabilities  # psycopg 3.2 and later
+    except ImportError:  # pragma: no cover - psycopg 3.1
+        return False
+    return capabilities.has_stream_chunked()
+
+
+CHUNKED_STREAMS = _chunked_streams()
+"""Whether ``cursor.stream(..., size=n)`` hands rows over n at a time (libpq 17 and later)."""
+STREAM_CHUNK = 1_000
+"""Rows per chunk of a streamed result: big enough that a chunk's overhead vanishes."""
 
 
 def pool_kwargs(dsn: str, timeout: float, extra: Mapping[str, Any] | None) -> dict[str, Any]:

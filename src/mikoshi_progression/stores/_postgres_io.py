@@ -19,9 +19,9 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import StoreError, StoreUnavailableError
-from ._postgres_driver import wrap
+from ._postgres_driver import CHUNKED_STREAMS, STREAM_CHUNK, wrap
 
-__all__ = ["Borrowed", "PoolOwner", "fetchall", "open_pool", "settle"]
+__all__ = ["Borrowed", "PoolOwner", "fetch_streamed", "fetchall", "open_pool", "settle"]
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 _BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
@@ -88,6 +88,21 @@ def fetchall(conn: Connection[Any], query: str, params: Any, doing: str) -> list
     """All the rows of ``query``; a driver error becomes the library's (:func:`wrap`)."""
     try:
         cursor = conn.execute(query, params)
+        return cursor.fetchall()
+    except psycopg.Error as exc:
+        raise wrap(exc, doing) from exc
+
+
+def fetch_streamed(conn: Connection[Any], query: str, params: Any, doing: str) -> list[TupleRow]:
+    """All the rows of ``query`` in binary (no text to parse), streamed in chunks where
+    libpq can (17 and later): one round trip, and the client never holds the whole result
+    beside the rows made of it. A driver error becomes the library's (:func:`wrap`)."""
+    try:
+        cursor = conn.cursor(binary=True)
+        if CHUNKED_STREAMS:
+            stream = cursor.stream(query, params, size=STREAM_CHUNK)
+            return list(stream)
+        cursor.execute(query, params)
         return cursor.fetchall()
     except psycopg.Error as exc:
         raise wrap(exc, doing) from exc

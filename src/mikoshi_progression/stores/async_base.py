@@ -23,6 +23,7 @@ from ._feed import (
 from .base import (
     BatchTransaction,
     LedgerEntry,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     StoreTransaction,
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncMigratingStore",
     "AsyncMonitoringStore",
     "AsyncProgressStore",
+    "AsyncReplayReader",
     "AsyncRequestKeyStore",
     "AsyncSchemaStore",
     "AsyncStateReader",
@@ -127,6 +129,13 @@ class AsyncStateReader(Protocol):
     """Optional: async stores that read a state without a write transaction's lock."""
 
     async def read_state(self, user_id: str) -> ProgressState: ...
+
+
+@runtime_checkable
+class AsyncReplayReader(Protocol):
+    """Optional: see :class:`~mikoshi_progression.stores.ReplayReader`."""
+
+    async def replay_rows(self, user_id: str) -> Sequence[ReplayRow]: ...
 
 
 @runtime_checkable

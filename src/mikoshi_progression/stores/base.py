@@ -40,6 +40,8 @@ __all__ = [
     "MigratingStore",
     "MonitoringStore",
     "ProgressStore",
+    "ReplayReader",
+    "ReplayRow",
     "RequestKeyStore",
     "SchemaReport",
     "SchemaStore",
@@ -573,4 +575,28 @@ class MonitoringStore(Protocol):
         self, caps: Mapping[int, int], since: datetime, limit: int = 10
     ) -> list[UserActivity]:
         """Users whose day opened at or after ``since``, by EXP gained today, most first."""
+        ...
+
+
+ReplayRow = tuple[str, datetime, str, int, str, ProgressState | None]
+"""One ledger entry as a replay folds it: ``(kind, at, action, exp_delta,
+config_fingerprint, state_after)``, the kind as its :class:`EntryKind` value, ``at`` the
+entry's moment (aware; in any zone, best :data:`datetime.UTC`, where the core decides days
+fastest) and ``state_after`` only where the fold reads it (import and time-zone entries;
+``None`` elsewhere, or the entry's state: the fold ignores it)."""
+
+
+@runtime_checkable
+class ReplayReader(Protocol):
+    """Optional: stores that read a ledger for a replay, fetching and decoding only what
+    the fold needs.
+
+    ``ProgressionService.replay`` uses it when a store offers it (:meth:`ProgressStore.ledger`
+    otherwise): decoding every entry's full ``state_after`` and events costs a SQL store
+    most of a replay. The report is the same either way.
+    """
+
+    def replay_rows(self, user_id: str) -> Sequence[ReplayRow]:
+        """The user's ledger, oldest first, as :data:`ReplayRow` tuples: one per entry of
+        :meth:`ProgressStore.ledger`, with the same values."""
         ...

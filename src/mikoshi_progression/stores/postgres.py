@@ -131,12 +131,15 @@ from ._postgres_common import (
 )
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
-from ._postgres_io import Borrowed, fetchall, open_pool
+from ._postgres_io import Borrowed, fetch_streamed, fetchall, open_pool
+from ._postgres_sql import render
 from ._postgres_transaction import TransactionCommon
+from ._replay_rows import postgres_replay_query, replay_rows_from_naive_utc
 from ._rows import entry_from_columns
 from .base import (
     BatchTransaction,
     LedgerEntry,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     StoreTransaction,
@@ -298,6 +301,14 @@ class PostgresStore(PostgresCommon):
         with self._connection() as conn:
             rows = fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [entry_from_columns(user_id, row) for row in rows]
+
+    def replay_rows(self, user_id: str) -> list[ReplayRow]:
+        """The user's ledger as a replay folds it (see :class:`.ReplayReader`), streamed."""
+        user_id = self.check_user_id(user_id)
+        query = postgres_replay_query(render(self._names.ledger))
+        with self._connection() as conn:
+            rows = fetch_streamed(conn, query, (user_id,), "read the ledger")
+        return replay_rows_from_naive_utc(user_id, rows)
 
     def create_schema(self, *, distributed: bool = False) -> None:
         """Create the schema and the library's missing tables (idempotent, concurrency-safe).

@@ -133,12 +133,15 @@ from ._postgres_common import (
 )
 from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
-from ._postgres_io_async import Borrowed, fetchall, open_pool
+from ._postgres_io_async import Borrowed, fetch_streamed, fetchall, open_pool
+from ._postgres_sql import render
 from ._postgres_transaction import TransactionCommon
+from ._replay_rows import postgres_replay_query, replay_rows_from_naive_utc
 from ._rows import entry_from_columns
 from .async_base import AsyncBatchTransaction, AsyncStoreTransaction
 from .base import (
     LedgerEntry,
+    ReplayRow,
     SchemaReport,
     Snapshot,
     UserActivity,
@@ -312,6 +315,14 @@ class AsyncPostgresStore(PostgresCommon):
         async with self._connection() as conn:
             rows = await fetchall(conn, self._sql.ledger, (user_id,), "read the ledger")
         return [entry_from_columns(user_id, row) for row in rows]
+
+    async def replay_rows(self, user_id: str) -> list[ReplayRow]:
+        """The user's ledger as a replay folds it (see :class:`.ReplayReader`), streamed."""
+        user_id = await self.check_user_id(user_id)
+        query = postgres_replay_query(render(self._names.ledger))
+        async with self._connection() as conn:
+            rows = await fetch_streamed(conn, query, (user_id,), "read the ledger")
+        return replay_rows_from_naive_utc(user_id, rows)
 
     async def create_schema(self, *, distributed: bool = False) -> None:
         """Create the schema and the library's missing tables (idempotent, concurrency-safe).

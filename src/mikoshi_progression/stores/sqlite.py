@@ -50,6 +50,7 @@ from ._feed import (
     events_page,
     position_cursor,
 )
+from ._replay_rows import replay_rows_from_text, sqlite_replay_query
 from ._rows import (
     refuse_feed,
     state_from_row,
@@ -68,6 +69,7 @@ from .base import (
     SCHEMA_VERSION,
     BatchTransaction,
     LedgerEntry,
+    ReplayRow,
     SchemaReport,
     StoreTransaction,
     UserActivity,
@@ -309,6 +311,14 @@ class SQLiteStore:
                 conn, self._sql.select_ledger, {"user_id": user_id}, doing="read the ledger"
             ).fetchall()
         return [entry_of_row(row) for row in rows]
+
+    def replay_rows(self, user_id: str) -> list[ReplayRow]:
+        """The user's ledger as a replay folds it (see :class:`.ReplayReader`)."""
+        user_id = check_id(user_id)
+        query = sqlite_replay_query(self._sql.ledger)
+        with self._connection() as conn:
+            rows = execute(conn, query, {"user_id": user_id}, doing="read the ledger").fetchall()
+        return replay_rows_from_text(user_id, rows)
 
     def create_schema(self) -> None:
         """Create the tables and indexes that are missing, and add the ledger columns of

@@ -47,6 +47,7 @@ _OPTIONAL = (
     "claim_key",
     "put_state",
     "read_state",
+    "replay_rows",
     "check_schema",
     "users_at_daily_cap",
     "most_active_users",

@@ -70,6 +70,7 @@ from .protocol import (
     check_transaction_rolls_back_on_error,
     check_write_is_all_or_nothing,
 )
+from .replay import check_replay_rows_match_the_ledger
 from .seams import (
     check_clock_fault_reopens_the_day,
     check_far_future_days_never_overflow,
@@ -122,6 +123,7 @@ CHECKS: dict[str, Callable[[StoreFactory], None]] = {
         check_lever_fields_round_trip,
         check_timezone_changes_recorded,
         check_levers_replay_matches,
+        check_replay_rows_match_the_ledger,
         check_keyed_award_with_levers_repeats_its_result,
         check_events_feed,
         check_feed_under_concurrent_awards,
@@ -175,6 +177,7 @@ __all__ = [
     "check_no_self_award_across_id_types",
     "check_processes_no_lost_update",
     "check_replay_matches",
+    "check_replay_rows_match_the_ledger",
     "check_request_keys_claimed_once",
     "check_reset_daily",
     "check_revoke_cannot_farm",
