@@ -115,18 +115,31 @@ class SQLiteTransaction:
         sql = self._sql
         if not sql.levers:
             self._check_storable(state, entries)
-        values, counts = state_values(state, levers=sql.levers)
         conn = self._conn
         user_id = self._user_id
+        params: tuple[Any, ...]
         try:
             if version is None:
+                values, counts = state_values(state, levers=sql.levers)
                 conn.execute(sql.insert_state, (user_id, *values))
                 written = 1
             elif type(version) is int:
                 if self._same_day(state, version):
+                    # Only the columns an award within the row's day changes.
+                    counts = counts_json(state.daily_action_counts)
+                    chat = state.last_chat_date
                     statement = sql.update_award
-                    params: tuple[Any, ...] = (user_id, *values[:3], *values[4:6], version)
+                    params = (
+                        user_id,
+                        state.exp,
+                        state.level,
+                        state.daily_exp_gained,
+                        counts,
+                        None if chat is None else chat.isoformat(),
+                        version,
+                    )
                 else:
+                    values, counts = state_values(state, levers=sql.levers)
                     statement, params = sql.update_state, (user_id, *values, version)
                 if conn.execute(statement, params).rowcount != 1:
                     raise self._stale(
@@ -288,6 +301,9 @@ def state_values(state: ProgressState, *, levers: bool = True) -> tuple[tuple[An
     ), counts
 
 
+_KIND_TEXT = {kind: kind.value for kind in EntryKind}
+"""An entry kind's column text (a dict lookup: cheaper than the enum's ``value``)."""
+
 _NO_LEVER_VALUES = (None, None, 0, 0, None, 0, "[]", "{}")
 """The lever columns of a user no lever touched (``NO_LEVERS``), in column order."""
 
@@ -300,7 +316,7 @@ def entry_values(
     :func:`state_json`, when the caller has it already."""
     values = (
         entry.user_id,
-        entry.kind.value,
+        _KIND_TEXT[entry.kind],
         entry.action,
         entry.exp_delta,
         entry.level_before,
