@@ -6,12 +6,13 @@ cannot keep.
 
 With the store's snapshot cache (see :mod:`._snapshots`), ``load`` may answer from the
 state this process last wrote or read for the user instead of reading and decoding the
-row. That guess is checked before anything commits: the write is ``UPDATE ... WHERE
-version = ?`` under the write lock, so a row another process changed updates nothing
-and the transaction raises :class:`StaleSnapshotError` (the service loads again, from
-the database); a transaction that writes nothing, or fails on a decision taken from
-the guess, reads the row's version and does the same if it moved. A keyed load always
-reads the key's ledger rows: whether a key was used is never guessed.
+row, without taking the database's write lock yet. That guess is checked before anything
+commits: the write takes the lock and is ``UPDATE ... WHERE version = ?``, so a row
+another process changed updates nothing and the transaction raises
+:class:`StaleSnapshotError` (the service loads again, from the database); a transaction
+that writes nothing, or fails on a decision taken from the guess, reads the row's version
+and does the same if it moved. A keyed load always reads the key's ledger rows under the
+lock: whether a key was used is never guessed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ class SQLiteTransaction:
         self._guessed = False
         self._loaded: Snapshot | None = None  # without keyed entries: what may be remembered
         self._written: Snapshot | None = None
+        self._begun = False
+
+    def _begin(self) -> None:
+        """Take the database's write lock (``BEGIN IMMEDIATE``) before the first statement
+        that needs it: a load served from the cache does not, so the decision taken on
+        it runs while other processes write, and the lock is held for the writes only."""
+        if not self._begun:
+            execute(self._conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            self._begun = True
 
     def load(self, key: str | None = None) -> Snapshot:
         cache = self._cache
@@ -80,8 +90,10 @@ class SQLiteTransaction:
             self._loaded = guess
             if key is None:
                 return guess
+            self._begin()  # the key is looked up under the lock it is then written under
             award, revoke = self._keyed(key)
             return replace(guess, keyed_award=award, keyed_revoke=revoke)
+        self._begin()
         row = execute(self._conn, self._sql.load, (self._user_id,), doing="load a state").fetchone()
         award, revoke = (None, None) if key is None else self._keyed(key)
         if row is None:
@@ -115,6 +127,7 @@ class SQLiteTransaction:
         sql = self._sql
         if not sql.levers:
             self._check_storable(state, entries)
+        self._begin()
         conn = self._conn
         user_id = self._user_id
         params: tuple[Any, ...]
@@ -253,6 +266,10 @@ class SQLiteTransaction:
 
 class ReadOnlyTransaction(SQLiteTransaction):
     """A transaction of a read-only store: it loads, and refuses to write."""
+
+    def __init__(self, store: TransactionOwner, conn: sqlite3.Connection, user_id: str) -> None:
+        super().__init__(store, conn, user_id)
+        self._begun = True  # a read-only store's transaction is begun by the store
 
     def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
         raise ReadOnlyStoreError(

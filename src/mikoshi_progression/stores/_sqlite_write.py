@@ -26,8 +26,9 @@ class Writer(TransactionOwner, Protocol):
 
 
 class WriteScope:
-    """``with store.transaction(user_id) as tx``: the write lock held from ``BEGIN
-    IMMEDIATE`` to ``COMMIT``, in which the load, the decision and the write run.
+    """``with store.transaction(user_id) as tx``: this process's turn to write, and the
+    database's write lock from ``BEGIN IMMEDIATE`` (the first statement that needs it) to
+    ``COMMIT``.
 
     On a clean exit the transaction checks a guessed snapshot it wrote nothing against,
     commits, and then remembers what it committed; on an exception it rolls back (and
@@ -50,18 +51,16 @@ class WriteScope:
         self._tx: SQLiteTransaction | None = None
 
     def __enter__(self) -> SQLiteTransaction:
+        # The database's lock is taken by the transaction's first statement that needs
+        # it (see SQLiteTransaction._begin); this process's turn is taken here.
         store = self._store
         conn = store._writer_turn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            store._writer_done(conn)
-            raise wrap(exc, "begin a transaction") from exc
+            self._tx = tx = self._make(store, conn, self._user_id)
         except BaseException:
             store._writer_done(conn)
             raise
         self._conn = conn
-        self._tx = tx = self._make(store, conn, self._user_id)
         return tx
 
     def __exit__(
@@ -82,7 +81,8 @@ class WriteScope:
                 return
             try:
                 tx.before_commit()
-                conn.execute("COMMIT")
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
             except sqlite3.Error as error:
                 rollback(conn)
                 cache = self._store._snapshots

@@ -550,6 +550,8 @@ class SQLiteStore:
             self._writer = threading.Lock()
             self._idle = []
             self._writing = None
+            if self._snapshots is not None:  # its lock may have been held at the fork
+                self._snapshots = SnapshotCache(self._snapshots.max_users)
 
     def _acquire(self) -> sqlite3.Connection:
         self._check_fork()
