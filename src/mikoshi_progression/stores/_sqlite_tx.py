@@ -32,7 +32,7 @@ from ._rows import (
     state_from_row,
 )
 from ._snapshots import SnapshotCache
-from ._sqlite_driver import DUPLICATE, execute, wrap
+from ._sqlite_driver import DUPLICATE, begin_immediate, execute, wrap
 from ._sqlite_sql import Statements
 from ._state_json import counts_json, iso, state_json
 from .base import EntryKind, LedgerEntry, Snapshot, StaleSnapshotError, StaleVersionError
@@ -56,6 +56,7 @@ class TransactionOwner(Protocol):
     _sql: Statements
     _snapshots: SnapshotCache | None
     path: str
+    timeout: float
 
     def _reinspect(self, conn: sqlite3.Connection) -> bool: ...
 
@@ -79,7 +80,10 @@ class SQLiteTransaction:
         that needs it: a load served from the cache does not, so the decision taken on
         it runs while other processes write, and the lock is held for the writes only."""
         if not self._begun:
-            execute(self._conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            if self._store.path == ":memory:":  # one connection, no other process
+                execute(self._conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            else:
+                begin_immediate(self._conn, self._store.timeout)
             self._begun = True
 
     def load(self, key: str | None = None) -> Snapshot:
@@ -225,6 +229,7 @@ class SQLiteTransaction:
     def _guess_holds(self) -> bool:
         loaded = self._loaded
         assert loaded is not None
+        self._begin()  # compared under the lock, as a write would be
         row = execute(
             self._conn, self._sql.version, (self._user_id,), doing="check a version"
         ).fetchone()

@@ -524,7 +524,10 @@ class SQLiteStore:
                     raise StoreError("the store is closed")
                 return self._shared
             if self._writing is None:
-                self._writing = self._connect()
+                conn = self._connect()
+                # Its BEGIN IMMEDIATE waits in begin_immediate's naps instead.
+                conn.execute("PRAGMA busy_timeout = 0")
+                self._writing = conn
             return self._writing
         except BaseException:
             self._writer.release()
