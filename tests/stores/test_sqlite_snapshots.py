@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 import uuid
 from contextlib import closing
 from dataclasses import replace
@@ -22,10 +20,9 @@ from hypothesis import strategies as st
 
 from mikoshi_progression import ActionRule, Level, Outcome, ProgressionConfig
 from mikoshi_progression.core.state import ProgressState
-from mikoshi_progression.errors import IdempotencyError, StoreUnavailableError
+from mikoshi_progression.errors import IdempotencyError
 from mikoshi_progression.service import ProgressionService
 from mikoshi_progression.stores import EntryKind, LedgerEntry, StaleVersionError
-from mikoshi_progression.stores._sqlite_driver import begin_immediate
 from mikoshi_progression.stores._state_json import counts_json, state_json
 from mikoshi_progression.stores.sqlite import SQLiteStore
 from mikoshi_progression.testing.clock import FakeClock
@@ -392,25 +389,3 @@ def _entry(user, state, *, key=None, at=START):
         state_after=state,
         outcome="awarded",
     )
-
-
-# --- waiting for another process's lock ----------------------------------------------------
-
-
-def test_begin_immediate_waits_in_short_naps_and_gives_up_at_the_timeout(path):
-    """The writer's BEGIN IMMEDIATE (no busy timeout of its own) gets the lock as soon as
-    another process lets it go, and gives up with StoreUnavailableError at the timeout."""
-    SQLiteStore(path).close()
-    with (
-        closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as holder,
-        closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as writer,
-    ):
-        holder.execute("BEGIN IMMEDIATE")
-        started = time.monotonic()
-        with pytest.raises(StoreUnavailableError):
-            begin_immediate(writer, 0.05)
-        assert time.monotonic() - started >= 0.05
-        threading.Timer(0.05, lambda: holder.execute("COMMIT")).start()
-        begin_immediate(writer, 5.0)
-        assert writer.in_transaction
-        writer.execute("ROLLBACK")

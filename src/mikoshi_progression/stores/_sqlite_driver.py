@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 import sqlite3
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any
@@ -18,7 +16,6 @@ from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, Store
 __all__ = [
     "DUPLICATE",
     "SYNCHRONOUS",
-    "begin_immediate",
     "check_options",
     "checked_path",
     "connect_read_only",
@@ -107,38 +104,6 @@ def execute(
         return cursor.execute(sql, params)
     except sqlite3.Error as exc:
         raise wrap(exc, doing) from exc
-
-
-_FIRST_NAP = 0.00002
-_LONGEST_NAP = 0.001
-
-
-def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
-    """``BEGIN IMMEDIATE`` on a connection with no busy timeout of its own, waiting up to
-    ``timeout`` seconds for another process's write lock in short naps.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10 ms and more between tries: far longer than
-    the fraction of a millisecond an award holds the lock, so processes sharing a file
-    would mostly sleep. This tries again after 20 µs, doubling to at most 1 ms (with
-    jitter, so that waiters do not wake together).
-    """
-    nap = _FIRST_NAP
-    deadline: float | None = None
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.Error as exc:
-            code = getattr(exc, "sqlite_errorcode", None)
-            if not isinstance(code, int) or code & 0xFF != sqlite3.SQLITE_BUSY:
-                raise wrap(exc, "begin a transaction") from exc
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + timeout
-            if now >= deadline:
-                raise wrap(exc, "begin a transaction") from exc
-        time.sleep(min(nap * (0.5 + random.random()), max(0.0, deadline - now)))
-        nap = min(nap * 2, _LONGEST_NAP)
 
 
 def rollback(conn: sqlite3.Connection) -> None:

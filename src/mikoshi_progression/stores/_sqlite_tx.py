@@ -32,7 +32,7 @@ from ._rows import (
     state_from_row,
 )
 from ._snapshots import SnapshotCache
-from ._sqlite_driver import DUPLICATE, begin_immediate, execute, wrap
+from ._sqlite_driver import DUPLICATE, execute, wrap
 from ._sqlite_sql import Statements
 from ._state_json import counts_json, iso, state_json
 from .base import EntryKind, LedgerEntry, Snapshot, StaleSnapshotError, StaleVersionError
@@ -56,13 +56,13 @@ class TransactionOwner(Protocol):
     _sql: Statements
     _snapshots: SnapshotCache | None
     path: str
-    timeout: float
 
     def _reinspect(self, conn: sqlite3.Connection) -> bool: ...
 
 
 class SQLiteTransaction:
-    """One user's transaction on a connection that holds the write lock."""
+    """One user's transaction on this process's writer connection: it takes the
+    database's write lock at the first statement that needs it (see :meth:`_begin`)."""
 
     def __init__(self, store: TransactionOwner, conn: sqlite3.Connection, user_id: str) -> None:
         self._store = store
@@ -80,10 +80,7 @@ class SQLiteTransaction:
         that needs it: a load served from the cache does not, so the decision taken on
         it runs while other processes write, and the lock is held for the writes only."""
         if not self._begun:
-            if self._store.path == ":memory:":  # one connection, no other process
-                execute(self._conn, "BEGIN IMMEDIATE", doing="begin a transaction")
-            else:
-                begin_immediate(self._conn, self._store.timeout)
+            execute(self._conn, "BEGIN IMMEDIATE", doing="begin a transaction")
             self._begun = True
 
     def load(self, key: str | None = None) -> Snapshot:

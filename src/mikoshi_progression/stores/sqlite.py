@@ -524,10 +524,7 @@ class SQLiteStore:
                     raise StoreError("the store is closed")
                 return self._shared
             if self._writing is None:
-                conn = self._connect()
-                # Its BEGIN IMMEDIATE waits in begin_immediate's naps instead.
-                conn.execute("PRAGMA busy_timeout = 0")
-                self._writing = conn
+                self._writing = self._connect()
             return self._writing
         except BaseException:
             self._writer.release()
