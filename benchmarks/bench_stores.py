@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -244,7 +245,70 @@ def naive_loop(
         return timed_loop(read_modify_write, tally, start_at, warmup, seconds)
 
 
-ROW_LOOPS: dict[str, Callable[..., Tally]] = {"update": update_loop, "naive": naive_loop}
+def sqlite_bare_loop(
+    path: str,
+    synchronous: str,
+    user: str,
+    start_at: float,
+    warmup: float,
+    seconds: float,
+    turn: threading.Lock | None = None,
+) -> Tally:
+    """The SQLite ceiling: an award's writes with no library around them.
+
+    On a file with the store's own tables and indexes, one transaction per call:
+    ``BEGIN IMMEDIATE``, an ``UPDATE`` of the user's state row, an ``INSERT`` of one
+    ledger row as wide as an award's (its ``seq`` computed in the statement, as the
+    store does), ``COMMIT``. Threads take turns on ``turn`` (as the store's threads
+    do on its own lock, instead of polling SQLite's); processes wait on SQLite's lock.
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute(
+        "INSERT INTO mikoshi_progress (user_id, exp, daily_exp_gained, version) "
+        "VALUES (?, 0, 0, 1) ON CONFLICT (user_id) DO NOTHING",
+        (user,),
+    )
+    update = (
+        "UPDATE mikoshi_progress SET exp = exp + 1, daily_exp_gained = daily_exp_gained + 1, "
+        "daily_action_counts = ?2, version = version + 1 WHERE user_id = ?1"
+    )
+    insert = (
+        "INSERT INTO mikoshi_ledger (user_id, seq, kind, action, exp_delta, level_before, "
+        "level_after, idempotency_key, at, config_fingerprint, state_after, outcome) VALUES "
+        "(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mikoshi_ledger WHERE user_id = ?1), "
+        "'award', 'tick', 1, 1, 1, NULL, ?2, ?3, ?4, 'awarded')"
+    )
+    moment = "2026-01-01T00:00:00.000000+00:00"
+    state = (
+        '{"daily_action_counts":{"tick":100000},"daily_exp_gained":100000,"exp":100000,'
+        f'"last_chat_date":null,"last_exp_reset_date":"{moment}","level":1}}'
+    )
+    row = (user, moment, THROUGHPUT.fingerprint, state)
+    counts = (user, '{"tick":100000}')
+    lock = turn or contextlib.nullcontext()
+
+    def write() -> bool:
+        with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(update, counts)
+            conn.execute(insert, row)
+            conn.execute("COMMIT")
+        return True
+
+    try:
+        return timed_loop(write, Tally(), start_at, warmup, seconds)
+    finally:
+        conn.close()
+
+
+ROW_LOOPS: dict[str, Callable[..., Tally]] = {
+    "update": update_loop,
+    "naive": naive_loop,
+    "sqlite_bare": sqlite_bare_loop,
+}
 """The loops that work on a row of the ceiling tables, by the name a worker is sent."""
 
 
@@ -520,6 +584,19 @@ class Bench:
         assert self.pool is not None
         return self.pool.run([(kind, a) for a in args])
 
+    def sqlite_bare(
+        self, path: str, synchronous: str, mode: str, workload: str, workers: int
+    ) -> Cell:
+        """The SQLite ceiling (``sqlite_bare_loop``) by every worker, as the stores' cells."""
+        users = [u[0] for u in self.users(workload, workers)]
+        start_at = self.start_at()
+        args = [(path, synchronous, u, start_at, self.warmup, self.seconds) for u in users]
+        if mode == "threads":
+            turn = threading.Lock()
+            return _cell(run_threads(lambda i: sqlite_bare_loop(*args[i], turn), workers))
+        assert self.pool is not None
+        return _cell(self.pool.run([("sqlite_bare", a) for a in args]))
+
     def pgbench(self, workload: str, workers: int) -> Cell:
         binary = shutil.which("pgbench")
         if binary is None:
@@ -667,6 +744,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--locking", default=None, help="PostgresStore locking modes to run")
     parser.add_argument("--modes", default="threads,processes")
     parser.add_argument(
+        "--sqlite-synchronous",
+        default="FULL",
+        help="SQLiteStore synchronous modes to run, each beside a bare sqlite3 loop "
+        "(FULL, the default, is labelled 'sqlite'; others 'sqlite (NORMAL)')",
+    )
+    parser.add_argument(
         "--no-async",
         action="store_true",
         help="leave out the async stores (their rows run as tasks, in the threads columns)",
@@ -701,8 +784,18 @@ def main(argv: list[str] | None = None) -> None:
         specs: list[StoreSpec] = []
         if "memory" in stores:
             specs.append(StoreSpec("memory", "memory://", processes=False))
+        bare_files: dict[str, str] = {}  # the bare sqlite3 ceiling's file, by synchronous
         if "sqlite" in stores:
-            specs.append(StoreSpec("sqlite", f"sqlite:///{tmp}/bench.db"))
+            for synchronous in args.sqlite_synchronous.upper().split(","):
+                label = "sqlite" if synchronous == "FULL" else f"sqlite ({synchronous})"
+                name = synchronous.lower()
+                specs.append(
+                    StoreSpec(
+                        label, f"sqlite:///{tmp}/bench-{name}.db", (("synchronous", synchronous),)
+                    )
+                )
+                bare_files[synchronous] = f"{tmp}/bare-{name}.db"
+                open_store(f"sqlite:///{bare_files[synchronous]}").close()  # the store's tables
         if "postgres" in stores and pg is not None:
             schema, _ = pg
             print(server_version(args.dsn))
@@ -764,6 +857,11 @@ def main(argv: list[str] | None = None) -> None:
                                     runs.setdefault(key, []).append(
                                         bench.pgbench(workload, workers)
                                     )
+                            for synchronous, path in bare_files.items():
+                                key = (_bare_label(synchronous), mode, workload, workers)
+                                runs.setdefault(key, []).append(
+                                    bench.sqlite_bare(path, synchronous, mode, workload, workers)
+                                )
                             for spec in specs:
                                 if mode == "processes" and not spec.processes:
                                     continue
@@ -789,7 +887,7 @@ def main(argv: list[str] | None = None) -> None:
                     store.close()
 
     table = {key: _median(cells) for key, cells in runs.items()}
-    rows = [s.label for s in specs]
+    rows = [s.label for s in specs] + [_bare_label(sync) for sync in bare_files]
     if pg is not None:
         rows += [NAIVE, "UPDATE via psycopg", "UPDATE via pgbench (C)"]
     width = 28
@@ -826,6 +924,26 @@ def main(argv: list[str] | None = None) -> None:
                         f"  {spec.label:<28} {mode:<9} {award.rate:8,.0f} / {ceiling.rate:8,.0f}"
                         f" = {share:4.0%}  ({verdict} the 50% target)"
                     )
+    if bare_files:
+        print(
+            "\nSQLite awards against the bare sqlite3 loop doing the same writes "
+            f"(target: at least 50%; {_load_average()}):"
+        )
+        for synchronous in bare_files:
+            label = "sqlite" if synchronous == "FULL" else f"sqlite ({synchronous})"
+            for mode in modes:
+                for workload in workloads:
+                    for w in workers_list:
+                        award = table.get((label, mode, workload, w))
+                        ceiling = table.get((_bare_label(synchronous), mode, workload, w))
+                        if award and ceiling and award.rate and ceiling.rate:
+                            share = award.rate / ceiling.rate
+                            verdict = "meets" if share >= 0.5 else "BELOW"
+                            print(
+                                f"  {label:<17} {mode:<9} {workload:<9} x{w}: "
+                                f"{award.rate:8,.0f} / {ceiling.rate:8,.0f} = {share:4.0%}"
+                                f"  ({verdict} the 50% target)"
+                            )
     if "threads" in modes:
         top = max(workers_list)
         print(f"\nAsync stores ({top} tasks on one event loop) against {top} threads:")
@@ -857,6 +975,10 @@ def main(argv: list[str] | None = None) -> None:
         else "\nPROBLEMS:\n  " + "\n  ".join(lost)
     )
     print(f"after: {_load_average()}")
+
+
+def _bare_label(synchronous: str) -> str:
+    return f"bare sqlite3 ({synchronous})"
 
 
 def _load_average() -> str:

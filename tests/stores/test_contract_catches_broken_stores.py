@@ -107,7 +107,7 @@ class _SQLiteTwoTransactions(_sqlite_tx.SQLiteTransaction):
         self._conn.execute("COMMIT")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(self._sql.insert_entry, map(_sqlite_tx._entry_params, entries))
+            self._conn.executemany(self._sql.insert_entry, map(_sqlite_tx.entry_values, entries))
         except sqlite3.IntegrityError as exc:
             raise StaleVersionError(str(exc)) from exc
 
@@ -122,7 +122,9 @@ def sqlite_factory(
         monkeypatch.setattr(sqlite_module, "SQLiteTransaction", transaction)
 
         def open_() -> SQLiteStore:
-            store = SQLiteStore(tmp_path / "broken.db")
+            # No snapshot cache: the broken writes commit behind its bookkeeping, and
+            # the checks are to see what the broken transaction itself does.
+            store = SQLiteStore(tmp_path / "broken.db", snapshot_cache=0)
             opened.append(store)
             return store
 

@@ -143,6 +143,9 @@ def test_table_prefix_keeps_stores_apart(path):
         {"timeout": "30"},
         {"pool_size": -1},
         {"pool_size": 2.5},
+        {"snapshot_cache": -1},
+        {"snapshot_cache": True},
+        {"snapshot_cache": 1.5},
     ],
     ids=repr,
 )

@@ -3,7 +3,9 @@
 SQLite runs one writer at a time and each statement costs microseconds in-process, so a
 batch is the single-user transaction's own statements, user after user, inside one
 ``BEGIN IMMEDIATE ... COMMIT``: one lock and one commit (one sync to disk) per batch
-instead of one per award.
+instead of one per award. Each user's part is that user's
+:class:`~._sqlite_tx.SQLiteTransaction` on the batch's connection, so the snapshot cache,
+the version checks and what is remembered after the commit are the single award's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ _KEYED_KINDS = (EntryKind.AWARD, EntryKind.ADJUST, EntryKind.TIMEZONE)
 
 
 class SQLiteBatch:
-    """Several users' transaction on a connection that holds the write lock."""
+    """Several users' transaction on a connection that holds the write lock (``BEGIN
+    IMMEDIATE`` already run)."""
 
     def __init__(
         self, store: TransactionOwner, conn: sqlite3.Connection, user_ids: Collection[str]
@@ -32,18 +35,17 @@ class SQLiteBatch:
         self._store = store
         self._conn = conn
         self._user_ids = frozenset(user_ids)
+        self._users: dict[str, SQLiteTransaction] = {}
 
     def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
         snapshots = {}
         keyed = self._store._sql.keyed
         for user_id, wanted in keys.items():
-            self._check_held(user_id)
-            snap = SQLiteTransaction(self._store, self._conn, user_id).load()
+            tx = self._user(user_id)
+            snap = tx.load()
             found: dict[str, LedgerEntry] = {}
             for key in wanted:
-                rows = execute(
-                    self._conn, keyed, {"user_id": user_id, "key": key}, doing="look up a key"
-                ).fetchall()
+                rows = execute(self._conn, keyed, (user_id, key), doing="look up a key").fetchall()
                 for entry in map(entry_of_row, rows):
                     if entry.kind in _KEYED_KINDS:
                         found[key] = entry
@@ -52,11 +54,30 @@ class SQLiteBatch:
 
     def write_many(self, writes: Sequence[UserWrite]) -> None:
         for write in writes:
-            self._check_held(write.user_id)
-            SQLiteTransaction(self._store, self._conn, write.user_id).write(
-                write.state, write.version, write.entries
-            )
+            self._user(write.user_id).write(write.state, write.version, write.entries)
 
-    def _check_held(self, user_id: str) -> None:
-        if user_id not in self._user_ids:
-            raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
+    def before_commit(self) -> None:
+        """Each user's guessed snapshot that nothing was written against, checked."""
+        for tx in self._users.values():
+            tx.before_commit()
+
+    def committed(self) -> None:
+        """Remember what each user's part committed, as a single transaction does."""
+        for tx in self._users.values():
+            tx.committed()
+
+    def forget(self) -> None:
+        """The batch rolled back: no user's cached snapshot is trusted any more."""
+        cache = self._store._snapshots
+        if cache is not None:
+            for user_id in self._users:
+                cache.forget(user_id)
+
+    def _user(self, user_id: str) -> SQLiteTransaction:
+        tx = self._users.get(user_id)
+        if tx is None:
+            if user_id not in self._user_ids:
+                raise StoreError(f"user {user_id!r} is not one of this batch transaction's users")
+            tx = self._users[user_id] = SQLiteTransaction(self._store, self._conn, user_id)
+            tx._begun = True  # the batch holds the write lock already
+        return tx

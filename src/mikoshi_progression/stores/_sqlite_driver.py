@@ -4,15 +4,27 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import ReadOnlyStoreError, StoreError, StoreUnavailableError
+from ..errors import InvalidArgumentError, ReadOnlyStoreError, StoreError, StoreUnavailableError
 
-__all__ = ["DUPLICATE", "execute", "read_only_uri", "rollback", "unchangeable", "wrap"]
+__all__ = [
+    "DUPLICATE",
+    "SYNCHRONOUS",
+    "check_options",
+    "checked_path",
+    "connect_read_only",
+    "execute",
+    "read_only_uri",
+    "rollback",
+    "unchangeable",
+    "wrap",
+]
 
 # Primary result codes meaning "not reachable now, may work later": the lock wait
 # timed out, the disk failed or is full, the file cannot be opened.
@@ -122,3 +134,102 @@ def unchangeable(path: str) -> bool:
         return not os.stat(path).st_mode & 0o222
     except OSError:
         return False
+
+
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
+_MAX_TIMEOUT = 2_000_000
+
+
+def checked_path(path: object) -> str:
+    """``path`` as a string (``":memory:"`` for an empty one), if it can name a file."""
+    try:
+        text = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        text = None
+    if not isinstance(text, str) or "\0" in text:
+        raise InvalidArgumentError("path", "a file path (str or os.PathLike) or ':memory:'", path)
+    return text or ":memory:"
+
+
+def check_options(
+    *,
+    timeout: object,
+    table_prefix: object,
+    synchronous: object,
+    pool_size: object,
+    snapshot_cache: object,
+) -> None:
+    """Refuse options that cannot work, before anything is opened."""
+    if not isinstance(table_prefix, str) or not _PREFIX.match(table_prefix):
+        raise InvalidArgumentError(
+            "table_prefix",
+            "letters, digits and underscores, not starting with a digit",
+            table_prefix,
+        )
+    if not isinstance(synchronous, str) or synchronous.upper() not in SYNCHRONOUS:
+        raise InvalidArgumentError("synchronous", f"one of {', '.join(SYNCHRONOUS)}", synchronous)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 <= timeout <= _MAX_TIMEOUT
+    ):
+        raise InvalidArgumentError(
+            "timeout", f"a number of seconds from 0 to {_MAX_TIMEOUT:,}", timeout
+        )
+    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
+        raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
+    cache = snapshot_cache
+    if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
+        raise InvalidArgumentError(
+            "snapshot_cache", "0 (off) or a positive number of users", snapshot_cache
+        )
+
+
+def connect_read_only(path: str, uri: str, timeout: float) -> tuple[sqlite3.Connection, str]:
+    """A connection that can only read, and the URI that opened it (``uri``, or made
+    ``immutable``): the journal mode is left as it is, no table made.
+
+    ``mode=ro`` takes SQLite's usual shared locks, so the store reads safely beside
+    writers in other processes. A database in WAL mode needs its ``-shm`` (and
+    ``-wal``) file for that: SQLite creates it if it is missing and the directory
+    is writable, and reads through an existing one even where it cannot write it.
+    Where neither is possible (a WAL database in a read-only directory with no
+    ``-shm``), the file is opened ``immutable=1``, which reads it without locks or
+    WAL, but only when that is safe (see :func:`unchangeable`): every commit is
+    in the file and nobody can change it. ``immutable`` on a file that can change
+    would read torn pages when a writer checkpoints into it, and beside a ``-wal``
+    holding commits would miss them; ``nolock`` has the first fault. Such a
+    database is refused with StoreUnavailableError rather than read wrongly.
+    """
+    try:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise wrap(exc, f"open {path!r} read-only") from exc
+    try:
+        # The file is opened lazily: a first read tells whether it can be read.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error as exc:
+        conn.close()
+        code = getattr(exc, "sqlite_errorcode", 0) or 0
+        # What a file that exists and is readable fails with when its -shm is missing.
+        no_shm = code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+        if not no_shm or not os.access(path, os.R_OK):
+            raise wrap(exc, f"open {path!r} read-only") from exc
+        if "&immutable=1" not in uri and unchangeable(path):
+            return connect_read_only(path, uri + "&immutable=1", timeout)
+        raise StoreUnavailableError(
+            f"SQLite could not open {path!r} read-only: {exc}. A database in WAL "
+            "mode is read through its -shm file, which is missing and cannot be created "
+            "in its directory: make the directory writable, or, if nothing writes the "
+            "database any more, make the file read-only for everyone (chmod a-w) with no "
+            "-wal, -shm or -journal file beside it"
+        ) from exc
+    return conn, uri

@@ -154,28 +154,44 @@ class Statements:
         self.ledger_columns = ledger_columns = LEDGER_COLUMNS if levers else LEGACY_LEDGER_COLUMNS
         state = ", ".join(state_columns)
         entry = ", ".join(ledger_columns)
+        # The statements of an award take positional parameters (``?1`` is the user):
+        # cheaper to bind than names, and the same text every time, so each connection
+        # prepares them once (sqlite3's statement cache).
         self.load = (
-            f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = :user_id) '
-            f'FROM "{progress}" WHERE user_id = :user_id'
+            f'SELECT {state}, version, EXISTS (SELECT 1 FROM "{ledger}" WHERE user_id = ?1) '
+            f'FROM "{progress}" WHERE user_id = ?1'
         )
         self.keyed = (
-            f'SELECT {entry} FROM "{ledger}" WHERE user_id = :user_id '
-            "AND idempotency_key = :key AND kind IN ('award', 'revoke', 'adjust', 'timezone')"
+            f'SELECT {entry} FROM "{ledger}" WHERE user_id = ?1 '
+            "AND idempotency_key = ?2 AND kind IN ('award', 'revoke', 'adjust', 'timezone')"
         )
+        self.version = f'SELECT version FROM "{progress}" WHERE user_id = ?1'
+        width = len(state_columns)
         self.insert_state = (
             f'INSERT INTO "{progress}" (user_id, {state}, version) '
-            f"VALUES (:user_id, {', '.join(':' + c for c in state_columns)}, 1)"
+            f"VALUES (?1, {', '.join(f'?{i}' for i in range(2, width + 2))}, 1)"
         )
         self.update_state = (
             f'UPDATE "{progress}" SET '
-            + ", ".join(f"{c} = :{c}" for c in state_columns)
-            + ", version = version + 1 WHERE user_id = :user_id AND version = :version"
+            + ", ".join(f"{c} = ?{i}" for i, c in enumerate(state_columns, 2))
+            + f", version = version + 1 WHERE user_id = ?1 AND version = ?{width + 2}"
         )
-        # seq: the user's next position, safe to compute under the write lock.
+        # An award within the day its row already opened, touching no lever: the day and
+        # the levers' columns keep their values, and the day's index is left alone.
+        self.update_award = (
+            f'UPDATE "{progress}" SET exp = ?2, level = ?3, daily_exp_gained = ?4, '
+            "daily_action_counts = ?5, last_chat_date = ?6, version = version + 1 "
+            "WHERE user_id = ?1 AND version = ?7"
+        )
+        # seq: the user's next position, safe to compute under the write lock. The
+        # parameters: the user, then the other columns in order (seq is not one).
+        numbers = iter(range(2, len(ledger_columns) + 1))
         values = ", ".join(
-            f'(SELECT COALESCE(MAX(seq), 0) + 1 FROM "{ledger}" WHERE user_id = :user_id)'
+            "?1"
+            if c == "user_id"
+            else f'(SELECT COALESCE(MAX(seq), 0) + 1 FROM "{ledger}" WHERE user_id = ?1)'
             if c == "seq"
-            else ":" + c
+            else f"?{next(numbers)}"
             for c in ledger_columns
         )
         self.insert_entry = f'INSERT INTO "{ledger}" ({entry}) VALUES ({values})'

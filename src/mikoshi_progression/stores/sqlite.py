@@ -27,11 +27,10 @@ cannot write.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -55,16 +54,20 @@ from ._rows import (
     refuse_feed,
     state_from_row,
 )
+from ._snapshots import SnapshotCache, SnapshotCacheInfo
 from ._sqlite_batch import SQLiteBatch
 from ._sqlite_driver import (
+    check_options,
+    checked_path,
+    connect_read_only,
     execute,
     read_only_uri,
     rollback,
-    unchangeable,
     wrap,
 )
 from ._sqlite_sql import Statements
 from ._sqlite_tx import ReadOnlyTransaction, SQLiteTransaction, entry_of_row, stored_state
+from ._sqlite_write import WriteScope
 from .base import (
     SCHEMA_VERSION,
     BatchTransaction,
@@ -78,11 +81,6 @@ from .base import (
 )
 
 __all__ = ["SQLiteStore"]
-
-_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-# SQLite's busy timeout is a C int of milliseconds: about 24 days at most.
-_MAX_TIMEOUT = 2_000_000
 
 
 class SQLiteStore:
@@ -109,12 +107,24 @@ class SQLiteStore:
             :class:`~mikoshi_progression.errors.StoreUnavailableError`.
         table_prefix: Prefix of the two tables (``mikoshi_progress``,
             ``mikoshi_ledger`` by default); letters, digits and ``_``.
-        synchronous: SQLite's ``PRAGMA synchronous``: ``"FULL"`` (default) makes
-            every committed award survive a power cut; ``"NORMAL"`` is faster and
-            still never corrupts the file, but may lose the last commits then.
+        synchronous: SQLite's ``PRAGMA synchronous``, the durability of a commit.
+            ``"FULL"`` (the default) syncs the WAL to the disk at every commit: an
+            award the service returned survives a power cut or an OS crash.
+            ``"NORMAL"`` syncs only when the WAL is checkpointed into the file: much
+            cheaper per commit (see ``docs/performance.md``), and the file is never
+            corrupted, but a power cut or an OS crash may lose the last commits
+            (awards that were already answered). A crash of the process loses nothing
+            in either mode. Choose ``"NORMAL"`` when the last second of awards may be
+            lost on a power cut (re-sent requests with keys are then awarded again).
         pool_size: How many idle connections to keep for reuse.
         create: Create the tables and indexes on opening if any is missing
             (default); a complete schema is only read.
+        snapshot_cache: Remember the state this process last wrote or read for up to
+            this many users (``0``: off) and let the next award start from it instead
+            of reading and decoding the row; the version-checked write (under the
+            write lock) refuses a stale one and the service loads again. Keyed awards
+            still look their key up. See :mod:`~mikoshi_progression.stores._snapshots`
+            for when it stops guessing (other processes writing the same users).
         read_only: Open an existing file read-only (``mode=ro``): nothing is ever
             created or altered (not the file, its journal mode or a table; ``create``
             is ignored), every read works, and every write (an award, a revocation,
@@ -148,11 +158,16 @@ class SQLiteStore:
         pool_size: int = 8,
         create: bool = True,
         read_only: bool = False,
+        snapshot_cache: int = 10_000,
     ) -> None:
-        _check_options(
-            timeout=timeout, table_prefix=table_prefix, synchronous=synchronous, pool_size=pool_size
+        check_options(
+            timeout=timeout,
+            table_prefix=table_prefix,
+            synchronous=synchronous,
+            pool_size=pool_size,
+            snapshot_cache=snapshot_cache,
         )
-        self.path = _checked_path(path)
+        self.path = checked_path(path)
         if read_only and self.path == ":memory:":
             raise InvalidArgumentError(
                 "read_only", "False for an in-memory database (it starts empty)", read_only
@@ -165,10 +180,14 @@ class SQLiteStore:
         self._sql = Statements(table_prefix)
         # A read-only store opens the file through a URI (see _connect_read_only).
         self._uri = read_only_uri(self.path) if self.read_only else ""
-        self._immutable = False
         self._lock = threading.Lock()
         self._writer = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
+        # The writer's own connection: writes take turns under _writer, so one suffices.
+        self._writing: sqlite3.Connection | None = None
+        self._snapshots = (
+            SnapshotCache(snapshot_cache) if snapshot_cache and not self.read_only else None
+        )
         self._pid = os.getpid()
         self._closed = False
         # ":memory:" is private to one connection: every caller shares it, in turn.
@@ -221,8 +240,7 @@ class SQLiteStore:
 
     # --- the protocol ------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+    def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
         """Open ``user_id``'s transaction under the database's write lock.
 
         A read-only store takes no lock: its transaction reads a snapshot of what
@@ -230,15 +248,21 @@ class SQLiteStore:
         """
         user_id = check_id(user_id)
         if self.read_only:
-            with self._connection() as conn:
-                execute(conn, "BEGIN", doing="begin a transaction")
-                try:
-                    yield ReadOnlyTransaction(self, conn, user_id)
-                finally:
-                    rollback(conn)
-            return
-        with self._write_lock() as conn:
-            yield SQLiteTransaction(self, conn, user_id)
+            return self._read_only_transaction(user_id)
+        return WriteScope(self, user_id, SQLiteTransaction)
+
+    @contextmanager
+    def _read_only_transaction(self, user_id: str) -> Iterator[StoreTransaction]:
+        with self._connection() as conn:
+            execute(conn, "BEGIN", doing="begin a transaction")
+            try:
+                yield ReadOnlyTransaction(self, conn, user_id)
+            finally:
+                rollback(conn)
+
+    def snapshot_cache_info(self) -> SnapshotCacheInfo | None:
+        """How the snapshot cache is doing (``None`` when it is off)."""
+        return None if self._snapshots is None else self._snapshots.info()
 
     batches = True
     """Awards of many users run in one transaction (:meth:`batch_transaction`)."""
@@ -256,35 +280,23 @@ class SQLiteStore:
             raise ReadOnlyStoreError(
                 f"the SQLite store {self.path!r} is read-only: no batch can be written"
             )
-        with self._write_lock() as conn:
-            yield SQLiteBatch(self, conn, users)
-
-    @contextmanager
-    def _write_lock(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside ``BEGIN IMMEDIATE``: committed on a clean exit, else rolled
-        back."""
-        # Threads of this process queue on a lock of ours, woken as soon as it is
-        # free; only one per process then polls SQLite's lock against other processes.
-        self._check_fork()
-        if not self._writer.acquire(timeout=self.timeout):
-            raise StoreUnavailableError(
-                f"SQLite could not begin a transaction: no turn to write within {self.timeout} s"
-            )
+        conn = self._writer_turn()
         try:
-            with self._connection() as conn:
-                execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
-                try:
-                    yield conn
-                except BaseException:
-                    rollback(conn)
-                    raise
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    rollback(conn)
+            execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+            batch = SQLiteBatch(self, conn, users)
+            try:
+                yield batch
+                batch.before_commit()
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                rollback(conn)
+                batch.forget()
+                if isinstance(exc, sqlite3.Error):
                     raise wrap(exc, "commit") from exc
+                raise
+            batch.committed()
         finally:
-            self._writer.release()
+            self._writer_done(conn)
 
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state (a new user's if unknown), read without a lock.
@@ -389,6 +401,8 @@ class SQLiteStore:
         current = found.version(self._sql) in (0, SCHEMA_VERSION)
         if current != self._sql.levers:
             self._sql = Statements(self.table_prefix, levers=current)
+            if self._snapshots is not None:
+                self._snapshots.clear()  # states read without the lever columns
 
     def _reinspect(self, conn: sqlite3.Connection) -> bool:
         """Read the schema again (another process may have migrated it); whether the store
@@ -429,6 +443,13 @@ class SQLiteStore:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+        if self._writer.acquire(blocking=False):  # else the writer closes it on its way out
+            try:
+                if self._writing is not None:
+                    self._writing.close()
+                    self._writing = None
+            finally:
+                self._writer.release()
         with self._shared_lock:
             if self._shared is not None:
                 self._shared.close()
@@ -512,51 +533,7 @@ class SQLiteStore:
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
-        """A connection that can only read: the journal mode is left as it is, no table made.
-
-        ``mode=ro`` takes SQLite's usual shared locks, so the store reads safely beside
-        writers in other processes. A database in WAL mode needs its ``-shm`` (and
-        ``-wal``) file for that: SQLite creates it if it is missing and the directory
-        is writable, and reads through an existing one even where it cannot write it.
-        Where neither is possible (a WAL database in a read-only directory with no
-        ``-shm``), the file is opened ``immutable=1``, which reads it without locks or
-        WAL, but only when that is safe (see :func:`unchangeable`): every commit is
-        in the file and nobody can change it. ``immutable`` on a file that can change
-        would read torn pages when a writer checkpoints into it, and beside a ``-wal``
-        holding commits would miss them; ``nolock`` has the first fault. Such a
-        database is refused with StoreUnavailableError rather than read wrongly.
-        """
-        try:
-            conn = sqlite3.connect(
-                self._uri,
-                uri=True,
-                timeout=self.timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise wrap(exc, f"open {self.path!r} read-only") from exc
-        try:
-            # The file is opened lazily: a first read tells whether it can be read.
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        except sqlite3.Error as exc:
-            conn.close()
-            code = getattr(exc, "sqlite_errorcode", 0) or 0
-            # What a file that exists and is readable fails with when its -shm is missing.
-            no_shm = code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
-            if not no_shm or not os.access(self.path, os.R_OK):
-                raise wrap(exc, f"open {self.path!r} read-only") from exc
-            if not self._immutable and unchangeable(self.path):
-                self._immutable = True
-                self._uri += "&immutable=1"
-                return self._connect_read_only()
-            raise StoreUnavailableError(
-                f"SQLite could not open {self.path!r} read-only: {exc}. A database in WAL "
-                "mode is read through its -shm file, which is missing and cannot be created "
-                "in its directory: make the directory writable, or, if nothing writes the "
-                "database any more, make the file read-only for everyone (chmod a-w) with no "
-                "-wal, -shm or -journal file beside it"
-            ) from exc
+        conn, self._uri = connect_read_only(self.path, self._uri, self.timeout)
         return conn
 
     @contextmanager
@@ -574,6 +551,43 @@ class SQLiteStore:
         finally:
             self._release(conn)
 
+    def _writer_turn(self) -> sqlite3.Connection:
+        """Take this process's turn to write (threads queue here, woken as soon as it is
+        free; only one per process then polls SQLite's lock against other processes),
+        and the connection to write on."""
+        self._check_fork()
+        if not self._writer.acquire(timeout=self.timeout):
+            raise StoreUnavailableError(
+                f"SQLite could not begin a transaction: no turn to write within {self.timeout} s"
+            )
+        try:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self.path == ":memory:":
+                self._shared_lock.acquire()
+                if self._shared is None:
+                    self._shared_lock.release()
+                    raise StoreError("the store is closed")
+                return self._shared
+            if self._writing is None:
+                self._writing = self._connect()
+            return self._writing
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def _writer_done(self, conn: sqlite3.Connection) -> None:
+        """End the turn; a connection left in a transaction (its rollback failed) or of a
+        closed store is closed."""
+        try:
+            if conn is self._shared:
+                self._shared_lock.release()
+            elif conn.in_transaction or self._closed:
+                conn.close()
+                self._writing = None
+        finally:
+            self._writer.release()
+
     def _check_fork(self) -> None:
         """In a forked child, forget the parent's connections and locks (never use them)."""
         if self._pid != os.getpid():
@@ -581,6 +595,9 @@ class SQLiteStore:
             self._lock = threading.Lock()
             self._writer = threading.Lock()
             self._idle = []
+            self._writing = None
+            if self._snapshots is not None:  # its lock may have been held at the fork
+                self._snapshots = SnapshotCache(self._snapshots.max_users)
 
     def _acquire(self) -> sqlite3.Connection:
         self._check_fork()
@@ -598,38 +615,3 @@ class SQLiteStore:
                     self._idle.append(conn)
                     return
         conn.close()
-
-
-def _checked_path(path: object) -> str:
-    """``path`` as a string (``":memory:"`` for an empty one), if it can name a file."""
-    try:
-        text = os.fspath(path)  # type: ignore[call-overload]
-    except TypeError:
-        text = None
-    if not isinstance(text, str) or "\0" in text:
-        raise InvalidArgumentError("path", "a file path (str or os.PathLike) or ':memory:'", path)
-    return text or ":memory:"
-
-
-def _check_options(
-    *, timeout: object, table_prefix: object, synchronous: object, pool_size: object
-) -> None:
-    """Refuse options that cannot work, before anything is opened."""
-    if not isinstance(table_prefix, str) or not _PREFIX.match(table_prefix):
-        raise InvalidArgumentError(
-            "table_prefix",
-            "letters, digits and underscores, not starting with a digit",
-            table_prefix,
-        )
-    if not isinstance(synchronous, str) or synchronous.upper() not in _SYNCHRONOUS:
-        raise InvalidArgumentError("synchronous", f"one of {', '.join(_SYNCHRONOUS)}", synchronous)
-    if (
-        not isinstance(timeout, int | float)
-        or isinstance(timeout, bool)
-        or not 0 <= timeout <= _MAX_TIMEOUT
-    ):
-        raise InvalidArgumentError(
-            "timeout", f"a number of seconds from 0 to {_MAX_TIMEOUT:,}", timeout
-        )
-    if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 0:
-        raise InvalidArgumentError("pool_size", "a non-negative integer", pool_size)
