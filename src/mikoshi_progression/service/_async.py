@@ -103,7 +103,11 @@ class AsyncProgressionService(Shell):
         batches = store if isinstance(store, (AsyncBatchRunner, AsyncBatchStore)) else None
         self._batches = batches if batches is not None and batches.batches else None
         self._combiner = (
-            AsyncCombiner(self._award_alone, self._award_together)
+            AsyncCombiner(
+                self._award_alone,
+                self._award_together,
+                across_users=getattr(store, "one_writer", False),
+            )
             if combine and self._batches is not None
             else None
         )

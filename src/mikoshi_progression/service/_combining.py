@@ -39,15 +39,17 @@ class Lanes(Generic[W]):
         # awards that arrived meanwhile, in arrival order.
         self.queues: dict[str, list[W]] = {}
 
-    def enter(self, user_id: str, waiting: W) -> bool:
-        """Whether the caller writes now, alone (nobody is writing for the user); if not,
-        ``waiting`` joins the user's queue."""
+    def enter(self, user_id: str, waiting: Callable[[], W]) -> W | None:
+        """``None`` if the caller writes now, alone (nobody is writing for the user); else
+        what ``waiting()`` made for it, in the user's queue (made only then: the common
+        award, alone, makes nothing)."""
         queue = self.queues.get(user_id)
         if queue is None:
             self.queues[user_id] = []
-            return True
-        queue.append(waiting)
-        return False
+            return None
+        queued = waiting()
+        queue.append(queued)
+        return queued
 
     def hand_off(self, user_id: str) -> list[W] | None:
         """The writer is done: the awards that queued meanwhile, as the next batch (its
@@ -96,26 +98,31 @@ class Combiner:
 
     Args:
         alone: Runs one award in a transaction of its own: ``(result, repeated)``.
-        together: Runs several awards to one user in one transaction, in order: what
+        together: Runs several awards in one transaction, each user's in order: what
             became of each, by position in the list it was given.
+        across_users: Combine concurrent awards to any users, not only to the same one:
+            for a store that writes one transaction at a time anyway (SQLite), where
+            awards to other users queue for the same lock.
     """
 
     def __init__(
         self,
         alone: Callable[[Planned], tuple[AwardResult, bool]],
         together: Callable[[Sequence[Planned]], list[Decided]],
+        *,
+        across_users: bool = False,
     ) -> None:
         self._alone = alone
         self._together = together
+        self._across_users = across_users
         self._lock = threading.Lock()
         self._lanes: Lanes[_Waiting] = Lanes()
 
     def award(self, request: Planned) -> tuple[AwardResult, bool]:
-        user_id = request.user_id
-        waiting = _Waiting(request, threading.Event())
+        user_id = "" if self._across_users else request.user_id
         with self._lock:
-            first = self._lanes.enter(user_id, waiting)
-        if first:
+            waiting = self._lanes.enter(user_id, lambda: _Waiting(request, threading.Event()))
+        if waiting is None:
             try:
                 return self._alone(request)
             finally:
@@ -160,16 +167,19 @@ class AsyncCombiner:
         self,
         alone: Callable[[Planned], Awaitable[tuple[AwardResult, bool]]],
         together: Callable[[Sequence[Planned]], Awaitable[list[Decided]]],
+        *,
+        across_users: bool = False,
     ) -> None:
         self._alone = alone
         self._together = together
+        self._across_users = across_users
         self._lanes: Lanes[_Waiting] = Lanes()
 
     async def award(self, request: Planned) -> tuple[AwardResult, bool]:
-        user_id = request.user_id
+        user_id = "" if self._across_users else request.user_id
         done = asyncio.Event()
-        waiting = _Waiting(request, done)
-        if self._lanes.enter(user_id, waiting):
+        waiting = self._lanes.enter(user_id, lambda: _Waiting(request, done))
+        if waiting is None:
             try:
                 return await self._alone(request)
             finally:

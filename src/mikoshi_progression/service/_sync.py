@@ -97,7 +97,11 @@ class ProgressionService(Shell):
         self.store = store
         self._canonical = store.check_user_id if isinstance(store, CanonicalIdStore) else None
         self._combiner = (
-            Combiner(self._award_alone, self._award_together)
+            Combiner(
+                self._award_alone,
+                self._award_together,
+                across_users=getattr(store, "one_writer", False),
+            )
             if combine and isinstance(store, BatchStore) and store.batches
             else None
         )

@@ -141,6 +141,11 @@ class _AsyncOverSync:
         """Whether the sync store underneath runs batches (it does, but read-only SQLite)."""
         return not getattr(self._store, "read_only", False)
 
+    @property
+    def one_writer(self) -> bool:
+        """Whether the sync store underneath writes one transaction at a time (SQLite)."""
+        return bool(getattr(self._store, "one_writer", False))
+
     async def run_in_batch(
         self, user_ids: Collection[str], attempt: Callable[[BatchTransaction], T]
     ) -> T:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from types import TracebackType
 
 from ..errors import StoreError
-from ._sqlite_driver import execute
+from ._sqlite_driver import execute, rollback, wrap
 from ._sqlite_tx import SQLiteTransaction, TransactionOwner, entry_of_row
+from ._sqlite_write import Writer
 from .base import EntryKind, LedgerEntry, Snapshot, UserWrite
 
-__all__ = ["SQLiteBatch"]
+__all__ = ["BatchScope", "SQLiteBatch"]
 
 _KEYED_KINDS = (EntryKind.AWARD, EntryKind.ADJUST, EntryKind.TIMEZONE)
 """The kinds of entry a key of an award names (a revocation repeats its award's key)."""
@@ -81,3 +83,52 @@ class SQLiteBatch:
             tx = self._users[user_id] = SQLiteTransaction(self._store, self._conn, user_id)
             tx._begun = True  # the batch holds the write lock already
         return tx
+
+
+class BatchScope:
+    """``with store.batch_transaction(users) as tx``: this process's turn to write and the
+    database's write lock (``BEGIN IMMEDIATE``) from entry to ``COMMIT``; each user's
+    guessed snapshot checked before the commit and remembered after it."""
+
+    __slots__ = ("_batch", "_conn", "_store", "_user_ids")
+
+    def __init__(self, store: Writer, user_ids: Collection[str]) -> None:
+        self._store = store
+        self._user_ids = user_ids
+
+    def __enter__(self) -> SQLiteBatch:
+        store = self._store
+        conn = store._writer_turn()
+        try:
+            execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
+        except BaseException:
+            store._writer_done(conn)
+            raise
+        self._conn = conn
+        self._batch = SQLiteBatch(store, conn, self._user_ids)
+        return self._batch
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, batch = self._conn, self._batch
+        try:
+            if exc is not None:
+                rollback(conn)
+                batch.forget()
+                return
+            try:
+                batch.before_commit()
+                conn.execute("COMMIT")
+            except BaseException as error:
+                rollback(conn)
+                batch.forget()
+                if isinstance(error, sqlite3.Error):
+                    raise wrap(error, "commit") from error
+                raise
+            batch.committed()
+        finally:
+            self._store._writer_done(conn)

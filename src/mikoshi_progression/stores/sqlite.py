@@ -55,7 +55,7 @@ from ._rows import (
     state_from_row,
 )
 from ._snapshots import SnapshotCache, SnapshotCacheInfo
-from ._sqlite_batch import SQLiteBatch
+from ._sqlite_batch import BatchScope
 from ._sqlite_driver import (
     check_options,
     checked_path,
@@ -70,7 +70,6 @@ from ._sqlite_tx import ReadOnlyTransaction, SQLiteTransaction, entry_of_row, st
 from ._sqlite_write import WriteScope
 from .base import (
     SCHEMA_VERSION,
-    BatchTransaction,
     LedgerEntry,
     ReplayRow,
     SchemaReport,
@@ -266,9 +265,11 @@ class SQLiteStore:
 
     batches = True
     """Awards of many users run in one transaction (:meth:`batch_transaction`)."""
+    one_writer = True
+    """SQLite writes one transaction at a time: the service combines concurrent awards of
+    this process to any users into one (see ``ProgressionService(combine=...)``)."""
 
-    @contextmanager
-    def batch_transaction(self, user_ids: Collection[str]) -> Iterator[BatchTransaction]:
+    def batch_transaction(self, user_ids: Collection[str]) -> BatchScope:
         """Open one transaction on many users' rows under the database's write lock (what
         ``award_many`` and combined awards use): one lock and one commit for them all.
 
@@ -280,23 +281,7 @@ class SQLiteStore:
             raise ReadOnlyStoreError(
                 f"the SQLite store {self.path!r} is read-only: no batch can be written"
             )
-        conn = self._writer_turn()
-        try:
-            execute(conn, "BEGIN IMMEDIATE", doing="begin a transaction")
-            batch = SQLiteBatch(self, conn, users)
-            try:
-                yield batch
-                batch.before_commit()
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                rollback(conn)
-                batch.forget()
-                if isinstance(exc, sqlite3.Error):
-                    raise wrap(exc, "commit") from exc
-                raise
-            batch.committed()
-        finally:
-            self._writer_done(conn)
+        return BatchScope(self, users)
 
     def read_state(self, user_id: str) -> ProgressState:
         """The user's committed state (a new user's if unknown), read without a lock.

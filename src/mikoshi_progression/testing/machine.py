@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
@@ -59,7 +59,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ..core.config import DEFAULT_CONFIG, ProgressionConfig
-from ..core.days import LAST_YEAR
 from ..core.state import ProgressState
 from ..errors import ProgressionError, SelfAwardError
 from ..service import ProgressionService
@@ -68,6 +67,7 @@ from ..stores.base import EntryKind, LedgerEntry, ProgressStore
 from ..stores.memory import InMemoryStore
 from ._machine_batches import BatchRules
 from ._machine_checks import entry_summary, expect_refusal, load, same_award, same_ledger
+from ._machine_clock import ClockRules
 from .clock import FakeClock
 from .invariants import check_award
 from .strategies import INVALID_ACTION, configs
@@ -87,10 +87,7 @@ DEFAULT_USERS = ("alice", "bob", "carol")
 
 _START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _VISITOR = "visitor"
-_OFFSETS = (0, 9 * 60, -5 * 60, 5 * 60 + 30)
 _ZONES = (None, "Asia/Tokyo", "America/New_York", "Pacific/Chatham")
-_LATEST = datetime(LAST_YEAR, 6, 1, tzinfo=UTC)
-"""How far a clock running ahead goes at most (inside the supported years)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +143,7 @@ _CREATOR_ACTIONS = st.runner().flatmap(_creator_actions)
 _KEYED_AWARDS = st.runner().flatmap(_keyed_awards)
 
 
-class StoreMachine(BatchRules, RuleBasedStateMachine):
+class StoreMachine(BatchRules, ClockRules, RuleBasedStateMachine):
     """Drives a store under test and the in-memory reference through the same steps.
 
     Build subclasses with :func:`store_machine`; subclass one further to add
@@ -428,43 +425,6 @@ class StoreMachine(BatchRules, RuleBasedStateMachine):
                 entry = replace(snap.keyed_award, seq=None, state_after=state)
                 version = snap.version
             tx.write(state, version, [entry])
-
-    # --- the clock -----------------------------------------------------------------------
-
-    @rule(
-        seconds=st.integers(1, 600) | st.integers(1, 6 * 3600),
-        microseconds=st.integers(0, 999_999),
-    )
-    def advance_clock(self, seconds: int, microseconds: int) -> None:
-        """Time passes within the day, or a little beyond it."""
-        self.clock.advance(timedelta(seconds=seconds, microseconds=microseconds))
-
-    @rule(offset=st.integers(-3, 3))
-    def cross_day_boundary(self, offset: int) -> None:
-        """Jump to within a few seconds of the next day boundary (either side)."""
-        boundary = self.config.day_boundary.next_reset(self.clock())
-        self.clock.set(boundary + timedelta(seconds=offset))
-
-    @rule(seconds=st.integers(1, 5))
-    def skew_clock_back(self, seconds: int) -> None:
-        """The next request lands on a server whose clock lags a few seconds."""
-        self.clock.advance(timedelta(seconds=-seconds))
-
-    @rule(years=st.integers(1, 70))
-    def clock_runs_far_ahead(self, years: int) -> None:
-        """A server whose clock ran years ahead serves one request; the next request finds
-        the clock right again: the day it stamped is a clock fault and reopens."""
-        real = self.clock()
-        self.clock.set(min(real + timedelta(days=365 * years), _LATEST))
-        user = self.users[years % len(self.users)]
-        self._both(f"limits({user!r}) at {self.clock()}", lambda s: s.limits(user))
-        self._touched.add(user)
-        self.clock.set(real)
-
-    @rule(minutes=st.sampled_from(_OFFSETS))
-    def change_clock_offset(self, minutes: int) -> None:
-        """The same instant, reported in another UTC offset."""
-        self.clock.set(self.clock().astimezone(timezone(timedelta(minutes=minutes))))
 
     # --- after every step ----------------------------------------------------------------
 
