@@ -117,11 +117,15 @@ def counts_from_db(value: object) -> dict[str, int]:
 
 def counts_to_json(counts: Any) -> str:
     """``daily_action_counts`` as compact JSON text, keys sorted (stable for comparisons)."""
+    if not counts:  # most users' lifetime counts, and every day's first award
+        return "{}"
     return json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
 
 
 def milestones_to_json(milestones: Any) -> str:
     """Milestone names as a compact JSON array, sorted (stable for comparisons)."""
+    if not milestones:
+        return "[]"
     return json.dumps(sorted(milestones), separators=(",", ":"))
 
 

@@ -531,7 +531,8 @@ class _PostgresTransaction(TransactionCommon):
                     cursor.execute(query, params, prepare=True)
                 row = cursor.fetchone()
             else:
-                cursor = conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                cursor.execute(query, params, prepare=True)
                 row = cursor.fetchone()
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
@@ -565,7 +566,8 @@ class _PostgresTransaction(TransactionCommon):
                     conn.execute("COMMIT")
                 row = cursor.fetchone()
             else:
-                cursor = conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                cursor.execute(query, params, prepare=True)
                 row = cursor.fetchone()
         except psycopg.Error as exc:
             raise self._write_failed(exc) from exc

@@ -552,7 +552,8 @@ class _PostgresTransaction(TransactionCommon):
                     await cursor.execute(query, params, prepare=True)
                 row = await cursor.fetchone()
             else:
-                cursor = await conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                await cursor.execute(query, params, prepare=True)
                 row = await cursor.fetchone()
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
@@ -588,7 +589,8 @@ class _PostgresTransaction(TransactionCommon):
                     await conn.execute("COMMIT")
                 row = await cursor.fetchone()
             else:
-                cursor = await conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                await cursor.execute(query, params, prepare=True)
                 row = await cursor.fetchone()
         except psycopg.Error as exc:
             raise self._write_failed(exc) from exc
