@@ -356,15 +356,16 @@ async def test_row_locking_releases_the_row_when_a_transaction_fails(make_store)
 
 
 def counting_pool(dsn: str, sent: list[str]) -> AsyncConnectionPool[Any]:
-    """A pool whose connections record the first word of every statement they send."""
+    """A pool whose connections record the first word of every statement they send
+    (through ``conn.execute`` or a cursor of theirs, as the award's statements go)."""
 
-    class CountingConnection(psycopg.AsyncConnection[Any]):
+    class CountingCursor(psycopg.AsyncCursor[Any]):
         async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             sent.append(str(query).split(None, 1)[0])
             return await super().execute(query, params, **kwargs)
 
     return AsyncConnectionPool(
-        dsn, connection_class=CountingConnection, min_size=1, max_size=2, open=False
+        dsn, kwargs={"cursor_factory": CountingCursor}, min_size=1, max_size=2, open=False
     )
 
 

@@ -98,7 +98,7 @@ def _count(value: object) -> int | None:
 
 def counts_from_db(value: object) -> dict[str, int]:
     """Normalise a stored ``daily_action_counts`` value to ``{action: count}``."""
-    if value is None:
+    if value is None or value == "{}":
         return {}
     if isinstance(value, (str, bytes, bytearray)):
         try:
@@ -130,6 +130,8 @@ def milestones_to_json(milestones: Any) -> str:
 
 
 def _milestones_from_db(value: object) -> frozenset[str]:
+    if value == "[]":
+        return frozenset()
     if isinstance(value, (str, bytes, bytearray)):
         try:
             value = json.loads(value)
