@@ -293,21 +293,47 @@ def state_from_row(
     """Build a state from raw column values, normalising legacy data as the module says
     (the lever columns are absent from a schema of version 1: a new user's then)."""
     current = _count(streak) or 0
+    zone = _zone_from_db(timezone)
+    extended = moment_from_db(day_extended_until)
+    best = max(current, _count(best_streak) or 0)
+    day = day_from_db(last_streak_day)
+    freezes = _count(streak_freezes) or 0
+    reached = _milestones_from_db(milestones)
+    lifetime = counts_from_db(lifetime_counts)
+    exp_ = _count(exp) or 0
+    level_ = max(1, _count(level) or 1)
+    gained = _count(daily_exp_gained) or 0
+    reset = moment_from_db(last_exp_reset_date)
+    counts = counts_from_db(daily_action_counts)
+    chat = moment_from_db(last_chat_date)
+    untouched = zone is None and extended is None and day is None
+    if untouched and not (best or freezes or reached or lifetime):
+        # No lever touched the user (most users): the state shares the one lever value of
+        # such users instead of building and comparing one (a third of a load's decoding,
+        # profiled by benchmarks/profile_postgres_award.py).
+        return ProgressState(
+            exp=exp_,
+            level=level_,
+            daily_exp_gained=gained,
+            last_exp_reset_date=reset,
+            daily_action_counts=counts,
+            last_chat_date=chat,
+        )
     return ProgressState(
-        exp=_count(exp) or 0,
-        level=max(1, _count(level) or 1),
-        daily_exp_gained=_count(daily_exp_gained) or 0,
-        last_exp_reset_date=moment_from_db(last_exp_reset_date),
-        daily_action_counts=counts_from_db(daily_action_counts),
-        last_chat_date=moment_from_db(last_chat_date),
-        timezone=_zone_from_db(timezone),
-        day_extended_until=moment_from_db(day_extended_until),
+        exp=exp_,
+        level=level_,
+        daily_exp_gained=gained,
+        last_exp_reset_date=reset,
+        daily_action_counts=counts,
+        last_chat_date=chat,
+        timezone=zone,
+        day_extended_until=extended,
         streak=current,
-        best_streak=max(current, _count(best_streak) or 0),
-        last_streak_day=day_from_db(last_streak_day),
-        streak_freezes=_count(streak_freezes) or 0,
-        milestones=_milestones_from_db(milestones),
-        lifetime_counts=counts_from_db(lifetime_counts),
+        best_streak=best,
+        last_streak_day=day,
+        streak_freezes=freezes,
+        milestones=reached,
+        lifetime_counts=lifetime,
     )
 
 
