@@ -66,6 +66,7 @@ __all__ = [
     "ENTRY_FIELDS",
     "LEGACY_ENTRY_FIELDS",
     "LEVER_COLUMNS",
+    "compact_json",
     "counts_from_db",
     "counts_to_json",
     "day_from_db",
@@ -115,18 +116,24 @@ def counts_from_db(value: object) -> dict[str, int]:
     return counts
 
 
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps(value, separators=(",", ":"))`` with one encoder made once, not one a call
+(an award encodes up to four values)."""
+_SORTED_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 def counts_to_json(counts: Any) -> str:
     """``daily_action_counts`` as compact JSON text, keys sorted (stable for comparisons)."""
     if not counts:  # most users' lifetime counts, and every day's first award
         return "{}"
-    return json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
+    return _SORTED_JSON(dict(counts))
 
 
 def milestones_to_json(milestones: Any) -> str:
     """Milestone names as a compact JSON array, sorted (stable for comparisons)."""
     if not milestones:
         return "[]"
-    return json.dumps(sorted(milestones), separators=(",", ":"))
+    return compact_json(sorted(milestones))
 
 
 def _milestones_from_db(value: object) -> frozenset[str]:
@@ -194,7 +201,7 @@ def events_to_json(events: Sequence[ProgressionEvent]) -> str | None:
     the events feed's index holds only the entries it hands out."""
     if not events:
         return None
-    return json.dumps([event.to_dict() for event in events], separators=(",", ":"))
+    return compact_json([event.to_dict() for event in events])
 
 
 def events_from_db(value: object) -> tuple[ProgressionEvent, ...]:

@@ -47,7 +47,8 @@ How an award reaches the database (every rule stays in Python):
 That is **two round trips per award** (one for a repeated keyed award), the
 least possible while the decision is made in Python between the read and the
 write, and two statements, each prepared on its first use on a connection
-(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``).
+(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``, as a pooler in
+transaction mode needs) and sent through the one cursor that connection keeps.
 
 The **snapshot cache** (``snapshot_cache``, 10,000 users by default, ``0`` for
 off) makes an unkeyed award **one round trip**: the load is served from the
