@@ -14,6 +14,8 @@ psycopg_pool's own threads are left out), then by the wall clock:
 - ``UPDATE via psycopg``: ``conn.execute`` of a prepared one-row ``UPDATE``, the floor of
   any statement sent through psycopg.
 
+Last, the memory the snapshot cache holds per user it remembers (``tracemalloc``).
+
 ``--baseline-src`` runs the same rounds with another checkout's ``src`` (say ``git archive
 main src | tar -x -C /tmp/base``) in a child process, taking turns round by round, so
 that a change is measured against what it changes in one run. ``--profile N`` then prints
@@ -107,6 +109,36 @@ class Client:
         self.uncached.close()
 
 
+def cache_bytes_per_user(users: int = 20_000) -> float:
+    """Memory a snapshot cache holds per user, by ``tracemalloc``: states as a load
+    decodes them (two daily counts, no lever), their datetimes shared."""
+    import tracemalloc
+    from datetime import UTC, datetime
+
+    from mikoshi_progression.stores._rows import state_from_row
+    from mikoshi_progression.stores._snapshots import SnapshotCache
+    from mikoshi_progression.stores.base import Snapshot
+
+    now = datetime.now(UTC)
+    tracemalloc.start()
+    try:
+        cache = SnapshotCache(users)
+        for i in range(users):
+            state = state_from_row(
+                exp=i,
+                level=1,
+                daily_exp_gained=i,
+                last_exp_reset_date=now,
+                daily_action_counts={"tick": i % 50, "chat": 3},
+                last_chat_date=now,
+            )
+            cache.remember(f"user-{i:07d}", Snapshot(state, str(10**6 + i), True, True))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return held / users
+
+
 def _child(dsn: str, awards: int) -> None:
     """``--serve``: one round per line read on stdin, its times as JSON on stdout."""
     client = Client(dsn)
@@ -170,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         wall = statistics.median(t[1] for t in times)
         print(f"{name:<40} {cpu:8.1f} {wall:8.1f}")
     print(f"after: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"snapshot cache: about {cache_bytes_per_user():,.0f} bytes per user remembered")
 
 
 if __name__ == "__main__":
