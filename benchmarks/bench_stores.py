@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
       [--workers 1,4,8] [--stores memory,sqlite,postgres,sqlalchemy]
       [--modes threads,processes]
-      [--workloads distinct,hot,spread]
+      [--workloads distinct,hot,spread,users-1k,users-1m]
       [--locking adaptive,adaptive+nocache,optimistic+nocache,row] [--no-async]
 
 ``--locking`` lists the PostgresStore variants to run: a locking mode, with the
@@ -18,11 +18,15 @@ as threads sharing one store and as separate processes with a store each, on
 distinct users (one per worker) and on one hot user; ``--workloads`` adds
 "spread", every award to a random one of 1,000 users, where a user's awards
 come from every worker (the snapshot cache's worst case across processes; its
-ceilings are the distinct ones). Beside them, in the same
-run, two ceilings of the database itself: pgbench's single-row ``UPDATE`` (its C
-client, ``-c N -j N``) and the same ``UPDATE`` sent through psycopg by the same
-workers. The throughput config has one action worth 1 EXP, no limit and a huge
-cap, so no award is rejected; after each cell every user's ``exp`` and
+ceilings are the distinct ones). "users-1k" and "users-1m" send every award to a
+random one of 1,000 or 1,000,000 users created beforehand in the store's own table
+(one ``INSERT ... SELECT generate_series``), PostgreSQL stores only, interleaved with
+each other round by round: how the rate holds when users outnumber the snapshot
+cache. Beside them, in the same run, two ceilings of the database itself: pgbench's
+single-row ``UPDATE`` (its C client, ``-c N -j N -M prepared``, in the rounds of both
+modes) and the same ``UPDATE`` sent through psycopg by the same workers. The
+throughput config has one action worth 1 EXP, no limit and a huge cap, so no award
+is rejected; after each cell every user's ``exp`` and
 ``daily_exp_gained`` must equal the sum of the ``exp_added`` its workers were
 told (no lost update). A last check per store runs 8 workers against a real cap
 on one user and requires the cap to be reached exactly (no overshoot).
@@ -96,6 +100,33 @@ CONFIGS = {"throughput": THROUGHPUT, "capped": CAPPED}
 SPREAD_USERS = 1_000
 """The "spread" workload: every worker awards to a random one of this many users."""
 
+POPULATIONS = {"users-1k": 1_000, "users-1m": 1_000_000}
+"""The workloads on users created beforehand (PostgreSQL only): how many users each has."""
+
+POPULATION_WARMUP = 2.0
+"""Seconds of warm-up before a population's cell is measured: each cell opens a new store,
+so that its snapshot cache meets most of 1,000 users before the count starts (at 1,000,000
+it meets a few of them either way)."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """``size`` users named ``prefix0`` to ``prefix<size - 1>``, created before the run.
+
+    Sent to workers instead of a million names; ``pick`` draws one at random."""
+
+    prefix: str
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> str:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        return f"{self.prefix}{index}"
+
+
 NAIVE = "read-modify-write, no lock"
 """The platform's own pattern (see ``naive_loop``): fast enough, and wrong under contention."""
 
@@ -150,7 +181,7 @@ def award_loop(
 ) -> Tally:
     """Award ``tick`` as fast as possible to ``users`` (one, or a random one of many)."""
     tally = Tally()
-    pick = random.Random().choice
+    pick = random.Random().choice  # a Population too: its names are made as drawn
     single = users[0] if len(users) == 1 else None
     added = tally.added
 
@@ -468,15 +499,20 @@ class Bench:
     warmup: float
     pool: ProcessPool | None
     ceiling_table: str = ""
+    schema: str = ""
     problems: list[str] = field(default_factory=list)
+    given: dict[str, int] = field(default_factory=dict)
+    """The populations' users: EXP told to workers over the whole run (they share users)."""
     naive_lost: dict[tuple[str, str, int], list[tuple[int, int]]] = field(default_factory=dict)
 
     def start_at(self) -> float:
         return time.time() + 0.3
 
-    def users(self, workload: str, workers: int) -> list[tuple[str, ...]]:
+    def users(self, workload: str, workers: int) -> list[Sequence[str]]:
         """The users each worker awards to."""
         run = uuid.uuid4().hex[:8]
+        if workload in POPULATIONS:
+            return [Population(f"{workload}-", POPULATIONS[workload])] * workers
         if workload == "hot":
             return [(f"{run}-hot",)] * workers
         if workload == "spread":
@@ -485,17 +521,20 @@ class Bench:
         return [(f"{run}-w{i}",) for i in range(workers)]
 
     def awards(self, spec: StoreSpec, mode: str, workload: str, workers: int) -> Cell:
+        if workload in POPULATIONS and not spec.url.startswith("postgresql://"):
+            return Cell(note="PostgreSQL only")
         users = self.users(workload, workers)
         start_at = self.start_at()
         where = f"{spec.label} {mode} {workload} x{workers}"
+        warmup = max(self.warmup, POPULATION_WARMUP) if workload in POPULATIONS else self.warmup
         if spec.asynchronous:  # N tasks on one event loop, in the threads columns
-            tallies, ok = asyncio.run(self._task_awards(spec, users, start_at, where))
+            tallies, ok = asyncio.run(self._task_awards(spec, users, start_at, warmup, where))
         elif mode == "threads":
             store = spec.open(workers)
             try:
                 service = ProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
                 tallies = run_threads(
-                    lambda i: award_loop(service, users[i], start_at, self.warmup, self.seconds),
+                    lambda i: award_loop(service, users[i], start_at, warmup, self.seconds),
                     workers,
                 )
                 ok = self._no_lost_update(store, tallies, where)
@@ -503,7 +542,7 @@ class Bench:
                 store.close()
         else:
             assert self.pool is not None
-            args = [(spec, "throughput", u, start_at, self.warmup, self.seconds) for u in users]
+            args = [(spec, "throughput", u, start_at, warmup, self.seconds) for u in users]
             tallies = self.pool.run([("award", a) for a in args])
             store = spec.open(1)
             try:
@@ -515,14 +554,19 @@ class Bench:
         return cell
 
     async def _task_awards(
-        self, spec: StoreSpec, users: list[tuple[str, ...]], start_at: float, where: str
+        self,
+        spec: StoreSpec,
+        users: list[Sequence[str]],
+        start_at: float,
+        warmup: float,
+        where: str,
     ) -> tuple[list[Tally], bool]:
         """``len(users)`` tasks on one event loop, each awaiting its awards."""
         store = await spec.open_async(len(users))
         try:
             service = AsyncProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
             tallies = await asyncio.gather(
-                *(async_award_loop(service, u, start_at, self.warmup, self.seconds) for u in users)
+                *(async_award_loop(service, u, start_at, warmup, self.seconds) for u in users)
             )
             if isinstance(store, AsyncInMemoryStore):  # its data lives in this store only
                 return list(tallies), self._no_lost_update(store.sync, tallies, where)
@@ -540,6 +584,8 @@ class Bench:
         for tally in tallies:
             for user, added in tally.added.items():
                 told[user] = told.get(user, 0) + added
+        if any(user.startswith(tuple(POPULATIONS)) for user in told):
+            return self._populations_intact(told, where)
         service = ProgressionService(store, config=THROUGHPUT)
         for user, added in told.items():
             state = service.state(user)
@@ -547,6 +593,30 @@ class Bench:
                 self.problems.append(
                     f"{where}: {user} holds exp={state.exp} "
                     f"gained={state.daily_exp_gained}, workers were told {added}"
+                )
+                return False
+        return True
+
+    def _populations_intact(self, told: dict[str, int], where: str) -> bool:
+        """``_no_lost_update`` for users of a population, shared by every cell of the run:
+        each holds what all cells told their workers (one query, not a load per user)."""
+        import psycopg
+        from psycopg import sql
+
+        for user, added in told.items():
+            self.given[user] = self.given.get(user, 0) + added
+        query = sql.SQL(
+            "SELECT user_id, exp, daily_exp_gained FROM {} WHERE user_id = ANY(%s)"
+        ).format(sql.Identifier(self.schema, "progression_state"))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute(query, (list(told),)).fetchall()
+        held = {user: (exp, gained) for user, exp, gained in rows}
+        for user in told:
+            expected = self.given[user]
+            if held.get(user) != (expected, expected):
+                self.problems.append(
+                    f"{where}: {user} holds (exp, gained)={held.get(user)}, "
+                    f"workers were told {expected}"
                 )
                 return False
         return True
@@ -575,6 +645,7 @@ class Bench:
         self, kind: str, table: str, mode: str, workload: str, workers: int
     ) -> list[Tally]:
         """``kind``'s loop (``ROW_LOOPS``) by every worker, on one row or a row each."""
+        # ("spread" and the populations run against the distinct rows' ceilings)
         rows = [0] * workers if workload == "hot" else list(range(1, workers + 1))
         start_at = self.start_at()
         args = [(self.dsn, table, r, start_at, self.warmup, self.seconds) for r in rows]
@@ -606,7 +677,8 @@ class Bench:
             script.write(f"UPDATE {self.ceiling_table} SET n = n + 1 WHERE id = {target};\n")
         try:
             duration = max(1, round(self.seconds + self.warmup))
-            command = [binary, "-n", "-f", script.name, "-c", str(workers), "-j", str(workers)]
+            command = [binary, "-n", "-M", "prepared", "-f", script.name]
+            command += ["-c", str(workers), "-j", str(workers)]
             command += ["-T", str(duration), self.dsn]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
         finally:
@@ -708,6 +780,31 @@ def postgres_schema(dsn: str) -> Iterator[tuple[str, str] | None]:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
+def create_populations(dsn: str, schema: str, workloads: Sequence[str]) -> None:
+    """Create the users of each population workload in the store's own state table, in one
+    ``INSERT ... SELECT generate_series`` each (a new user's defaults: level 1, no EXP)."""
+    import psycopg
+    from psycopg import sql
+
+    table = sql.Identifier(schema, "progression_state")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for workload in workloads:
+            if workload not in POPULATIONS:
+                continue
+            began = time.perf_counter()
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (user_id) SELECT %s || g FROM generate_series(0, %s) AS g"
+                ).format(table),
+                (f"{workload}-", POPULATIONS[workload] - 1),
+            )
+            print(
+                f"{workload}: {POPULATIONS[workload]:,} users created in "
+                f"{time.perf_counter() - began:.1f} s"
+            )
+        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(table))
+
+
 def server_version(dsn: str) -> str:
     import psycopg
 
@@ -757,7 +854,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workloads",
         default="distinct,hot",
-        help="distinct (a user per worker), hot (one user), spread (a random one of 1,000)",
+        help="distinct (a user per worker), hot (one user), spread (a random one of 1,000), "
+        "users-1k / users-1m (a random one of 1,000 / 1,000,000 users created beforehand)",
     )
     args = parser.parse_args(argv)
 
@@ -769,7 +867,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = args.modes.split(",")
     workloads = args.workloads.split(",")
     for workload in workloads:
-        if workload not in ("distinct", "hot", "spread"):
+        if workload not in ("distinct", "hot", "spread", *POPULATIONS):
             parser.error(f"unknown workload {workload!r}")
     default_variants = (
         "adaptive,adaptive+nocache"
@@ -831,19 +929,22 @@ def main(argv: list[str] | None = None) -> None:
         )
 
         pool = ProcessPool(max(workers_list)) if "processes" in modes else None
-        bench = Bench(args.dsn, seconds, warmup, pool, pg[1] if pg else "")
+        bench = Bench(args.dsn, seconds, warmup, pool, pg[1] if pg else "", pg[0] if pg else "")
         runs: dict[tuple[str, str, str, int], list[Cell]] = {}
         capped: list[str] = []
         try:
             for spec in specs:  # create schemas once, outside the measurements
                 spec.open(1).close()
+            if pg is not None and any(s.url.startswith("postgresql://") for s in specs):
+                create_populations(args.dsn, pg[0], workloads)
             for mode in modes:
                 for workers in workers_list:
-                    for workload in workloads:
-                        # Rounds interleave the ceilings with the stores, so that a
-                        # machine getting slower or faster affects all of them alike.
-                        for _ in range(rounds):
-                            if pg is not None:
+                    # Rounds interleave the ceilings with the stores, and the workloads
+                    # with each other, so that a machine getting slower or faster
+                    # affects all of them alike.
+                    for _ in range(rounds):
+                        for workload in workloads:
+                            if pg is not None and workload not in POPULATIONS:
                                 key = ("UPDATE via psycopg", mode, workload, workers)
                                 runs.setdefault(key, []).append(
                                     bench.updates(mode, workload, workers)
@@ -852,11 +953,8 @@ def main(argv: list[str] | None = None) -> None:
                                 runs.setdefault(key, []).append(
                                     bench.naive(mode, workload, workers)
                                 )
-                                if mode == "threads":
-                                    key = ("UPDATE via pgbench (C)", mode, workload, workers)
-                                    runs.setdefault(key, []).append(
-                                        bench.pgbench(workload, workers)
-                                    )
+                                key = ("UPDATE via pgbench (C)", mode, workload, workers)
+                                runs.setdefault(key, []).append(bench.pgbench(workload, workers))
                             for synchronous, path in bare_files.items():
                                 key = (_bare_label(synchronous), mode, workload, workers)
                                 runs.setdefault(key, []).append(
@@ -869,7 +967,7 @@ def main(argv: list[str] | None = None) -> None:
                                 runs.setdefault(key, []).append(
                                     bench.awards(spec, mode, workload, workers)
                                 )
-                        print(f"  done: {mode}, {workers} workers, {workload}", file=sys.stderr)
+                    print(f"  done: {mode}, {workers} workers, {_load_average()}", file=sys.stderr)
             top = max(workers_list)
             for spec in specs:
                 for mode in modes:
@@ -904,7 +1002,10 @@ def main(argv: list[str] | None = None) -> None:
                     line += f"{_fmt(table.get((label, mode, workload, w))):>11}"
             print(line)
     print("\n'!' a user's exp (a row's n) differed from what its workers were told (lost update);")
-    print("'*' some awards gave up (ConcurrencyError); 'UPDATE via pgbench (C)' runs -c N -j N.")
+    print(
+        "'*' some awards gave up (ConcurrencyError); 'UPDATE via pgbench (C)' runs "
+        "-c N -j N -M prepared."
+    )
 
     if pg is not None:
         top = max(workers_list)
@@ -919,11 +1020,31 @@ def main(argv: list[str] | None = None) -> None:
                 ceiling = table.get(("UPDATE via psycopg", mode, "distinct", top))
                 if award and ceiling and award.rate and ceiling.rate:
                     share = award.rate / ceiling.rate
-                    verdict = "meets" if share >= 0.5 else "BELOW"
                     print(
                         f"  {spec.label:<28} {mode:<9} {award.rate:8,.0f} / {ceiling.rate:8,.0f}"
-                        f" = {share:4.0%}  ({verdict} the 50% target)"
+                        f" = {share:4.0%}"
                     )
+        print(
+            f"\nPostgreSQL awards at {top} workers on distinct users, against pgbench's "
+            "-M prepared UPDATE (target 0.5x; per round, then of the medians):"
+        )
+        for spec in specs:
+            if not spec.url.startswith("postgres"):
+                continue
+            for mode in modes:
+                print(_against(runs, spec.label, mode, "distinct", top, 0.5))
+        populations = [w for w in workloads if w in POPULATIONS]
+        if len(populations) == 2:
+            small, large = sorted(populations, key=POPULATIONS.__getitem__)
+            print(
+                f"\nPostgreSQL awards at {top} workers, {large} against {small} "
+                "(target 0.9x; per round, then of the medians):"
+            )
+            for spec in specs:
+                if not spec.url.startswith("postgres") or spec.asynchronous:
+                    continue
+                for mode in modes:
+                    print(_against(runs, spec.label, mode, (large, small), top, 0.9))
     if bare_files:
         print(
             "\nSQLite awards against the bare sqlite3 loop doing the same writes "
@@ -979,6 +1100,39 @@ def main(argv: list[str] | None = None) -> None:
 
 def _bare_label(synchronous: str) -> str:
     return f"bare sqlite3 ({synchronous})"
+
+
+def _against(
+    runs: dict[tuple[str, str, str, int], list[Cell]],
+    label: str,
+    mode: str,
+    workload: str | tuple[str, str],
+    workers: int,
+    target: float,
+) -> str:
+    """A store's cell against its ceiling: pgbench's on ``workload``, or, for a pair of
+    workloads, the same store's cell on the second; round by round and of the medians."""
+    if isinstance(workload, tuple):
+        mine, theirs = (
+            runs.get((label, mode, workload[0], workers)),
+            runs.get((label, mode, workload[1], workers)),
+        )
+    else:
+        mine = runs.get((label, mode, workload, workers))
+        theirs = runs.get(("UPDATE via pgbench (C)", mode, workload, workers))
+    if not mine or not theirs:
+        return f"  {label:<28} {mode:<9} -"
+    shares = [a.rate / b.rate for a, b in zip(mine, theirs, strict=False) if a.rate and b.rate]
+    award, ceiling = _median(mine).rate, _median(theirs).rate
+    if not shares or not award or not ceiling:
+        return f"  {label:<28} {mode:<9} -"
+    share = award / ceiling
+    verdict = "meets" if share >= target else "BELOW"
+    rounds = ", ".join(f"{x:.2f}" for x in shares)
+    return (
+        f"  {label:<28} {mode:<9} {award:8,.0f} / {ceiling:8,.0f} = {share:.2f}x "
+        f"({verdict} {target}x; rounds {rounds})"
+    )
 
 
 def _load_average() -> str:

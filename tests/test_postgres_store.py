@@ -48,6 +48,7 @@ else:
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from mikoshi_progression.stores._postgres_io import Borrowed
 from mikoshi_progression.stores.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -752,15 +753,16 @@ def test_version_token_is_checked(admin, schema, make_store):
 
 
 def counting_pool(sent: list[str]) -> ConnectionPool[Any]:
-    """A pool whose connections record the first word of every statement they send."""
+    """A pool whose connections record the first word of every statement they send
+    (through ``conn.execute`` or a cursor of theirs, as the award's statements go)."""
 
-    class CountingConnection(psycopg.Connection[Any]):
+    class CountingCursor(psycopg.Cursor[Any]):
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             sent.append(str(query).split(None, 1)[0])
             return super().execute(query, params, **kwargs)
 
     return ConnectionPool(
-        DSN, connection_class=CountingConnection, min_size=1, max_size=2, open=True
+        DSN, kwargs={"cursor_factory": CountingCursor}, min_size=1, max_size=2, open=True
     )
 
 
@@ -787,6 +789,69 @@ def test_round_trips_per_award(schema):
         cached.award("u", "tick")
         assert sent == ["SELECT", "WITH"]
         assert cached.replay("u").matches
+
+
+def prepared_statements(store: PostgresStore) -> list[str]:
+    """The first words of the statements prepared on the store's (one) connection."""
+    with store._connection() as conn:
+        rows = conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+    return sorted(str(statement).split(None, 1)[0] for (statement,) in rows)
+
+
+def test_award_statements_are_prepared_on_their_connection(make_store):
+    """The load and the write are prepared on first use, and an award sends them by name
+    through the connection's one cursor (kept from one borrower to the next)."""
+    store = make_store(min_size=1, max_size=1, snapshot_cache=0)
+    service = ProgressionService(store, config=TICK)
+    for _ in range(3):
+        service.award("u", "tick")
+    # The load, the write that created the user, the write of an existing user.
+    assert prepared_statements(store) == ["SELECT", "WITH", "WITH"]
+    first, second = Borrowed(store), Borrowed(store)
+    with first:
+        cursor = first.cursor()
+    with second:
+        assert second.cursor() is cursor
+    assert service.state("u").exp == 3
+    assert service.replay("u").matches
+
+
+def test_prepare_threshold_none_prepares_nothing(make_store):
+    """``prepare_threshold=None`` (a pooler in transaction mode, which cannot keep
+    prepared statements on a server connection): the same awards, nothing prepared."""
+    store = make_store(min_size=1, max_size=1, connect_kwargs={"prepare_threshold": None})
+    service = ProgressionService(store, config=TICK)
+    for _ in range(4):
+        service.award("u", "tick")
+    service.award("u", "tick", key="k")
+    assert prepared_statements(store) == []
+    assert service.state("u").exp == 5
+    assert service.replay("u").matches
+
+
+def test_a_replaced_connection_prepares_again(admin, make_store):
+    """The server drops the store's connection: the award on it fails as unavailable, the
+    pool replaces it, and the next award prepares its statements on the new one."""
+    name = f"replaced-{uuid.uuid4().hex[:8]}"
+    store = make_store(
+        min_size=1, max_size=1, snapshot_cache=0, connect_kwargs={"application_name": name}
+    )
+    service = ProgressionService(store, config=TICK)
+    service.award("u", "tick")
+    kill_backends(admin, name)
+    with pytest.raises(StoreUnavailableError):
+        service.award("u", "tick")  # unkeyed: not retried after a fault
+    deadline = time.monotonic() + 10
+    while True:  # the pool opens a new connection in the background
+        try:
+            service.award("u", "tick")
+            break
+        except StoreUnavailableError:
+            assert time.monotonic() < deadline, "the pool never replaced its connection"
+            time.sleep(0.05)
+    assert prepared_statements(store) == ["SELECT", "WITH"]
+    assert service.state("u").exp == 2
+    assert service.replay("u").matches
 
 
 def test_snapshot_cache_stops_guessing_when_guesses_keep_failing(make_store):

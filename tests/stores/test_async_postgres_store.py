@@ -49,6 +49,7 @@ else:
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from mikoshi_progression.stores._postgres_io_async import Borrowed
 from mikoshi_progression.stores.postgres_async import AsyncPostgresStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
@@ -356,15 +357,16 @@ async def test_row_locking_releases_the_row_when_a_transaction_fails(make_store)
 
 
 def counting_pool(dsn: str, sent: list[str]) -> AsyncConnectionPool[Any]:
-    """A pool whose connections record the first word of every statement they send."""
+    """A pool whose connections record the first word of every statement they send
+    (through ``conn.execute`` or a cursor of theirs, as the award's statements go)."""
 
-    class CountingConnection(psycopg.AsyncConnection[Any]):
+    class CountingCursor(psycopg.AsyncCursor[Any]):
         async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             sent.append(str(query).split(None, 1)[0])
             return await super().execute(query, params, **kwargs)
 
     return AsyncConnectionPool(
-        dsn, connection_class=CountingConnection, min_size=1, max_size=2, open=False
+        dsn, kwargs={"cursor_factory": CountingCursor}, min_size=1, max_size=2, open=False
     )
 
 
@@ -629,3 +631,40 @@ async def test_optional_capabilities(make_store):
     await store.drop_schema()
     report = await store.check_schema()
     assert "progression_ledger" in " ".join(report.missing_tables)
+
+
+# --- prepared statements and the connection's cursor -----------------------------------------
+
+
+async def prepared_statements(store: AsyncPostgresStore) -> list[str]:
+    """The first words of the statements prepared on the store's (one) connection."""
+    async with store._connection() as conn:
+        cursor = await conn.execute("SELECT statement FROM pg_prepared_statements")
+        rows = await cursor.fetchall()
+    return sorted(str(statement).split(None, 1)[0] for (statement,) in rows)
+
+
+@pytest.mark.parametrize("threshold", ["default", None])
+async def test_award_statements_are_prepared_through_one_cursor(
+    postgres_dsn, schema, admin, threshold
+):
+    """As in the sync store: the load and the writes are prepared on first use (nothing is
+    with ``prepare_threshold=None``), through the cursor the connection keeps."""
+    connect = {} if threshold == "default" else {"prepare_threshold": None}
+    async with AsyncPostgresStore(
+        postgres_dsn,
+        schema=schema,
+        min_size=1,
+        max_size=1,
+        snapshot_cache=0,
+        connect_kwargs=connect,
+    ) as store:
+        assert [await tick(store, "u") for _ in range(3)] == [1, 1, 1]
+        expected = ["SELECT", "WITH", "WITH"] if threshold == "default" else []
+        assert await prepared_statements(store) == expected
+        first, second = Borrowed(store), Borrowed(store)
+        async with first:
+            cursor = first.cursor()
+        async with second:
+            assert second.cursor() is cursor
+        assert stored_exp(admin, schema, "progression_state", "u") == 3

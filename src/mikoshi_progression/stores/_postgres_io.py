@@ -12,9 +12,10 @@ shared by both stores.
 from __future__ import annotations
 
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 import psycopg
-from psycopg import Connection
+from psycopg import Connection, Cursor
 from psycopg.rows import TupleRow, tuple_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
@@ -25,6 +26,13 @@ __all__ = ["Borrowed", "PoolOwner", "fetch_streamed", "fetchall", "open_pool", "
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 _BROKEN = psycopg.pq.TransactionStatus.UNKNOWN
+
+_CURSORS: WeakKeyDictionary[Connection[Any], Cursor[TupleRow]] = WeakKeyDictionary()
+"""Each pooled connection's cursor for the award's statements, made on its first award.
+
+``conn.execute`` makes a cursor per statement, a third of psycopg's client CPU for a
+prepared one-row statement (``benchmarks/profile_postgres_award.py``); a connection is
+lent to one borrower at a time, so its cursor is too. Dropped with the connection."""
 
 
 def open_pool(
@@ -126,6 +134,15 @@ class Borrowed:
     """A pooled connection, lent in autocommit mode with tuple rows, given back as it was."""
 
     __slots__ = ("_autocommit", "_pool", "_row_factory", "_store", "conn")
+
+    def cursor(self) -> Cursor[TupleRow]:
+        """The borrowed connection's own cursor, with tuple rows (kept for its next
+        borrower: see ``_CURSORS``)."""
+        conn = self.conn
+        cursor = _CURSORS.get(conn)
+        if cursor is None or cursor.closed:
+            cursor = _CURSORS[conn] = conn.cursor(row_factory=tuple_row)
+        return cursor
 
     def __init__(self, store: PoolOwner) -> None:
         self._store = store

@@ -200,7 +200,12 @@ _LEDGER_TYPES = (
 _LOAD_COLUMNS = (
     "level, exp, last_chat_date, daily_exp_gained, last_exp_reset_date, daily_action_counts"
 )
-_LEVER_LOAD = "".join(f", s.{c}" for c in LEVER_COLUMNS)
+_LEVER_LOAD = "".join(
+    f", s.{c}::text" if c in ("milestones", "lifetime_counts") else f", s.{c}"
+    for c in LEVER_COLUMNS
+)
+"""The lever columns a load reads; the library's own JSON columns as text, which the loader
+reads at once when it is ``[]`` or ``{}`` (most users'), where psycopg would parse it."""
 _LEVER_PARAMS = (
     ("timezone", "%(tz)s::text"),
     ("day_extended_until", "%(extended)s::timestamptz"),

@@ -19,6 +19,7 @@ from ..errors import StoreError, UnknownUserError
 from ._postgres_driver import wrap
 from ._rows import (
     LEVER_COLUMNS,
+    compact_json,
     entry_from_columns,
     events_to_json,
     refuse_levers,
@@ -216,7 +217,7 @@ def entry_params(entry: LedgerEntry) -> dict[str, Any]:
         "e_key": entry.key,
         "e_at": entry.at,
         "e_fingerprint": entry.config_fingerprint,
-        "e_state": json.dumps(entry.state_after.to_dict(), separators=(",", ":")),
+        "e_state": compact_json(entry.state_after.to_dict()),
         "e_outcome": entry.outcome,
         "e_actor": entry.actor,
         "e_target": entry.target,

@@ -66,6 +66,7 @@ __all__ = [
     "ENTRY_FIELDS",
     "LEGACY_ENTRY_FIELDS",
     "LEVER_COLUMNS",
+    "compact_json",
     "counts_from_db",
     "counts_to_json",
     "day_from_db",
@@ -98,7 +99,7 @@ def _count(value: object) -> int | None:
 
 def counts_from_db(value: object) -> dict[str, int]:
     """Normalise a stored ``daily_action_counts`` value to ``{action: count}``."""
-    if value is None:
+    if value is None or value == "{}":
         return {}
     if isinstance(value, (str, bytes, bytearray)):
         try:
@@ -115,17 +116,29 @@ def counts_from_db(value: object) -> dict[str, int]:
     return counts
 
 
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps(value, separators=(",", ":"))`` with one encoder made once, not one a call
+(an award encodes up to four values)."""
+_SORTED_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 def counts_to_json(counts: Any) -> str:
     """``daily_action_counts`` as compact JSON text, keys sorted (stable for comparisons)."""
-    return json.dumps(dict(counts), sort_keys=True, separators=(",", ":"))
+    if not counts:  # most users' lifetime counts, and every day's first award
+        return "{}"
+    return _SORTED_JSON(dict(counts))
 
 
 def milestones_to_json(milestones: Any) -> str:
     """Milestone names as a compact JSON array, sorted (stable for comparisons)."""
-    return json.dumps(sorted(milestones), separators=(",", ":"))
+    if not milestones:
+        return "[]"
+    return compact_json(sorted(milestones))
 
 
 def _milestones_from_db(value: object) -> frozenset[str]:
+    if value == "[]":
+        return frozenset()
     if isinstance(value, (str, bytes, bytearray)):
         try:
             value = json.loads(value)
@@ -188,7 +201,7 @@ def events_to_json(events: Sequence[ProgressionEvent]) -> str | None:
     the events feed's index holds only the entries it hands out."""
     if not events:
         return None
-    return json.dumps([event.to_dict() for event in events], separators=(",", ":"))
+    return compact_json([event.to_dict() for event in events])
 
 
 def events_from_db(value: object) -> tuple[ProgressionEvent, ...]:
@@ -287,21 +300,47 @@ def state_from_row(
     """Build a state from raw column values, normalising legacy data as the module says
     (the lever columns are absent from a schema of version 1: a new user's then)."""
     current = _count(streak) or 0
+    zone = _zone_from_db(timezone)
+    extended = moment_from_db(day_extended_until)
+    best = max(current, _count(best_streak) or 0)
+    day = day_from_db(last_streak_day)
+    freezes = _count(streak_freezes) or 0
+    reached = _milestones_from_db(milestones)
+    lifetime = counts_from_db(lifetime_counts)
+    exp_ = _count(exp) or 0
+    level_ = max(1, _count(level) or 1)
+    gained = _count(daily_exp_gained) or 0
+    reset = moment_from_db(last_exp_reset_date)
+    counts = counts_from_db(daily_action_counts)
+    chat = moment_from_db(last_chat_date)
+    untouched = zone is None and extended is None and day is None
+    if untouched and not (best or freezes or reached or lifetime):
+        # No lever touched the user (most users): the state shares the one lever value of
+        # such users instead of building and comparing one (a third of a load's decoding,
+        # profiled by benchmarks/profile_postgres_award.py).
+        return ProgressState(
+            exp=exp_,
+            level=level_,
+            daily_exp_gained=gained,
+            last_exp_reset_date=reset,
+            daily_action_counts=counts,
+            last_chat_date=chat,
+        )
     return ProgressState(
-        exp=_count(exp) or 0,
-        level=max(1, _count(level) or 1),
-        daily_exp_gained=_count(daily_exp_gained) or 0,
-        last_exp_reset_date=moment_from_db(last_exp_reset_date),
-        daily_action_counts=counts_from_db(daily_action_counts),
-        last_chat_date=moment_from_db(last_chat_date),
-        timezone=_zone_from_db(timezone),
-        day_extended_until=moment_from_db(day_extended_until),
+        exp=exp_,
+        level=level_,
+        daily_exp_gained=gained,
+        last_exp_reset_date=reset,
+        daily_action_counts=counts,
+        last_chat_date=chat,
+        timezone=zone,
+        day_extended_until=extended,
         streak=current,
-        best_streak=max(current, _count(best_streak) or 0),
-        last_streak_day=day_from_db(last_streak_day),
-        streak_freezes=_count(streak_freezes) or 0,
-        milestones=_milestones_from_db(milestones),
-        lifetime_counts=counts_from_db(lifetime_counts),
+        best_streak=best,
+        last_streak_day=day,
+        streak_freezes=freezes,
+        milestones=reached,
+        lifetime_counts=lifetime,
     )
 
 

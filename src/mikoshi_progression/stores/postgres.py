@@ -46,7 +46,8 @@ How an award reaches the database (every rule stays in Python):
 That is **two round trips per award** (one for a repeated keyed award), the
 least possible while the decision is made in Python between the read and the
 write, and two statements, each prepared on its first use on a connection
-(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``).
+(unless ``prepare_threshold=None`` is passed in ``connect_kwargs``, as a pooler in
+transaction mode needs) and sent through the one cursor that connection keeps.
 
 The **snapshot cache** (``snapshot_cache``, 10,000 users by default, ``0`` for
 off) makes an unkeyed award **one round trip**: the load is served from the
@@ -623,7 +624,8 @@ class _PostgresTransaction(TransactionCommon):
                     state = row or (None,) * (9 + self._sql.lever_width)
                     row = (*state, *(keyed.fetchone() or ()))
             else:
-                cursor = conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                cursor.execute(query, params, prepare=True)
                 row = cursor.fetchone()
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
@@ -657,7 +659,8 @@ class _PostgresTransaction(TransactionCommon):
                     conn.execute("COMMIT")
                 row = cursor.fetchone()
             else:
-                cursor = conn.execute(query, params, prepare=True)
+                cursor = self._lease.cursor()
+                cursor.execute(query, params, prepare=True)
                 row = cursor.fetchone()
         except psycopg.Error as exc:
             raise self._write_failed(exc) from exc
