@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_stores.py [--quick] [--dsn URL] [--seconds 2] [--rounds 3]
       [--workers 1,4,8] [--stores memory,sqlite,postgres,sqlalchemy]
       [--modes threads,processes]
-      [--workloads distinct,hot,spread,users-1k,users-1m]
+      [--workloads distinct,hot,spread,batch,users-1k,users-1m]
       [--locking adaptive,adaptive+nocache,optimistic+nocache,row] [--no-async]
 
 ``--locking`` lists the PostgresStore variants to run: a locking mode, with the
@@ -22,7 +22,10 @@ ceilings are the distinct ones). "users-1k" and "users-1m" send every award to a
 random one of 1,000 or 1,000,000 users created beforehand in the store's own table
 (one ``INSERT ... SELECT generate_series``), PostgreSQL stores only, interleaved with
 each other round by round: how the rate holds when users outnumber the snapshot
-cache. Beside them, in the same run, two ceilings of the database itself: pgbench's
+cache. "batch" has each worker send ``award_many`` batches of 1,000 keyed requests,
+one to each of its own 1,000 users, counted in awards (against pgbench's single-row
+``UPDATE`` by as many clients). On one hot user, the threads of a process combine their
+awards (``ProgressionService(combine=True)``, the default). Beside them, in the same run, two ceilings of the database itself: pgbench's
 single-row ``UPDATE`` (its C client, ``-c N -j N -M prepared``, in the rounds of both
 modes) and the same ``UPDATE`` sent through psycopg by the same workers. The
 throughput config has one action worth 1 EXP, no limit and a huge cap, so no award
@@ -68,7 +71,7 @@ from typing import Any
 
 from mikoshi_progression import ActionRule, Level, Outcome, ProgressionConfig
 from mikoshi_progression.errors import ConcurrencyError
-from mikoshi_progression.service import AsyncProgressionService, ProgressionService
+from mikoshi_progression.service import AsyncProgressionService, AwardRequest, ProgressionService
 from mikoshi_progression.stores import (
     AsyncInMemoryStore,
     AsyncProgressStore,
@@ -196,6 +199,42 @@ def award_loop(
         return True
 
     return timed_loop(award, tally, start_at, warmup, seconds)
+
+
+BATCH_SIZE = 1_000
+"""The "batch" workload: each worker sends ``award_many`` batches of this many keyed
+requests, one to each of its own users."""
+
+
+def batch_loop(
+    service: ProgressionService,
+    users: Sequence[str],
+    start_at: float,
+    warmup: float,
+    seconds: float,
+) -> Tally:
+    """``award_many`` of one keyed ``tick`` to each of ``users``, batch after batch; counts
+    awards (a batch's requests), and only batches that began after the warm-up."""
+    tally = Tally()
+    added = tally.added
+    sent = iter(range(1 << 62))
+    _wait_until(start_at)
+    measuring_from = time.perf_counter() + warmup
+    stop = measuring_from + seconds
+    while True:
+        began = time.perf_counter()
+        if began >= stop:
+            break
+        batch = next(sent)
+        requests = [AwardRequest(user, "tick", key=f"b{batch}") for user in users]
+        result = service.award_many(requests)
+        for request, award in zip(requests, result.results, strict=True):
+            if award is not None:
+                added[request.user_id] = added.get(request.user_id, 0) + award.exp_added
+        if began >= measuring_from:
+            tally.count += len(requests)
+    tally.elapsed = max(seconds, time.perf_counter() - measuring_from)
+    return tally
 
 
 async def async_award_loop(
@@ -418,6 +457,8 @@ def _process_main(tasks: Any, replies: Any) -> None:
                 )
                 if kind == "award":
                     replies.put(("ok", award_loop(service, user, start_at, warmup, seconds)))
+                elif kind == "batch":
+                    replies.put(("ok", batch_loop(service, user, start_at, warmup, seconds)))
                 else:
                     replies.put(("ok", capped_loop(service, user, start_at)))
             finally:
@@ -518,11 +559,15 @@ class Bench:
         if workload == "spread":
             shared = tuple(f"{run}-s{i}" for i in range(SPREAD_USERS))
             return [shared] * workers
+        if workload == "batch":
+            return [tuple(f"{run}-w{i}-{j}" for j in range(BATCH_SIZE)) for i in range(workers)]
         return [(f"{run}-w{i}",) for i in range(workers)]
 
     def awards(self, spec: StoreSpec, mode: str, workload: str, workers: int) -> Cell:
         if workload in POPULATIONS and not spec.url.startswith("postgresql://"):
             return Cell(note="PostgreSQL only")
+        if workload == "batch" and spec.asynchronous:
+            return Cell(note="sync award_many only")
         users = self.users(workload, workers)
         start_at = self.start_at()
         where = f"{spec.label} {mode} {workload} x{workers}"
@@ -533,8 +578,9 @@ class Bench:
             store = spec.open(workers)
             try:
                 service = ProgressionService(store, config=THROUGHPUT, max_attempts=MAX_ATTEMPTS)
+                loop = batch_loop if workload == "batch" else award_loop
                 tallies = run_threads(
-                    lambda i: award_loop(service, users[i], start_at, warmup, self.seconds),
+                    lambda i: loop(service, users[i], start_at, warmup, self.seconds),
                     workers,
                 )
                 ok = self._no_lost_update(store, tallies, where)
@@ -543,7 +589,8 @@ class Bench:
         else:
             assert self.pool is not None
             args = [(spec, "throughput", u, start_at, warmup, self.seconds) for u in users]
-            tallies = self.pool.run([("award", a) for a in args])
+            kind = "batch" if workload == "batch" else "award"
+            tallies = self.pool.run([(kind, a) for a in args])
             store = spec.open(1)
             try:
                 ok = self._no_lost_update(store, tallies, where)
@@ -867,7 +914,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = args.modes.split(",")
     workloads = args.workloads.split(",")
     for workload in workloads:
-        if workload not in ("distinct", "hot", "spread", *POPULATIONS):
+        if workload not in ("distinct", "hot", "spread", "batch", *POPULATIONS):
             parser.error(f"unknown workload {workload!r}")
     default_variants = (
         "adaptive,adaptive+nocache"
@@ -945,14 +992,15 @@ def main(argv: list[str] | None = None) -> None:
                     for _ in range(rounds):
                         for workload in workloads:
                             if pg is not None and workload not in POPULATIONS:
-                                key = ("UPDATE via psycopg", mode, workload, workers)
-                                runs.setdefault(key, []).append(
-                                    bench.updates(mode, workload, workers)
-                                )
-                                key = (NAIVE, mode, workload, workers)
-                                runs.setdefault(key, []).append(
-                                    bench.naive(mode, workload, workers)
-                                )
+                                if workload != "batch":  # its ceiling is pgbench's alone
+                                    key = ("UPDATE via psycopg", mode, workload, workers)
+                                    runs.setdefault(key, []).append(
+                                        bench.updates(mode, workload, workers)
+                                    )
+                                    key = (NAIVE, mode, workload, workers)
+                                    runs.setdefault(key, []).append(
+                                        bench.naive(mode, workload, workers)
+                                    )
                                 key = ("UPDATE via pgbench (C)", mode, workload, workers)
                                 runs.setdefault(key, []).append(bench.pgbench(workload, workers))
                             for synchronous, path in bare_files.items():
@@ -1033,6 +1081,26 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             for mode in modes:
                 print(_against(runs, spec.label, mode, "distinct", top, 0.5))
+        if "hot" in workloads:
+            print(
+                f"\nPostgreSQL awards at {top} workers on one hot user, against pgbench's "
+                "-M prepared UPDATE of one row (target 1.0x; per round, then of the medians):"
+            )
+            for spec in specs:
+                if spec.url.startswith("postgres"):
+                    for mode in modes:
+                        print(_against(runs, spec.label, mode, "hot", top, 1.0))
+        if "batch" in workloads:
+            print(
+                f"\nPostgreSQL award_many (batches of {BATCH_SIZE:,} over {BATCH_SIZE:,} users), "
+                "in awards/s, against pgbench's -M prepared single-row UPDATE by as many "
+                "clients (target 3.0x; per round, then of the medians):"
+            )
+            for spec in specs:
+                if spec.url.startswith("postgres") and not spec.asynchronous:
+                    for mode in modes:
+                        for w in workers_list:
+                            print(f"  x{w}" + _against(runs, spec.label, mode, "batch", w, 3.0))
         populations = [w for w in workloads if w in POPULATIONS]
         if len(populations) == 2:
             small, large = sorted(populations, key=POPULATIONS.__getitem__)

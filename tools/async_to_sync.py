@@ -72,6 +72,7 @@ _STORES = Path("src/mikoshi_progression/stores")
 TARGETS: tuple[tuple[Path, Path], ...] = (
     (_STORES / "_postgres_io_async.py", _STORES / "_postgres_io.py"),
     (_STORES / "_postgres_batch_async.py", _STORES / "_postgres_batch.py"),
+    (_STORES / "_postgres_tx_async.py", _STORES / "_postgres_tx.py"),
     (_STORES / "postgres_async.py", _STORES / "postgres.py"),
 )
 """Each asyncio source and the synchronous module generated from it."""
@@ -109,6 +110,9 @@ RENAMES: dict[str, str] = {
     "AsyncBatchTransaction": "BatchTransaction",
     "AsyncBatchStore": "BatchStore",
     "_postgres_batch_async": "_postgres_batch",
+    "AsyncPostgresTransaction": "PostgresTransaction",
+    "AsyncOneUserBatch": "OneUserBatch",
+    "_postgres_tx_async": "_postgres_tx",
     "postgres_async": "postgres",
     "_postgres_io_async": "_postgres_io",
 }

@@ -96,9 +96,8 @@ the driver's exception as ``__cause__``.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
@@ -117,12 +116,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..core.identity import check_id
 from ..core.state import ProgressState
-from ..errors import SchemaOutdatedError, StoreError, UnknownUserError, UnsupportedStoreError
+from ..errors import StoreError, UnknownUserError, UnsupportedStoreError
 from . import _postgres_citus, _postgres_schema
 from ._feed import (
     EventsPage,
 )
-from ._postgres_batch import PostgresBatch, many_statements, one_statement, rows_of
+from ._postgres_batch import PostgresBatch
 from ._postgres_common import (
     DEFAULT_SNAPSHOT_CACHE,
     SCHEMA_LOCK,
@@ -134,7 +133,7 @@ from ._postgres_driver import pool_kwargs, wrap
 from ._postgres_ids import CAST_IN_SQL, IdType
 from ._postgres_io import Borrowed, fetch_streamed, fetchall, open_pool
 from ._postgres_sql import render
-from ._postgres_transaction import TransactionCommon
+from ._postgres_tx import OneUserBatch, PostgresTransaction
 from ._replay_rows import postgres_replay_query, replay_rows_from_naive_utc
 from ._rows import entry_from_columns
 from .base import (
@@ -142,10 +141,8 @@ from .base import (
     LedgerEntry,
     ReplayRow,
     SchemaReport,
-    Snapshot,
     StoreTransaction,
     UserActivity,
-    UserWrite,
 )
 
 __all__ = ["PostgresStore"]
@@ -279,7 +276,7 @@ class PostgresStore(PostgresCommon):
     # --- the protocol ----------------------------------------------------------------
 
     def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
-        return _PostgresTransaction(self, check_id(user_id))
+        return PostgresTransaction(self, check_id(user_id))
 
     def batch_transaction(
         self, user_ids: Collection[str]
@@ -289,7 +286,7 @@ class PostgresStore(PostgresCommon):
         :mod:`._postgres_batch`). Only where :attr:`batches` is true."""
         users = {check_id(user_id) for user_id in user_ids}
         if len(users) == 1:
-            return _OneUserBatch(self, users.pop())
+            return OneUserBatch(self, users.pop())
         if not self.batches:
             raise UnsupportedStoreError(
                 "batches run on the library's own tables at the current schema, not "
@@ -530,179 +527,3 @@ class PostgresStore(PostgresCommon):
 
     def _connection(self) -> Borrowed:
         return Borrowed(self)
-
-
-class _PostgresTransaction(TransactionCommon):
-    """One award: load (one round trip), buffered write, one statement at commit.
-
-    The context manager :meth:`PostgresStore.transaction` returns: it borrows a
-    connection on entry, commits on a clean exit, and always gives it back.
-    """
-
-    _conn: psycopg.Connection[Any]
-    _store: PostgresStore
-
-    def __init__(self, store: PostgresStore, user_id: str) -> None:
-        super().__init__(store, user_id)
-        self._lease = Borrowed(store)
-
-    def __enter__(self) -> _PostgresTransaction:
-        self._conn = self._lease.__enter__()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        try:
-            if exc_type is None:
-                self.commit()
-            else:
-                self.abort()
-        finally:
-            self._lease.__exit__()
-
-    def load(self, key: str | None = None) -> Snapshot:
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
-        self._loaded = snapshot = self._fetch(key)
-        return snapshot
-
-    def load_keys(self, keys: Collection[str]) -> Snapshot:
-        """The snapshot, with the entries of every key in ``keys`` in its ``keyed_awards``
-        (a hot user's combined awards): one round trip, the state still served from the
-        cache where a plain load would be."""
-        snapshot = self._cached(None)
-        conn = self._conn
-        cursor = conn.cursor()
-        batch_sql = self._store._batch_sql
-        try:
-            with conn.pipeline():
-                if snapshot is None:
-                    if self._row_lock:
-                        self._began = True
-                        conn.execute("BEGIN")
-                    query, params = self._load_params(None)
-                    cursor.execute(query, params, prepare=True)
-                # After the state's statement, so that it sees every key the state holds
-                # (see ``Statements.keyed_entries``); on Citus a statement per key, routed.
-                if self._store._routed_batches:
-                    wanted = [{"user": self._user_id, "key": key} for key in keys]
-                    keyed = many_statements(conn, batch_sql.keyed_one, wanted)
-                else:
-                    pairs = [{"user_id": self._user_id, "key": key} for key in keys]
-                    keyed = one_statement(conn, batch_sql.keyed, {"keys": json.dumps(pairs)})
-            if snapshot is None:
-                self._loaded = snapshot = self._snapshot(cursor.fetchone())
-            key_rows = rows_of(keyed)
-        except psycopg.Error as exc:
-            doing = f"load user {self._user_id!r}"
-            raise self._store._wrap_id_error(exc, self._user_id, doing) from exc
-        found = {}
-        for user_id, *values in key_rows:
-            entry = entry_from_columns(user_id, values)
-            if entry.key is not None:
-                found[entry.key] = entry
-        return replace(snapshot, keyed_awards=found)
-
-    def _fetch(self, key: str | None) -> Snapshot:
-        query, params = self._load_params(key)
-        conn = self._conn
-        try:
-            if self._row_lock:
-                cursor = conn.cursor()
-                keyed = conn.cursor()
-                with conn.pipeline():
-                    self._began = True
-                    conn.execute("BEGIN")
-                    if key is None:
-                        cursor.execute(query, params, prepare=True)
-                    else:  # the state locked, then the key's entries (see Statements)
-                        unkeyed, _ = self._load_params(None)
-                        cursor.execute(unkeyed, params, prepare=True)
-                        keyed.execute(self._sql.keyed_entries, params, prepare=True)
-                row = cursor.fetchone()
-                if key is not None:
-                    state = row or (None,) * (9 + self._sql.lever_width)
-                    row = (*state, *(keyed.fetchone() or ()))
-            else:
-                cursor = self._lease.cursor()
-                cursor.execute(query, params, prepare=True)
-                row = cursor.fetchone()
-        except psycopg.Error as exc:
-            doing = f"load user {self._user_id!r}"
-            raise self._store._wrap_id_error(exc, self._user_id, doing) from exc
-        return self._snapshot(row)
-
-    def write(self, state: ProgressState, version: object, entries: Sequence[LedgerEntry]) -> None:
-        self._buffer(state, version, entries)
-
-    def commit(self) -> None:
-        if self._pending is None:
-            self._finish_read()
-            return
-        try:
-            query, params = self._write_statement()
-        except SchemaOutdatedError:
-            # Tables of version 1, unless another process migrated them since: then load
-            # again, with the lever columns this load did not read.
-            self._store._use(self._store._inspect(self._conn))
-            if self._store._sql.levers:
-                raise self._stale(
-                    f"the tables were migrated since user {self._user_id!r} was loaded"
-                ) from None
-            raise
-        conn = self._conn
-        try:
-            if self._began:
-                cursor = conn.cursor()
-                with conn.pipeline():
-                    cursor.execute(query, params, prepare=True)
-                    conn.execute("COMMIT")
-                row = cursor.fetchone()
-            else:
-                cursor = self._lease.cursor()
-                cursor.execute(query, params, prepare=True)
-                row = cursor.fetchone()
-        except psycopg.Error as exc:
-            raise self._write_failed(exc) from exc
-        self._written(row)
-
-    def _finish_read(self) -> None:
-        """End a transaction that wrote nothing; a guessed snapshot must still be current."""
-        if self._began:
-            try:
-                self._conn.execute("COMMIT")
-            except psycopg.Error as exc:
-                raise wrap(exc, "commit") from exc
-        if self._read_done():
-            self._guess_checked(self._fetch(None))
-
-
-class _OneUserBatch:
-    """A batch of one user (a hot user's combined awards): the user's own transaction,
-    loading every key at once, and writing with the single user's statement (one round
-    trip, version-checked, the state served from the cache where it can be)."""
-
-    def __init__(self, store: PostgresStore, user_id: str) -> None:
-        self._user_id = user_id
-        self._tx = _PostgresTransaction(store, user_id)
-
-    def __enter__(self) -> _OneUserBatch:
-        self._tx.__enter__()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        self._tx.__exit__(exc_type, *exc_info)
-
-    def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
-        self._check(keys)
-        return {self._user_id: self._tx.load_keys(keys[self._user_id])}
-
-    def write_many(self, writes: Sequence[UserWrite]) -> None:
-        self._check(write.user_id for write in writes)
-        for write in writes:
-            self._tx.write(write.state, write.version, write.entries)
-
-    def _check(self, user_ids: Iterable[str]) -> None:
-        for user_id in user_ids:
-            if user_id != self._user_id:
-                raise StoreError(f"user {user_id!r} is not this batch transaction's user")
