@@ -71,7 +71,9 @@ class AsyncPostgresTransaction(TransactionCommon):
     async def load_keys(self, keys: Collection[str]) -> Snapshot:
         """The snapshot, with the entries of every key in ``keys`` in its ``keyed_awards``
         (a hot user's combined awards): one round trip, the state still served from the
-        cache where a plain load would be."""
+        cache where a plain load would be (no round trip at all without keys)."""
+        if not keys:
+            return await self.load()
         snapshot = self._cached(None)
         conn = self._conn
         cursor = conn.cursor()
