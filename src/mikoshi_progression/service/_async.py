@@ -106,7 +106,7 @@ class AsyncProgressionService(Shell):
             AsyncCombiner(
                 self._award_alone,
                 self._award_together,
-                across_users=getattr(store, "one_writer", False),
+                across_users=getattr(store, "combine_users", False),
             )
             if combine and self._batches is not None
             else None

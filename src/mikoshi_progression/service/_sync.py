@@ -79,7 +79,7 @@ class ProgressionService(Shell):
         combine: Combine concurrent awards to one user into one transaction (threads of
             this process awarding a hot user; each still gets its own result and ledger
             entry), and on a store that writes one transaction at a time (SQLite,
-            ``one_writer``) concurrent awards to any users. Takes effect on a store that
+            a store's ``combine_users``) concurrent awards to any users. Takes effect on a store that
             runs batches (:class:`~mikoshi_progression.stores.BatchStore`); an award that
             nobody else's overlaps runs alone, as without it.
     """
@@ -101,7 +101,7 @@ class ProgressionService(Shell):
             Combiner(
                 self._award_alone,
                 self._award_together,
-                across_users=getattr(store, "one_writer", False),
+                across_users=getattr(store, "combine_users", False),
             )
             if combine and isinstance(store, BatchStore) and store.batches
             else None

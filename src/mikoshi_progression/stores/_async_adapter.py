@@ -142,9 +142,9 @@ class _AsyncOverSync:
         return not getattr(self._store, "read_only", False)
 
     @property
-    def one_writer(self) -> bool:
-        """Whether the sync store underneath writes one transaction at a time (SQLite)."""
-        return bool(getattr(self._store, "one_writer", False))
+    def combine_users(self) -> bool:
+        """Whether the sync store underneath combines awards to different users (SQLite)."""
+        return bool(getattr(self._store, "combine_users", False))
 
     async def run_in_batch(
         self, user_ids: Collection[str], attempt: Callable[[BatchTransaction], T]

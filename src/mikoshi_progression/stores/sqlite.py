@@ -265,7 +265,7 @@ class SQLiteStore:
 
     batches = True
     """Awards of many users run in one transaction (:meth:`batch_transaction`)."""
-    one_writer = True
+    combine_users = True
     """SQLite writes one transaction at a time: the service combines concurrent awards of
     this process to any users into one (see ``ProgressionService(combine=...)``)."""
 
