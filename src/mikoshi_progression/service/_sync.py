@@ -78,10 +78,10 @@ class ProgressionService(Shell):
             :mod:`mikoshi_progression.otel`); ``None`` (the default) costs nothing.
         combine: Combine concurrent awards to one user into one transaction (threads of
             this process awarding a hot user; each still gets its own result and ledger
-            entry), and on a store that writes one transaction at a time (SQLite,
-            a store's ``combine_users``) concurrent awards to any users. Takes effect on a store that
-            runs batches (:class:`~mikoshi_progression.stores.BatchStore`); an award that
-            nobody else's overlaps runs alone, as without it.
+            entry), and on a store that writes one transaction at a time (SQLite: its
+            ``combine_users``) concurrent awards to any users. Takes effect on a store
+            that runs batches (:class:`~mikoshi_progression.stores.BatchStore`); an award
+            that nobody else's overlaps runs alone, as without it.
     """
 
     def __init__(
