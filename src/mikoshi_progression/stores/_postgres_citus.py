@@ -27,18 +27,15 @@ store leaves the platform's table as it is and checks nothing of Citus.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from psycopg import sql
 
 from ..errors import InvalidArgumentError
 from ._postgres_sql import Names, render
 from .base import SchemaReport
-
-if TYPE_CHECKING:
-    from ._postgres_schema import Found
 
 __all__ = [
     "MULTI_SHARD_SEQUENTIAL",
@@ -204,11 +201,19 @@ def distribution_problems(
     return tuple(misplaced), tuple(apart)
 
 
-def with_placements(report: SchemaReport, names: Names, found: Found) -> SchemaReport:
-    """``report`` with what :func:`distribution_problems` finds (nothing without Citus)."""
-    if not found.citus:
+def with_placements(
+    report: SchemaReport,
+    names: Names,
+    *,
+    citus: bool,
+    columns: Collection[str],
+    placements: Mapping[str, Placement],
+) -> SchemaReport:
+    """``report`` with what :func:`distribution_problems` finds in the tables an
+    inspection found (``columns``: their regclasses; nothing without Citus)."""
+    if not citus:
         return report
-    misplaced, apart = distribution_problems(names, set(found.columns), found.placements)
+    misplaced, apart = distribution_problems(names, set(columns), placements)
     return replace(report, not_distributed=misplaced, not_colocated=apart)
 
 

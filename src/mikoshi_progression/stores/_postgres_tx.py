@@ -10,23 +10,25 @@ What needs no I/O is :mod:`._postgres_transaction`'s; the store is :mod:`.postgr
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
 from ..core.state import ProgressState
 from ..errors import SchemaOutdatedError, StoreError
 from ._postgres_batch import many_statements, one_statement, rows_of
+from ._postgres_common import PostgresCommon
 from ._postgres_driver import wrap
 from ._postgres_io import Borrowed
+from ._postgres_schema import Found
 from ._postgres_transaction import TransactionCommon
 from ._rows import entry_from_columns
 from .base import LedgerEntry, Snapshot, UserWrite
 
-if TYPE_CHECKING:
-    from .postgres import PostgresStore
+Inspect = Callable[[psycopg.Connection[Any] | None], Found]
+"""How the store reads its schema again (``_inspect``) on a connection it lent."""
 
 __all__ = ["OneUserBatch", "PostgresTransaction"]
 
@@ -39,11 +41,17 @@ class PostgresTransaction(TransactionCommon):
     """
 
     _conn: psycopg.Connection[Any]
-    _store: PostgresStore
 
-    def __init__(self, store: PostgresStore, user_id: str) -> None:
+    def __init__(
+        self,
+        store: PostgresCommon,
+        user_id: str,
+        lease: Borrowed,
+        inspect: Inspect,
+    ) -> None:
         super().__init__(store, user_id)
-        self._lease = Borrowed(store)
+        self._lease = lease
+        self._inspect = inspect
 
     def __enter__(self) -> PostgresTransaction:
         self._conn = self._lease.__enter__()
@@ -145,7 +153,7 @@ class PostgresTransaction(TransactionCommon):
         except SchemaOutdatedError:
             # Tables of version 1, unless another process migrated them since: then load
             # again, with the lever columns this load did not read.
-            self._store._use(self._store._inspect(self._conn))
+            self._store._use(self._inspect(self._conn))
             if self._store._sql.levers:
                 raise self._stale(
                     f"the tables were migrated since user {self._user_id!r} was loaded"
@@ -183,9 +191,9 @@ class OneUserBatch:
     loading every key at once, and writing with the single user's statement (one round
     trip, version-checked, the state served from the cache where it can be)."""
 
-    def __init__(self, store: PostgresStore, user_id: str) -> None:
-        self._user_id = user_id
-        self._tx = PostgresTransaction(store, user_id)
+    def __init__(self, tx: PostgresTransaction) -> None:
+        self._user_id = tx._user_id
+        self._tx = tx
 
     def __enter__(self) -> OneUserBatch:
         self._tx.__enter__()

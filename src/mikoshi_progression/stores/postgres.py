@@ -276,7 +276,7 @@ class PostgresStore(PostgresCommon):
     # --- the protocol ----------------------------------------------------------------
 
     def transaction(self, user_id: str) -> AbstractContextManager[StoreTransaction]:
-        return PostgresTransaction(self, check_id(user_id))
+        return PostgresTransaction(self, check_id(user_id), Borrowed(self), self._inspect)
 
     def batch_transaction(
         self, user_ids: Collection[str]
@@ -286,7 +286,9 @@ class PostgresStore(PostgresCommon):
         :mod:`._postgres_batch`). Only where :attr:`batches` is true."""
         users = {check_id(user_id) for user_id in user_ids}
         if len(users) == 1:
-            return OneUserBatch(self, users.pop())
+            return OneUserBatch(
+                PostgresTransaction(self, users.pop(), Borrowed(self), self._inspect)
+            )
         if not self.batches:
             raise UnsupportedStoreError(
                 "batches run on the library's own tables at the current schema, not "
@@ -415,7 +417,13 @@ class PostgresStore(PostgresCommon):
             index_rows = fetchall(conn, self._sql.unique_indexes, (indexed,), "check the schema")
             found = self._inspect(conn)
         report = self._schema_report(column_rows, index_rows)
-        return _postgres_citus.with_placements(report, self._names, found)
+        return _postgres_citus.with_placements(
+            report,
+            self._names,
+            citus=found.citus,
+            columns=found.columns,
+            placements=found.placements,
+        )
 
     def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""

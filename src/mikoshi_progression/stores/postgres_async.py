@@ -290,7 +290,7 @@ class AsyncPostgresStore(PostgresCommon):
     # --- the protocol ----------------------------------------------------------------
 
     def transaction(self, user_id: str) -> AbstractAsyncContextManager[AsyncStoreTransaction]:
-        return AsyncPostgresTransaction(self, check_id(user_id))
+        return AsyncPostgresTransaction(self, check_id(user_id), Borrowed(self), self._inspect)
 
     def batch_transaction(
         self, user_ids: Collection[str]
@@ -300,7 +300,9 @@ class AsyncPostgresStore(PostgresCommon):
         :mod:`._postgres_batch_async`). Only where :attr:`batches` is true."""
         users = {check_id(user_id) for user_id in user_ids}
         if len(users) == 1:
-            return AsyncOneUserBatch(self, users.pop())
+            return AsyncOneUserBatch(
+                AsyncPostgresTransaction(self, users.pop(), Borrowed(self), self._inspect)
+            )
         if not self.batches:
             raise UnsupportedStoreError(
                 "batches run on the library's own tables at the current schema, not "
@@ -433,7 +435,13 @@ class AsyncPostgresStore(PostgresCommon):
             )
             found = await self._inspect(conn)
         report = self._schema_report(column_rows, index_rows)
-        return _postgres_citus.with_placements(report, self._names, found)
+        return _postgres_citus.with_placements(
+            report,
+            self._names,
+            citus=found.citus,
+            columns=found.columns,
+            placements=found.placements,
+        )
 
     async def _find_id_type(self) -> IdType:
         """In place: how ``id_column`` of ``users_table`` spells an id (checked at open)."""
