@@ -24,10 +24,11 @@ random one of 1,000 or 1,000,000 users created beforehand in the store's own tab
 each other round by round: how the rate holds when users outnumber the snapshot
 cache. "batch" has each worker send ``award_many`` batches of 1,000 keyed requests,
 one to each of its own 1,000 users, counted in awards (against pgbench's single-row
-``UPDATE`` by as many clients). On one hot user, the threads of a process combine their
-awards (``ProgressionService(combine=True)``, the default). Beside them, in the same run, two ceilings of the database itself: pgbench's
-single-row ``UPDATE`` (its C client, ``-c N -j N -M prepared``, in the rounds of both
-modes) and the same ``UPDATE`` sent through psycopg by the same workers. The
+``UPDATE`` by as many clients). On one hot user, the threads of a process combine
+their awards (``ProgressionService(combine=True)``, the default). Beside them, in the
+same run, two ceilings of the database itself: pgbench's single-row ``UPDATE`` (its C
+client, ``-c N -j N -M prepared``, in the rounds of both modes) and the same ``UPDATE``
+sent through psycopg by the same workers. The
 throughput config has one action worth 1 EXP, no limit and a huge cap, so no award
 is rejected; after each cell every user's ``exp`` and
 ``daily_exp_gained`` must equal the sum of the ``exp_added`` its workers were
