@@ -103,6 +103,9 @@ class Client:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
     def close(self) -> None:
+        # The ceiling's table first: the store drops only its own tables, then the schema
+        # if it is empty (it was left behind, with the table, run after run).
+        self.conn.execute(f"DROP TABLE IF EXISTS {self.schema}.ceiling")
         self.conn.close()
         self.cached.drop_schema()  # type: ignore[attr-defined]
         self.cached.close()
