@@ -130,18 +130,11 @@ class AsyncProgressionService(Shell):
         key = check_optional_id(key, "key")
         target = check_optional_id(target, "target")
         check_actor(action, recipient=user_id, actor=actor, config=self.config)
+        request = Planned(0, user_id, action, None, key, actor, target)
         if within is None and self._combiner is not None:
-            request = Planned(0, user_id, action, None, key, actor, target)
             result, repeat = await self._combiner.award(request)
         else:
-            decisions = self._decisions
-            result, repeat = await self._run(
-                "award",
-                user_id,
-                lambda: decisions.award(user_id, action, key, actor, target),
-                retry_faults=key is not None,
-                within=within,
-            )
+            result, repeat = await self._award_alone(request, within)
         if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
@@ -161,13 +154,7 @@ class AsyncProgressionService(Shell):
                 else await self._user(request.actor_id, f"{where}.actor_id")
             )
             planned.append(planned_request(position, request, user_id, actor, self._decisions))
-        heard = None
-        if self.observer is not None or log.isEnabledFor(_DEBUG):
-
-            def heard(request: Planned, result: AwardResult) -> None:
-                self._decided(
-                    "award", request.user_id, request.action, str(result.outcome), result.exp_added
-                )
+        heard = self._batch_listener()
 
         if self._batches is not None:
             return await run_batch_async(planned, self._award_together, size, heard)
@@ -352,7 +339,10 @@ class AsyncProgressionService(Shell):
         )
         return entry if repeat else self._adjusted(operation, user_id, entry)
 
-    async def _award_alone(self, request: Planned) -> tuple[AwardResult, bool]:
+    async def _award_alone(
+        self, request: Planned, within: object = None
+    ) -> tuple[AwardResult, bool]:
+        """One award in a transaction of its own (or in the caller's, ``within``)."""
         decisions = self._decisions
         user_id, action, _, key, actor, target = request[1:]
         return await self._run(
@@ -360,6 +350,7 @@ class AsyncProgressionService(Shell):
             user_id,
             lambda: decisions.award(user_id, action, key, actor, target),
             retry_faults=key is not None,
+            within=within,
         )
 
     async def _award_together(self, requests: Sequence[Planned]) -> list[Decided]:

@@ -24,7 +24,7 @@ from ..core.identity import check_optional_id
 from ..core.results import AwardResult, Outcome
 from ..core.rules import award_exp_with_limits, check_actor
 from ..errors import BatchError, IdempotencyError, InvalidArgumentError, SelfAwardError, StoreError
-from ..stores.base import EntryKind, LedgerEntry, Snapshot, UserWrite
+from ..stores.base import LedgerEntry, Snapshot, UserWrite
 from ._retries import Attempts, log
 from ._steps import Decisions, Load, Steps, Write
 
@@ -216,33 +216,21 @@ def decide_series(
         if result.outcome is Outcome.INVALID_ACTION:
             decided.append(Decided(request.position, result, False, None))
             continue
-        if needs_import:
-            # As a single award does: the legacy row is adopted before its first change.
-            entries.append(
-                decisions.entry(user_id, EntryKind.IMPORT, state, moment, level_before=state.level)
-            )
-            needs_import = False
-        opened = decisions.opened_day(user_id, state, result.state, moment)
-        if opened is not None:
-            entries.append(opened)
-        if result.success:
-            entry = decisions.entry(
-                user_id,
-                EntryKind.AWARD,
-                result.state,
-                moment,
-                action=request.action,
-                exp_delta=result.exp_added,
-                level_before=result.previous_level,
-                key=key,
-                outcome=str(result.outcome),
-                actor=request.actor,
-                target=request.target,
-                events=result.events,
-            )
-            entries.append(entry)
-            if key is not None:
-                made[key] = entry
+        made_now = decisions.award_entries(
+            user_id,
+            state,
+            needs_import,  # the legacy row is adopted before its first change, once
+            result,
+            moment,
+            action=request.action,
+            key=key,
+            actor=request.actor,
+            target=request.target,
+        )
+        needs_import = False
+        entries += made_now
+        if result.success and key is not None:
+            made[key] = made_now[-1]
         state = result.state
         decided.append(Decided(request.position, result, False, None))
     if not entries:

@@ -11,6 +11,7 @@ from typing import NoReturn
 from ..core.config import ProgressionConfig
 from ..core.days import resolve_timezone
 from ..core.identity import check_id, check_optional_id, check_reason
+from ..core.results import AwardResult
 from ..errors import (
     InvalidArgumentError,
     StoreError,
@@ -18,6 +19,7 @@ from ..errors import (
 from ..stores.base import (
     LedgerEntry,
 )
+from ._batch import Planned
 from ._retries import Attempts, Observer, check_max_attempts, log, log_decision
 from ._steps import Decisions
 
@@ -62,6 +64,19 @@ class Shell:
             retry_faults=retry_faults and within is None,
             observer=self.observer,
         )
+
+    def _batch_listener(self) -> Callable[[Planned, AwardResult], None] | None:
+        """What hears each decision of a batch (as :meth:`_decided` hears an award's), or
+        ``None`` when nobody listens (no observer, no debug log): nothing to call."""
+        if self.observer is None and not log.isEnabledFor(logging.DEBUG):
+            return None
+
+        def heard(request: Planned, result: AwardResult) -> None:
+            self._decided(
+                "award", request.user_id, request.action, str(result.outcome), result.exp_added
+            )
+
+        return heard
 
     def _decided(self, operation: str, user_id: str, action: str, outcome: str, exp: int) -> None:
         if self.observer is not None:

@@ -168,24 +168,17 @@ class Decisions:
         result = award_exp_with_limits(snap.state, action, now=now, config=self.config)
         if result.outcome is Outcome.INVALID_ACTION:
             return result, False
-        entries = self._day_entries(user_id, snap, result.state, now)
-        if result.success:
-            entries.append(
-                self.entry(
-                    user_id,
-                    EntryKind.AWARD,
-                    result.state,
-                    now,
-                    action=action,
-                    exp_delta=result.exp_added,
-                    level_before=result.previous_level,
-                    key=key,
-                    outcome=str(result.outcome),
-                    actor=actor,
-                    target=target,
-                    events=result.events,
-                )
-            )
+        entries = self.award_entries(
+            user_id,
+            snap.state,
+            snap.exists and not snap.has_ledger,
+            result,
+            now,
+            action=action,
+            key=key,
+            actor=actor,
+            target=target,
+        )
         if entries:
             yield Write(result.state, snap.version, entries)
         return result, False
@@ -362,6 +355,49 @@ class Decisions:
             config=self.config,
             effects=_effects_again(entry, self.config) if levered else None,
         )
+
+    def award_entries(
+        self,
+        user_id: str,
+        before: ProgressState,
+        adopt: bool,
+        result: AwardResult,
+        now: datetime,
+        *,
+        action: str,
+        key: str | None,
+        actor: str | None,
+        target: str | None,
+    ) -> list[LedgerEntry]:
+        """The ledger entries of an award decided at ``now`` on ``before``: the import of
+        a row the ledger never saw (``adopt``), the day it opened, and the award itself
+        if it granted anything."""
+        entries = (
+            [self.entry(user_id, EntryKind.IMPORT, before, now, level_before=before.level)]
+            if adopt
+            else []
+        )
+        opened = self.opened_day(user_id, before, result.state, now)
+        if opened is not None:
+            entries.append(opened)
+        if result.success:
+            entries.append(
+                self.entry(
+                    user_id,
+                    EntryKind.AWARD,
+                    result.state,
+                    now,
+                    action=action,
+                    exp_delta=result.exp_added,
+                    level_before=result.previous_level,
+                    key=key,
+                    outcome=str(result.outcome),
+                    actor=actor,
+                    target=target,
+                    events=result.events,
+                )
+            )
+        return entries
 
     def import_entries(self, user_id: str, snap: Snapshot, now: datetime) -> list[LedgerEntry]:
         """Adopt a row the ledger has never seen, so that replay starts from it."""

@@ -157,18 +157,11 @@ class ProgressionService(Shell):
         key = check_optional_id(key, "key")
         target = check_optional_id(target, "target")
         check_actor(action, recipient=user_id, actor=actor, config=self.config)
+        request = Planned(0, user_id, action, None, key, actor, target)
         if within is None and self._combiner is not None:
-            request = Planned(0, user_id, action, None, key, actor, target)
             result, repeat = self._combiner.award(request)
         else:
-            decisions = self._decisions
-            result, repeat = self._run(
-                "award",
-                user_id,
-                lambda: decisions.award(user_id, action, key, actor, target),
-                retry_faults=key is not None,
-                within=within,
-            )
+            result, repeat = self._award_alone(request, within)
         if not repeat and (self.observer is not None or log.isEnabledFor(_DEBUG)):
             self._decided("award", user_id, action, str(result.outcome), result.exp_added)
         return result
@@ -201,13 +194,7 @@ class ProgressionService(Shell):
         size = check_chunk_size(chunk_size)
         planned = plan(requests, self._user, self._decisions)
         store = self.store
-        heard = None
-        if self.observer is not None or log.isEnabledFor(_DEBUG):
-
-            def heard(request: Planned, result: AwardResult) -> None:
-                self._decided(
-                    "award", request.user_id, request.action, str(result.outcome), result.exp_added
-                )
+        heard = self._batch_listener()
 
         if isinstance(store, BatchStore) and store.batches:
             return run_batch(planned, self._award_together, size, heard)
@@ -480,7 +467,8 @@ class ProgressionService(Shell):
         )
         return entry if repeat else self._adjusted(operation, user_id, entry)
 
-    def _award_alone(self, request: Planned) -> tuple[AwardResult, bool]:
+    def _award_alone(self, request: Planned, within: object = None) -> tuple[AwardResult, bool]:
+        """One award in a transaction of its own (or in the caller's, ``within``)."""
         decisions = self._decisions
         user_id, action, _, key, actor, target = request[1:]
         return self._run(
@@ -488,6 +476,7 @@ class ProgressionService(Shell):
             user_id,
             lambda: decisions.award(user_id, action, key, actor, target),
             retry_faults=key is not None,
+            within=within,
         )
 
     def _award_together(self, requests: Sequence[Planned]) -> list[Decided]:

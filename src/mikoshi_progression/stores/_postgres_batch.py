@@ -27,11 +27,16 @@ import psycopg
 
 from ..core.state import ProgressState
 from ..errors import StoreError
-from ._postgres_batch_sql import STATE_LOADED, BatchStatements, batch_rows, one_rows
+from ._postgres_batch_sql import (
+    STATE_LOADED,
+    BatchStatements,
+    batch_rows,
+    keyed_by_user,
+    one_rows,
+)
 from ._postgres_driver import wrap
 from ._postgres_io import Borrowed, PoolOwner
-from ._rows import entry_from_columns
-from .base import LedgerEntry, Snapshot, StaleVersionError, UserWrite
+from .base import Snapshot, StaleVersionError, UserWrite
 
 __all__ = ["BatchOwner", "PostgresBatch", "many_statements", "one_statement", "rows_of"]
 
@@ -108,11 +113,7 @@ class PostgresBatch:
             key_rows = rows_of(keyed)
         except psycopg.Error as exc:
             raise wrap(exc, f"load a batch of {len(users)} users") from exc
-        found: dict[str, dict[str, LedgerEntry]] = {}
-        for user_id, *values in key_rows:
-            entry = entry_from_columns(user_id, values)
-            if entry.key is not None:
-                found.setdefault(user_id, {})[entry.key] = entry
+        found = keyed_by_user(key_rows)
         width = len(STATE_LOADED)
         snapshots = {}
         store = self._store

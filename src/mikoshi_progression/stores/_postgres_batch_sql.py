@@ -26,10 +26,10 @@ from psycopg import sql
 
 from ..core.state import ProgressState
 from ._postgres_sql import PROGRESS_COLUMNS, Names, render
-from ._rows import ENTRY_FIELDS, LEVER_COLUMNS
+from ._rows import ENTRY_FIELDS, LEVER_COLUMNS, entry_from_columns
 from .base import LedgerEntry, UserWrite
 
-__all__ = ["STATE_LOADED", "BatchStatements", "batch_rows", "one_rows"]
+__all__ = ["STATE_LOADED", "BatchStatements", "batch_rows", "keyed_by_user", "one_rows"]
 
 _STATE_ARRAYS = (
     ("level", "integer"),
@@ -241,31 +241,22 @@ def batch_rows(writes: Sequence[UserWrite], seqs: Mapping[str, int]) -> tuple[st
     old: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
-    iso = _Iso()
     for user_id, state, version, entries in writes:
         base = seqs[user_id]
-        row = _state_row(user_id, state, iso)
+        row = _state_row(user_id, state)
         row["seq"] = base + len(entries)
         if version is None:
             new.append(row)
         else:
             row["version"] = str(version)
             old.append(row)
-        ledger += (_entry_row(entry, number, iso) for number, entry in enumerate(entries, base + 1))
+        ledger += (_entry_row(entry, number) for number, entry in enumerate(entries, base + 1))
     return _json(old), _json(new), _json(ledger)
 
 
-class _Iso(dict[int, str]):
-    """ISO 8601 text of datetimes and dates, each worked out once: the entries of a batch
-    share their moment (the chunk's), and a user's entries its day."""
-
-    def __call__(self, value: date | None) -> str | None:
-        if value is None:
-            return None
-        text = self.get(id(value))
-        if text is None:
-            text = self[id(value)] = value.isoformat()
-        return text
+def _iso(value: date | None) -> str | None:
+    """A moment or a day as ISO 8601 text (what ``timestamptz`` and ``date`` read)."""
+    return None if value is None else value.isoformat()
 
 
 def one_rows(
@@ -276,10 +267,9 @@ def one_rows(
     old: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
-    iso = _Iso()
     for user_id, state, version, entries in writes:
         base = seqs[user_id]
-        row = _as_parameters(_state_row(user_id, state, iso))
+        row = _as_parameters(_state_row(user_id, state))
         row["seq"] = base + len(entries)
         if version is None:
             new.append(row)
@@ -287,7 +277,7 @@ def one_rows(
             row["version"] = str(version)
             old.append(row)
         ledger += (
-            _as_parameters(_entry_row(entry, number, iso))
+            _as_parameters(_entry_row(entry, number))
             for number, entry in enumerate(entries, base + 1)
         )
     return old, new, ledger
@@ -307,27 +297,27 @@ def _json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
-def _state_row(user_id: str, state: ProgressState, iso: _Iso) -> dict[str, Any]:
+def _state_row(user_id: str, state: ProgressState) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "level": state.level,
         "exp": state.exp,
         "daily_exp_gained": state.daily_exp_gained,
-        "last_exp_reset_date": iso(state.last_exp_reset_date),
+        "last_exp_reset_date": _iso(state.last_exp_reset_date),
         "daily_action_counts": dict(state.daily_action_counts),
-        "last_chat_date": iso(state.last_chat_date),
+        "last_chat_date": _iso(state.last_chat_date),
         "timezone": state.timezone,
-        "day_extended_until": iso(state.day_extended_until),
+        "day_extended_until": _iso(state.day_extended_until),
         "streak": state.streak,
         "best_streak": state.best_streak,
-        "last_streak_day": iso(state.last_streak_day),
+        "last_streak_day": _iso(state.last_streak_day),
         "streak_freezes": state.streak_freezes,
         "milestones": sorted(state.milestones),
         "lifetime_counts": dict(state.lifetime_counts),
     }
 
 
-def _entry_row(entry: LedgerEntry, seq: int, iso: _Iso) -> dict[str, Any]:
+def _entry_row(entry: LedgerEntry, seq: int) -> dict[str, Any]:
     return {
         "user_id": entry.user_id,
         "seq": seq,
@@ -337,7 +327,7 @@ def _entry_row(entry: LedgerEntry, seq: int, iso: _Iso) -> dict[str, Any]:
         "level_before": entry.level_before,
         "level_after": entry.level_after,
         "key": entry.key,
-        "at": iso(entry.at),
+        "at": _iso(entry.at),
         "config_fingerprint": entry.config_fingerprint,
         "state_after": entry.state_after.to_dict(),
         "outcome": entry.outcome,
@@ -346,3 +336,13 @@ def _entry_row(entry: LedgerEntry, seq: int, iso: _Iso) -> dict[str, Any]:
         "reason": entry.reason,
         "events": [event.to_dict() for event in entry.events] or None,
     }
+
+
+def keyed_by_user(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, LedgerEntry]]:
+    """The rows of ``keyed`` (or ``keyed_one``) as each user's entries by key."""
+    found: dict[str, dict[str, LedgerEntry]] = {}
+    for user_id, *values in rows:
+        entry = entry_from_columns(user_id, values)
+        if entry.key is not None:
+            found.setdefault(user_id, {})[entry.key] = entry
+    return found

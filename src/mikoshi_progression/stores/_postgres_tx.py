@@ -19,12 +19,12 @@ import psycopg
 from ..core.state import ProgressState
 from ..errors import SchemaOutdatedError, StoreError
 from ._postgres_batch import many_statements, one_statement, rows_of
+from ._postgres_batch_sql import keyed_by_user
 from ._postgres_common import PostgresCommon
 from ._postgres_driver import wrap
 from ._postgres_io import Borrowed
 from ._postgres_schema import Found
 from ._postgres_transaction import TransactionCommon
-from ._rows import entry_from_columns
 from .base import LedgerEntry, Snapshot, UserWrite
 
 Inspect = Callable[[psycopg.Connection[Any] | None], Found]
@@ -105,12 +105,7 @@ class PostgresTransaction(TransactionCommon):
         except psycopg.Error as exc:
             doing = f"load user {self._user_id!r}"
             raise self._store._wrap_id_error(exc, self._user_id, doing) from exc
-        found = {}
-        for user_id, *values in key_rows:
-            entry = entry_from_columns(user_id, values)
-            if entry.key is not None:
-                found[entry.key] = entry
-        return replace(snapshot, keyed_awards=found)
+        return replace(snapshot, keyed_awards=keyed_by_user(key_rows).get(self._user_id, {}))
 
     def _fetch(self, key: str | None) -> Snapshot:
         query, params = self._load_params(key)

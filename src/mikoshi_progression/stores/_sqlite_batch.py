@@ -17,14 +17,11 @@ from types import TracebackType
 
 from ..errors import StoreError
 from ._sqlite_driver import execute, rollback, wrap
-from ._sqlite_tx import SQLiteTransaction, TransactionOwner, entry_of_row
+from ._sqlite_tx import SQLiteTransaction, TransactionOwner
 from ._sqlite_write import Writer
-from .base import EntryKind, LedgerEntry, Snapshot, UserWrite
+from .base import LedgerEntry, Snapshot, UserWrite
 
 __all__ = ["BatchScope", "SQLiteBatch"]
-
-_KEYED_KINDS = (EntryKind.AWARD, EntryKind.ADJUST, EntryKind.TIMEZONE)
-"""The kinds of entry a key of an award names (a revocation repeats its award's key)."""
 
 
 class SQLiteBatch:
@@ -41,16 +38,14 @@ class SQLiteBatch:
 
     def load_many(self, keys: Mapping[str, Collection[str]]) -> dict[str, Snapshot]:
         snapshots = {}
-        keyed = self._store._sql.keyed
         for user_id, wanted in keys.items():
             tx = self._user(user_id)
             snap = tx.load()
             found: dict[str, LedgerEntry] = {}
             for key in wanted:
-                rows = execute(self._conn, keyed, (user_id, key), doing="look up a key").fetchall()
-                for entry in map(entry_of_row, rows):
-                    if entry.kind in _KEYED_KINDS:
-                        found[key] = entry
+                award, _ = tx.keyed(key)
+                if award is not None:
+                    found[key] = award
             snapshots[user_id] = replace(snap, keyed_awards=found) if found else snap
         return snapshots
 

@@ -92,11 +92,11 @@ class SQLiteTransaction:
             if key is None:
                 return guess
             self._begin()  # the key is looked up under the lock it is then written under
-            award, revoke = self._keyed(key)
+            award, revoke = self.keyed(key)
             return replace(guess, keyed_award=award, keyed_revoke=revoke)
         self._begin()
         row = execute(self._conn, self._sql.load, (self._user_id,), doing="load a state").fetchone()
-        award, revoke = (None, None) if key is None else self._keyed(key)
+        award, revoke = (None, None) if key is None else self.keyed(key)
         if row is None:
             return Snapshot(ProgressState(), None, keyed_award=award, keyed_revoke=revoke)
         *values, version, has_ledger = row
@@ -111,7 +111,7 @@ class SQLiteTransaction:
             return loaded
         return replace(loaded, keyed_award=award, keyed_revoke=revoke)
 
-    def _keyed(self, key: str) -> tuple[LedgerEntry | None, LedgerEntry | None]:
+    def keyed(self, key: str) -> tuple[LedgerEntry | None, LedgerEntry | None]:
         """The award (or adjustment) made with ``key``, and its revocation."""
         rows = execute(
             self._conn, self._sql.keyed, (self._user_id, key), doing="look up a key"
