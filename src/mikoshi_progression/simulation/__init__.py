@@ -38,8 +38,8 @@ from ._archetypes import (
 )
 from ._lever_report import BoostDays, MilestoneReach, StreakReport
 from ._plot import plot_exp_curves
-from ._report import ArchetypeReport, LevelReach, SimulationReport
-from ._run import DEFAULT_START, default_jobs, simulate
+from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
+from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
 
 __all__ = [
     "DEFAULT_ARCHETYPES",
@@ -49,6 +49,7 @@ __all__ = [
     "BoostDays",
     "LevelReach",
     "MilestoneReach",
+    "PlayerOutcomes",
     "Rate",
     "SimulationReport",
     "StreakHabit",
@@ -59,4 +60,5 @@ __all__ = [
     "load_archetypes",
     "plot_exp_curves",
     "simulate",
+    "simulate_many",
 ]

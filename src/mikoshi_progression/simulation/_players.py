@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -46,9 +47,15 @@ class Chunk(NamedTuple):
 
 
 class Tally(NamedTuple):
-    """What a chunk of players produced; tallies add up in any grouping."""
+    """What a chunk of players produced; tallies add up in any grouping.
+
+    The per-player lists are in player order, from player ``first``: player ``i`` of
+    an archetype is the same seeded player under any config, which is what pairs two
+    configs' runs in a comparison.
+    """
 
     position: int
+    first: int
     players: int
     reach: list[list[int]]  # per level 2..N: the day each player reached it (0: never)
     final_exp: list[int]
@@ -61,6 +68,11 @@ class Tally(NamedTuple):
     cap_loss: dict[int, int]
     limit_loss: dict[str, int]
     day_sums: list[int]
+    day_counts: list[Counter[int]]  # per day: EXP at its end -> players there
+    player_active_days: list[int]
+    player_capped_days: list[int]
+    player_cap_lost: list[int]
+    player_limit_lost: list[int]
     levers: LeverTally | None  # None without levers
 
 
@@ -81,6 +93,11 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
     cap_loss: dict[int, int] = {}
     limit_loss: dict[str, int] = {}
     active_days = capped_days = attempts = nominal_total = awarded_total = 0
+    rows: list[list[int]] = []
+    player_active: list[int] = []
+    player_capped: list[int] = []
+    player_cap_lost: list[int] = []
+    player_limit_lost: list[int] = []
 
     for player, zone in enumerate(chunk.zones, chunk.first):
         fresh = fresh_states.get(zone)
@@ -93,10 +110,11 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
         events, ends, nominal = behaviour.attempts(rng.random, days, calendars[zone])
         final, results = apply_events(fresh, events, config)
         exp_by_day, lossy_days = _exp_by_day(results.column("exp"), ends, nominal)
+        cap_lost_before = sum(cap_loss.values())
+        limit_lost_before = sum(limit_loss.values())
+        capped = 0
         if levers is not None:
-            capped_days += account_player(
-                levers, results, ends, final, config, cap_loss, limit_loss
-            )
+            capped = account_player(levers, results, ends, final, config, cap_loss, limit_loss)
         elif lossy_days:
             columns = _LossColumns(
                 results.column("outcome"),
@@ -105,24 +123,35 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
             )
             for day in lossy_days:
                 start = ends[day - 1] if day else 0
-                capped_days += _attribute_losses(
+                capped += _attribute_losses(
                     columns, events, rewards, start, ends[day], cap_loss, limit_loss
                 )
+        capped_days += capped
+        active = sum(1 for a, b in zip(ends, [0, *ends], strict=False) if a != b)
+        player_active.append(active)
+        player_capped.append(capped)
+        player_cap_lost.append(sum(cap_loss.values()) - cap_lost_before)
+        player_limit_lost.append(sum(limit_loss.values()) - limit_lost_before)
+        rows.append(exp_by_day)
         # EXP only grows here (nothing is revoked), so a level is reached on the
         # first day that ends with at least its threshold.
         for column, needed in zip(reach, thresholds, strict=True):
             day = bisect_left(exp_by_day, needed)
             column.append(day + 1 if day < days else 0)
         day_sums = list(map(add, day_sums, exp_by_day))
-        active_days += sum(1 for a, b in zip(ends, [0, *ends], strict=False) if a != b)
+        active_days += active
         attempts += len(events)
         nominal_total += sum(nominal)
         awarded_total += final.exp
         final_exp.append(final.exp)
         final_levels[min(final.level, max_level)] += 1
 
+    # Counting each day's EXP values (Counter.update counts in C) keeps what travels
+    # back from a worker small and mergeable, and gives exact percentiles by day.
+    day_counts = [Counter(column) for column in zip(*rows, strict=True)] if rows else []
     return Tally(
         chunk.position,
+        chunk.first,
         chunk.stop - chunk.first,
         reach,
         final_exp,
@@ -135,6 +164,11 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
         cap_loss,
         limit_loss,
         day_sums,
+        day_counts,
+        player_active,
+        player_capped,
+        player_cap_lost,
+        player_limit_lost,
         levers,
     )
 

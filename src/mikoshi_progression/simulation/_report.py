@@ -15,7 +15,7 @@ from ._archetypes import Archetype
 from ._lever_report import BoostDays, MilestoneReach, StreakReport, boost_days
 from ._stats import ratio, summary
 
-__all__ = ["ArchetypeReport", "LevelReach", "SimulationReport"]
+__all__ = ["ArchetypeReport", "LevelReach", "PlayerOutcomes", "SimulationReport"]
 
 
 def _no_zones() -> Mapping[str, int]:
@@ -65,6 +65,36 @@ class LevelReach:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayerOutcomes:
+    """Each of an archetype's players' own figures, in player order.
+
+    Player ``i`` draws from the same seeded stream under any config, so two runs
+    with the same archetypes, players, days and seed play the same people: a
+    comparison pairs them by position.
+
+    Attributes:
+        reach_days: For each level above 1, in level order, the day each player
+            reached it (day 1 is the first simulated day; 0: never).
+        final_exp: Each player's EXP at the end.
+        active_days: Days on which each player made at least one attempt.
+        capped_days: Days on which the daily cap cut or refused one of their awards.
+        cap_lost: EXP each player lost to the daily cap.
+        limit_lost: EXP each player lost to action limits.
+    """
+
+    reach_days: tuple[tuple[int, ...], ...]
+    final_exp: tuple[int, ...]
+    active_days: tuple[int, ...]
+    capped_days: tuple[int, ...]
+    cap_lost: tuple[int, ...]
+    limit_lost: tuple[int, ...]
+
+
+def _no_outcomes() -> PlayerOutcomes:
+    return PlayerOutcomes((), (), (), (), (), ())
+
+
+@dataclass(frozen=True, slots=True)
 class ArchetypeReport:
     """What the simulation found for one archetype.
 
@@ -100,6 +130,9 @@ class ArchetypeReport:
         milestone_bonus_exp: Milestone bonuses granted.
         streaks: How the players kept their streaks, or ``None`` if the config keeps none.
         milestones: Each of the config's milestones and who unlocked it, in its order.
+        exp_percentiles_by_day: For each day, the players' EXP at its end at the
+            10th, 50th and 90th percentile (nearest rank): the spread around the mean.
+        outcomes: Each player's own figures, in player order (what a comparison pairs).
     """
 
     archetype: Archetype
@@ -123,6 +156,8 @@ class ArchetypeReport:
     milestone_bonus_exp: int = 0
     streaks: StreakReport | None = None
     milestones: tuple[MilestoneReach, ...] = ()
+    exp_percentiles_by_day: tuple[tuple[int, int, int], ...] = field(default=(), repr=False)
+    outcomes: PlayerOutcomes = field(default_factory=_no_outcomes, repr=False)
 
     @property
     def promised_exp(self) -> int:
@@ -190,6 +225,10 @@ class ArchetypeReport:
             "final_exp": self.final_exp_summary(),
             "final_levels": {str(level): n for level, n in self.final_levels.items()},
             "mean_exp_by_day": [round(v, 2) for v in self.mean_exp_by_day],
+            "exp_percentiles_by_day": {
+                name: [day[i] for day in self.exp_percentiles_by_day]
+                for i, name in enumerate(("p10", "median", "p90"))
+            },
         }
         if self.timezones:
             data["timezones"] = dict(self.timezones)

@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import os
 import signal
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from types import MappingProxyType
@@ -23,10 +24,10 @@ from ._archetypes import (
 )
 from ._levers import lever_figures
 from ._players import Chunk, Tally, simulate_chunk
-from ._report import ArchetypeReport, LevelReach, SimulationReport
+from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._stats import nearest_rank
 
-__all__ = ["DEFAULT_START", "default_jobs", "simulate"]
+__all__ = ["DEFAULT_START", "default_jobs", "simulate", "simulate_many"]
 
 
 DEFAULT_START = date(2026, 1, 1)
@@ -43,14 +44,15 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _simulate_chunk_in_worker(chunk: Chunk) -> Tally:
-    """:func:`simulate_chunk` in a worker process, rebuilding the config once per worker."""
+def _simulate_task_in_worker(task: tuple[int, Chunk]) -> tuple[int, Tally]:
+    """:func:`simulate_chunk` in a worker process, rebuilding each config once per worker."""
+    run, chunk = task
     config = _WORKER_CONFIGS.get(chunk.config_json)
     if config is None:
         config = ProgressionConfig.from_dict(json.loads(chunk.config_json))
         _WORKER_CONFIGS[chunk.config_json] = config
     (archetype,) = archetypes_from_dict({"archetype": [chunk.archetype]})
-    return simulate_chunk(chunk, config, archetype)
+    return run, simulate_chunk(chunk, config, archetype)
 
 
 def default_jobs() -> int:
@@ -98,48 +100,119 @@ def simulate(
         ValueError: ``players``, ``days`` or ``jobs`` is below 1, or the days
             run past the last date Python knows (9999-12-31).
     """
+    ((_, report),) = simulate_many(
+        (config,),
+        archetypes,
+        players=players,
+        days=days,
+        seed=seed,
+        start=start,
+        jobs=jobs,
+        progress=progress,
+    )
+    return report
+
+
+def simulate_many(
+    configs: Sequence[ProgressionConfig],
+    archetypes: Sequence[Archetype] = DEFAULT_ARCHETYPES,
+    *,
+    players: int = 1000,
+    days: int = 365,
+    seed: int = 0,
+    start: date = DEFAULT_START,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    labels: Sequence[str] | None = None,
+) -> Iterator[tuple[int, SimulationReport]]:
+    """Simulate the same players under each of ``configs``, sharing one pool of workers.
+
+    Each run is what :func:`simulate` would report for its config: the same seed
+    plays the same players under every config, which is what makes a comparison
+    paired. Yields ``(index, report)`` as each config's players are all done, in
+    the order the runs finish (mostly the order given: the work is queued config
+    by config). ``progress`` is called as ``progress(players_done, players *
+    len(configs))``. ``labels`` name the configs in errors (default ``configs[i]``).
+
+    Everything is checked before anything runs.
+
+    Raises:
+        ConfigError: the archetypes cannot be simulated under one of the configs.
+        ValueError: as for :func:`simulate`.
+    """
     checks: tuple[tuple[str, object], ...] = (("players", players), ("days", days), ("jobs", jobs))
     for name, value in checks:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if days > (date.max - start).days:
         raise ValueError(f"{days:,} days from {start.isoformat()} run past {date.max.isoformat()}")
-    problems = archetype_problems(archetypes, config)
+    names = list(labels) if labels is not None else [f"configs[{i}]" for i in range(len(configs))]
+    problems = []
+    for config, name in zip(configs, names, strict=True):
+        found = archetype_problems(archetypes, config)
+        problems += [f"{name}: {p}" for p in found] if len(configs) > 1 else found
     if problems:
         raise ConfigError(problems)
+    return _simulate_many(configs, archetypes, players, days, seed, start, jobs, progress)
+
+
+def _simulate_many(
+    configs: Sequence[ProgressionConfig],
+    archetypes: Sequence[Archetype],
+    players: int,
+    days: int,
+    seed: int,
+    start: date,
+    jobs: int,
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[tuple[int, SimulationReport]]:
     counts = allocate(players, [a.weight for a in archetypes])
-    config_json = json.dumps(config.to_dict())  # key order kept: it orders ties in a day
     size = max(1, min(100, math.ceil(players / (jobs * 8))))
-    chunks = []
-    for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True)):
-        zones = archetype.player_zones(count)
-        chunks += [
-            Chunk(
-                config_json,
-                archetype.to_dict(),
-                index,
-                first,
-                min(first + size, count),
-                days,
-                seed,
-                start,
-                zones[first : first + size],
-            )
-            for first in range(0, count, size)
-        ]
+    tasks: list[tuple[int, Chunk]] = []
+    for run, config in enumerate(configs):
+        config_json = json.dumps(config.to_dict())  # key order kept: it orders ties in a day
+        for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True)):
+            zones = archetype.player_zones(count)
+            tasks += [
+                (
+                    run,
+                    Chunk(
+                        config_json,
+                        archetype.to_dict(),
+                        index,
+                        first,
+                        min(first + size, count),
+                        days,
+                        seed,
+                        start,
+                        zones[first : first + size],
+                    ),
+                )
+                for first in range(0, count, size)
+            ]
     if jobs > 1:
-        # Costliest first, so that no worker is left alone with a long last chunk.
-        # Tallies add up in any order (integer sums, sorted lists): the report is unchanged.
+        # Config by config, so that runs finish one after another; within a run
+        # costliest first, so that no worker is left alone with a long last chunk.
+        # Tallies add up in any order (integer sums, lists put back in player
+        # order): the report is unchanged.
         cost = [_attempts_per_day(a) for a in archetypes]
-        chunks.sort(key=lambda c: -(c.stop - c.first) * (cost[c.position] + 1))
-    tallies: list[Tally] = []
+        tasks.sort(key=lambda t: (t[0], -(t[1].stop - t[1].first) * (cost[t[1].position] + 1)))
+    left = [sum(1 for run, _ in tasks if run == i) for i in range(len(configs))]
+    tallies: list[list[Tally]] = [[] for _ in configs]
     done = 0
-    for tally in _run(chunks, config, archetypes, jobs):
-        tallies.append(tally)
+    total = players * len(configs)
+    for run, tally in _run(tasks, configs, archetypes, jobs):
+        tallies[run].append(tally)
         done += tally.players
         if progress is not None:
-            progress(done, players)
-    return _report(config, archetypes, counts, tallies, players, days, seed, start)
+            progress(done, total)
+        left[run] -= 1
+        if not left[run]:
+            yield (
+                run,
+                _report(configs[run], archetypes, counts, tallies[run], players, days, seed, start),
+            )
+            tallies[run] = []
 
 
 def _attempts_per_day(archetype: Archetype) -> float:
@@ -150,19 +223,22 @@ def _attempts_per_day(archetype: Archetype) -> float:
 
 
 def _run(
-    chunks: list[Chunk], config: ProgressionConfig, archetypes: Sequence[Archetype], jobs: int
-) -> Iterator[Tally]:
+    tasks: list[tuple[int, Chunk]],
+    configs: Sequence[ProgressionConfig],
+    archetypes: Sequence[Archetype],
+    jobs: int,
+) -> Iterator[tuple[int, Tally]]:
     """Run the chunks, here in order or in ``jobs`` worker processes as they finish."""
-    workers = min(jobs, len(chunks))
+    workers = min(jobs, len(tasks))
     if workers <= 1:
-        for chunk in chunks:
-            yield simulate_chunk(chunk, config, archetypes[chunk.position])
+        for run, chunk in tasks:
+            yield run, simulate_chunk(chunk, configs[run], archetypes[chunk.position])
         return
     # "spawn" behaves the same on every platform and never forks a threaded parent.
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(workers, initializer=_ignore_interrupts)
     try:
-        yield from pool.imap_unordered(_simulate_chunk_in_worker, chunks)
+        yield from pool.imap_unordered(_simulate_task_in_worker, tasks)
         pool.close()
     finally:
         pool.terminate()
@@ -184,7 +260,7 @@ def _report(
         grouped[tally.position].append(tally)
     reports = []
     for index, archetype in enumerate(archetypes):
-        parts = grouped[index]
+        parts = sorted(grouped[index], key=lambda part: part.first)  # player order
         count = counts[index]
         reach_days: list[list[int]] = [[] for _ in range(config.max_level - 1)]
         final_exp: list[int] = []
@@ -218,6 +294,21 @@ def _report(
                     p90=nearest_rank(reached, 90, count),
                 )
             )
+        day_counts: list[Counter[int]] = [Counter() for _ in range(days)]
+        for part in parts:
+            for merged, counted in zip(day_counts, part.day_counts, strict=False):
+                merged.update(counted)
+        outcomes = PlayerOutcomes(
+            reach_days=tuple(
+                tuple(day for part in parts for day in part.reach[level])
+                for level in range(config.max_level - 1)
+            ),
+            final_exp=tuple(exp for part in parts for exp in part.final_exp),
+            active_days=tuple(n for part in parts for n in part.player_active_days),
+            capped_days=tuple(n for part in parts for n in part.player_capped_days),
+            cap_lost=tuple(n for part in parts for n in part.player_cap_lost),
+            limit_lost=tuple(n for part in parts for n in part.player_limit_lost),
+        )
         limit_order = {name: i for i, name in enumerate(config.actions)}
         levers = lever_figures(config, (p.levers for p in parts if p.levers), count)
         zones = archetype.player_zones(count)
@@ -246,6 +337,22 @@ def _report(
                 milestone_bonus_exp=levers.milestone_bonus_exp,
                 streaks=levers.streaks,
                 milestones=levers.milestones,
+                exp_percentiles_by_day=tuple(_percentiles(counts, count) for counts in day_counts),
+                outcomes=outcomes,
             )
         )
     return SimulationReport(config, players, days, seed, start, tuple(reports))
+
+
+def _percentiles(counts: Counter[int], total: int) -> tuple[int, int, int]:
+    """The 10th, 50th and 90th nearest-rank percentiles of counted values (0s if none)."""
+    if not total:
+        return (0, 0, 0)
+    ranks = [max(1, math.ceil(p * total / 100)) for p in (10, 50, 90)]
+    found: list[int] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while len(found) < 3 and seen >= ranks[len(found)]:
+            found.append(value)
+    return (found[0], found[1], found[2])
