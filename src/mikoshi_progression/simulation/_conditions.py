@@ -75,7 +75,7 @@ def parse_condition(text: str, *, option: str = "condition") -> Condition:
     Raises:
         InvalidArgumentError: naming ``option``, when the text is not such a condition.
     """
-    if not isinstance(text, str) or not text.strip():
+    if not text.strip():
         raise InvalidArgumentError(option, "a condition such as 'level4.days.median > 30'", text)
     archetype, colon, expression = text.rpartition(":")
     archetype_name = archetype.strip() or None

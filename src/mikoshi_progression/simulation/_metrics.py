@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.config import ProgressionConfig
 from ._report import ArchetypeReport, PlayerOutcomes
@@ -112,7 +113,7 @@ def metric_names(config: ProgressionConfig) -> list[str]:
 def column_of(outcomes: PlayerOutcomes, column: tuple[str, int | None]) -> Sequence[int]:
     """One column of each player's figures (``("reach_days", 2)``: days to level 4)."""
     name, index = column
-    values = getattr(outcomes, name)
+    values: Sequence[Any] = getattr(outcomes, name)
     return values if index is None else values[index]
 
 
