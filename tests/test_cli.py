@@ -192,6 +192,72 @@ def test_validate_json_for_a_valid_file(capsys, tmp_path):
     }
 
 
+def typo_config(path: Path) -> Path:
+    """DEFAULT_CONFIG with `create_character` misspelt and `forked` dropped."""
+    data = DEFAULT_CONFIG.to_dict()
+    data["actions"]["create_charcter"] = data["actions"].pop("create_character")
+    del data["actions"]["forked"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+TYPO_WARNINGS = [
+    {
+        "path": "actions.create_charcter",
+        "message": "unknown to the platform's default config; did you mean `create_character`? "
+        "This config has no `create_character`, so the backend answers 400 for every "
+        "`create_character`",
+        "suggestion": "create_character",
+    },
+    {
+        "path": "actions.forked",
+        "message": "the platform's default config has this action and this config drops it: "
+        "the backend answers 400 for every `forked`",
+        "suggestion": None,
+    },
+]
+TYPO_STDERR = "".join(f"warning: {w['path']}: {w['message']}\n" for w in TYPO_WARNINGS)
+
+
+def test_validate_warnings_go_to_stderr_and_exit_0(capsys, tmp_path):
+    """A valid config with a likely typo: the OK line on stdout, one warning line per
+    warning on stderr, exit 0."""
+    path = typo_config(tmp_path / "typo.json")
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0
+    assert out.startswith(f"OK: {path} is valid (6 levels, 6 actions")
+    assert out.count("\n") == 1
+    assert err == TYPO_STDERR
+
+
+def test_validate_strict_makes_warnings_problems(capsys, tmp_path):
+    """--strict: the same warning lines, a count on stdout instead of OK, exit 1; a config
+    without warnings still passes."""
+    path = typo_config(tmp_path / "typo.json")
+    code, out, err = run(capsys, "validate", str(path), "--strict")
+    assert code == 1
+    assert out == f"{path}: 2 warnings, and --strict makes warnings problems\n"
+    assert err == TYPO_STDERR
+    good = write_config(tmp_path / "good.json")
+    code, out, err = run(capsys, "validate", str(good), "--strict")
+    assert (code, err) == (0, "")
+    assert out.startswith("OK: ")
+
+
+def test_validate_json_lists_the_warnings(capsys, tmp_path):
+    """--json gains "warnings" (path, message, suggestion), still valid without --strict
+    and invalid with it; stdout holds only the document."""
+    path = typo_config(tmp_path / "typo.json")
+    code, out, err = run(capsys, "validate", str(path), "--json")
+    doc = json.loads(out)
+    assert (code, err) == (0, TYPO_STDERR)
+    assert doc["valid"] is True
+    assert doc["warnings"] == TYPO_WARNINGS
+    code, out, _ = run(capsys, "validate", str(path), "--json", "--strict")
+    assert code == 1
+    assert json.loads(out) == {**doc, "valid": False}
+
+
 def test_malformed_files_are_bad_input_not_invalid_configs(capsys, tmp_path):
     """Broken TOML or JSON exits 2 (bad input), not 1 (invalid config)."""
     toml = tmp_path / "broken.toml"

@@ -9,6 +9,7 @@ from mikoshi_progression import (
     DEFAULT_CONFIG,
     AwardResult,
     AwardResults,
+    ConfigWarning,
     InvalidIdError,
     Outcome,
     ProgressionConfig,
@@ -17,6 +18,7 @@ from mikoshi_progression import (
     apply_events,
     award_exp_with_limits,
     check_id,
+    config_warnings,
     exp_limits_view,
     is_clock_fault,
     level_for_exp,
@@ -72,6 +74,10 @@ assert_type(exp_limits_view(state, now=now), dict[str, Any])
 assert_type(reset_daily_limits_if_needed(state, now=now), ProgressState)
 assert_type(revoke_exp(state, 5), ProgressState)
 assert_type(load_config("levels.toml"), ProgressionConfig)
+warnings = config_warnings(load_config("levels.toml"), reference=DEFAULT_CONFIG)
+assert_type(warnings, tuple[ConfigWarning, ...])
+assert_type(warnings[0].path, str)
+assert_type(warnings[0].suggestion, str | None)
 
 store = open_store("memory://")
 assert_type(store, ProgressStore)

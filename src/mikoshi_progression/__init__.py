@@ -30,6 +30,7 @@ from .core.days import DayBoundary
 from .core.events import EVENT_ORDER, EventKind, ProgressionEvent
 from .core.identity import MAX_ID_LENGTH, check_id
 from .core.levels import can_perform_action, level_for_exp, level_progress, levels_view
+from .core.lint import ConfigWarning, config_warnings
 from .core.milestones import Milestone
 from .core.results import AwardResult, LeverEffects, Outcome
 from .core.rules import (
@@ -81,6 +82,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigError",
     "ConfigFileError",
+    "ConfigWarning",
     "CreatorUserNotFound",
     "DayBoundary",
     "EventKind",
@@ -113,6 +115,7 @@ __all__ = [
     "change_timezone",
     "check_id",
     "config_problems",
+    "config_warnings",
     "exp_limits_view",
     "is_clock_fault",
     "is_new_day",

@@ -50,9 +50,9 @@ class ExitCode(IntEnum):
 
     OK = 0
     INVALID = 1
-    """An invalid config or archetype file; ``validate`` found problems; a replayed
-    ledger does not match; ``schema check`` found something missing; the operator
-    did not confirm an ``adjust``."""
+    """An invalid config or archetype file; ``validate`` found problems (or warnings,
+    with ``--strict``); a replayed ledger does not match; ``schema check`` found
+    something missing; the operator did not confirm an ``adjust``."""
     USAGE = 2
     """Bad usage or bad input (argparse uses 2 too)."""
     MISSING_EXTRA = 3

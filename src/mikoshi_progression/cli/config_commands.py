@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import asdict
 from typing import Any
 
 from ..core.config import ProgressionConfig
+from ..core.lint import ConfigWarning, config_warnings
 from ..core.milestones import Milestone
 from ..errors import ConfigError
 from ._common import (
@@ -26,6 +29,11 @@ __all__ = ["LEVELS", "VALIDATE"]
 
 def _configure_validate(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser, optional=False)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings as problems: exit 1 if there is any",
+    )
 
 
 def _run_validate(args: argparse.Namespace) -> int:
@@ -42,10 +50,13 @@ def _run_validate(args: argparse.Namespace) -> int:
                 print(f"  {problem}")
         return ExitCode.INVALID
     levers = _levers_doc(config) if config.uses_levers else None
+    warnings = config_warnings(config)
+    _print_warnings(warnings)
+    failed = args.strict and bool(warnings)
     if args.json:
         doc: dict[str, Any] = {
             "source": label,
-            "valid": True,
+            "valid": not failed,
             "problems": [],
             "fingerprint": config.fingerprint,
             "levels": config.max_level,
@@ -53,7 +64,13 @@ def _run_validate(args: argparse.Namespace) -> int:
         }
         if levers is not None:
             doc |= levers
+        if warnings:
+            doc["warnings"] = [asdict(warning) for warning in warnings]
         print_json(doc)
+    elif failed:
+        count = len(warnings)
+        plural = "s" if count != 1 else ""
+        print(f"{label}: {count} warning{plural}, and --strict makes warnings problems")
     else:
         print(
             f"OK: {label} is valid ({config.max_level} levels, {len(config.actions)} actions, "
@@ -61,7 +78,13 @@ def _run_validate(args: argparse.Namespace) -> int:
         )
         if levers is not None:
             print("\n".join(_levers_lines(levers)))
-    return ExitCode.OK
+    return ExitCode.INVALID if failed else ExitCode.OK
+
+
+def _print_warnings(warnings: tuple[ConfigWarning, ...]) -> None:
+    """One line on stderr for each warning: stdout stays the report (or the JSON)."""
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning.path}: {warning.message}\n")
 
 
 # --- the levers of a valid config --------------------------------------------------------
@@ -137,7 +160,9 @@ VALIDATE = Command(
     _configure_validate,
     _run_validate,
     "Check a config file. Prints every problem with its location and exits 1 if there "
-    "is any; prints one OK line and exits 0 otherwise.",
+    "is any; prints one OK line and exits 0 otherwise. What a valid config probably got "
+    "wrong (a misspelt action or level name, an action of the platform's table left out) "
+    "is a warning on stderr; --strict makes warnings problems (exit 1).",
 )
 
 

@@ -14,4 +14,5 @@ the package root: import them from ``mikoshi_progression``.
 - ``boosts``, ``streaks``, ``zones``, ``milestones``, ``events``: the designer levers;
   ``levered`` awards and folds with them, ``lever_plan`` compiles them per config.
 - ``validation``: every problem of a config written as plain data.
+- ``lint``: what a valid config probably got wrong (a misspelt name, a dropped action).
 """
