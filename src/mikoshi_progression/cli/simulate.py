@@ -35,6 +35,7 @@ from ._common import (
     positive_int,
     print_json,
 )
+from ._simulate_compare import add_compare_arguments, run_compare
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
@@ -75,6 +76,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         help="worker processes (default: the number of CPUs, at most 8; small runs use 1); "
         "the report does not depend on it",
     )
+    add_compare_arguments(parser)
 
 
 class _ProgressBar:
@@ -139,14 +141,29 @@ def _archetypes(path: str) -> tuple[Archetype, ...]:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    config, label = load_config_argument(args.config)
     archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
     if args.plot is not None:
         _check_plot_target(args.plot)
+    if args.fail_if and not args.compare:
+        raise CliError("--fail-if gates a comparison: use it with --compare OLD NEW")
+    runs = 2 if args.compare else 1
     jobs = args.jobs
     if jobs is None:
-        jobs = 1 if args.players * args.days < _SMALL_RUN else default_jobs()
+        jobs = 1 if runs * args.players * args.days < _SMALL_RUN else default_jobs()
+    args.start = args.start or DEFAULT_START
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    if args.compare:
+        try:
+            status, _ = run_compare(args, archetypes, jobs, bar)
+        except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise CliError(str(exc)) from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        return status
+    config, label = load_config_argument(args.config)
     try:
         report = simulate(
             config,
@@ -154,7 +171,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             players=args.players,
             days=args.days,
             seed=args.seed,
-            start=args.start or DEFAULT_START,
+            start=args.start,
             jobs=jobs,
             progress=bar,
         )

@@ -36,7 +36,18 @@ from ._archetypes import (
     archetypes_from_dict,
     load_archetypes,
 )
+from ._compare import (
+    FIGURE_FIELDS,
+    ArchetypeComparison,
+    Comparison,
+    FigureChange,
+    GateHit,
+    compare,
+    compare_reports,
+)
+from ._conditions import Condition, condition_holds, parse_condition
 from ._lever_report import BoostDays, MilestoneReach, StreakReport
+from ._metrics import METRIC_DESCRIPTIONS, archetype_metrics, metric_names
 from ._plot import plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
@@ -44,9 +55,16 @@ from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
 __all__ = [
     "DEFAULT_ARCHETYPES",
     "DEFAULT_START",
+    "FIGURE_FIELDS",
+    "METRIC_DESCRIPTIONS",
     "Archetype",
+    "ArchetypeComparison",
     "ArchetypeReport",
     "BoostDays",
+    "Comparison",
+    "Condition",
+    "FigureChange",
+    "GateHit",
     "LevelReach",
     "MilestoneReach",
     "PlayerOutcomes",
@@ -54,10 +72,16 @@ __all__ = [
     "SimulationReport",
     "StreakHabit",
     "StreakReport",
+    "archetype_metrics",
     "archetype_problems",
     "archetypes_from_dict",
+    "compare",
+    "compare_reports",
+    "condition_holds",
     "default_jobs",
     "load_archetypes",
+    "metric_names",
+    "parse_condition",
     "plot_exp_curves",
     "simulate",
     "simulate_many",
