@@ -89,6 +89,10 @@ def parse_condition(text: str, *, option: str = "condition") -> Condition:
         ) from None
     names: list[str] = []
     _check(tree, names, option, text)
+    if not isinstance(tree, ast.Compare | ast.BoolOp) and not (
+        isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.Not)
+    ):
+        raise InvalidArgumentError(option, "a comparison such as 'level4.days.median > 30'", text)
     return Condition(text, archetype_name, tuple(dict.fromkeys(names)), tree)
 
 
