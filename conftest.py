@@ -27,6 +27,7 @@ _OPTIONAL = {
     "src/mikoshi_progression/stores/_postgres_io.py": "psycopg",
     "src/mikoshi_progression/stores/_postgres_io_async.py": "psycopg",
     "src/mikoshi_progression/otel.py": "opentelemetry",
+    "src/mikoshi_progression/simulation/_compare.py": "numpy",
     "src/mikoshi_progression/__main__.py": "",
 }
 

@@ -159,8 +159,10 @@ def comparison_lines(
         if not archetype.players:
             out.append("(no players: raise --players to compare this archetype)")
             continue
-        shown = [f for f in archetype.figures if f.verdict != "unchanged"]
+        quiet = ("unchanged", "never in both")
+        shown = [f for f in archetype.figures if f.verdict not in quiet]
         same = [f.name for f in archetype.figures if f.verdict == "unchanged"]
+        never = [f.name for f in archetype.figures if f.verdict == "never in both"]
         if shown:
             out.append(
                 format_table(
@@ -181,6 +183,8 @@ def comparison_lines(
             )
         if same:
             out.append(f"Unchanged for every player: {', '.join(same)}.")
+        if never:
+            out.append(f"Reached under neither config: {', '.join(never)}.")
     if gates:
         out += ["", "Gate (--fail-if):"]
         for gate in gates:
