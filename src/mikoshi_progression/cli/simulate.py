@@ -35,6 +35,7 @@ from ._common import (
     positive_int,
     print_json,
 )
+from ._simulate_export import add_export_arguments, check_export_targets, export_report
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
@@ -75,6 +76,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         help="worker processes (default: the number of CPUs, at most 8; small runs use 1); "
         "the report does not depend on it",
     )
+    add_export_arguments(parser)
 
 
 class _ProgressBar:
@@ -143,6 +145,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
     if args.plot is not None:
         _check_plot_target(args.plot)
+    check_export_targets(args)
     jobs = args.jobs
     if jobs is None:
         jobs = 1 if args.players * args.days < _SMALL_RUN else default_jobs()
@@ -168,7 +171,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     plot = None
     if args.plot is not None:
         try:
-            plot = str(plot_exp_curves(report, args.plot))
+            plot = str(plot_exp_curves(report, args.plot, label=label))
         except ImportError as exc:
             raise CliError(str(exc), ExitCode.MISSING_EXTRA) from exc
         except (OSError, ValueError) as exc:
@@ -179,6 +182,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
         print("\n".join(simulation_lines(report, label)))
         if plot is not None:
             print(f"\nPlot written to {plot}")
+    # With --json, stdout is the JSON document alone.
+    for path in export_report(args, report, label):
+        print(f"Written: {path}", file=sys.stderr if args.json else sys.stdout)
     return ExitCode.OK
 
 
