@@ -126,7 +126,7 @@ def test_html_without_matplotlib_has_tables_and_a_note(monkeypatch, report):
     page = html_report(report, "built-in default")
     assert "<img" not in page
     assert "install the [plot] extra" in page
-    assert page.count("<table>") == 4
+    assert page.count("<table>") == 5
 
 
 def test_html_page_escapes_text():
@@ -169,7 +169,7 @@ def test_html_renders_in_chromium(tmp_path, report):
         timeout=120,
         check=True,
     ).stdout
-    assert dom.count("<table>") == 4
+    assert dom.count("<table>") == 5
     assert "whale" in dom
     (sizes,) = re.findall(r'data-images="([^"]*)"', dom)
     assert sizes == "1000x800"

@@ -10,26 +10,34 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..simulation import SimulationReport
 from ..simulation._export import (
+    COMPARISON_COLUMNS,
     EXP_BY_DAY_COLUMNS,
     FIGURE_COLUMNS,
+    comparison_rows,
     exp_by_day_rows,
     tidy_rows,
     write_csv,
 )
-from ..simulation._html import html_report
+from ..simulation._html import html_comparison, html_report
 from ._common import CliError
+
+if TYPE_CHECKING:
+    from ..simulation._compare import Comparison
 
 __all__ = [
     "add_export_arguments",
     "check_export_targets",
+    "export_comparison",
     "export_report",
 ]
 
 FIGURES_CSV = "figures.csv"
 EXP_BY_DAY_CSV = "exp_by_day.csv"
+COMPARISON_CSV = "comparison.csv"
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,25 +75,47 @@ def export_report(args: argparse.Namespace, report: SimulationReport, label: str
     written: list[str] = []
     if args.csv is not None:
         directory = _csv_directory(args.csv)
-        written.append(
-            _written(
-                "--csv",
-                lambda: write_csv(
-                    directory / FIGURES_CSV, FIGURE_COLUMNS, tidy_rows(report, label)
-                ),
-            )
-        )
-        written.append(
-            _written(
-                "--csv",
-                lambda: write_csv(
-                    directory / EXP_BY_DAY_CSV, EXP_BY_DAY_COLUMNS, exp_by_day_rows(report, label)
-                ),
-            )
-        )
+        written += _write_run_tables(directory, [(report, label)])
     if args.html is not None:
         written.append(_write_html(args.html, html_report(report, label)))
     return written
+
+
+def export_comparison(args: argparse.Namespace, comparison: Comparison) -> list[str]:
+    """Write what ``--csv`` and ``--html`` ask for about a comparison; the paths written.
+
+    The CSV directory gets both runs' tables (their rows named by config) and
+    ``comparison.csv``.
+    """
+    written: list[str] = []
+    if args.csv is not None:
+        directory = _csv_directory(args.csv)
+        runs = [
+            (comparison.old, comparison.old_label),
+            (comparison.new, comparison.new_label),
+        ]
+        written += _write_run_tables(directory, runs)
+        rows = comparison_rows(comparison)
+        written.append(
+            _written(
+                "--csv", lambda: write_csv(directory / COMPARISON_CSV, COMPARISON_COLUMNS, rows)
+            )
+        )
+    if args.html is not None:
+        written.append(_write_html(args.html, html_comparison(comparison)))
+    return written
+
+
+def _write_run_tables(directory: Path, runs: list[tuple[SimulationReport, str]]) -> list[str]:
+    """figures.csv and exp_by_day.csv, with the rows of every run given."""
+    figures = [row for report, label in runs for row in tidy_rows(report, label)]
+    by_day = [row for report, label in runs for row in exp_by_day_rows(report, label)]
+    return [
+        _written("--csv", lambda: write_csv(directory / FIGURES_CSV, FIGURE_COLUMNS, figures)),
+        _written(
+            "--csv", lambda: write_csv(directory / EXP_BY_DAY_CSV, EXP_BY_DAY_COLUMNS, by_day)
+        ),
+    ]
 
 
 def _csv_directory(value: str) -> Path:

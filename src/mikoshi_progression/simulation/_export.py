@@ -21,14 +21,20 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._metrics import archetype_metrics
 from ._report import ArchetypeReport, SimulationReport
 
+if TYPE_CHECKING:
+    from ._compare import Comparison
+
 __all__ = [
+    "COMPARISON_COLUMNS",
     "EXP_BY_DAY_COLUMNS",
     "FIGURE_COLUMNS",
     "Row",
+    "comparison_rows",
     "exp_by_day_rows",
     "tidy_rows",
     "write_csv",
@@ -51,6 +57,27 @@ EXP_BY_DAY_COLUMNS = (
     "p90",
 )
 """The columns of :func:`exp_by_day_rows` (``exp_by_day.csv``)."""
+
+
+COMPARISON_COLUMNS = (
+    "old_config",
+    "old_fingerprint",
+    "new_config",
+    "new_fingerprint",
+    "archetype",
+    "metric",
+    "old",
+    "new",
+    "diff",
+    "diff_low",
+    "diff_high",
+    "change",
+    "change_low",
+    "change_high",
+    "verdict",
+    "confidence",
+)
+"""The columns of :func:`comparison_rows` (``comparison.csv``)."""
 
 
 def tidy_rows(report: SimulationReport, label: str) -> list[Row]:
@@ -80,6 +107,37 @@ def exp_by_day_rows(report: SimulationReport, label: str) -> list[Row]:
         for day, (mean, (low, median, high)) in enumerate(
             zip(part.mean_exp_by_day, part.exp_percentiles_by_day, strict=True), start=1
         )
+    ]
+
+
+def comparison_rows(comparison: Comparison) -> list[Row]:
+    """One row per archetype and named figure of a comparison: old and new values, the
+    difference new - old with its confidence interval, the relative change new/old - 1
+    with its interval, and the verdict; columns :data:`COMPARISON_COLUMNS`."""
+    head: Row = {
+        "old_config": comparison.old_label,
+        "old_fingerprint": comparison.old.config.fingerprint,
+        "new_config": comparison.new_label,
+        "new_fingerprint": comparison.new.config.fingerprint,
+    }
+    return [
+        {
+            **head,
+            "archetype": part.name,
+            "metric": change.name,
+            "old": change.old,
+            "new": change.new,
+            "diff": change.diff,
+            "diff_low": change.diff_low,
+            "diff_high": change.diff_high,
+            "change": change.change,
+            "change_low": change.change_low,
+            "change_high": change.change_high,
+            "verdict": change.verdict,
+            "confidence": comparison.confidence,
+        }
+        for part in comparison.archetypes
+        for change in part.figures
     ]
 
 

@@ -21,12 +21,15 @@ import io
 import math
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._metrics import archetype_metrics
+from ._metrics import METRIC_DESCRIPTIONS, archetype_metrics
 from ._report import ArchetypeReport, LevelReach, SimulationReport
 
-__all__ = ["HtmlPage", "html_report"]
+if TYPE_CHECKING:
+    from ._compare import Comparison, FigureChange
+
+__all__ = ["HtmlPage", "html_comparison", "html_report"]
 
 Chart = tuple[Any, str, str]
 """A chart for a page: a matplotlib figure, its alt text and its caption."""
@@ -168,6 +171,130 @@ def html_report(report: SimulationReport, label: str) -> str:
     return page.render()
 
 
+def html_comparison(comparison: Comparison) -> str:
+    """A comparison as a page: both configs, the side-by-side chart, the clear changes,
+    each archetype's figures with their confidence intervals and verdicts, and each
+    run's own tables."""
+    old, new = comparison.old, comparison.new
+    page = HtmlPage(f"Comparison: {comparison.old_label} vs {comparison.new_label}")
+    page.add_facts(
+        [
+            ("old config", f"{comparison.old_label} (fingerprint {old.config.fingerprint})"),
+            ("new config", f"{comparison.new_label} (fingerprint {new.config.fingerprint})"),
+            ("players", f"{new.players:,}, the same players under both configs"),
+            ("days", f"{new.days:,} from {new.start.isoformat()}"),
+            ("seed", new.seed),
+            (
+                "intervals",
+                f"{comparison.confidence:.0%} confidence, paired bootstrap of "
+                f"{comparison.resamples:,} resamples",
+            ),
+        ]
+    )
+    add_charts(page, lambda: [_comparison_chart(comparison)])
+    page.add_text(
+        "Verdicts: higher or lower when the whole confidence interval of new \N{MINUS SIGN} old "
+        "is on one side of 0. Colours show the direction only (blue: higher, orange: "
+        "lower), not whether it is better: more days to a level is slower.",
+        muted=True,
+    )
+    clear = [
+        (part.name, change)
+        for part in comparison.archetypes
+        for change in part.figures
+        if change.verdict in ("higher", "lower")
+    ]
+    page.add_heading("Clear changes")
+    if clear:
+        rows = [[name, *_change_cells(change)] for name, change in clear]
+        page.add_table(
+            ["archetype", *_CHANGE_COLUMNS],
+            rows,
+            numeric=range(2, 6),
+            classes=[["", *_change_classes(change)] for _, change in clear],
+        )
+    else:
+        page.add_text("No figure changed clearly at this confidence.")
+    for part in comparison.archetypes:
+        page.add_heading(f"{part.name}: every figure ({part.players:,} players)", level=3)
+        page.add_table(
+            _CHANGE_COLUMNS,
+            [_change_cells(change) for change in part.figures],
+            numeric=range(1, 5),
+            classes=[_change_classes(change) for change in part.figures],
+        )
+    add_figure_descriptions(page)
+    for role, report, label in (
+        ("Old", old, comparison.old_label),
+        ("New", new, comparison.new_label),
+    ):
+        page.add_heading(f"{role}: {label}")
+        add_run_tables(page, report)
+    return page.render()
+
+
+_CHANGE_COLUMNS = (
+    "figure",
+    "old",
+    "new",
+    "new \N{MINUS SIGN} old (interval)",
+    "relative change (interval)",
+    "verdict",
+)
+
+
+def _change_cells(change: FigureChange) -> list[object]:
+    name = change.name
+    if name.endswith(("share", "rate")):
+        diff = _interval(change.diff, change.diff_low, change.diff_high, "{:+.1%}")
+    elif ".days." in name:
+        diff = _interval(change.diff, change.diff_low, change.diff_high, "{:+.1f}")
+    else:
+        diff = _interval(change.diff, change.diff_low, change.diff_high, "{:+,.1f}")
+    return [
+        name,
+        format_figure(name, change.old),
+        format_figure(name, change.new),
+        diff,
+        _interval(change.change, change.change_low, change.change_high, "{:+.1%}"),
+        change.verdict,
+    ]
+
+
+def _change_classes(change: FigureChange) -> list[str]:
+    colour = {"higher": "higher", "lower": "lower"}.get(change.verdict, "unclear")
+    return ["", "", "", colour, colour, colour]
+
+
+def _interval(value: float, low: float, high: float, style: str) -> str:
+    """``value (low to high)``; a dash for undefined values, never for infinite ones."""
+
+    def shown(number: float) -> str:
+        if math.isnan(number):
+            return "\N{EN DASH}"
+        if math.isinf(number):
+            return "never" if number > 0 else "-inf"
+        # Days and EXP in tenths at most, and a whole number without its ".0".
+        return style.format(number).replace(".0 ", " ").removesuffix(".0")
+
+    if math.isnan(low) and math.isnan(high):
+        return shown(value)
+    return f"{shown(value)} ({shown(low)} to {shown(high)})"
+
+
+def _comparison_chart(comparison: Comparison) -> Chart:
+    from ._plot import comparison_figure
+
+    return (
+        comparison_figure(comparison),
+        "Old and new config side by side for each archetype: EXP by day (median and "
+        "p10-p90 band) and median days to each level with confidence intervals",
+        "Upper: EXP by day, old dashed grey, new solid (line: median, band: "
+        "p10\N{EN DASH}p90). Lower: median days to each level, old hollow, new filled, "
+        "whisker: the confidence interval of the difference placed on the old value.",
+    )
+
+
 def run_facts(report: SimulationReport, label: str) -> list[tuple[str, object]]:
     """The header of a run: config, fingerprint, players, days, start, seed, attempts."""
     return [
@@ -255,6 +382,16 @@ def add_run_tables(page: HtmlPage, report: SimulationReport) -> None:
         [[name, *(format_figure(name, values[name]) for values in figures)] for name in names],
         numeric=range(1, len(parts) + 1),
         collapsed="Every named figure (as in figures.csv)",
+    )
+    add_figure_descriptions(page)
+
+
+def add_figure_descriptions(page: HtmlPage) -> None:
+    """What each named figure means, folded."""
+    page.add_table(
+        ["figure", "meaning"],
+        sorted(METRIC_DESCRIPTIONS.items()),
+        collapsed="What the figures mean",
     )
 
 

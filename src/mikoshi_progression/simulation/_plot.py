@@ -7,6 +7,7 @@ canvas, never through ``pyplot``: no global state, no display needed, safe in th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,15 @@ from ._report import ArchetypeReport, SimulationReport
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["exp_curves_figure", "plot_exp_curves", "run_subtitle"]
+    from ._compare import Comparison
+
+__all__ = [
+    "comparison_figure",
+    "exp_curves_figure",
+    "plot_comparison",
+    "plot_exp_curves",
+    "run_subtitle",
+]
 
 _BOOST_COLOUR = "gold"
 _BAND_ALPHA = 0.2
@@ -182,7 +191,7 @@ def scale_exp_axis(
         axes.set_ylabel(f"EXP at the day's end\n{BAND_NOTE}")
 
 
-def name_levels(axes: Any, report: SimulationReport) -> None:
+def name_levels(axes: Any, report: SimulationReport) -> Any:
     """A dashed line at each level threshold, named on a right-hand axis outside the
     chart, where no curve can cover the name."""
     thresholds = [level for level in report.config.levels[1:] if level.exp_required > 0]
@@ -197,6 +206,7 @@ def name_levels(axes: Any, report: SimulationReport) -> None:
     )
     right.minorticks_off()
     right.tick_params(axis="y", labelsize=8, colors=_LEVEL_COLOUR, length=0)
+    return right
 
 
 def _draw_gains(axes: Any, report: SimulationReport) -> None:
@@ -235,3 +245,143 @@ def _shade_boosts(charts: tuple[Any, Any], report: SimulationReport) -> None:
             fontsize=8,
             color="darkgoldenrod",
         )
+
+
+_OLD_COLOUR = "dimgrey"
+_NEVER_ROOM = 1.12
+"""Days axis of a comparison: "never" is drawn this far above the last simulated day."""
+
+
+def plot_comparison(comparison: Comparison, path: str | Path, *, log_scale: bool = True) -> Path:
+    """Draw a comparison side by side: one column per archetype, old and new together.
+
+    Upper row: EXP by day, the old config's median dashed grey with a grey p10-p90
+    band, the new one's solid in the archetype's colour with a band of that colour;
+    levels (of the new config) named on the right of the last panel. Lower row: the
+    median days to each level, old (hollow grey) and new (filled), with a whisker
+    over the confidence interval of the paired difference placed on the old value:
+    where the new median may lie; a level not reached by the median player is drawn
+    on the "never" line. Each row shares its y-axis, so panels compare honestly.
+
+    Writes an image (the format follows the file's extension) and returns its path.
+
+    Raises:
+        ImportError: matplotlib is not installed (the ``[plot]`` extra).
+    """
+    path = Path(path)
+    comparison_figure(comparison, log_scale=log_scale).savefig(path)
+    return path
+
+
+def comparison_figure(comparison: Comparison, *, log_scale: bool = True) -> Figure:
+    """The figure :func:`plot_comparison` writes."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    old, new = comparison.old, comparison.new
+    drawn = [
+        index
+        for index, part in enumerate(new.archetypes)
+        if part.players and old.archetypes[index].players
+    ]
+    columns = max(1, len(drawn))
+    figure = new_figure(max(10.0, 3.4 * columns + 1.2), 9)
+    grid = figure.subplots(2, columns, squeeze=False, sharey="row", height_ratios=(3, 2))
+    for column, index in enumerate(drawn):
+        totals, reach = grid[0][column], grid[1][column]
+        colour = archetype_colour(index)
+        draw_exp_bands(
+            totals, [old.archetypes[index]], old.days, colours=[_OLD_COLOUR], linestyle="--"
+        )
+        draw_exp_bands(totals, [new.archetypes[index]], new.days, colours=[colour])
+        totals.set_title(new.archetypes[index].archetype.name, color=colour, fontweight="bold")
+        _draw_reach(reach, comparison, index, colour)
+    scale_exp_axis(grid[0][0], [old.archetypes, new.archetypes], new, log_scale)
+    for axes in grid[0]:
+        for level in new.config.levels[1:]:
+            axes.axhline(level.exp_required, color=_LEVEL_COLOUR, linestyle="--", linewidth=0.6)
+        axes.set_xlim(0, new.days)
+        axes.set_xlabel("day")
+    levels = name_levels(grid[0][-1], new)
+    if old.config.levels != new.config.levels:
+        levels.set_ylabel("levels of the new config", color=_LEVEL_COLOUR, fontsize=8)
+    for axes in grid[0][1:]:
+        axes.set_ylabel("")
+    grid[1][0].set_ylabel("median days to reach the level")
+    # Title and small print in one suptitle: constrained layout makes room for it alone.
+    figure.suptitle(
+        f"{comparison.old_label} (old, dashed grey) vs {comparison.new_label} (new, solid)\n"
+        f"{new.players:,} players, {new.days:,} days from {new.start.isoformat()}, seed "
+        f"{new.seed}; fingerprints {old.config.fingerprint} (old), "
+        f"{new.config.fingerprint} (new)\nwhiskers: {comparison.confidence:.0%} CI of the "
+        f"paired difference ({comparison.resamples:,} resamples), placed on the old value",
+        fontsize=10.5,
+    )
+    handles = [
+        Line2D([], [], color=_OLD_COLOUR, linestyle="--", label=f"old: {comparison.old_label}"),
+        Line2D([], [], color="black", label=f"new: {comparison.new_label} (archetype's colour)"),
+        Patch(color="grey", alpha=0.35, label=BAND_NOTE),
+        Line2D(
+            [],
+            [],
+            color=_OLD_COLOUR,
+            marker="o",
+            markerfacecolor="white",
+            linestyle="",
+            label="old median days",
+        ),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="o",
+            linestyle="-",
+            label=f"new median days, whisker: {comparison.confidence:.0%} CI",
+        ),
+    ]
+    figure.legend(
+        handles=handles, loc="outside lower center", ncols=3 if columns > 2 else 2, fontsize=9
+    )
+    return figure
+
+
+def _draw_reach(axes: Any, comparison: Comparison, index: int, colour: str) -> None:
+    """Median days to each level, old and new, on a days axis topped by a "never" line."""
+    days = comparison.new.days
+    never = days * _NEVER_ROOM
+    name = comparison.new.archetypes[index].archetype.name
+    part = next(part for part in comparison.archetypes if part.name == name)
+    levels = [reach.level for reach in comparison.new.archetypes[index].levels]
+
+    def shown(value: float) -> float:
+        return never if math.isinf(value) else value
+
+    for position, level in enumerate(levels):
+        change = part.figure(f"level{level}.days.median")
+        if math.isnan(change.old) or math.isnan(change.new):
+            continue
+        old_y, new_y = shown(change.old), shown(change.new)
+        axes.plot(
+            position - 0.12,
+            old_y,
+            marker="o",
+            color=_OLD_COLOUR,
+            markerfacecolor="white",
+            linestyle="",
+        )
+        axes.plot(position + 0.12, new_y, marker="o", color=colour, linestyle="")
+        if (
+            math.isfinite(change.old)
+            and math.isfinite(change.diff_low)
+            and math.isfinite(change.diff_high)
+        ):
+            low = min(never, max(0.0, change.old + change.diff_low))
+            high = min(never, change.old + change.diff_high)
+            axes.vlines(position + 0.12, low, high, color=colour, linewidth=1.5)
+    axes.axhline(never, color=_LEVEL_COLOUR, linestyle=":", linewidth=0.8)
+    axes.set_ylim(0, days * (_NEVER_ROOM + 0.08))
+    ticks = [tick for tick in axes.get_yticks() if 0 <= tick <= days]
+    axes.set_yticks([*ticks, never], [*(f"{tick:g}" for tick in ticks), "never"])
+    axes.set_xticks(range(len(levels)), [str(level) for level in levels])
+    axes.set_xlim(-0.6, len(levels) - 0.4)
+    axes.set_xlabel("level")
