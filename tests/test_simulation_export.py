@@ -23,15 +23,22 @@ from mikoshi_progression.simulation import (
     simulate,
 )
 from mikoshi_progression.simulation._export import (
+    COMPARISON_COLUMNS,
     EXP_BY_DAY_COLUMNS,
     FIGURE_COLUMNS,
+    comparison_rows,
     exp_by_day_rows,
     tidy_rows,
     write_csv,
 )
-from mikoshi_progression.simulation._html import HtmlPage, html_report
+from mikoshi_progression.simulation._html import HtmlPage, html_comparison, html_report
 from mikoshi_progression.simulation._metrics import archetype_metrics
-from mikoshi_progression.simulation._plot import BAND_NOTE, exp_curves_figure
+from mikoshi_progression.simulation._plot import (
+    BAND_NOTE,
+    comparison_figure,
+    exp_curves_figure,
+    plot_comparison,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -246,3 +253,102 @@ def test_cli_refuses_bad_targets_before_simulating(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "r.html"
     assert main(["simulate", "--players", "2", "--days", "2", "--html", str(missing)]) == 2
     assert "--html: no such directory" in capsys.readouterr().err
+
+
+def retune_comparison(archetypes, players):
+    """The built-in rules against examples/retune.toml, on a few players."""
+    try:
+        from mikoshi_progression.simulation import compare
+    except ImportError:  # until the branch has main's compare (simulation/_compare.py)
+        pytest.skip("simulation.compare is not there yet")
+
+    return compare(
+        load_config(ROOT / "examples" / "mikoshi.toml"),
+        load_config(ROOT / "examples" / "retune.toml"),
+        archetypes,
+        players=players,
+        days=20,
+        seed=3,
+        start=date(2026, 1, 1),
+        jobs=1,
+        progress=None,
+        resamples=200,
+        old_label="examples/mikoshi.toml",
+        new_label="examples/retune.toml",
+    )
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    """The built-in rules against examples/retune.toml, the four built-in archetypes."""
+    return retune_comparison(DEFAULT_ARCHETYPES, 24)
+
+
+def test_comparison_rows_are_the_comparison_figures(comparison):
+    """comparison.csv has one row per archetype and figure with its change and verdict."""
+    rows = comparison_rows(comparison)
+    assert len(rows) == sum(len(part.figures) for part in comparison.archetypes)
+    assert all(tuple(row) == COMPARISON_COLUMNS for row in rows)
+    part = comparison.archetypes[0]
+    change = part.figure("level3.days.median")
+    (row,) = [r for r in rows if r["archetype"] == part.name and r["metric"] == change.name]
+    for column in ("old", "new", "diff", "diff_low", "diff_high", "verdict"):
+        assert str(row[column]) == str(getattr(change, column))  # nan equals nan here
+    assert (row["old_config"], row["new_config"]) == (
+        "examples/mikoshi.toml",
+        "examples/retune.toml",
+    )
+
+
+def test_comparison_html_is_self_contained_with_verdicts(comparison):
+    """The comparison page names both configs and every archetype, refers to no URL and
+    colours the verdicts."""
+    pytest.importorskip("matplotlib")
+    page = html_comparison(comparison)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    for text in (comparison.old.config.fingerprint, comparison.new.config.fingerprint):
+        assert text in page
+    for part in comparison.archetypes:
+        assert f"{part.name}: every figure" in page
+    verdicts = {change.verdict for part in comparison.archetypes for change in part.figures}
+    for verdict in verdicts & {"higher", "lower"}:
+        assert f'class="num {verdict}"' in page
+    assert page.count("data:image/png;base64,") == 1
+
+
+def test_plot_comparison_shares_axes_and_draws_both_runs(tmp_path, comparison):
+    """One column per archetype, each with an old and a new band; rows share their y-axis."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
+
+    figure = comparison_figure(comparison)
+    columns = len(comparison.archetypes)
+    exp_panels = figure.axes[:columns]
+    for axes in exp_panels:
+        bands = [
+            c for c in axes.collections if isinstance(c, PolyCollection | FillBetweenPolyCollection)
+        ]
+        assert len(bands) == 2  # old and new
+    assert len({axes.get_ylim() for axes in exp_panels}) == 1
+    assert "examples/mikoshi.toml" in figure.get_suptitle()
+    assert "examples/retune.toml" in figure.get_suptitle()
+    width, height = png_size(plot_comparison(comparison, tmp_path / "compare.png"))
+    assert width >= 1000
+    assert height == 900
+    single = retune_comparison(DEFAULT_ARCHETYPES[1:2], 4)
+    assert len(comparison_figure(single).axes) == 3  # EXP, days to levels, level names
+
+
+def test_export_comparison_writes_every_file(tmp_path, comparison):
+    """export_comparison (what simulate --compare calls) writes the three tables and the page."""
+    import argparse
+
+    from mikoshi_progression.cli._simulate_export import export_comparison
+
+    args = argparse.Namespace(csv=str(tmp_path / "t"), html=str(tmp_path / "c.html"))
+    written = export_comparison(args, comparison)
+    names = sorted(Path(path).name for path in written)
+    assert names == ["c.html", "comparison.csv", "exp_by_day.csv", "figures.csv"]
+    with (tmp_path / "t" / "figures.csv").open(newline="") as source:
+        configs = {row["config"] for row in csv.DictReader(source)}
+    assert configs == {"examples/mikoshi.toml", "examples/retune.toml"}

@@ -274,8 +274,11 @@ def _interval(value: float, low: float, high: float, style: str) -> str:
             return "\N{EN DASH}"
         if math.isinf(number):
             return "never" if number > 0 else "-inf"
+        text = style.format(number)
+        if "%" not in text and abs(number) < 0.05:
+            return "0"  # not "-0": a difference that rounds away has no sign
         # Days and EXP in tenths at most, and a whole number without its ".0".
-        return style.format(number).replace(".0 ", " ").removesuffix(".0")
+        return text.removesuffix(".0")
 
     if math.isnan(low) and math.isnan(high):
         return shown(value)
