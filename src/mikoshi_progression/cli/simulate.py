@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from ..simulation import (
     Archetype,
     default_jobs,
     load_archetypes,
+    plot_comparison,
     plot_exp_curves,
     simulate,
 )
@@ -36,6 +38,12 @@ from ._common import (
     print_json,
 )
 from ._simulate_compare import add_compare_arguments, run_compare
+from ._simulate_export import (
+    add_export_arguments,
+    check_export_targets,
+    export_comparison,
+    export_report,
+)
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
@@ -77,6 +85,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         "the report does not depend on it",
     )
     add_compare_arguments(parser)
+    add_export_arguments(parser)
 
 
 class _ProgressBar:
@@ -147,6 +156,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if args.fail_if and not args.compare:
         raise CliError("--fail-if gates a comparison: use it with --compare OLD NEW")
     runs = 2 if args.compare else 1
+    check_export_targets(args)
     jobs = args.jobs
     if jobs is None:
         jobs = 1 if runs * args.players * args.days < _SMALL_RUN else default_jobs()
@@ -154,7 +164,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     if args.compare:
         try:
-            status, _ = run_compare(args, archetypes, jobs, bar)
+            status, comparison = run_compare(args, archetypes, jobs, bar)
         except ValueError as exc:
             if isinstance(exc, ConfigError):
                 raise
@@ -162,6 +172,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        written = (
+            [] if args.plot is None else [_plot(lambda: plot_comparison(comparison, args.plot))]
+        )
+        written += export_comparison(args, comparison)
+        for path in written:
+            print(f"Written: {path}", file=sys.stderr if args.json else sys.stdout)
         return status
     config, label = load_config_argument(args.config)
     try:
@@ -184,19 +200,27 @@ def _run_simulate(args: argparse.Namespace) -> int:
             bar.close()
     plot = None
     if args.plot is not None:
-        try:
-            plot = str(plot_exp_curves(report, args.plot))
-        except ImportError as exc:
-            raise CliError(str(exc), ExitCode.MISSING_EXTRA) from exc
-        except (OSError, ValueError) as exc:
-            raise CliError(f"--plot {args.plot}: {exc}") from exc
+        plot = _plot(lambda: plot_exp_curves(report, args.plot, label=label))
     if args.json:
         print_json({"config": config_source(label, config), **report.to_dict(), "plot": plot})
     else:
         print("\n".join(simulation_lines(report, label)))
         if plot is not None:
             print(f"\nPlot written to {plot}")
+    # With --json, stdout is the JSON document alone.
+    for path in export_report(args, report, label):
+        print(f"Written: {path}", file=sys.stderr if args.json else sys.stdout)
     return ExitCode.OK
+
+
+def _plot(draw: Callable[[], Path]) -> str:
+    """Draw a ``--plot`` image; the path written."""
+    try:
+        return str(draw())
+    except ImportError as exc:
+        raise CliError(str(exc), ExitCode.MISSING_EXTRA) from exc
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--plot: {exc}") from exc
 
 
 SIMULATE = Command(

@@ -48,7 +48,7 @@ from ._compare import (
 from ._conditions import Condition, condition_holds, parse_condition
 from ._lever_report import BoostDays, MilestoneReach, StreakReport
 from ._metrics import METRIC_DESCRIPTIONS, archetype_metrics, metric_names
-from ._plot import plot_exp_curves
+from ._plot import plot_comparison, plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
 
@@ -82,6 +82,7 @@ __all__ = [
     "load_archetypes",
     "metric_names",
     "parse_condition",
+    "plot_comparison",
     "plot_exp_curves",
     "simulate",
     "simulate_many",
