@@ -35,6 +35,7 @@ from ._common import (
     positive_int,
     print_json,
 )
+from ._simulate_sweep import add_sweep_arguments, run_sweep, uses_sweep
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
@@ -75,6 +76,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         help="worker processes (default: the number of CPUs, at most 8; small runs use 1); "
         "the report does not depend on it",
     )
+    add_sweep_arguments(parser)
 
 
 class _ProgressBar:
@@ -139,6 +141,8 @@ def _archetypes(path: str) -> tuple[Archetype, ...]:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    if uses_sweep(args):
+        return run_sweep(args)
     config, label = load_config_argument(args.config)
     archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
     if args.plot is not None:

@@ -40,10 +40,26 @@ from ._lever_report import BoostDays, MilestoneReach, StreakReport
 from ._plot import plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
+from ._sensitivity import METHODS, Sensitivity, SensitivityIndex
+from ._sweep import (
+    DESIGNS,
+    MAX_POINTS,
+    SweepParameter,
+    SweepPoint,
+    SweepResult,
+    TargetMatch,
+    numeric_paths,
+    parse_sweep,
+    point_config,
+    sweep,
+)
 
 __all__ = [
     "DEFAULT_ARCHETYPES",
     "DEFAULT_START",
+    "DESIGNS",
+    "MAX_POINTS",
+    "METHODS",
     "Archetype",
     "ArchetypeReport",
     "BoostDays",
@@ -51,14 +67,24 @@ __all__ = [
     "MilestoneReach",
     "PlayerOutcomes",
     "Rate",
+    "Sensitivity",
+    "SensitivityIndex",
     "SimulationReport",
     "StreakHabit",
     "StreakReport",
+    "SweepParameter",
+    "SweepPoint",
+    "SweepResult",
+    "TargetMatch",
     "archetype_problems",
     "archetypes_from_dict",
     "default_jobs",
     "load_archetypes",
+    "numeric_paths",
+    "parse_sweep",
     "plot_exp_curves",
+    "point_config",
     "simulate",
     "simulate_many",
+    "sweep",
 ]
