@@ -46,14 +46,15 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--csv",
         metavar="DIR",
         help=f"also write tidy tables to DIR: {FIGURES_CSV} (config, archetype, metric, "
-        f"value), {EXP_BY_DAY_CSV} (EXP by day: mean, p10, median, p90) and, with "
-        "--compare, comparison.csv (DIR is created if missing)",
+        f"value), {EXP_BY_DAY_CSV} (EXP by day: mean, p10, median, p90); with "
+        "--compare, also comparison.csv; with --sweep, sweep.csv and sensitivity.csv "
+        "instead (DIR is created if missing)",
     )
     parser.add_argument(
         "--html",
         metavar="FILE",
-        help="also write a self-contained HTML report (charts need the [plot] extra; "
-        "without it the page has the tables only)",
+        help="also write a self-contained HTML report of the run, comparison or sweep "
+        "(charts need the [plot] extra; without it the page has the tables only)",
     )
 
 

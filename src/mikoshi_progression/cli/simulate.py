@@ -44,6 +44,7 @@ from ._simulate_export import (
     export_comparison,
     export_report,
 )
+from ._simulate_sweep import add_sweep_arguments, run_sweep, uses_sweep
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
@@ -86,6 +87,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
     )
     add_compare_arguments(parser)
     add_export_arguments(parser)
+    add_sweep_arguments(parser)
 
 
 class _ProgressBar:
@@ -150,13 +152,15 @@ def _archetypes(path: str) -> tuple[Archetype, ...]:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    check_export_targets(args)
+    if uses_sweep(args):
+        return run_sweep(args)
     archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
     if args.plot is not None:
         _check_plot_target(args.plot)
     if args.fail_if and not args.compare:
         raise CliError("--fail-if gates a comparison: use it with --compare OLD NEW")
     runs = 2 if args.compare else 1
-    check_export_targets(args)
     jobs = args.jobs
     if jobs is None:
         jobs = 1 if runs * args.players * args.days < _SMALL_RUN else default_jobs()

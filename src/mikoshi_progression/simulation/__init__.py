@@ -51,11 +51,27 @@ from ._metrics import METRIC_DESCRIPTIONS, archetype_metrics, metric_names
 from ._plot import plot_comparison, plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
+from ._sensitivity import METHODS, Sensitivity, SensitivityIndex
+from ._sweep import (
+    DESIGNS,
+    MAX_POINTS,
+    SweepParameter,
+    SweepPoint,
+    SweepResult,
+    TargetMatch,
+    numeric_paths,
+    parse_sweep,
+    point_config,
+    sweep,
+)
 
 __all__ = [
     "DEFAULT_ARCHETYPES",
     "DEFAULT_START",
+    "DESIGNS",
     "FIGURE_FIELDS",
+    "MAX_POINTS",
+    "METHODS",
     "METRIC_DESCRIPTIONS",
     "Archetype",
     "ArchetypeComparison",
@@ -69,9 +85,15 @@ __all__ = [
     "MilestoneReach",
     "PlayerOutcomes",
     "Rate",
+    "Sensitivity",
+    "SensitivityIndex",
     "SimulationReport",
     "StreakHabit",
     "StreakReport",
+    "SweepParameter",
+    "SweepPoint",
+    "SweepResult",
+    "TargetMatch",
     "archetype_metrics",
     "archetype_problems",
     "archetypes_from_dict",
@@ -81,9 +103,13 @@ __all__ = [
     "default_jobs",
     "load_archetypes",
     "metric_names",
+    "numeric_paths",
     "parse_condition",
+    "parse_sweep",
     "plot_comparison",
     "plot_exp_curves",
+    "point_config",
     "simulate",
     "simulate_many",
+    "sweep",
 ]
