@@ -257,10 +257,7 @@ def test_cli_refuses_bad_targets_before_simulating(tmp_path, capsys):
 
 def retune_comparison(archetypes, players):
     """The built-in rules against examples/retune.toml, on a few players."""
-    try:
-        from mikoshi_progression.simulation import compare
-    except ImportError:  # until the branch has main's compare (simulation/_compare.py)
-        pytest.skip("simulation.compare is not there yet")
+    from mikoshi_progression.simulation import compare
 
     return compare(
         load_config(ROOT / "examples" / "mikoshi.toml"),

@@ -46,6 +46,17 @@ from ._compare import (
     compare_reports,
 )
 from ._conditions import Condition, condition_holds, parse_condition
+from ._export import (
+    COMPARISON_COLUMNS,
+    EXP_BY_DAY_COLUMNS,
+    FIGURE_COLUMNS,
+    comparison_rows,
+    exp_by_day_rows,
+    tidy_rows,
+    write_csv,
+)
+from ._html import HtmlPage, html_comparison, html_report
+from ._html_sweep import html_sweep
 from ._lever_report import BoostDays, MilestoneReach, StreakReport
 from ._metrics import METRIC_DESCRIPTIONS, archetype_metrics, metric_names
 from ._plot import plot_comparison, plot_exp_curves
@@ -66,9 +77,12 @@ from ._sweep import (
 )
 
 __all__ = [
+    "COMPARISON_COLUMNS",
     "DEFAULT_ARCHETYPES",
     "DEFAULT_START",
     "DESIGNS",
+    "EXP_BY_DAY_COLUMNS",
+    "FIGURE_COLUMNS",
     "FIGURE_FIELDS",
     "MAX_POINTS",
     "METHODS",
@@ -81,6 +95,7 @@ __all__ = [
     "Condition",
     "FigureChange",
     "GateHit",
+    "HtmlPage",
     "LevelReach",
     "MilestoneReach",
     "PlayerOutcomes",
@@ -99,8 +114,13 @@ __all__ = [
     "archetypes_from_dict",
     "compare",
     "compare_reports",
+    "comparison_rows",
     "condition_holds",
     "default_jobs",
+    "exp_by_day_rows",
+    "html_comparison",
+    "html_report",
+    "html_sweep",
     "load_archetypes",
     "metric_names",
     "numeric_paths",
@@ -112,4 +132,6 @@ __all__ = [
     "simulate",
     "simulate_many",
     "sweep",
+    "tidy_rows",
+    "write_csv",
 ]
