@@ -63,18 +63,8 @@ from ._plot import plot_comparison, plot_exp_curves
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, default_jobs, simulate, simulate_many
 from ._sensitivity import METHODS, Sensitivity, SensitivityIndex
-from ._sweep import (
-    DESIGNS,
-    MAX_POINTS,
-    SweepParameter,
-    SweepPoint,
-    SweepResult,
-    TargetMatch,
-    numeric_paths,
-    parse_sweep,
-    point_config,
-    sweep,
-)
+from ._sweep import DESIGNS, SweepPoint, SweepResult, TargetMatch, sweep
+from ._sweep_spec import MAX_POINTS, SweepParameter, numeric_paths, parse_sweep, point_config
 
 __all__ = [
     "COMPARISON_COLUMNS",

@@ -1,13 +1,19 @@
 """Sweeps: the same seeded players under many variations of one config.
 
 A sweep varies some numbers of a config's dict form (:meth:`ProgressionConfig.to_dict`),
-each over a list of values (a :class:`SweepParameter`, written ``PATH=START:STOP:STEP``
-or ``PATH=V1,V2,...``), and simulates each point: every combination of the values (a
-grid), a Latin hypercube sample of them, or a Morris design. Every point plays the same
-players (the same ``seed``), so points differ only by their config. The points run in
-one pool of workers (:func:`~._run.simulate_many`), and with a checkpoint file each
-finished point is kept, so an interrupted sweep picks up where it stopped.
+each over a list of values (a :class:`~._sweep_spec.SweepParameter`, written
+``PATH=START:STOP:STEP`` or ``PATH=V1,V2,...``), and simulates each point: every
+combination of the values (a grid), a Latin hypercube sample of them, or a Morris
+design. Every point plays the same players (the same ``seed``), so points differ only
+by their config. The points run in one pool of workers (:func:`~._run.simulate_many`),
+and with a checkpoint file each finished point is kept, so an interrupted sweep picks
+up where it stopped.
 
+This module chooses the points, runs them and holds what they found
+(:class:`SweepResult`); the parameters and each point's config are
+:mod:`._sweep_spec`'s, the checkpoint file :mod:`._sweep_checkpoint`'s.
+
+>>> from mikoshi_progression.simulation import parse_sweep
 >>> caps = parse_sweep("daily_exp_caps.1=100:200:50")
 >>> caps.path, caps.values
 ('daily_exp_caps.1', (100, 150, 200))
@@ -23,18 +29,15 @@ need numpy and SALib, the ``[analysis]`` extra; grids and targets need nothing m
 
 from __future__ import annotations
 
-import copy
 import difflib
-import hashlib
 import itertools
-import json
 import math
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TextIO
+from typing import Any
 
 from ..core.config import DEFAULT_CONFIG, ProgressionConfig
 from ..errors import ConfigError, InvalidArgumentError
@@ -43,47 +46,28 @@ from ._conditions import Condition, check_condition_names, condition_holds
 from ._metrics import archetype_metrics, metric_names
 from ._run import DEFAULT_START, simulate_many
 from ._sensitivity import Sensitivity, latin_unit_sample, morris_unit_sample, sensitivity
+from ._sweep_checkpoint import (
+    checkpoint_settings,
+    open_checkpoint,
+    read_checkpoint,
+    values_key,
+    write_point,
+)
+from ._sweep_spec import MAX_POINTS, Number, SweepParameter, check_paths, point_config
 
 __all__ = [
     "DESIGNS",
-    "MAX_POINTS",
-    "SweepParameter",
     "SweepPoint",
     "SweepResult",
     "TargetMatch",
-    "numeric_paths",
-    "parse_sweep",
-    "point_config",
     "sweep",
 ]
-
-MAX_POINTS = 10_000
-"""The most points a sweep runs unless told otherwise (``max_points``)."""
 
 DESIGNS = ("grid", "lhs", "morris")
 """How the points are chosen: every combination, a Latin hypercube, Morris trajectories."""
 
 MORRIS_LEVELS = 4
 """Levels of a Morris design (2 when a parameter has fewer than 4 values)."""
-
-_EXAMPLE = "PATH=START:STOP:STEP or PATH=V1,V2,... (e.g. daily_exp_caps.3=200:400:50)"
-
-Number = int | float
-
-
-@dataclass(frozen=True, slots=True)
-class SweepParameter:
-    """One number of the config and the values a sweep gives it.
-
-    Attributes:
-        path: Where the number is in the config's dict form, dotted
-            (``daily_exp_caps.3``, ``actions.create_character.exp``,
-            ``levels.4.exp_required`` with the level's number).
-        values: The values, in sweep order (distinct).
-    """
-
-    path: str
-    values: tuple[Number, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,174 +266,6 @@ def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# --- parameters --------------------------------------------------------------------------
-
-
-def parse_sweep(spec: str, *, option: str = "--sweep") -> SweepParameter:
-    """Parse ``PATH=START:STOP:STEP`` (the stop included) or ``PATH=V1,V2,...``.
-
-    The path is checked against a config by :func:`sweep` (see :func:`numeric_paths`).
-
-    >>> parse_sweep("actions.create_character.exp=20,30,40").values
-    (20, 30, 40)
-    >>> parse_sweep("levels.4.exp_required=600:800:100").values
-    (600, 700, 800)
-
-    Raises:
-        InvalidArgumentError: naming ``option``, when ``spec`` is not of that form.
-    """
-    path, equals, text = spec.partition("=")
-    path = path.strip()
-    if not equals or not path or any(not part for part in path.split(".")):
-        raise InvalidArgumentError(option, _EXAMPLE, spec)
-    if ":" in text:
-        values = _range_values(text, option, spec)
-    else:
-        values = tuple(_number(part, option, spec) for part in text.split(","))
-        if len(set(values)) != len(values):
-            raise InvalidArgumentError(option, "distinct values", spec)
-    return SweepParameter(path, values)
-
-
-def _number(text: str, option: str, spec: str) -> Number:
-    text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidArgumentError(
-            option, f"numbers after '=' ({_EXAMPLE}); {text!r} is not one", spec
-        ) from None
-    if not math.isfinite(value):
-        raise InvalidArgumentError(option, "finite numbers", spec)
-    return value
-
-
-def _range_values(text: str, option: str, spec: str) -> tuple[Number, ...]:
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise InvalidArgumentError(option, f"START:STOP:STEP, three numbers ({_EXAMPLE})", spec)
-    start, stop, step = (_number(part, option, spec) for part in parts)
-    if step <= 0:
-        raise InvalidArgumentError(option, "a STEP above 0 in START:STOP:STEP", spec)
-    if stop < start:
-        raise InvalidArgumentError(option, "START at most STOP in START:STOP:STEP", spec)
-    # A small tolerance keeps a float stop that is a whole number of steps away
-    # (0.1:0.3:0.1) despite rounding.
-    count = math.floor((stop - start) / step + 1e-9) + 1
-    if count > MAX_POINTS:
-        raise InvalidArgumentError(
-            option, f"at most {MAX_POINTS:,} values (START:STOP:STEP gives {count:,})", spec
-        )
-    if all(isinstance(v, int) for v in (start, stop, step)):
-        return tuple(int(start + i * step) for i in range(count))
-    return tuple(round(start + i * step, 10) for i in range(count))
-
-
-def numeric_paths(config: ProgressionConfig) -> dict[str, Number | None]:
-    """Every number a sweep can vary in ``config``, by dotted path, with its value.
-
-    A list of levels is entered by level number (``levels.4.exp_required``), any other
-    list of tables by each table's ``name``, else by position. ``None`` stands for a
-    number the config leaves unset (an action without a daily limit).
-
-    >>> paths = numeric_paths(DEFAULT_CONFIG)
-    >>> paths["daily_exp_caps.3"], paths["levels.4.exp_required"]
-    (300, 700)
-    """
-    found: dict[str, Number | None] = {}
-    _collect(config.to_dict(), "", found)
-    return found
-
-
-def _collect(data: object, prefix: str, found: dict[str, Number | None]) -> None:
-    for key, value in _children(data):
-        path = f"{prefix}{key}"
-        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-            found[path] = value
-        else:
-            _collect(value, path + ".", found)
-
-
-def _children(data: object) -> Iterator[tuple[str, Any]]:
-    if isinstance(data, dict):
-        yield from ((str(key), value) for key, value in data.items())
-    elif isinstance(data, list):
-        for position, item in enumerate(data):
-            yield _item_key(item, position), item
-
-
-def _item_key(item: object, position: int) -> str:
-    if isinstance(item, dict):
-        for key in ("number", "name"):
-            if key in item:
-                return str(item[key])
-    return str(position)
-
-
-def _check_paths(parameters: Sequence[SweepParameter], config: ProgressionConfig) -> None:
-    known = numeric_paths(config)
-    seen: set[str] = set()
-    for parameter in parameters:
-        if parameter.path in seen:
-            raise InvalidArgumentError(
-                "--sweep", f"each path once; {parameter.path!r} is given twice", parameter.path
-            )
-        seen.add(parameter.path)
-        if parameter.path in known:
-            continue
-        below = [p for p in known if p.startswith(parameter.path + ".")]
-        if below:
-            what = f"{parameter.path!r} is a table, not a number (e.g. {', '.join(below[:3])})"
-        else:
-            close = difflib.get_close_matches(parameter.path, list(known), n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            what = f"{parameter.path!r} is not one{hint}"
-        raise InvalidArgumentError(
-            "--sweep",
-            "a path to a number of the config, such as daily_exp_caps.3, "
-            f"actions.create_character.exp or levels.4.exp_required; {what}",
-            parameter.path,
-        )
-
-
-def point_config(
-    base: ProgressionConfig, parameters: Sequence[SweepParameter], values: Sequence[Number]
-) -> ProgressionConfig:
-    """``base`` with each parameter's number set to its value in ``values``.
-
-    Raises:
-        ConfigError: the resulting config is invalid (every problem listed).
-    """
-    data = copy.deepcopy(base.to_dict())
-    for parameter, value in zip(parameters, values, strict=True):
-        *parents, leaf = parameter.path.split(".")
-        node: Any = data
-        for part in parents:
-            node = _child(node, part)
-        if isinstance(node, list):
-            index = next(i for i, (key, _) in enumerate(_children(node)) if key == leaf)
-            node[index] = _typed(node[index], value)
-        else:
-            key = next(k for k in node if str(k) == leaf)
-            node[key] = _typed(node[key], value)
-    return ProgressionConfig.from_dict(data)
-
-
-def _child(node: Any, part: str) -> Any:
-    return next(value for key, value in _children(node) if key == part)
-
-
-def _typed(current: object, value: Number) -> Number:
-    """A whole float where the config holds an integer (or nothing) becomes an int."""
-    if isinstance(value, float) and value.is_integer() and not isinstance(current, float):
-        return int(value)
-    return value
-
-
 # --- designs -----------------------------------------------------------------------------
 
 
@@ -521,13 +337,13 @@ def sweep(
     parameters = tuple(parameters)
     if not parameters:
         raise InvalidArgumentError("parameters", "at least one parameter to sweep", parameters)
-    _check_paths(parameters, base)
+    check_paths(parameters, base)
     rows, unit_rows, levels = _design(parameters, design, samples, seed, max_points)
     distinct = list(dict.fromkeys(rows))
     position = {values: i for i, values in enumerate(distinct)}
     archetype_names = tuple(a.name for a in archetypes)
-    settings = _settings(base, archetypes, players, days, seed, start)
-    kept = _read_checkpoint(Path(checkpoint), settings) if checkpoint is not None else {}
+    settings = checkpoint_settings(base, archetypes, players, days, seed, start)
+    kept = read_checkpoint(Path(checkpoint), settings) if checkpoint is not None else {}
 
     points: dict[int, SweepPoint] = {}
     pending: list[tuple[int, ProgressionConfig]] = []
@@ -537,7 +353,7 @@ def sweep(
         except ConfigError as exc:
             points[index] = SweepPoint(index, values, None, MappingProxyType({}), exc.problems)
             continue
-        figures = kept.get(_values_key(parameters, values))
+        figures = kept.get(values_key(parameters, values))
         if figures is not None and tuple(figures) == archetype_names:
             points[index] = SweepPoint(index, values, config.fingerprint, figures)
         else:
@@ -672,7 +488,7 @@ def _run_points(
         jobs=jobs,
         labels=labels,
     )
-    out = _open_checkpoint(checkpoint) if checkpoint is not None else None
+    out = open_checkpoint(checkpoint) if checkpoint is not None else None
     try:
         for run, report in runs:
             index, config = pending[run]
@@ -685,17 +501,8 @@ def _run_points(
             values = distinct[index]
             points[index] = SweepPoint(index, values, config.fingerprint, figures)
             if out is not None:
-                line = {
-                    "settings": settings,
-                    "values": _values_key(parameters, values),
-                    "fingerprint": config.fingerprint,
-                    "figures": {
-                        name: {k: _encode(v) for k, v in named.items()}
-                        for name, named in figures.items()
-                    },
-                }
-                out.write(json.dumps(line) + "\n")
-                out.flush()
+                key = values_key(parameters, values)
+                write_point(out, settings, key, config.fingerprint, figures)
             if progress is not None:
                 progress(len(points), total)
     finally:
@@ -707,108 +514,3 @@ def _run_points(
 
 def _label(parameters: Sequence[SweepParameter], values: Sequence[Number]) -> str:
     return ", ".join(f"{p.path}={v}" for p, v in zip(parameters, values, strict=True))
-
-
-# --- checkpoints -------------------------------------------------------------------------
-
-
-def _settings(
-    base: ProgressionConfig,
-    archetypes: Sequence[Archetype],
-    players: int,
-    days: int,
-    seed: int,
-    start: date,
-) -> dict[str, Any]:
-    """Everything besides a point's values that determines its figures."""
-    # The key order of the config's dict form orders ties within a day, so it is
-    # part of the digest (the fingerprint ignores it); it is kept for messages.
-    base_json = json.dumps(base.to_dict())
-    archetypes_json = json.dumps([a.to_dict() for a in archetypes])
-    return {
-        "base_fingerprint": base.fingerprint,
-        "base_digest": hashlib.sha256(base_json.encode()).hexdigest()[:16],
-        "archetypes": hashlib.sha256(archetypes_json.encode()).hexdigest()[:16],
-        "players": players,
-        "days": days,
-        "seed": seed,
-        "start": start.isoformat(),
-    }
-
-
-def _values_key(parameters: Sequence[SweepParameter], values: Sequence[Number]) -> str:
-    """A point's values as the checkpoint keys them (whole floats written as ints)."""
-    pairs = {p.path: _typed(0, v) for p, v in zip(parameters, values, strict=True)}
-    return json.dumps(dict(sorted(pairs.items())))
-
-
-def _encode(value: float) -> float | str:
-    """A figure in strict JSON: ``inf`` and ``nan`` as strings."""
-    return value if math.isfinite(value) else str(value)
-
-
-def _decode(value: object) -> float:
-    return float(value) if isinstance(value, int | float | str) else math.nan
-
-
-def _read_checkpoint(
-    path: Path, settings: dict[str, Any]
-) -> dict[str, Mapping[str, Mapping[str, float]]]:
-    """The figures of each point found in ``path``, by values key (none if no file)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise InvalidArgumentError("checkpoint", "a readable file", str(path)) from exc
-    lines = text.splitlines()
-    found: dict[str, Mapping[str, Mapping[str, float]]] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError(line)
-            written, values, figures = record["settings"], record["values"], record["figures"]
-        except (ValueError, KeyError):
-            if number == len(lines) and not text.endswith("\n"):
-                continue  # a line cut short by an interruption: its point runs again
-            raise InvalidArgumentError(
-                "checkpoint",
-                f"a sweep checkpoint (JSON lines); line {number} of {path} is not one",
-                line[:60],
-            ) from None
-        if written != settings:
-            differ = [
-                f"{key} {written.get(key)!r} there, {value!r} here"
-                for key, value in settings.items()
-                if written.get(key) != value
-            ]
-            raise InvalidArgumentError(
-                "checkpoint",
-                f"a checkpoint of a sweep with the same base config, archetypes, players, "
-                f"days, seed and start; {path} was written with others ({'; '.join(differ)}): "
-                "use another file, or delete it to start over",
-                str(path),
-            )
-        found[values] = MappingProxyType(
-            {
-                archetype: MappingProxyType({k: _decode(v) for k, v in named.items()})
-                for archetype, named in figures.items()
-            }
-        )
-    return found
-
-
-def _open_checkpoint(path: Path) -> TextIO:
-    """``path`` opened to append lines, a last line cut short by an interruption removed."""
-    try:
-        if path.exists():
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                with path.open("r+b") as trim:
-                    trim.truncate(data.rfind(b"\n") + 1)
-        return path.open("a", encoding="utf-8")
-    except OSError as exc:
-        raise InvalidArgumentError("checkpoint", "a writable file", str(path)) from exc
