@@ -18,15 +18,12 @@ numpy and SALib (the ``[analysis]`` extra) are imported only here, and only when
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import InvalidArgumentError
-
-if TYPE_CHECKING:
-    from ._sweep import SweepResult
 
 __all__ = [
     "METHODS",
@@ -38,6 +35,47 @@ __all__ = [
     "morris_unit_sample",
     "sensitivity",
 ]
+
+
+class _Point(Protocol):
+    @property
+    def values(self) -> tuple[int | float, ...]: ...
+    @property
+    def figures(self) -> Mapping[str, Mapping[str, float]]: ...
+    @property
+    def skipped(self) -> bool: ...
+
+
+class _Parameter(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class SweepResult(Protocol):
+    """What the ranking reads of a sweep (``_sweep.SweepResult`` has it all): a protocol,
+    so that this module does not import the sweep, which imports this module's samplers."""
+
+    @property
+    def design(self) -> str: ...
+    @property
+    def metrics(self) -> tuple[str, ...]: ...
+    @property
+    def days(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def archetypes(self) -> tuple[str, ...]: ...
+    @property
+    def points(self) -> Sequence[_Point]: ...
+    @property
+    def parameters(self) -> Sequence[_Parameter]: ...
+    @property
+    def rows(self) -> tuple[int, ...]: ...
+    @property
+    def unit_rows(self) -> tuple[tuple[float, ...], ...]: ...
+    @property
+    def morris_levels(self) -> int: ...
+
 
 METHODS = ("rbd_fast", "morris")
 """The sensitivity methods: RBD-FAST on any sweep, Morris on a Morris design."""
