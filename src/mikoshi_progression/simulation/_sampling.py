@@ -20,13 +20,15 @@ from ..core.config import ProgressionConfig
 from ..core.days import DayBoundary
 from ._archetypes import Archetype, streak_action
 
-__all__ = ["Behaviour", "Calendar", "ClockCalendar"]
+__all__ = ["Behaviour", "Calendar", "ClockCalendar", "DayPlan"]
 
 # Calendar stamps attempts one second apart from the day's start; a day is at least
 # 23 hours long (daylight saving), which bounds attempts per player-day.
 _MAX_ATTEMPTS_PER_DAY = 23 * 3600
 _MICROSECOND = timedelta(microseconds=1)
 
+
+_INVERSION_BELOW = 30  # Poisson means sampled by inverting a table; PTRS above
 
 _Random = Callable[[], float]
 _Sampler = Callable[[_Random], int]
@@ -42,7 +44,7 @@ def _poisson_sampler(mean: float) -> _Sampler:
     """
     if mean <= 0:
         return lambda random: 0
-    if mean < 30:
+    if mean < _INVERSION_BELOW:
         cdf = _poisson_cdf(mean)
         return lambda random: bisect_left(cdf, random())
     log_mean = math.log(mean)
@@ -135,10 +137,7 @@ class Calendar:
 
     def grow(self, day: int, count: int) -> list[datetime]:
         if count > _MAX_ATTEMPTS_PER_DAY:
-            raise ValueError(
-                f"{count} attempts in one player-day: at most {_MAX_ATTEMPTS_PER_DAY} "
-                "can be simulated (lower the archetype's means)"
-            )
+            raise ValueError(_too_many(count))
         size = min(max(count, 64, 2 * len(self.by_day[day])), _MAX_ATTEMPTS_PER_DAY)
         begin = self._boundary.start_of(self._start + timedelta(days=day))
         second = timedelta(seconds=1)
@@ -148,6 +147,13 @@ class Calendar:
 
 
 _ACTION = itemgetter(2)
+
+
+def _too_many(count: int) -> str:
+    return (
+        f"{count} attempts in one player-day: at most {_MAX_ATTEMPTS_PER_DAY} "
+        "can be simulated (lower the archetype's means)"
+    )
 
 
 class ClockCalendar:
@@ -174,23 +180,35 @@ class ClockCalendar:
         return [(begin + min(length * position, last), action) for position, _, action in timeline]
 
 
+# One day's attempts as the day fold takes them: (the action names in order, their
+# nominal EXP). Days of the same counts share one plan.
+DayPlan = tuple[tuple[str, ...], int]
+_NO_PLAN: DayPlan = ((), 0)
+_PLANS_KEPT = 1 << 16  # distinct days remembered per behaviour; forgotten all at once past it
+
+
 class Behaviour:
     """An archetype compiled against a config: draws one player's attempts, day by day."""
 
-    __slots__ = ("_active", "_habit", "_once", "_repeated")
+    __slots__ = ("_active", "_habit", "_once", "_plans", "_repeated")
 
     def __init__(self, archetype: Archetype, config: ProgressionConfig):
         rewards = {name: rule.exp for name, rule in config.actions.items()}
         rank = {name: i for i, name in enumerate(config.actions)}
         self._once: list[tuple[_Entry, int, float]] = []
-        self._repeated: list[tuple[Callable[[int], list[_Entry]], int, _Sampler]] = []
+        # (spread, reward, sampler, the sampler's cumulative table if it inverts one)
+        self._repeated: list[
+            tuple[Callable[[int], list[_Entry]], int, _Sampler, list[float] | None]
+        ] = []
         for action, rate in archetype.actions.items():
             if rate.chance is not None:
                 if rate.chance > 0:
                     self._once.append(((0.5, rank[action], action), rewards[action], rate.chance))
             elif rate.mean:
                 spread = _Spread(rank[action], action).entries
-                self._repeated.append((spread, rewards[action], _poisson_sampler(rate.mean)))
+                cdf = _poisson_cdf(rate.mean) if rate.mean < _INVERSION_BELOW else None
+                sampler = _poisson_sampler(rate.mean)
+                self._repeated.append((spread, rewards[action], sampler, cdf))
         self._active = archetype.active_chance
         # The streak habit: (days on, by day of the pattern; chance; rank; action; reward).
         self._habit: tuple[tuple[bool, ...], float, int, str, int] | None = None
@@ -199,6 +217,8 @@ class Behaviour:
             action = streak_action(config)
             days_on = tuple(day == "1" for day in habit.pattern)
             self._habit = (days_on, habit.chance, rank[action], action, rewards[action])
+        # What each day's draws (once actions drawn, counts) come to, and its sorted entries.
+        self._plans: dict[tuple[int, ...], tuple[DayPlan, list[_Entry]]] = {}
 
     def attempts(
         self, draw: _Random, days: int, calendar: Calendar | ClockCalendar
@@ -226,7 +246,7 @@ class Behaviour:
                     if draw() < chance:
                         timeline.append(entry)
                         worth += reward
-                for entries, reward, sample in repeated:
+                for entries, reward, sample, _ in repeated:
                     count = sample(draw)
                     if count:
                         timeline += entries(count)
@@ -237,3 +257,73 @@ class Behaviour:
             ends.append(len(events))
             nominal.append(worth)
         return events, ends, nominal
+
+    def plans(self, draw: _Random, days: int) -> list[DayPlan]:
+        """A player's attempts over ``days`` days as one :data:`DayPlan` a day.
+
+        The same draws as :meth:`attempts`, in the same order, give the same attempts
+        in the same order, without moments: what :class:`~mikoshi_progression.core.
+        day_fold.DayFolder` folds. A day's order depends only on what was drawn (how
+        many of each action; the habit's place), so it is sorted once per distinct
+        draw and shared.
+        """
+        active, once, repeated, habit = self._active, self._once, self._repeated, self._habit
+        known = self._plans
+        plans: list[DayPlan] = []
+        add = plans.append
+        for day in range(days):
+            habit_entry: _Entry | None = None
+            if habit is not None:  # drawn first, played or not: the habit's own days
+                days_on, chance, rank, action, _ = habit
+                if days_on[day % len(days_on)] and draw() < chance:
+                    habit_entry = (draw(), rank, action)
+            if active >= 1.0 or draw() < active:
+                drawn: list[int] = [draw() < chance for _, _, chance in once]
+                for _, _, sample, cdf in repeated:
+                    drawn.append(sample(draw) if cdf is None else bisect_left(cdf, draw()))
+                key = tuple(drawn)
+                found = known.get(key)
+                if found is None:
+                    found = self._plan(key)
+                plan, entries = found
+            elif habit_entry is None:
+                add(_NO_PLAN)
+                continue
+            else:
+                plan, entries = _NO_PLAN, []
+            if habit_entry is not None:
+                plan = self._with_habit(plan, entries, habit_entry)
+            add(plan)
+        return plans
+
+    def _plan(self, key: tuple[int, ...]) -> tuple[DayPlan, list[_Entry]]:
+        """The plan of a day whose once-actions drawn and counts are ``key``, remembered."""
+        timeline: list[_Entry] = []
+        worth = 0
+        once = len(self._once)
+        for (entry, reward, _), drawn in zip(self._once, key[:once], strict=True):
+            if drawn:
+                timeline.append(entry)
+                worth += reward
+        for (entries, reward, _, _), count in zip(self._repeated, key[once:], strict=True):
+            if count:
+                timeline += entries(count)
+                worth += reward * count
+        if len(timeline) > _MAX_ATTEMPTS_PER_DAY:
+            raise ValueError(_too_many(len(timeline)))
+        timeline.sort()
+        found = ((tuple(map(_ACTION, timeline)), worth), timeline)
+        if len(self._plans) >= _PLANS_KEPT:
+            self._plans.clear()
+        self._plans[key] = found
+        return found
+
+    def _with_habit(self, plan: DayPlan, entries: list[_Entry], entry: _Entry) -> DayPlan:
+        """``plan`` with the habit's attempt put in its place (its ``entries`` sorted)."""
+        actions, worth = plan
+        if len(actions) >= _MAX_ATTEMPTS_PER_DAY:
+            raise ValueError(_too_many(len(actions) + 1))
+        at = bisect_left(entries, entry)
+        habit = self._habit
+        assert habit is not None
+        return (*actions[:at], entry[2], *actions[at:]), worth + habit[4]
