@@ -212,12 +212,48 @@ def test_an_archetype_that_never_plays_earns_nothing():
     assert part.mean_exp_by_day == (0.0,) * 10
 
 
-def test_progress_is_reported_up_to_every_player():
-    """The progress callback sees a growing count that ends at the number of players."""
+def test_progress_is_reported_up_to_all_the_work():
+    """The progress callback sees a growing count that ends at the total, never changed."""
     seen: list[tuple[int, int]] = []
     simulate(players=30, days=3, progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (30, 30)
+    total = seen[-1][1]
+    assert seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_progress_tracks_the_work_done(monkeypatch):
+    """Progress advances with the work done, not with the players: on a run where one
+    archetype makes 80 times the attempts of the other, every report's share is within
+    a tenth of the share of all attempts simulated so far."""
+    from mikoshi_progression.simulation import _run
+
+    attempts: list[int] = []
+    chunk = _run.simulate_chunk
+
+    def counted(*args):
+        tally = chunk(*args)
+        attempts.append(tally.attempts)
+        return tally
+
+    monkeypatch.setattr(_run, "simulate_chunk", counted)
+    cheap = Archetype("cheap", {"daily_chat": Rate(chance=0.5)}, active_chance=0.5, weight=3)
+    costly = Archetype(
+        "costly", {"character_liked": Rate(mean=30), "forked": Rate(mean=10)}, weight=1
+    )
+    seen: list[float] = []
+    report = simulate(
+        DEFAULT_CONFIG,
+        [cheap, costly],
+        players=400,
+        days=20,
+        progress=lambda done, total: seen.append(done / total),
+    )
+    assert len(seen) == len(attempts) >= 8
+    done = 0
+    for share, made in zip(seen, attempts, strict=True):
+        done += made
+        assert abs(share - done / report.attempts) <= 0.1, (share, done / report.attempts)
 
 
 def test_start_date_is_reported():

@@ -92,7 +92,9 @@ def simulate(
         start: The first simulated day.
         jobs: Worker processes (1 runs in this process). The report does not
             depend on it.
-        progress: Called as ``progress(players_done, players)`` as work completes.
+        progress: Called as ``progress(done, total)`` as work completes, in units of
+            expected work (players weighted by what their archetype does a day), so
+            that ``done / total`` is the share of the work done.
 
     Raises:
         ConfigError: the archetypes cannot be simulated under ``config`` (an
@@ -131,8 +133,9 @@ def simulate_many(
     plays the same players under every config, which is what makes a comparison
     paired. Yields ``(index, report)`` as each config's players are all done, in
     the order the runs finish (mostly the order given: the work is queued config
-    by config). ``progress`` is called as ``progress(players_done, players *
-    len(configs))``. ``labels`` name the configs in errors (default ``configs[i]``).
+    by config). ``progress`` is called as ``progress(done, total)``, in units of
+    expected work over all the runs (see :func:`simulate`). ``labels`` name the
+    configs in errors (default ``configs[i]``).
 
     Everything is checked before anything runs.
 
@@ -167,43 +170,53 @@ def _simulate_many(
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[tuple[int, SimulationReport]]:
     counts = allocate(players, [a.weight for a in archetypes])
-    size = max(1, min(100, math.ceil(players / (jobs * 8))))
+    # Chunks of about equal expected work, so that none is left long after the others,
+    # queued config by config and, within a config, interleaved across archetypes so
+    # that every archetype is about as far along as the others. Progress is counted in
+    # each chunk's expected work, so that its share is the share of the work done.
+    # Tallies add up in any order (integer sums, lists put back in player order): the
+    # report is unchanged.
+    cost = [_player_cost(a) for a in archetypes]
+    total_cost = sum(c * n for c, n in zip(cost, counts, strict=True))
+    per_chunk = total_cost / max(8, jobs * 24)
     tasks: list[tuple[int, Chunk]] = []
+    order: list[tuple[int, float]] = []
+    work: list[int] = []
     for run, config in enumerate(configs):
         config_json = json.dumps(config.to_dict())  # key order kept: it orders ties in a day
         for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True)):
+            size = max(1, min(1000, round(per_chunk / cost[index])))
             zones = archetype.player_zones(count)
-            tasks += [
-                (
-                    run,
-                    Chunk(
-                        config_json,
-                        archetype.to_dict(),
-                        index,
-                        first,
-                        min(first + size, count),
-                        days,
-                        seed,
-                        start,
-                        zones[first : first + size],
-                    ),
+            for first in range(0, count, size):
+                stop = min(first + size, count)
+                chunk = Chunk(
+                    config_json,
+                    archetype.to_dict(),
+                    index,
+                    first,
+                    stop,
+                    days,
+                    seed,
+                    start,
+                    zones[first:stop],
                 )
-                for first in range(0, count, size)
-            ]
-    if jobs > 1:
-        # Config by config, so that runs finish one after another; within a run
-        # costliest first, so that no worker is left alone with a long last chunk.
-        # Tallies add up in any order (integer sums, lists put back in player
-        # order): the report is unchanged.
-        cost = [_attempts_per_day(a) for a in archetypes]
-        tasks.sort(key=lambda t: (t[0], -(t[1].stop - t[1].first) * (cost[t[1].position] + 1)))
+                tasks.append((run, chunk))
+                order.append((run, (first + stop) / 2 / count))
+                work.append(max(1, round(cost[index] * (stop - first) * days)))
+    queued = sorted(range(len(tasks)), key=order.__getitem__)
+    tasks = [tasks[i] for i in queued]
+    work = [work[i] for i in queued]
     left = [sum(1 for run, _ in tasks if run == i) for i in range(len(configs))]
     tallies: list[list[Tally]] = [[] for _ in configs]
     done = 0
-    total = players * len(configs)
+    total = sum(work)
+    worth = {
+        (run, chunk.position, chunk.first): units
+        for (run, chunk), units in zip(tasks, work, strict=True)
+    }
     for run, tally in _run(tasks, configs, archetypes, jobs):
         tallies[run].append(tally)
-        done += tally.players
+        done += worth[run, tally.position, tally.first]
         if progress is not None:
             progress(done, total)
         left[run] -= 1
@@ -215,11 +228,13 @@ def _simulate_many(
             tallies[run] = []
 
 
-def _attempts_per_day(archetype: Archetype) -> float:
-    """Expected attempts a player of ``archetype`` makes a day: the cost of simulating one."""
+def _player_cost(archetype: Archetype) -> float:
+    """The expected work of simulating one player of ``archetype`` for a day, roughly:
+    a little for every day, more for a day played, a little more for each attempt."""
     habit = archetype.streak_habit
-    played = archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
-    return played + (habit.expected if habit is not None else 0.0)
+    attempts = archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
+    attempts += habit.expected if habit is not None else 0.0
+    return 0.1 + archetype.active_chance + 0.2 * attempts
 
 
 def _run(
