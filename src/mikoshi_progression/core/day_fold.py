@@ -159,7 +159,8 @@ class DayFolder:
         cap = caps[level] if level < len(caps) else caps[-1]
         capped_gain = free_gain = 0
         limit_loss: dict[str, int] | None = None
-        for action, count in Counter(actions).items():
+        for action in dict.fromkeys(actions):  # each action once (counted in C below)
+            count = actions.count(action)
             rule = rules.get(action)
             if rule is None:
                 continue

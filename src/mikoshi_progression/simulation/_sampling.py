@@ -149,6 +149,39 @@ class Calendar:
 _ACTION = itemgetter(2)
 
 
+def _day_drawer(
+    chances: list[float], repeated: list[tuple[list[float] | None, _Sampler]]
+) -> Callable[[_Random], tuple[int, ...]]:
+    """A function drawing what a played day does: whether each once-action is attempted
+    (``random() < chance``, in order), then each repeated action's count (a table's
+    inversion, else its sampler), as one tuple.
+
+    The same draws in the same order as a loop over the actions, written out as one
+    expression: a day is drawn millions of times, and a loop's steps cost more than
+    the draws. Only names are put in the source; the values are bound as defaults.
+    """
+    names: dict[str, object] = {"bisect_left": bisect_left}
+    params = ["draw"]
+    parts = []
+    for i, chance in enumerate(chances):
+        names[f"c{i}"] = chance
+        params.append(f"c{i}=c{i}")
+        parts.append(f"draw() < c{i}")
+    for i, (cdf, sample) in enumerate(repeated):
+        if cdf is not None:
+            names[f"t{i}"] = cdf
+            params.append(f"t{i}=t{i}")
+            parts.append(f"bisect_left(t{i}, draw())")
+        else:
+            names[f"s{i}"] = sample
+            params.append(f"s{i}=s{i}")
+            parts.append(f"s{i}(draw)")
+    body = f"({', '.join(parts)},)" if parts else "()"
+    exec(f"def drawn({', '.join(params)}):\n    return {body}\n", names)
+    drawn: Callable[[_Random], tuple[int, ...]] = names["drawn"]  # type: ignore[assignment]
+    return drawn
+
+
 def _too_many(count: int) -> str:
     return (
         f"{count} attempts in one player-day: at most {_MAX_ATTEMPTS_PER_DAY} "
@@ -190,7 +223,7 @@ _PLANS_KEPT = 1 << 16  # distinct days remembered per behaviour; forgotten all a
 class Behaviour:
     """An archetype compiled against a config: draws one player's attempts, day by day."""
 
-    __slots__ = ("_active", "_habit", "_once", "_plans", "_repeated")
+    __slots__ = ("_active", "_drawn", "_habit", "_once", "_plans", "_repeated")
 
     def __init__(self, archetype: Archetype, config: ProgressionConfig):
         rewards = {name: rule.exp for name, rule in config.actions.items()}
@@ -219,6 +252,10 @@ class Behaviour:
             self._habit = (days_on, habit.chance, rank[action], action, rewards[action])
         # What each day's draws (once actions drawn, counts) come to, and its sorted entries.
         self._plans: dict[tuple[int, ...], tuple[DayPlan, list[_Entry]]] = {}
+        self._drawn = _day_drawer(
+            [chance for _, _, chance in self._once],
+            [(cdf, sample) for _, _, sample, cdf in self._repeated],
+        )
 
     def attempts(
         self, draw: _Random, days: int, calendar: Calendar | ClockCalendar
@@ -267,8 +304,7 @@ class Behaviour:
         many of each action; the habit's place), so it is sorted once per distinct
         draw and shared.
         """
-        active, once, repeated, habit = self._active, self._once, self._repeated, self._habit
-        known = self._plans
+        active, habit, drawn, known = self._active, self._habit, self._drawn, self._plans
         plans: list[DayPlan] = []
         add = plans.append
         for day in range(days):
@@ -278,10 +314,7 @@ class Behaviour:
                 if days_on[day % len(days_on)] and draw() < chance:
                     habit_entry = (draw(), rank, action)
             if active >= 1.0 or draw() < active:
-                drawn: list[int] = [draw() < chance for _, _, chance in once]
-                for _, _, sample, cdf in repeated:
-                    drawn.append(sample(draw) if cdf is None else bisect_left(cdf, draw()))
-                key = tuple(drawn)
+                key = drawn(draw)
                 found = known.get(key)
                 if found is None:
                     found = self._plan(key)
