@@ -80,34 +80,99 @@ class Tally(NamedTuple):
     levers: LeverTally | None  # None without levers
 
 
+class _Sums:
+    """What the players of a chunk add up to, as they are simulated, in player order."""
+
+    def __init__(self, config: ProgressionConfig, days: int) -> None:
+        self.days = days
+        self.max_level = config.max_level
+        self.thresholds = [level.exp_required for level in config.levels[1:]]
+        self.reach: list[list[int]] = [[] for _ in range(self.max_level - 1)]
+        self.final_exp: list[int] = []
+        self.final_levels = dict.fromkeys(range(1, self.max_level + 1), 0)
+        self.cap_loss: dict[int, int] = {}
+        self.limit_loss: dict[str, int] = {}
+        self.active_days = self.capped_days = self.attempts = self.nominal = 0
+        self.rows: list[list[int]] = []
+        self.player_active: list[int] = []
+        self.player_capped: list[int] = []
+        self.player_cap_lost: list[int] = []
+        self.player_limit_lost: list[int] = []
+
+    def add(
+        self,
+        exp_by_day: list[int],
+        level: int,
+        counts: tuple[int, int, int, int],
+        cap_lost: int,
+        limit_lost: int,
+    ) -> None:
+        """One player: EXP at each day's end, final level, (days active, days capped,
+        attempts, nominal EXP) and the EXP they lost to the cap and to limits."""
+        active, capped, attempts, nominal = counts
+        self.player_active.append(active)
+        self.player_capped.append(capped)
+        self.player_cap_lost.append(cap_lost)
+        self.player_limit_lost.append(limit_lost)
+        self.rows.append(exp_by_day)
+        # EXP only grows here (nothing is revoked), so a level is reached on the first
+        # day that ends with at least its threshold.
+        for column, needed in zip(self.reach, self.thresholds, strict=True):
+            day = bisect_left(exp_by_day, needed)
+            column.append(day + 1 if day < self.days else 0)
+        self.active_days += active
+        self.capped_days += capped
+        self.attempts += attempts
+        self.nominal += nominal
+        exp = exp_by_day[-1] if exp_by_day else 0
+        self.final_exp.append(exp)
+        self.final_levels[min(level, self.max_level)] += 1
+
+    def tally(self, chunk: Chunk, levers: LeverTally | None) -> Tally:
+        rows = self.rows
+        day_sums = [sum(column) for column in zip(*rows, strict=True)] if rows else []
+        # Counting each day's EXP values (Counter counts in C) keeps what travels back
+        # from a worker small and mergeable, and gives exact percentiles by day.
+        day_counts = [Counter(column) for column in zip(*rows, strict=True)] if rows else []
+        return Tally(
+            chunk.position,
+            chunk.first,
+            chunk.stop - chunk.first,
+            self.reach,
+            self.final_exp,
+            self.final_levels,
+            self.active_days,
+            self.capped_days,
+            self.attempts,
+            self.nominal,
+            sum(self.final_exp),
+            self.cap_loss,
+            self.limit_loss,
+            day_sums or [0] * self.days,
+            day_counts,
+            self.player_active,
+            self.player_capped,
+            self.player_cap_lost,
+            self.player_limit_lost,
+            levers,
+        )
+
+
 def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype) -> Tally:
     """Simulate one chunk of players: draw their attempts, fold them, read back."""
     if config.uses_levers:
         return _simulate_levered(chunk, config, archetype)
-    days = chunk.days
     behaviour, fold = _compiled(chunk, config, archetype)
-    max_level = config.max_level
-    thresholds = [level.exp_required for level in config.levels[1:]]
-    reach: list[list[int]] = [[] for _ in range(max_level - 1)]
-    final_exp: list[int] = []
-    final_levels = dict.fromkeys(range(1, max_level + 1), 0)
-    cap_loss: dict[int, int] = {}
-    limit_loss: dict[str, int] = {}
-    active_days = capped_days = attempts = nominal_total = awarded_total = 0
-    rows: list[list[int]] = []
-    player_active: list[int] = []
-    player_capped: list[int] = []
-    player_cap_lost: list[int] = []
-    player_limit_lost: list[int] = []
+    sums = _Sums(config, chunk.days)
+    cap_loss, limit_loss = sums.cap_loss, sums.limit_loss
     fresh = ProgressState()  # every player starts new: the time zone only moves their days
-
     for player in range(chunk.first, chunk.stop):
         rng = random.Random(f"{chunk.seed}:{archetype.name}:{player}")
         exp, level = fresh.exp, fresh.level
         exp_by_day: list[int] = []
         keep = exp_by_day.append
         active = capped = cap_lost = limit_lost = tried = worth = 0
-        for actions, nominal in behaviour.plans(rng.random, days):
+        for actions, nominal in behaviour.plans(rng.random, chunk.days):
             if actions:
                 exp, level, losses = fold(exp, level, actions)
                 active += 1
@@ -124,42 +189,8 @@ def simulate_chunk(chunk: Chunk, config: ProgressionConfig, archetype: Archetype
                         for action, lost in losses.limit_loss:
                             limit_loss[action] = limit_loss.get(action, 0) + lost
             keep(exp)
-        player_active.append(active)
-        player_capped.append(capped)
-        player_cap_lost.append(cap_lost)
-        player_limit_lost.append(limit_lost)
-        rows.append(exp_by_day)
-        _reach(reach, thresholds, exp_by_day, days)
-        active_days += active
-        capped_days += capped
-        attempts += tried
-        nominal_total += worth
-        awarded_total += exp
-        final_exp.append(exp)
-        final_levels[min(level, max_level)] += 1
-
-    return Tally(
-        chunk.position,
-        chunk.first,
-        chunk.stop - chunk.first,
-        reach,
-        final_exp,
-        final_levels,
-        active_days,
-        capped_days,
-        attempts,
-        nominal_total,
-        awarded_total,
-        cap_loss,
-        limit_loss,
-        _day_sums(rows, days),
-        _day_counts(rows),
-        player_active,
-        player_capped,
-        player_cap_lost,
-        player_limit_lost,
-        None,
-    )
+        sums.add(exp_by_day, level, (active, capped, tried, worth), cap_lost, limit_lost)
+    return sums.tally(chunk, None)
 
 
 # Per process: each (config, archetype)'s Behaviour and each config's DayFolder, kept
@@ -183,27 +214,6 @@ def _compiled(
     return found[0], found[1].fold
 
 
-def _reach(reach: list[list[int]], thresholds: list[int], exp_by_day: list[int], days: int) -> None:
-    """Each level's day of reach (0: never), appended to its column of ``reach``.
-
-    EXP only grows here (nothing is revoked), so a level is reached on the first day
-    that ends with at least its threshold.
-    """
-    for column, needed in zip(reach, thresholds, strict=True):
-        day = bisect_left(exp_by_day, needed)
-        column.append(day + 1 if day < days else 0)
-
-
-def _day_sums(rows: list[list[int]], days: int) -> list[int]:
-    return [sum(column) for column in zip(*rows, strict=True)] if rows else [0] * days
-
-
-def _day_counts(rows: list[list[int]]) -> list[Counter[int]]:
-    # Counting each day's EXP values (Counter counts in C) keeps what travels back from
-    # a worker small and mergeable, and gives exact percentiles by day.
-    return [Counter(column) for column in zip(*rows, strict=True)] if rows else []
-
-
 def _simulate_levered(chunk: Chunk, config: ProgressionConfig, archetype: Archetype) -> Tally:
     """A chunk under a config with levers: real moments, folded by ``apply_events``.
 
@@ -215,20 +225,8 @@ def _simulate_levered(chunk: Chunk, config: ProgressionConfig, archetype: Archet
     levers = LeverTally()
     calendars: dict[str | None, ClockCalendar] = {}
     fresh_states: dict[str | None, ProgressState] = {}
-    max_level = config.max_level
-    thresholds = [level.exp_required for level in config.levels[1:]]
-    reach: list[list[int]] = [[] for _ in range(max_level - 1)]
-    final_exp: list[int] = []
-    final_levels = dict.fromkeys(range(1, max_level + 1), 0)
-    cap_loss: dict[int, int] = {}
-    limit_loss: dict[str, int] = {}
-    active_days = capped_days = attempts = nominal_total = awarded_total = 0
-    rows: list[list[int]] = []
-    player_active: list[int] = []
-    player_capped: list[int] = []
-    player_cap_lost: list[int] = []
-    player_limit_lost: list[int] = []
-
+    sums = _Sums(config, days)
+    cap_loss, limit_loss = sums.cap_loss, sums.limit_loss
     for player, zone in enumerate(chunk.zones, chunk.first):
         fresh = fresh_states.get(zone)
         if fresh is None:
@@ -238,44 +236,15 @@ def _simulate_levered(chunk: Chunk, config: ProgressionConfig, archetype: Archet
         events, ends, nominal = behaviour.attempts(rng.random, days, calendars[zone])
         final, results = apply_events(fresh, events, config)
         exp_after = results.column("exp")
-        exp_by_day = [exp_after[end - 1] if end else 0 for end in ends]
         cap_lost_before = sum(cap_loss.values())
         limit_lost_before = sum(limit_loss.values())
         capped = account_player(levers, results, ends, final, config, cap_loss, limit_loss)
-        capped_days += capped
         active = sum(1 for a, b in zip(ends, [0, *ends], strict=False) if a != b)
-        player_active.append(active)
-        player_capped.append(capped)
-        player_cap_lost.append(sum(cap_loss.values()) - cap_lost_before)
-        player_limit_lost.append(sum(limit_loss.values()) - limit_lost_before)
-        rows.append(exp_by_day)
-        _reach(reach, thresholds, exp_by_day, days)
-        active_days += active
-        attempts += len(events)
-        nominal_total += sum(nominal)
-        awarded_total += final.exp
-        final_exp.append(final.exp)
-        final_levels[min(final.level, max_level)] += 1
-
-    return Tally(
-        chunk.position,
-        chunk.first,
-        chunk.stop - chunk.first,
-        reach,
-        final_exp,
-        final_levels,
-        active_days,
-        capped_days,
-        attempts,
-        nominal_total,
-        awarded_total,
-        cap_loss,
-        limit_loss,
-        _day_sums(rows, days),
-        _day_counts(rows),
-        player_active,
-        player_capped,
-        player_cap_lost,
-        player_limit_lost,
-        levers,
-    )
+        sums.add(
+            [exp_after[end - 1] if end else 0 for end in ends],
+            final.level,
+            (active, capped, len(events), sum(nominal)),
+            sum(cap_loss.values()) - cap_lost_before,
+            sum(limit_loss.values()) - limit_lost_before,
+        )
+    return sums.tally(chunk, levers)
