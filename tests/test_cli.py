@@ -642,14 +642,13 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(capsys, monkeypatch
     assert json.loads(capsys.readouterr().out)["players"] == 6
 
 
-def test_the_progress_bar_reckons_the_time_left_from_the_recent_pace_of_the_work():
-    """The pace is that of the second half of the work done so far: what came before
-    the first report (starting workers) or early on weighs less and less."""
+def test_the_progress_bar_reckons_the_time_left_from_the_pace_of_the_work():
+    """What comes before the first report (starting workers) is not taken for the pace."""
     from mikoshi_progression.cli.simulate import _ProgressBar
 
     bar = _ProgressBar(io.StringIO())
     start = bar._started
     assert bar.remaining(start + 3.0, 0.05) == pytest.approx(57.0)  # no pace yet: 3 s for 5%
     assert bar.remaining(start + 4.0, 0.15) == pytest.approx(8.5)  # 10% a second since
-    assert bar.remaining(start + 5.0, 0.30) == pytest.approx(0.7 / 0.15)  # 15%/s since 15%
+    assert bar.remaining(start + 5.0, 0.30) == pytest.approx(0.7 / 0.125)  # 25% in 2 s
     assert bar.remaining(start + 6.0, 1.0) is None

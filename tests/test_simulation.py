@@ -256,6 +256,37 @@ def test_progress_tracks_the_work_done(monkeypatch):
         assert abs(share - done / report.attempts) <= 0.1, (share, done / report.attempts)
 
 
+def test_day_plans_are_the_attempts_drawn_in_their_order():
+    """Behaviour.plans (what the day fold takes) draws what Behaviour.attempts draws, with
+    the same seed: each day's actions in the same order and the same nominal EXP, for
+    chances, small and large Poisson means (table and PTRS) and a streak habit."""
+    import random
+
+    from mikoshi_progression.simulation import StreakHabit
+    from mikoshi_progression.simulation._sampling import Behaviour, ClockCalendar
+
+    archetype = Archetype(
+        "mixed",
+        {
+            "daily_chat": Rate(chance=0.7),
+            "create_scene": Rate(chance=0.3),
+            "character_liked": Rate(mean=3),
+            "forked": Rate(mean=45),
+        },
+        active_chance=0.6,
+        streak_habit=StreakHabit(chance=0.8, pattern="1101"),
+    )
+    behaviour = Behaviour(archetype, DEFAULT_CONFIG)
+    calendar = ClockCalendar(DEFAULT_CONFIG.day_boundary, date(2026, 1, 1), 60)
+    for player in range(20):
+        events, ends, nominal = behaviour.attempts(random.Random(player).random, 60, calendar)
+        plans = behaviour.plans(random.Random(player).random, 60)
+        starts = [0, *ends[:-1]]
+        days = [tuple(a for _, a in events[b:e]) for b, e in zip(starts, ends, strict=True)]
+        assert [actions for actions, _ in plans] == days
+        assert [worth for _, worth in plans] == nominal
+
+
 def test_start_date_is_reported():
     """The first simulated day is part of the report."""
     report = simulate(players=2, days=2, start=date(2027, 2, 28))

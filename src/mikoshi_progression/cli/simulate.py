@@ -10,8 +10,6 @@ import argparse
 import importlib.util
 import sys
 import time
-from bisect import bisect_right
-from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -82,30 +80,27 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
 class _ProgressBar:
     """A one-line progress bar redrawn in place on a terminal.
 
-    The time left is reckoned from the recent pace: over the second half of the work
-    done so far (from the last report at half the share done now or below). What
-    came before the first report (starting the worker processes) and the first chunks
-    (slower, while each worker's caches fill) weigh less and less.
+    The time left is reckoned from the pace since the first report: what came before
+    it (starting the worker processes) is not part of the pace of the work.
     """
 
     def __init__(self, stream: TextIO, label: str = "simulating") -> None:
         self._stream = stream
         self._label = label
         self._started = time.monotonic()
-        self._reports: list[tuple[float, float]] = []  # (when, share) of each report
+        self._first: tuple[float, float] | None = None  # (when, share) of the first report
         self._drawn = 0.0
         self._width = 0
 
     def remaining(self, now: float, share: float) -> float | None:
         """Seconds left at ``share`` done at ``now``, once the pace can be told."""
-        reports = self._reports
-        reports.append((now, share))
+        if self._first is None:
+            self._first = (now, share)
         if not 0 < share < 1:
             return None
-        # The last report at or below half the share done now, else the first.
-        began, done = reports[max(0, bisect_right(reports, share / 2, key=itemgetter(1)) - 1)]
-        if share > done and now > began:
-            return (1 - share) * (now - began) / (share - done)
+        began, at = self._first
+        if share > at and now > began:
+            return (1 - share) * (now - began) / (share - at)
         elapsed = now - self._started
         return elapsed / share - elapsed
 
