@@ -157,6 +157,20 @@ def test_a_remembered_day_is_folded_again_where_the_level_moves():
     assert (exp, level, dict(losses.cap_loss)) == (155, 2, {2: 45})
 
 
+def test_days_forgotten_past_the_memo_size_fold_the_same(monkeypatch):
+    """Past its size the memo is forgotten at once; the days then fold anew, the same."""
+    from mikoshi_progression import DEFAULT_CONFIG
+    from mikoshi_progression.core import day_fold
+
+    days = [("daily_chat",) + ("character_liked",) * n for n in range(30)] * 2
+    remembered = DayFolder(DEFAULT_CONFIG)
+    want = [remembered.fold(3000, 6, day) for day in days]
+    monkeypatch.setattr(day_fold, "_MEMO_SIZE", 40)
+    forgetful = DayFolder(DEFAULT_CONFIG)
+    assert [forgetful.fold(3000, 6, day) for day in days] == want
+    assert len(forgetful._memo) < 10
+
+
 def test_overflow_is_refused_as_apply_events_refuses_it():
     config = ProgressionConfig(
         levels=(Level(1, "a", "", 0),),

@@ -256,14 +256,18 @@ def test_progress_tracks_the_work_done(monkeypatch):
         assert abs(share - done / report.attempts) <= 0.1, (share, done / report.attempts)
 
 
-def test_day_plans_are_the_attempts_drawn_in_their_order():
+@pytest.mark.parametrize("kept", [1 << 21, 50], ids=["remembered", "forgotten"])
+def test_day_plans_are_the_attempts_drawn_in_their_order(kept, monkeypatch):
     """Behaviour.plans (what the day fold takes) draws what Behaviour.attempts draws, with
     the same seed: each day's actions in the same order and the same nominal EXP, for
-    chances, small and large Poisson means (table and PTRS) and a streak habit."""
+    chances, small and large Poisson means (table and PTRS) and a streak habit, whether
+    the days drawn are remembered or forgotten."""
     import random
 
-    from mikoshi_progression.simulation import StreakHabit
+    from mikoshi_progression.simulation import StreakHabit, _sampling
     from mikoshi_progression.simulation._sampling import Behaviour, ClockCalendar
+
+    monkeypatch.setattr(_sampling, "_PLANS_KEPT", kept)  # days remembered, or soon forgotten
 
     archetype = Archetype(
         "mixed",

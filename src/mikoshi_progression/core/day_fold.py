@@ -56,7 +56,9 @@ class DayLosses(NamedTuple):
 NO_LOSS = DayLosses(False, (), (), 0, 0)
 """The losses of a day on which every attempt was awarded in full (or none was made)."""
 
-_MEMO_SIZE = 1 << 17  # remembered days per folder; forgotten all at once past it
+# Attempts of the days remembered per folder (a reference, 8 bytes, each), all
+# forgotten at once past it.
+_MEMO_SIZE = 1 << 21
 
 
 class DayFolder:
@@ -84,6 +86,7 @@ class DayFolder:
         "_bounds",
         "_can_drop",
         "_caps",
+        "_kept",
         "_memo",
         "_rules",
         "_thresholds",
@@ -109,6 +112,7 @@ class DayFolder:
         # Past the last level: it never rises, and drops at the first award if it can.
         self._beyond = never if self._can_drop else (-1, MAX_COUNT + 1)
         self._memo: dict[tuple[int, tuple[str, ...]], tuple[int, DayLosses]] = {}
+        self._kept = 0  # attempts in the days remembered
         rules = config._rule_table.values()
         # Whether an attempt worth 0 EXP counts toward the cap (refused once it is spent).
         self._worthless = any(not exempt and not reward for reward, _, exempt in rules)
@@ -130,16 +134,19 @@ class DayFolder:
         if lower <= exp:
             found = self._fold_uncapped(level, actions)
             if found is not None and exp + found[0] < upper:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                memo[key] = found
+                self._remember(key, found)
                 return exp + found[0], level, found[1]
         end, end_level, losses = self._fold(exp, level, actions)
         if lower <= exp and end < upper:  # the level held all day: true from any EXP in range
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[key] = (end - exp, losses)
+            self._remember(key, (end - exp, losses))
         return end, end_level, losses
+
+    def _remember(self, key: tuple[int, tuple[str, ...]], day: tuple[int, DayLosses]) -> None:
+        self._kept += len(key[1]) + 1
+        if self._kept > _MEMO_SIZE:
+            self._memo.clear()
+            self._kept = len(key[1]) + 1
+        self._memo[key] = day
 
     def _outside(self, level: int) -> tuple[int, int]:
         """The bounds of a level outside the table (see ``_bounds``)."""

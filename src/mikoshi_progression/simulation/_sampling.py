@@ -217,13 +217,15 @@ class ClockCalendar:
 # nominal EXP). Days of the same counts share one plan.
 DayPlan = tuple[tuple[str, ...], int]
 _NO_PLAN: DayPlan = ((), 0)
-_PLANS_KEPT = 1 << 16  # distinct days remembered per behaviour; forgotten all at once past it
+# Attempts of the distinct days remembered per behaviour (about 16 bytes each), all
+# forgotten at once past it: days of many attempts are seldom drawn twice anyway.
+_PLANS_KEPT = 1 << 21
 
 
 class Behaviour:
     """An archetype compiled against a config: draws one player's attempts, day by day."""
 
-    __slots__ = ("_active", "_drawn", "_habit", "_once", "_plans", "_repeated")
+    __slots__ = ("_active", "_drawn", "_habit", "_kept", "_once", "_plans", "_repeated")
 
     def __init__(self, archetype: Archetype, config: ProgressionConfig):
         rewards = {name: rule.exp for name, rule in config.actions.items()}
@@ -252,6 +254,7 @@ class Behaviour:
             self._habit = (days_on, habit.chance, rank[action], action, rewards[action])
         # What each day's draws (once actions drawn, counts) come to, and its sorted entries.
         self._plans: dict[tuple[int, ...], tuple[DayPlan, list[_Entry]]] = {}
+        self._kept = 0  # attempts in the days remembered
         self._drawn = _day_drawer(
             [chance for _, _, chance in self._once],
             [(cdf, sample) for _, _, sample, cdf in self._repeated],
@@ -346,8 +349,10 @@ class Behaviour:
             raise ValueError(_too_many(len(timeline)))
         timeline.sort()
         found = ((tuple(map(_ACTION, timeline)), worth), timeline)
-        if len(self._plans) >= _PLANS_KEPT:
+        self._kept += len(timeline) + 1
+        if self._kept > _PLANS_KEPT:
             self._plans.clear()
+            self._kept = len(timeline) + 1
         self._plans[key] = found
         return found
 
