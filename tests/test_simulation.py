@@ -134,6 +134,12 @@ def test_report_is_identical_for_any_number_of_jobs():
     """Worker processes change nothing in the report, down to the last curve point."""
     alone = simulate(players=16, days=15, seed=9, jobs=1).to_dict()
     assert simulate(players=16, days=15, seed=9, jobs=2).to_dict() == alone
+    # Players' own figures too, in player order, over chunks of several players each.
+    one, two = (simulate(players=300, days=40, seed=3, jobs=jobs) for jobs in (1, 2))
+    assert one.to_dict() == two.to_dict()
+    for mine, theirs in zip(one.archetypes, two.archetypes, strict=True):
+        assert mine.outcomes == theirs.outcomes
+        assert mine.exp_percentiles_by_day == theirs.exp_percentiles_by_day
 
 
 def test_adding_an_archetype_leaves_the_others_unchanged():
