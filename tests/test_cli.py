@@ -698,7 +698,7 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(capsys, monkeypatch
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["simulate", "--players", "6", "--days", "3"]) == 0
-    assert "6/6 players" in terminal.getvalue()
+    assert "100%" in terminal.getvalue()
     assert "#" in terminal.getvalue()
     assert "Simulated 6 players" in capsys.readouterr().out  # the report itself is on stdout
     quiet = _Terminal()
@@ -706,3 +706,15 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(capsys, monkeypatch
     assert main(["simulate", "--players", "6", "--days", "3", "--json"]) == 0
     assert quiet.getvalue() == ""
     assert json.loads(capsys.readouterr().out)["players"] == 6
+
+
+def test_the_progress_bar_reckons_the_time_left_from_the_pace_of_the_work():
+    """What comes before the first report (starting workers) is not taken for the pace."""
+    from mikoshi_progression.cli.simulate import _ProgressBar
+
+    bar = _ProgressBar(io.StringIO())
+    start = bar._started
+    assert bar.remaining(start + 3.0, 0.05) == pytest.approx(57.0)  # no pace yet: 3 s for 5%
+    assert bar.remaining(start + 4.0, 0.15) == pytest.approx(8.5)  # 10% a second since
+    assert bar.remaining(start + 5.0, 0.30) == pytest.approx(0.7 / 0.125)  # 25% in 2 s
+    assert bar.remaining(start + 6.0, 1.0) is None

@@ -134,6 +134,12 @@ def test_report_is_identical_for_any_number_of_jobs():
     """Worker processes change nothing in the report, down to the last curve point."""
     alone = simulate(players=16, days=15, seed=9, jobs=1).to_dict()
     assert simulate(players=16, days=15, seed=9, jobs=2).to_dict() == alone
+    # Players' own figures too, in player order, over chunks of several players each.
+    one, two = (simulate(players=300, days=40, seed=3, jobs=jobs) for jobs in (1, 2))
+    assert one.to_dict() == two.to_dict()
+    for mine, theirs in zip(one.archetypes, two.archetypes, strict=True):
+        assert mine.outcomes == theirs.outcomes
+        assert mine.exp_percentiles_by_day == theirs.exp_percentiles_by_day
 
 
 def test_adding_an_archetype_leaves_the_others_unchanged():
@@ -212,12 +218,83 @@ def test_an_archetype_that_never_plays_earns_nothing():
     assert part.mean_exp_by_day == (0.0,) * 10
 
 
-def test_progress_is_reported_up_to_every_player():
-    """The progress callback sees a growing count that ends at the number of players."""
+def test_progress_is_reported_up_to_all_the_work():
+    """The progress callback sees a growing count that ends at the total, never changed."""
     seen: list[tuple[int, int]] = []
     simulate(players=30, days=3, progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (30, 30)
+    total = seen[-1][1]
+    assert seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_progress_tracks_the_work_done(monkeypatch):
+    """Progress advances with the work done, not with the players: on a run where one
+    archetype makes 80 times the attempts of the other, every report's share is within
+    a tenth of the share of all attempts simulated so far."""
+    from mikoshi_progression.simulation import _run
+
+    attempts: list[int] = []
+    chunk = _run.simulate_chunk
+
+    def counted(*args):
+        tally = chunk(*args)
+        attempts.append(tally.attempts)
+        return tally
+
+    monkeypatch.setattr(_run, "simulate_chunk", counted)
+    cheap = Archetype("cheap", {"daily_chat": Rate(chance=0.5)}, active_chance=0.5, weight=3)
+    costly = Archetype(
+        "costly", {"character_liked": Rate(mean=30), "forked": Rate(mean=10)}, weight=1
+    )
+    seen: list[float] = []
+    report = simulate(
+        DEFAULT_CONFIG,
+        [cheap, costly],
+        players=400,
+        days=20,
+        progress=lambda done, total: seen.append(done / total),
+    )
+    assert len(seen) == len(attempts) >= 8
+    done = 0
+    for share, made in zip(seen, attempts, strict=True):
+        done += made
+        assert abs(share - done / report.attempts) <= 0.1, (share, done / report.attempts)
+
+
+@pytest.mark.parametrize("kept", [1 << 21, 50], ids=["remembered", "forgotten"])
+def test_day_plans_are_the_attempts_drawn_in_their_order(kept, monkeypatch):
+    """Behaviour.plans (what the day fold takes) draws what Behaviour.attempts draws, with
+    the same seed: each day's actions in the same order and the same nominal EXP, for
+    chances, small and large Poisson means (table and PTRS) and a streak habit, whether
+    the days drawn are remembered or forgotten."""
+    import random
+
+    from mikoshi_progression.simulation import StreakHabit, _sampling
+    from mikoshi_progression.simulation._sampling import Behaviour, ClockCalendar
+
+    monkeypatch.setattr(_sampling, "_PLANS_KEPT", kept)  # days remembered, or soon forgotten
+
+    archetype = Archetype(
+        "mixed",
+        {
+            "daily_chat": Rate(chance=0.7),
+            "create_scene": Rate(chance=0.3),
+            "character_liked": Rate(mean=3),
+            "forked": Rate(mean=45),
+        },
+        active_chance=0.6,
+        streak_habit=StreakHabit(chance=0.8, pattern="1101"),
+    )
+    behaviour = Behaviour(archetype, DEFAULT_CONFIG)
+    calendar = ClockCalendar(DEFAULT_CONFIG.day_boundary, date(2026, 1, 1), 60)
+    for player in range(20):
+        events, ends, nominal = behaviour.attempts(random.Random(player).random, 60, calendar)
+        plans = behaviour.plans(random.Random(player).random, 60)
+        starts = [0, *ends[:-1]]
+        days = [tuple(a for _, a in events[b:e]) for b, e in zip(starts, ends, strict=True)]
+        assert [actions for actions, _ in plans] == days
+        assert [worth for _, worth in plans] == nominal
 
 
 def test_start_date_is_reported():

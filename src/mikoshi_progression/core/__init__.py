@@ -9,6 +9,7 @@ the package root: import them from ``mikoshi_progression``.
 - ``state``: one user's progression as an immutable value.
 - ``days`` / ``daily``: where a day begins, and opening it.
 - ``rules``: awards, revocations, adjustments and the replay fold.
+- ``day_fold``: whole days of attempts folded at once without levers (the simulator's).
 - ``results`` / ``levels``: what an award reports, and level views.
 - ``identity``: canonical user ids and reasons.
 - ``boosts``, ``streaks``, ``zones``, ``milestones``, ``events``: the designer levers;

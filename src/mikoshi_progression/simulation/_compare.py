@@ -284,9 +284,9 @@ def compare(
 ) -> Comparison:
     """Simulate the same players under ``old`` and ``new`` and compare every figure.
 
-    Both runs share one pool of ``jobs`` workers; ``progress`` sees both runs'
-    players (``progress(done, 2 * players)``). See :func:`compare_reports` for the
-    statistics.
+    Both runs share one pool of ``jobs`` workers; ``progress(done, total)`` sees
+    both runs' work, as :func:`simulate_many` reports it. See :func:`compare_reports`
+    for the statistics.
 
     Raises:
         ConfigError: the archetypes cannot be simulated under one of the configs.

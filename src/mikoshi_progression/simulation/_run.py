@@ -8,9 +8,12 @@ import math
 import multiprocessing
 import os
 import signal
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from itertools import accumulate, chain
+from operator import itemgetter
 from types import MappingProxyType
 
 from ..core.config import DEFAULT_CONFIG, ProgressionConfig
@@ -92,7 +95,9 @@ def simulate(
         start: The first simulated day.
         jobs: Worker processes (1 runs in this process). The report does not
             depend on it.
-        progress: Called as ``progress(players_done, players)`` as work completes.
+        progress: Called as ``progress(done, total)`` as work completes, in units of
+            expected work (players weighted by what their archetype does a day), so
+            that ``done / total`` is the share of the work done.
 
     Raises:
         ConfigError: the archetypes cannot be simulated under ``config`` (an
@@ -131,8 +136,9 @@ def simulate_many(
     plays the same players under every config, which is what makes a comparison
     paired. Yields ``(index, report)`` as each config's players are all done, in
     the order the runs finish (mostly the order given: the work is queued config
-    by config). ``progress`` is called as ``progress(players_done, players *
-    len(configs))``. ``labels`` name the configs in errors (default ``configs[i]``).
+    by config). ``progress`` is called as ``progress(done, total)``, in units of
+    expected work over all the runs (see :func:`simulate`). ``labels`` name the
+    configs in errors (default ``configs[i]``).
 
     Everything is checked before anything runs.
 
@@ -167,59 +173,79 @@ def _simulate_many(
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[tuple[int, SimulationReport]]:
     counts = allocate(players, [a.weight for a in archetypes])
-    size = max(1, min(100, math.ceil(players / (jobs * 8))))
+    # Chunks of about equal expected work, so that none is left long after the others,
+    # queued config by config and, within a config, interleaved across archetypes so
+    # that every archetype is about as far along as the others. Progress is counted in
+    # each chunk's expected work, so that its share is the share of the work done.
+    # Tallies add up in any order (integer sums, lists put back in player order): the
+    # report is unchanged.
+    cost = [_player_cost(a) for a in archetypes]
+    total_cost = sum(c * n for c, n in zip(cost, counts, strict=True))
+    per_chunk = total_cost / max(8, jobs * 24)
     tasks: list[tuple[int, Chunk]] = []
+    order: list[tuple[int, float]] = []
+    work: list[int] = []
     for run, config in enumerate(configs):
         config_json = json.dumps(config.to_dict())  # key order kept: it orders ties in a day
         for index, (archetype, count) in enumerate(zip(archetypes, counts, strict=True)):
+            size = max(1, min(1000, round(per_chunk / cost[index])))
             zones = archetype.player_zones(count)
-            tasks += [
-                (
-                    run,
-                    Chunk(
-                        config_json,
-                        archetype.to_dict(),
-                        index,
-                        first,
-                        min(first + size, count),
-                        days,
-                        seed,
-                        start,
-                        zones[first : first + size],
-                    ),
+            for first in range(0, count, size):
+                stop = min(first + size, count)
+                chunk = Chunk(
+                    config_json,
+                    archetype.to_dict(),
+                    index,
+                    first,
+                    stop,
+                    days,
+                    seed,
+                    start,
+                    zones[first:stop],
                 )
-                for first in range(0, count, size)
-            ]
-    if jobs > 1:
-        # Config by config, so that runs finish one after another; within a run
-        # costliest first, so that no worker is left alone with a long last chunk.
-        # Tallies add up in any order (integer sums, lists put back in player
-        # order): the report is unchanged.
-        cost = [_attempts_per_day(a) for a in archetypes]
-        tasks.sort(key=lambda t: (t[0], -(t[1].stop - t[1].first) * (cost[t[1].position] + 1)))
+                tasks.append((run, chunk))
+                order.append((run, (first + stop) / 2 / count))
+                work.append(max(1, round(cost[index] * (stop - first) * days)))
+    queued = sorted(range(len(tasks)), key=order.__getitem__)
+    tasks = [tasks[i] for i in queued]
+    work = [work[i] for i in queued]
     left = [sum(1 for run, _ in tasks if run == i) for i in range(len(configs))]
     tallies: list[list[Tally]] = [[] for _ in configs]
     done = 0
-    total = players * len(configs)
+    # Merging a run's tallies into its report costs about 0.12 of _player_cost's units
+    # per player-day (measured): counted as work too, reported once the report is built.
+    merging = max(1, round(_MERGE_COST * players * days))
+    total = sum(work) + merging * len(configs)
+    worth = {
+        (run, chunk.position, chunk.first): units
+        for (run, chunk), units in zip(tasks, work, strict=True)
+    }
     for run, tally in _run(tasks, configs, archetypes, jobs):
         tallies[run].append(tally)
-        done += tally.players
+        done += worth[run, tally.position, tally.first]
+        left[run] -= 1
+        if left[run]:
+            if progress is not None:
+                progress(done, total)
+            continue
+        report = _report(configs[run], archetypes, counts, tallies[run], players, days, seed, start)
+        tallies[run] = []
+        done += merging
         if progress is not None:
             progress(done, total)
-        left[run] -= 1
-        if not left[run]:
-            yield (
-                run,
-                _report(configs[run], archetypes, counts, tallies[run], players, days, seed, start),
-            )
-            tallies[run] = []
+        yield run, report
 
 
-def _attempts_per_day(archetype: Archetype) -> float:
-    """Expected attempts a player of ``archetype`` makes a day: the cost of simulating one."""
+_MERGE_COST = 0.12
+
+
+def _player_cost(archetype: Archetype) -> float:
+    """The expected work of simulating one player of ``archetype`` for a day, roughly:
+    a little for every day, more for a day played, a little more for each attempt."""
     habit = archetype.streak_habit
-    played = archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
-    return played + (habit.expected if habit is not None else 0.0)
+    attempts = archetype.active_chance * sum(rate.expected for rate in archetype.actions.values())
+    attempts += habit.expected if habit is not None else 0.0
+    return 0.1 + archetype.active_chance + 0.2 * attempts
 
 
 def _run(
@@ -294,10 +320,11 @@ def _report(
                     p90=nearest_rank(reached, 90, count),
                 )
             )
-        day_counts: list[Counter[int]] = [Counter() for _ in range(days)]
+        # Per day, every part's counted EXP values: their percentiles, without a merge.
+        day_counts: list[list[Counter[int]]] = [[] for _ in range(days)]
         for part in parts:
-            for merged, counted in zip(day_counts, part.day_counts, strict=False):
-                merged.update(counted)
+            for counted, part_counts in zip(day_counts, part.day_counts, strict=False):
+                counted.append(part_counts)
         outcomes = PlayerOutcomes(
             reach_days=tuple(
                 tuple(day for part in parts for day in part.reach[level])
@@ -344,15 +371,13 @@ def _report(
     return SimulationReport(config, players, days, seed, start, tuple(reports))
 
 
-def _percentiles(counts: Counter[int], total: int) -> tuple[int, int, int]:
-    """The 10th, 50th and 90th nearest-rank percentiles of counted values (0s if none)."""
+def _percentiles(parts: Iterable[Counter[int]], total: int) -> tuple[int, int, int]:
+    """The 10th, 50th and 90th nearest-rank percentiles of values counted in ``parts``
+    (0s if none)."""
     if not total:
         return (0, 0, 0)
-    ranks = [max(1, math.ceil(p * total / 100)) for p in (10, 50, 90)]
-    found: list[int] = []
-    seen = 0
-    for value in sorted(counts):
-        seen += counts[value]
-        while len(found) < 3 and seen >= ranks[len(found)]:
-            found.append(value)
+    # Sorted (value, count) pairs of all the parts: a value's pairs are side by side.
+    values = sorted(chain.from_iterable(counted.items() for counted in parts))
+    seen = list(accumulate(map(itemgetter(1), values)))
+    found = [values[bisect_left(seen, max(1, math.ceil(p * total / 100)))][0] for p in (10, 50, 90)]
     return (found[0], found[1], found[2])
