@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from mikoshi_progression import DEFAULT_CONFIG, ProgressionConfig, ProgressState, load_config
-from mikoshi_progression.cli.simulate import _ProgressBar
+from mikoshi_progression.cli._progress import ProgressBar
 from mikoshi_progression.core.rules import apply_events
 from mikoshi_progression.core.zones import boundary_for
 from mikoshi_progression.simulation import (
@@ -117,7 +117,7 @@ class Simulated(NamedTuple):
 
 def simulate_round(run: Run) -> Simulated:
     """``simulate()`` end to end, with the CLI's progress bar estimating the time left."""
-    bar = _ProgressBar(io.StringIO())
+    bar = ProgressBar(io.StringIO())
     marks: dict[float, tuple[float, float]] = {}  # mark -> (when, estimated time left)
 
     def progress(done: int, total: int) -> None:

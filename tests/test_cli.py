@@ -710,9 +710,9 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(capsys, monkeypatch
 
 def test_the_progress_bar_reckons_the_time_left_from_the_pace_of_the_work():
     """What comes before the first report (starting workers) is not taken for the pace."""
-    from mikoshi_progression.cli.simulate import _ProgressBar
+    from mikoshi_progression.cli._progress import ProgressBar
 
-    bar = _ProgressBar(io.StringIO())
+    bar = ProgressBar(io.StringIO())
     start = bar._started
     assert bar.remaining(start + 3.0, 0.05) == pytest.approx(57.0)  # no pace yet: 3 s for 5%
     assert bar.remaining(start + 4.0, 0.15) == pytest.approx(8.5)  # 10% a second since

@@ -389,3 +389,27 @@ def test_command_errors_exit_2_naming_the_option(capsys, tmp_path):
     code, _, err = run(capsys, *ARGS, "--sweep", "reset_hour=1", "--checkpoint", str(bad))
     assert code == 2
     assert "--checkpoint: must be a sweep checkpoint" in err
+
+
+def test_work_progress_covers_every_point_to_be_simulated():
+    """``work`` hears the simulations' progress across all points, ending at its total."""
+    from mikoshi_progression import DEFAULT_CONFIG
+    from mikoshi_progression.simulation import parse_sweep, sweep
+
+    heard: list[tuple[int, int]] = []
+    points: list[tuple[int, int]] = []
+    sweep(
+        DEFAULT_CONFIG,
+        [parse_sweep("daily_exp_caps.1=100:200:50")],
+        players=12,
+        days=5,
+        seed=2,
+        work=lambda done, total: heard.append((done, total)),
+        progress=lambda done, total: points.append((done, total)),
+    )
+    assert points[-1] == (3, 3)
+    totals = {total for _, total in heard}
+    assert len(totals) == 1
+    dones = [done for done, _ in heard]
+    assert dones == sorted(dones)
+    assert dones[-1] == totals.pop()

@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..errors import ConfigError, ConfigFileError, InvalidArgumentError
 from ..simulation import (
@@ -45,6 +45,7 @@ from ._common import (
     positive_int,
     print_json,
 )
+from ._progress import ProgressBar
 
 __all__ = ["add_sweep_arguments", "run_sweep", "uses_sweep"]
 
@@ -140,7 +141,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         if design == "morris":
             points *= len(parameters) + 1
         jobs = 1 if args.players * args.days * points < _SMALL_RUN else default_jobs()
-    bar = _PointProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    bar = ProgressBar(sys.stderr, "sweeping") if sys.stderr.isatty() and not args.json else None
     try:
         result = sweep(
             config,
@@ -153,7 +154,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             seed=args.seed,
             start=args.start or DEFAULT_START,
             jobs=jobs,
-            progress=bar,
+            work=bar,
             checkpoint=args.checkpoint,
             max_points=args.max_points or MAX_POINTS,
         )
@@ -268,25 +269,6 @@ def _sensitivity(
 
 
 # --- output --------------------------------------------------------------------------------
-
-
-class _PointProgress:
-    """``sweeping: point 3/12`` redrawn in place on a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._width = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        text = f"\rsweeping: {done:,}/{total:,} points"
-        self._width = max(self._width, len(text))
-        self._stream.write(text.ljust(self._width))
-        self._stream.flush()
-
-    def close(self) -> None:
-        if self._width:
-            self._stream.write("\r" + " " * self._width + "\r")
-            self._stream.flush()
 
 
 def figure_text(metric: str, value: float) -> str:

@@ -305,6 +305,7 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | Path | None = None,
     max_points: int = MAX_POINTS,
+    work: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Simulate the same players under each point of a sweep of ``base``.
 
@@ -320,7 +321,9 @@ def sweep(
     A point whose config is invalid is skipped, with its problems. Valid points run
     through one pool of ``jobs`` workers (:func:`~._run.simulate_many`); the
     result does not depend on ``jobs``. ``progress(points_done, points)`` is called
-    as each point finishes (points already in the checkpoint count as done).
+    as each point finishes (points already in the checkpoint count as done);
+    ``work(done, total)`` as the points still to simulate progress, in the units
+    of :func:`~._run.simulate_many` (what a progress bar's time left needs).
 
     With ``checkpoint`` (a JSON-lines file), each finished point is appended as
     one line, keyed by everything that determines it; a later sweep with the same
@@ -377,6 +380,7 @@ def sweep(
             seed=seed,
             start=start,
             jobs=jobs,
+            work=work,
         )
     return SweepResult(
         base=base,
@@ -469,6 +473,7 @@ def _run_points(
     progress: Callable[[int, int], None] | None,
     total: int,
     *,
+    work: Callable[[int, int], None] | None,
     players: int,
     days: int,
     seed: int,
@@ -486,6 +491,7 @@ def _run_points(
         seed=seed,
         start=start,
         jobs=jobs,
+        progress=work,
         labels=labels,
     )
     out = open_checkpoint(checkpoint) if checkpoint is not None else None
