@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from mikoshi_progression import DEFAULT_CONFIG, ProgressionConfig, ProgressState, load_config
-from mikoshi_progression.cli._progress import ProgressBar
+from mikoshi_progression.cli._simulate_common import ProgressBar
 from mikoshi_progression.core.rules import apply_events
 from mikoshi_progression.core.zones import boundary_for
 from mikoshi_progression.simulation import (

@@ -710,7 +710,7 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(capsys, monkeypatch
 
 def test_the_progress_bar_reckons_the_time_left_from_the_pace_of_the_work():
     """What comes before the first report (starting workers) is not taken for the pace."""
-    from mikoshi_progression.cli._progress import ProgressBar
+    from mikoshi_progression.cli._simulate_common import ProgressBar
 
     bar = ProgressBar(io.StringIO())
     start = bar._started

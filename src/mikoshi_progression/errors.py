@@ -8,6 +8,7 @@ written against the standard library keeps working.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,17 @@ __all__ = [
 
 class ProgressionError(Exception):
     """Base class of every error raised by mikoshi-progression."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean a, b?)`` with up to three names of ``known`` close to ``name``,
+    for the end of an error message; empty when none is close.
+
+    >>> did_you_mean("exp_per_dya", ["exp_per_day", "cap_hit_rate"])
+    ' (did you mean exp_per_day?)'
+    """
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def describe_value(value: object, limit: int = 60) -> str:

@@ -20,6 +20,7 @@ from ._common import (
     ExitCode,
     config_source,
     format_table,
+    int_at_least,
     load_config_argument,
     print_json,
 )
@@ -35,16 +36,6 @@ def _confidence(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number like 0.95, got {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _resamples(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 100:
-        raise argparse.ArgumentTypeError(f"must be at least 100, got {value}")
     return value
 
 
@@ -78,7 +69,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--resamples",
-        type=_resamples,
+        type=int_at_least(100),
         default=1000,
         help="bootstrap resamples per archetype (default: 1000)",
     )

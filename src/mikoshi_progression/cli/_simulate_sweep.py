@@ -10,24 +10,19 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ConfigFileError, InvalidArgumentError
+from ..errors import InvalidArgumentError, did_you_mean
 from ..simulation import (
-    DEFAULT_ARCHETYPES,
     DEFAULT_START,
     MAX_POINTS,
     METHODS,
-    Archetype,
     Sensitivity,
     SweepParameter,
     SweepResult,
     TargetMatch,
-    default_jobs,
-    load_archetypes,
     parse_sweep,
     sweep,
 )
@@ -37,7 +32,6 @@ from ..simulation._sensitivity import analysis_modules
 from ._common import (
     CliError,
     ExitCode,
-    config_file_message,
     config_source,
     format_table,
     load_config_argument,
@@ -45,14 +39,12 @@ from ._common import (
     positive_int,
     print_json,
 )
-from ._progress import ProgressBar
+from ._simulate_common import archetypes_argument, jobs_for, progress_bar, simulation_errors
 
 __all__ = ["add_sweep_arguments", "run_sweep", "uses_sweep"]
 
 DEFAULT_METRICS = ("exp_per_day", "cap_hit_rate", "final_exp.median")
 """The figures shown and ranked unless ``--metric`` says otherwise."""
-
-_SMALL_RUN = 200_000  # player-days under which a sweep stays in one process by default
 
 _SWEEP_ONLY = ("samples", "method", "checkpoint", "target", "metric", "max_points")
 
@@ -132,43 +124,35 @@ def run_sweep(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise CliError(str(exc), ExitCode.MISSING_EXTRA) from exc
     config, label = load_config_argument(args.config)
-    archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
+    archetypes = archetypes_argument(args.archetypes)
     targets = [_condition(text) for text in args.target or ()]
     metrics = _metrics(args.metric, targets)
-    jobs = args.jobs
-    if jobs is None:
-        points = args.samples or math.prod(len(p.values) for p in parameters)
-        if design == "morris":
-            points *= len(parameters) + 1
-        jobs = 1 if args.players * args.days * points < _SMALL_RUN else default_jobs()
-    bar = ProgressBar(sys.stderr, "sweeping") if sys.stderr.isatty() and not args.json else None
-    try:
-        result = sweep(
-            config,
-            parameters,
-            archetypes,
-            design=design,
-            samples=args.samples,
-            players=args.players,
-            days=args.days,
-            seed=args.seed,
-            start=args.start or DEFAULT_START,
-            jobs=jobs,
-            work=bar,
-            checkpoint=args.checkpoint,
-            max_points=args.max_points or MAX_POINTS,
-        )
-        matches = result.meeting(targets) if targets else None
-        _check_metrics(metrics, result)
-    except InvalidArgumentError as exc:
-        raise CliError(_option_message(exc)) from exc
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise CliError(str(exc)) from exc
-    finally:
-        if bar is not None:
-            bar.close()
+    points = args.samples or math.prod(len(p.values) for p in parameters)
+    if design == "morris":
+        points *= len(parameters) + 1
+    jobs = jobs_for(args, args.players * args.days * points)
+    bar = progress_bar(args, "sweeping")
+    with simulation_errors(bar):
+        try:
+            result = sweep(
+                config,
+                parameters,
+                archetypes,
+                design=design,
+                samples=args.samples,
+                players=args.players,
+                days=args.days,
+                seed=args.seed,
+                start=args.start or DEFAULT_START,
+                jobs=jobs,
+                work=bar,
+                checkpoint=args.checkpoint,
+                max_points=args.max_points or MAX_POINTS,
+            )
+            matches = result.meeting(targets) if targets else None
+            _check_metrics(metrics, result)
+        except InvalidArgumentError as exc:  # named by its option, not its parameter
+            raise CliError(_option_message(exc)) from exc
     ranking, unranked = _sensitivity(result, args.method, metrics)
     if args.csv is not None:
         _write_csv(Path(args.csv), result, ranking)
@@ -234,13 +218,6 @@ def _condition(text: str) -> Condition:
         raise CliError(str(exc)) from exc
 
 
-def _archetypes(path: str) -> tuple[Archetype, ...]:
-    try:
-        return load_archetypes(path)
-    except ConfigFileError as exc:
-        raise CliError(config_file_message(exc)) from exc
-
-
 def _metrics(chosen: Sequence[str] | None, targets: Sequence[Condition]) -> list[str]:
     names = list(chosen) if chosen else list(DEFAULT_METRICS)
     for condition in targets:
@@ -249,12 +226,10 @@ def _metrics(chosen: Sequence[str] | None, targets: Sequence[Condition]) -> list
 
 
 def _check_metrics(metrics: Sequence[str], result: SweepResult) -> None:
-    import difflib
 
     for name in metrics:
         if name not in result.metrics:
-            close = difflib.get_close_matches(name, result.metrics, n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(name, result.metrics)
             raise InvalidArgumentError("--metric", f"a figure's name; {name!r} is not one{hint}")
 
 

@@ -12,13 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError, ConfigFileError
 from ..simulation import (
-    DEFAULT_ARCHETYPES,
     DEFAULT_START,
-    Archetype,
-    default_jobs,
-    load_archetypes,
     plot_comparison,
     plot_exp_curves,
     simulate,
@@ -28,14 +23,13 @@ from ._common import (
     Command,
     ExitCode,
     add_config_argument,
-    config_file_message,
     config_source,
     iso_date,
     load_config_argument,
     positive_int,
     print_json,
 )
-from ._progress import ProgressBar
+from ._simulate_common import archetypes_argument, jobs_for, progress_bar, simulation_errors
 from ._simulate_compare import add_compare_arguments, run_compare
 from ._simulate_export import (
     add_export_arguments,
@@ -47,8 +41,6 @@ from ._simulate_sweep import add_sweep_arguments, run_sweep, uses_sweep
 from ._simulation_text import simulation_lines
 
 __all__ = ["SIMULATE"]
-
-_SMALL_RUN = 200_000  # player-days under which a run stays in one process by default
 
 
 def _configure_simulate(parser: argparse.ArgumentParser) -> None:
@@ -110,39 +102,22 @@ def _check_plot_target(path: str) -> None:
         )
 
 
-def _archetypes(path: str) -> tuple[Archetype, ...]:
-    """The archetypes of a file; a file that cannot be read or parsed is a CliError (exit 2)."""
-    try:
-        return load_archetypes(path)
-    except ConfigFileError as exc:
-        raise CliError(config_file_message(exc)) from exc
-
-
 def _run_simulate(args: argparse.Namespace) -> int:
     check_export_targets(args)
     if uses_sweep(args):
         return run_sweep(args)
-    archetypes = DEFAULT_ARCHETYPES if args.archetypes is None else _archetypes(args.archetypes)
+    archetypes = archetypes_argument(args.archetypes)
     if args.plot is not None:
         _check_plot_target(args.plot)
     if args.fail_if and not args.compare:
         raise CliError("--fail-if gates a comparison: use it with --compare OLD NEW")
     runs = 2 if args.compare else 1
-    jobs = args.jobs
-    if jobs is None:
-        jobs = 1 if runs * args.players * args.days < _SMALL_RUN else default_jobs()
+    jobs = jobs_for(args, runs * args.players * args.days)
     args.start = args.start or DEFAULT_START
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    bar = progress_bar(args)
     if args.compare:
-        try:
+        with simulation_errors(bar):
             status, comparison = run_compare(args, archetypes, jobs, bar)
-        except ValueError as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            raise CliError(str(exc)) from exc
-        finally:
-            if bar is not None:
-                bar.close()
         written = (
             [] if args.plot is None else [_plot(lambda: plot_comparison(comparison, args.plot))]
         )
@@ -151,7 +126,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             print(f"Written: {path}", file=sys.stderr if args.json else sys.stdout)
         return status
     config, label = load_config_argument(args.config)
-    try:
+    with simulation_errors(bar):
         report = simulate(
             config,
             archetypes,
@@ -162,13 +137,6 @@ def _run_simulate(args: argparse.Namespace) -> int:
             jobs=jobs,
             progress=bar,
         )
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise CliError(str(exc)) from exc
-    finally:
-        if bar is not None:
-            bar.close()
     plot = None
     if args.plot is not None:
         plot = _plot(lambda: plot_exp_curves(report, args.plot, label=label))

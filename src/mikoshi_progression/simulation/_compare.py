@@ -34,9 +34,10 @@ from ..core.config import ProgressionConfig
 from ..errors import InvalidArgumentError
 from ._archetypes import DEFAULT_ARCHETYPES, Archetype
 from ._conditions import Condition, check_condition_names, condition_holds
-from ._metrics import Metric, column_of, metric_value, metrics_for_levels
+from ._metrics import Metric, column_of, metric_values, metrics_for_levels
 from ._report import ArchetypeReport, PlayerOutcomes, SimulationReport
 from ._run import DEFAULT_START, simulate_many
+from ._stats import rank_index
 
 if TYPE_CHECKING:
     import numpy as np
@@ -380,8 +381,8 @@ def _compare_archetype(
     old_outcomes = _select_levels(old, levels)
     new_outcomes = _select_levels(new, levels)
     players, days = old.players, old.days
-    old_points = [metric_value(m, old_outcomes, days) for m in metrics]
-    new_points = [metric_value(m, new_outcomes, days) for m in metrics]
+    old_points = metric_values(metrics, old_outcomes, days)
+    new_points = metric_values(metrics, new_outcomes, days)
     if not players:
         nan = math.nan
         return tuple(
@@ -453,7 +454,7 @@ class _Columns:
         values = self._array(metric.column)[picks]
         players = picks.shape[1]
         if metric.kind == "percentile":
-            rank = max(1, math.ceil(metric.percent * players / 100)) - 1
+            rank = rank_index(metric.percent, players)
             return np.partition(values, rank, axis=1)[:, rank]
         if metric.kind == "share":  # days to a level: never reached is inf here
             return ((values > 0) & np.isfinite(values)).mean(axis=1)

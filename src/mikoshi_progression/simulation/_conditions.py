@@ -23,14 +23,13 @@ False
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import operator
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, did_you_mean
 
 __all__ = ["Condition", "check_condition_names", "condition_holds", "parse_condition"]
 
@@ -104,10 +103,10 @@ def check_condition_names(condition: Condition, known: Collection[str], option: 
     """
     for name in condition.names:
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise InvalidArgumentError(
-                option, f"a condition on known figures; {name!r} is not one{hint}", condition.text
+                option,
+                f"a condition on known figures; {name!r} is not one{did_you_mean(name, known)}",
+                condition.text,
             )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._compare import FIGURE_FIELDS
 from ._metrics import archetype_metrics
 from ._report import ArchetypeReport, SimulationReport
 
@@ -66,14 +67,7 @@ COMPARISON_COLUMNS = (
     "new_fingerprint",
     "archetype",
     "metric",
-    "old",
-    "new",
-    "diff",
-    "diff_low",
-    "diff_high",
-    "change",
-    "change_low",
-    "change_high",
+    *FIGURE_FIELDS,
     "verdict",
     "confidence",
 )
@@ -125,14 +119,7 @@ def comparison_rows(comparison: Comparison) -> list[Row]:
             **head,
             "archetype": part.name,
             "metric": change.name,
-            "old": change.old,
-            "new": change.new,
-            "diff": change.diff,
-            "diff_low": change.diff_low,
-            "diff_high": change.diff_high,
-            "change": change.change,
-            "change_low": change.change_low,
-            "change_high": change.change_high,
+            **{field: getattr(change, field) for field in FIGURE_FIELDS},
             "verdict": change.verdict,
             "confidence": comparison.confidence,
         }

@@ -96,18 +96,19 @@ def account_player(
     config: ProgressionConfig,
     cap_loss: dict[int, int],
     limit_loss: dict[str, int],
-) -> int:
+) -> tuple[int, int, int]:
     """Account for one player's results (``ends[d]``: the index just past day ``d``'s).
 
     Adds the boosts, bonuses, streak and milestone figures to ``tally`` and the EXP
     lost to ``cap_loss`` (by level at the attempt) and ``limit_loss`` (by action).
-    Returns the number of days on which the daily cap cut or refused something.
+    Returns the player's own figures: the days on which the daily cap cut or refused
+    something, the EXP lost to the cap and the EXP lost to limits.
     """
     rewards = {name: rule.exp for name, rule in config.actions.items()}
     streak_rules = config.streak
     bonuses = streak_rules.bonuses if streak_rules is not None else {}
     streak_action = streak_rules.action if streak_rules is not None else None
-    capped_days = 0
+    capped_days = cap_lost = limit_lost = 0
     capped_day = -1
     day = 0
     # Read by column: no result object is built for the millions of attempts.
@@ -149,6 +150,7 @@ def account_player(
             boosted = _boosted(config, action, base, now)
             if outcome is Outcome.ACTION_LIMIT:
                 limit_loss[action] = limit_loss.get(action, 0) + boosted
+                limit_lost += boosted
             else:
                 cut = boosted
                 if action == streak_action:
@@ -156,12 +158,13 @@ def account_player(
         tally.boost_exp += boosted - base
         if cut:
             cap_loss[level] = cap_loss.get(level, 0) + cut
+            cap_lost += cut
             if capped_day != day:
                 capped_days += 1
                 capped_day = day
     if streak_rules is not None:
         tally.best_streaks.append(final.best_streak)
-    return capped_days
+    return capped_days, cap_lost, limit_lost
 
 
 def _boosted(config: ProgressionConfig, action: str, reward: int, now: datetime) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..core.config import ProgressionConfig
 from ._report import ArchetypeReport, PlayerOutcomes
+from ._stats import rank_index
 
 __all__ = [
     "METRIC_DESCRIPTIONS",
@@ -32,7 +33,7 @@ __all__ = [
     "archetype_metrics",
     "column_of",
     "metric_names",
-    "metric_value",
+    "metric_values",
     "metrics_for",
     "metrics_for_levels",
 ]
@@ -117,18 +118,31 @@ def column_of(outcomes: PlayerOutcomes, column: tuple[str, int | None]) -> Seque
     return values if index is None else values[index]
 
 
-def metric_value(metric: Metric, outcomes: PlayerOutcomes, days: int) -> float:
-    """``metric`` over all the players of ``outcomes`` (``nan`` when there are none)."""
+def metric_values(metrics: Sequence[Metric], outcomes: PlayerOutcomes, days: int) -> list[float]:
+    """Each of ``metrics`` over all the players of ``outcomes`` (``nan`` when there are
+    none); a column that several percentiles read is sorted once."""
+    ordered: dict[tuple[str, int | None], list[float]] = {}
+    return [_metric_value(metric, outcomes, days, ordered) for metric in metrics]
+
+
+def _metric_value(
+    metric: Metric,
+    outcomes: PlayerOutcomes,
+    days: int,
+    ordered: dict[tuple[str, int | None], list[float]],
+) -> float:
     values = column_of(outcomes, metric.column)
     players = len(values)
     if not players:
         return math.nan
     if metric.kind == "percentile":
-        if metric.column[0] == "reach_days":
-            ordered = sorted(math.inf if day == 0 else float(day) for day in values)
-        else:
-            ordered = sorted(float(value) for value in values)
-        return ordered[max(1, math.ceil(metric.percent * players / 100)) - 1]
+        column = ordered.get(metric.column)
+        if column is None:
+            never = metric.column[0] == "reach_days"  # 0: never reached, so last
+            column = ordered[metric.column] = sorted(
+                math.inf if never and value == 0 else float(value) for value in values
+            )
+        return column[rank_index(metric.percent, players)]
     if metric.kind == "share":
         return sum(1 for value in values if value > 0) / players
     if metric.kind == "ratio":
@@ -145,4 +159,5 @@ def archetype_metrics(report: ArchetypeReport) -> dict[str, float]:
     archetype with no players has ``nan`` everywhere.
     """
     metrics = metrics_for_levels([reach.level for reach in report.levels])
-    return {metric.name: metric_value(metric, report.outcomes, report.days) for metric in metrics}
+    values = metric_values(metrics, report.outcomes, report.days)
+    return {metric.name: value for metric, value in zip(metrics, values, strict=True)}

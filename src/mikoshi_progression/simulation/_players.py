@@ -236,15 +236,15 @@ def _simulate_levered(chunk: Chunk, config: ProgressionConfig, archetype: Archet
         events, ends, nominal = behaviour.attempts(rng.random, days, calendars[zone])
         final, results = apply_events(fresh, events, config)
         exp_after = results.column("exp")
-        cap_lost_before = sum(cap_loss.values())
-        limit_lost_before = sum(limit_loss.values())
-        capped = account_player(levers, results, ends, final, config, cap_loss, limit_loss)
+        capped, cap_lost, limit_lost = account_player(
+            levers, results, ends, final, config, cap_loss, limit_loss
+        )
         active = sum(1 for a, b in zip(ends, [0, *ends], strict=False) if a != b)
         sums.add(
             [exp_after[end - 1] if end else 0 for end in ends],
             final.level,
             (active, capped, len(events), sum(nominal)),
-            sum(cap_loss.values()) - cap_lost_before,
-            sum(limit_loss.values()) - limit_lost_before,
+            cap_lost,
+            limit_lost,
         )
     return sums.tally(chunk, levers)

@@ -4,7 +4,6 @@ and merge their tallies into the report."""
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -28,7 +27,7 @@ from ._archetypes import (
 from ._levers import lever_figures
 from ._players import Chunk, Tally, simulate_chunk
 from ._report import ArchetypeReport, LevelReach, PlayerOutcomes, SimulationReport
-from ._stats import nearest_rank
+from ._stats import nearest_rank, rank_index
 
 __all__ = ["DEFAULT_START", "default_jobs", "simulate", "simulate_many"]
 
@@ -379,5 +378,5 @@ def _percentiles(parts: Iterable[Counter[int]], total: int) -> tuple[int, int, i
     # Sorted (value, count) pairs of all the parts: a value's pairs are side by side.
     values = sorted(chain.from_iterable(counted.items() for counted in parts))
     seen = list(accumulate(map(itemgetter(1), values)))
-    found = [values[bisect_left(seen, max(1, math.ceil(p * total / 100)))][0] for p in (10, 50, 90)]
+    found = [values[bisect_left(seen, rank_index(p, total) + 1)][0] for p in (10, 50, 90)]
     return (found[0], found[1], found[2])

@@ -6,7 +6,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["nearest_rank", "ratio", "summary"]
+__all__ = ["nearest_rank", "rank_index", "ratio", "summary"]
+
+
+def rank_index(percent: float, total: int) -> int:
+    """The index, in ``total`` sorted values, of their nearest-rank ``percent`` percentile.
+
+    >>> rank_index(50, 10), rank_index(10, 3), rank_index(90, 1)
+    (4, 0, 0)
+    """
+    return max(1, math.ceil(percent / 100 * total)) - 1
 
 
 def nearest_rank(ordered: Sequence[float], percent: float, total: int | None = None) -> Any:
@@ -21,8 +30,8 @@ def nearest_rank(ordered: Sequence[float], percent: float, total: int | None = N
     total = len(ordered) if total is None else total
     if total == 0:
         return None
-    rank = max(1, math.ceil(percent / 100 * total))
-    return ordered[rank - 1] if rank <= len(ordered) else None
+    index = rank_index(percent, total)
+    return ordered[index] if index < len(ordered) else None
 
 
 def ratio(part: int, whole: int) -> float:

@@ -20,14 +20,13 @@ line parses ``--sweep`` with it before anything runs.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.config import ProgressionConfig
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, did_you_mean
 
 __all__ = [
     "MAX_POINTS",
@@ -191,9 +190,7 @@ def check_paths(parameters: Sequence[SweepParameter], config: ProgressionConfig)
         if below:
             what = f"{parameter.path!r} is a table, not a number (e.g. {', '.join(below[:3])})"
         else:
-            close = difflib.get_close_matches(parameter.path, list(known), n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            what = f"{parameter.path!r} is not one{hint}"
+            what = f"{parameter.path!r} is not one{did_you_mean(parameter.path, known)}"
         raise InvalidArgumentError(
             "--sweep",
             "a path to a number of the config, such as daily_exp_caps.3, "
